@@ -1,0 +1,146 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Client talks to one node's local API. The zero value is not usable; use
+// [NewClient].
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client of the API at base (e.g. http://127.0.0.1:5101)
+// that authenticates with token.
+func NewClient(base, token string) *Client {
+	return &Client{
+		base:  strings.TrimRight(base, "/"),
+		token: token,
+		// No overall timeout: streams and downloads run long; callers bound
+		// requests with their context.
+		http: &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     30 * time.Second,
+		}},
+	}
+}
+
+// Base returns the API base URL.
+func (c *Client) Base() string { return c.base }
+
+// Error is returned by the client for an answer with a non-2xx status.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return http.StatusText(e.Status)
+	}
+	return e.Message
+}
+
+// ErrUnreachable wraps errors of a daemon that doesn't answer.
+var ErrUnreachable = errors.New("daemon not reachable")
+
+// Do sends a request with in as its JSON body (nil for none) and decodes
+// the JSON answer into out (nil to discard it).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("api: decode %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Stream sends a request and returns the open body of a successful answer
+// (NDJSON or SSE); the caller closes it.
+func (c *Client) Stream(ctx context.Context, method, path string, in any) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("api: encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, c.base, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var eb ErrorBody
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
+			eb.Error = strings.TrimSpace(string(data))
+		}
+		return nil, &Error{Status: resp.StatusCode, Message: eb.Error}
+	}
+	return resp, nil
+}
+
+// ID returns the node's peer ID and addresses.
+func (c *Client) ID(ctx context.Context) (Identity, error) {
+	var v Identity
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/id", nil, &v)
+}
+
+// Peers returns the connected peers.
+func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	var v []Peer
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/peers", nil, &v)
+}
+
+// Status returns the node's status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var v Status
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/status", nil, &v)
+}
+
+// Connect dials a peer by multiaddr.
+func (c *Client) Connect(ctx context.Context, addr string) error {
+	return c.Do(ctx, http.MethodPost, Prefix+"/connect", ConnectRequest{Addr: addr}, nil)
+}
+
+// CloseIdle closes the client's idle connections.
+func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }

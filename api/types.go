@@ -1,0 +1,48 @@
+// Package api holds the wire types of the local HTTP API (/api/v1) and a Go
+// client of it. The CLI, the web app's tests, the demo and the integration
+// tests all drive a node through this package; docs/api.md documents it.
+//
+// The package is a leaf: it imports nothing from the rest of peerpath.
+package api
+
+// Prefix is the path prefix of every API endpoint.
+const Prefix = "/api/v1"
+
+// Identity answers GET /api/v1/id.
+type Identity struct {
+	ID    string   `json:"id"`
+	Addrs []string `json:"addrs"`
+}
+
+// Peer is one connected peer, in GET /api/v1/peers.
+type Peer struct {
+	ID        string   `json:"id"`
+	Addrs     []string `json:"addrs"`
+	LatencyMS float64  `json:"latency_ms"`
+	LAN       bool     `json:"lan"`
+}
+
+// Status answers GET /api/v1/status.
+type Status struct {
+	ID            string  `json:"id"`
+	Version       string  `json:"version"`
+	UptimeSeconds float64 `json:"uptime_s"`
+	Peers         int     `json:"peers"`
+	RoutingTable  int     `json:"routing_table"`
+	Reachability  string  `json:"reachability"`
+	BytesIn       int64   `json:"bytes_in"`
+	BytesOut      int64   `json:"bytes_out"`
+	RateIn        float64 `json:"rate_in"`
+	RateOut       float64 `json:"rate_out"`
+	Private       bool    `json:"private"`
+}
+
+// ConnectRequest is the body of POST /api/v1/connect.
+type ConnectRequest struct {
+	Addr string `json:"addr"`
+}
+
+// ErrorBody is the body of every non-2xx answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
