@@ -1,0 +1,325 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+)
+
+// ErrSkipped is wrapped by the errors [BuildDir] passes to
+// [BuildOptions.Skipped] for entries it leaves out on purpose (symlinks to
+// folders or outside the root, special files, invalid names).
+var ErrSkipped = errors.New("content: skipped")
+
+// BuildOptions tune [BuildDir]. The zero value is usable.
+type BuildOptions struct {
+	// ChunkSize is the preferred chunk size; 0 means [DefaultChunkSize].
+	ChunkSize int
+	// Workers is the number of hashing goroutines; 0 means GOMAXPROCS.
+	Workers int
+	// Reuse, if not nil, is asked for the manifest of each regular file
+	// before it is hashed; a non-nil answer (for example from a catalog
+	// whose recorded size and modification time still match info) is used
+	// instead of hashing. Its Size must equal info.Size().
+	Reuse func(rel string, info fs.FileInfo) *FileManifest
+	// Skipped, if not nil, is told about every entry left out of the tree,
+	// with the reason: symlinks to folders or outside the root, special
+	// files, invalid names ([ErrSkipped]), and files or folders that could
+	// not be read or changed while being hashed.
+	Skipped func(rel string, err error)
+}
+
+// Node is one file or folder of a tree built by [BuildDir].
+type Node struct {
+	// Name is the base name (for the root, the base name of its path).
+	Name string
+	// Rel is the slash-separated path from the root; "" for the root.
+	Rel string
+	// ID is the id of File or Dir.
+	ID cid.Cid
+	// Size is the file's size, or the folder's total size.
+	Size int64
+	// ModTime is the file's modification time as seen when it was read.
+	ModTime time.Time
+	// File is set for files.
+	File *FileManifest
+	// Dir is set for folders.
+	Dir *DirManifest
+	// Children are a folder's entries in name order.
+	Children []*Node
+
+	info fs.FileInfo
+}
+
+// Walk calls fn for n and every node below it, parents before children,
+// stopping at the first error.
+func (n *Node) Walk(fn func(*Node) error) error {
+	if err := fn(n); err != nil {
+		return err
+	}
+	for _, c := range n.Children {
+		if err := c.Walk(fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Files returns the number of files in the tree.
+func (n *Node) Files() int {
+	count := 0
+	_ = n.Walk(func(x *Node) error {
+		if x.File != nil {
+			count++
+		}
+		return nil
+	})
+	return count
+}
+
+// BuildDir hashes the file or folder at root and returns its tree: for a
+// folder, a [DirManifest] over its entries with subfolders as nested folder
+// manifests. Symlinks are followed only to regular files inside root (a
+// symlink to a folder is skipped, so the tree has no cycles); special files,
+// entries whose names [ValidName] refuses, and unreadable files are left out
+// and reported to opts.Skipped. Small files are hashed in parallel, large
+// ones chunk-parallel with [HashFile]. BuildDir fails only if root itself
+// cannot be read, a folder has more than [MaxDirEntries] usable entries, or
+// ctx ends.
+func BuildDir(ctx context.Context, root string, opts BuildOptions) (*Node, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("content: build %s: %w", root, err)
+	}
+	realRoot, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("content: build %s: %w", root, err)
+	}
+	info, err := os.Stat(realRoot)
+	if err != nil {
+		return nil, fmt.Errorf("content: build %s: %w", root, err)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	b := &builder{opts: opts, root: realRoot}
+	top := &Node{Name: filepath.Base(abs), info: info}
+	switch {
+	case info.Mode().IsRegular():
+		b.pending = append(b.pending, top)
+	case info.IsDir():
+		if err := b.scan(ctx, top, realRoot); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("content: build %s: %w: not a regular file or folder", root, ErrSkipped)
+	}
+	if err := b.hashAll(ctx); err != nil {
+		return nil, err
+	}
+	if info.Mode().IsRegular() {
+		if top.File == nil {
+			return nil, b.failed[top]
+		}
+		return top, nil
+	}
+	if err := b.assemble(top); err != nil {
+		return nil, err
+	}
+	return top, nil
+}
+
+type builder struct {
+	opts    BuildOptions
+	root    string
+	pending []*Node // files to hash
+	mu      sync.Mutex
+	failed  map[*Node]error
+}
+
+func (b *builder) skip(rel string, err error) {
+	if b.opts.Skipped != nil {
+		b.opts.Skipped(rel, err)
+	}
+}
+
+// scan reads folder dir (n's path) recursively, adding children to n and
+// files to b.pending.
+func (b *builder) scan(ctx context.Context, n *Node, dir string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("content: build: %w", err)
+	}
+	for _, de := range ents {
+		name := de.Name()
+		rel := path.Join(n.Rel, name)
+		if err := ValidName(name); err != nil {
+			b.skip(rel, fmt.Errorf("%w: %w", ErrSkipped, err))
+			continue
+		}
+		full := filepath.Join(dir, name)
+		info, err := de.Info()
+		if err != nil {
+			b.skip(rel, err)
+			continue
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(full)
+			if err != nil {
+				b.skip(rel, err)
+				continue
+			}
+			if !within(b.root, target) {
+				b.skip(rel, fmt.Errorf("%w: symlink points outside the shared folder", ErrSkipped))
+				continue
+			}
+			if info, err = os.Stat(target); err != nil {
+				b.skip(rel, err)
+				continue
+			}
+			if !info.Mode().IsRegular() {
+				b.skip(rel, fmt.Errorf("%w: symlink to a non-regular file", ErrSkipped))
+				continue
+			}
+		}
+		child := &Node{Name: name, Rel: rel, info: info}
+		switch {
+		case info.Mode().IsRegular():
+			b.pending = append(b.pending, child)
+		case info.IsDir():
+			if err := b.scan(ctx, child, full); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				b.skip(rel, err)
+				continue
+			}
+		default:
+			b.skip(rel, fmt.Errorf("%w: not a regular file or folder", ErrSkipped))
+			continue
+		}
+		n.Children = append(n.Children, child)
+	}
+	return nil
+}
+
+// within reports whether target is root or below it.
+func within(root, target string) bool {
+	return target == root || strings.HasPrefix(target, root+string(filepath.Separator))
+}
+
+func (b *builder) fullPath(n *Node) string {
+	if n.Rel == "" {
+		return b.root
+	}
+	return filepath.Join(b.root, filepath.FromSlash(n.Rel))
+}
+
+// hashAll fills File and ID of every pending file, in parallel.
+func (b *builder) hashAll(ctx context.Context) error {
+	b.failed = make(map[*Node]error)
+	cs := ChooseChunkSize(0, b.opts.ChunkSize)
+	var small, large []*Node
+	for _, n := range b.pending {
+		if b.opts.Reuse != nil {
+			if m := b.opts.Reuse(n.Rel, n.info); m != nil && m.Size == n.info.Size() {
+				b.setFile(n, m)
+				continue
+			}
+		}
+		if n.info.Size() >= int64(cs)*int64(b.opts.Workers) {
+			large = append(large, n)
+		} else {
+			small = append(small, n)
+		}
+	}
+	hashOne := func(n *Node, workers int) {
+		m, err := HashFile(ctx, b.fullPath(n), b.opts.ChunkSize, workers)
+		if err != nil {
+			b.mu.Lock()
+			b.failed[n] = err
+			b.mu.Unlock()
+			return
+		}
+		b.setFile(n, m)
+	}
+	for _, n := range large {
+		hashOne(n, b.opts.Workers)
+	}
+	var (
+		wg   sync.WaitGroup
+		next = make(chan *Node)
+	)
+	for range min(b.opts.Workers, len(small)) {
+		wg.Go(func() {
+			for n := range next {
+				hashOne(n, 1)
+			}
+		})
+	}
+	for _, n := range small {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- n
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for n, err := range b.failed {
+		b.skip(n.Rel, err)
+	}
+	return nil
+}
+
+func (b *builder) setFile(n *Node, m *FileManifest) {
+	n.File = m
+	n.ID = m.ID()
+	n.Size = m.Size
+	n.ModTime = n.info.ModTime()
+}
+
+// assemble computes folder manifests bottom-up, dropping files that failed.
+func (b *builder) assemble(n *Node) error {
+	kept := n.Children[:0]
+	dm := &DirManifest{}
+	for _, c := range n.Children {
+		if c.info.IsDir() {
+			if err := b.assemble(c); err != nil {
+				b.skip(c.Rel, err)
+				continue
+			}
+		} else if c.File == nil {
+			continue
+		}
+		kept = append(kept, c)
+		dm.Entries = append(dm.Entries, DirEntry{Name: c.Name, ID: c.ID, Size: c.Size})
+	}
+	n.Children = kept
+	slices.SortFunc(n.Children, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	if err := dm.Validate(); err != nil {
+		return fmt.Errorf("content: build %s: %w", n.Rel, err)
+	}
+	slices.SortFunc(dm.Entries, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	n.Dir = dm
+	n.ID = dm.ID()
+	n.Size = dm.Size()
+	n.ModTime = n.info.ModTime()
+	return nil
+}
