@@ -1,0 +1,544 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	yamux "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DHTPrefix is the protocol prefix of peerpath's Kademlia DHT. It differs
+// from IPFS's "/ipfs", so a peerpath node never joins (or pollutes) the IPFS
+// DHT even when it meets IPFS nodes.
+const DHTPrefix = "/peerpath"
+
+// MDNSServiceName is the service name advertised and browsed for on the LAN.
+const MDNSServiceName = "peerpath"
+
+// Default connection manager watermarks (see [Config.LowWater]).
+const (
+	DefaultLowWater  = 100
+	DefaultHighWater = 400
+)
+
+// DefaultListenAddrs are the addresses a Node listens on when
+// [Config.ListenAddrs] is empty.
+var DefaultListenAddrs = []string{
+	"/ip4/0.0.0.0/tcp/4101",
+	"/ip4/0.0.0.0/udp/4101/quic-v1",
+	"/ip6/::/tcp/4101",
+	"/ip6/::/udp/4101/quic-v1",
+}
+
+// ErrClosed is returned by [Node.Serve] and [Node.Connect] after [Node.Close].
+var ErrClosed = fmt.Errorf("p2p: node closed: %w", net.ErrClosed)
+
+// Config configures a Node. Zero values give the documented defaults.
+// A Config must not be changed after it is passed to [New].
+type Config struct {
+	// Identity is the node's private key. Required; must be Ed25519
+	// (see [LoadOrCreateIdentity]).
+	Identity crypto.PrivKey
+	// ListenAddrs are multiaddr strings to listen on. Empty means
+	// [DefaultListenAddrs]. Use port 0 for a random free port.
+	ListenAddrs []string
+	// Bootstrap lists peers to connect to at start, as multiaddrs ending in
+	// /p2p/<peer ID>. An entry naming this node itself is ignored, so one
+	// list can be shared by all nodes. There are no built-in bootstrap peers.
+	Bootstrap []string
+	// MDNS enables discovery of peers on the local network by multicast DNS.
+	MDNS bool
+	// SwarmKey is the content of a swarm.key file (see [NewSwarmKey]).
+	// Nil means the public peerpath network. With a key the node only talks
+	// to peers holding the same key; QUIC addresses are dropped because the
+	// pnet protector only wraps stream transports (TCP).
+	SwarmKey []byte
+	// AllowPeers, when non-nil, is the only set of peers this node connects
+	// to or accepts connections from (see [ReadAllowPeers]). A non-nil empty
+	// slice refuses everyone.
+	AllowPeers []peer.ID
+	// Logger receives the node's logs. Nil discards them.
+	Logger *slog.Logger
+	// LowWater and HighWater are the connection manager's watermarks: above
+	// HighWater connections it trims down to LowWater. Zero gives
+	// [DefaultLowWater] and [DefaultHighWater].
+	LowWater, HighWater int
+	// NoPortMap disables UPnP / NAT-PMP port mapping. Port mapping is also
+	// off whenever every listen address is a loopback address.
+	NoPortMap bool
+	// LibP2PMetrics, when non-nil, receives go-libp2p's own detailed
+	// Prometheus metrics (swarm, identify, holepunch, ...). Nil turns them
+	// off; [Node.RegisterMetrics] provides the summary metrics either way.
+	LibP2PMetrics prometheus.Registerer
+	// UserAgent is announced through identify. Empty means "peerpath".
+	UserAgent string
+}
+
+// Node is a running libp2p host with peerpath's DHT, GossipSub and
+// discovery. Create it with [New], run its background work with
+// [Node.Serve] and stop it with [Node.Close]. Its methods are safe for
+// concurrent use.
+type Node struct {
+	log       *slog.Logger
+	cfg       Config
+	h         host.Host
+	dht       *dht.IpfsDHT
+	ps        *pubsub.PubSub
+	bw        *metrics.BandwidthCounter
+	bootstrap []peer.AddrInfo
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closed  bool
+	wg      sync.WaitGroup // goroutines started through n.spawn
+	serving bool
+	lan     map[peer.ID]bool
+	reach   network.Reachability
+	closeMu sync.Mutex
+	done    bool
+	closeEr error
+}
+
+// New builds a libp2p host from cfg, starts listening, and creates the DHT
+// and GossipSub on it. Background work (bootstrap, discovery, mDNS) starts
+// with [Node.Serve]. A bad multiaddr, a bad swarm key or an address already
+// in use gives an error; on error nothing is left running.
+func New(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Identity == nil {
+		return nil, errors.New("p2p: config: Identity is required")
+	}
+	if cfg.Identity.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("p2p: config: Identity is a %s key, want Ed25519", cfg.Identity.Type())
+	}
+	self, err := peer.IDFromPrivateKey(cfg.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: config: identity: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LowWater <= 0 {
+		cfg.LowWater = DefaultLowWater
+	}
+	if cfg.HighWater <= 0 {
+		cfg.HighWater = DefaultHighWater
+	}
+	if cfg.HighWater < cfg.LowWater {
+		return nil, fmt.Errorf("p2p: config: HighWater %d is below LowWater %d", cfg.HighWater, cfg.LowWater)
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "peerpath"
+	}
+
+	userAddrs := len(cfg.ListenAddrs) > 0
+	addrStrs := cfg.ListenAddrs
+	if !userAddrs {
+		addrStrs = DefaultListenAddrs
+	}
+	listen, err := parseListenAddrs(addrStrs)
+	if err != nil {
+		return nil, err
+	}
+
+	var psk []byte
+	if cfg.SwarmKey != nil {
+		if psk, err = parseSwarmKey(cfg.SwarmKey); err != nil {
+			return nil, err
+		}
+		kept := listen[:0:0]
+		for _, a := range listen {
+			if isUDP(a) {
+				log.Info("private network: not listening on UDP/QUIC address", "addr", a)
+				continue
+			}
+			kept = append(kept, a)
+		}
+		if len(kept) == 0 {
+			return nil, errors.New("p2p: config: a private network (swarm key) needs at least one TCP listen address")
+		}
+		listen = kept
+	}
+
+	bootstrap, err := parseBootstrap(self, cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+
+	cm, err := connmgr.NewConnManager(cfg.LowWater, cfg.HighWater, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("p2p: connection manager: %w", err)
+	}
+	rm, err := newResourceManager()
+	if err != nil {
+		return nil, err
+	}
+	bw := metrics.NewBandwidthCounter()
+
+	opts := []libp2p.Option{
+		libp2p.Identity(cfg.Identity),
+		libp2p.NoListenAddrs, // we listen below, address by address, for clear errors
+		libp2p.UserAgent(cfg.UserAgent),
+		libp2p.Transport(tcp.NewTCPTransport),
+		// TLS first: it is faster than Noise on this kind of machine; both
+		// are offered so any libp2p peer can connect.
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ConnectionManager(cm),
+		libp2p.ResourceManager(rm),
+		libp2p.BandwidthReporter(bw),
+		libp2p.EnableAutoNATv2(),
+		libp2p.EnableHolePunching(),
+		libp2p.EnableRelay(),
+	}
+	if psk == nil {
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	} else {
+		opts = append(opts, libp2p.PrivateNetwork(psk))
+	}
+	if cfg.AllowPeers != nil {
+		opts = append(opts, libp2p.ConnectionGater(newAllowGater(cfg.AllowPeers)))
+	}
+	if !cfg.NoPortMap && !allLoopback(listen) {
+		opts = append(opts, libp2p.NATPortMap())
+	}
+	if cfg.LibP2PMetrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.LibP2PMetrics))
+	} else {
+		opts = append(opts, libp2p.DisableMetrics())
+	}
+
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		// libp2p closes rm and cm when construction fails.
+		return nil, fmt.Errorf("p2p: create host: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = h.Close()
+		}
+	}()
+
+	for _, a := range listen {
+		if lerr := h.Network().Listen(a); lerr != nil {
+			if !userAddrs && isIP6(a) {
+				// The default IPv6 addresses are best effort: many hosts
+				// have IPv6 disabled.
+				log.Info("not listening on IPv6", "addr", a, "err", lerr)
+				continue
+			}
+			return nil, fmt.Errorf("p2p: listen on %s: %w", a, lerr)
+		}
+	}
+
+	nctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
+
+	kad, err := dht.New(h,
+		dht.ProtocolPrefix(DHTPrefix),
+		dht.Mode(dht.ModeServer),
+		dht.BootstrapPeers(bootstrap...),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: create DHT: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = kad.Close()
+		}
+	}()
+
+	ps, err := pubsub.NewGossipSub(nctx, h,
+		pubsub.WithDiscovery(drouting.NewRoutingDiscovery(kad)),
+		pubsub.WithPeerExchange(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("p2p: create gossipsub: %w", err)
+	}
+
+	n := &Node{
+		log:       log,
+		cfg:       cfg,
+		h:         h,
+		dht:       kad,
+		ps:        ps,
+		bw:        bw,
+		bootstrap: bootstrap,
+		ctx:       nctx,
+		cancel:    cancel,
+		lan:       make(map[peer.ID]bool),
+		reach:     network.ReachabilityUnknown,
+	}
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalReachabilityChanged))
+	if err != nil {
+		return nil, fmt.Errorf("p2p: subscribe to reachability events: %w", err)
+	}
+	n.spawn(func() { n.watchReachability(sub) })
+	log.Info("p2p node started", "id", h.ID(), "addrs", n.Addrs())
+	return n, nil
+}
+
+// newResourceManager returns go-libp2p's resource manager with its default
+// limits scaled to this machine's memory and file descriptors, plus the
+// default limits for libp2p's own services (identify, ping, relay, ...).
+// Loopback connections are exempt from the per-IP connection limits, so
+// tests with many local nodes do not hit them.
+func newResourceManager() (network.ResourceManager, error) {
+	scaling := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&scaling)
+	limits := scaling.AutoScale()
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	if err != nil {
+		return nil, fmt.Errorf("p2p: resource manager: %w", err)
+	}
+	return rm, nil
+}
+
+func parseListenAddrs(strs []string) ([]ma.Multiaddr, error) {
+	out := make([]ma.Multiaddr, 0, len(strs))
+	for _, s := range strs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("p2p: config: listen address %q: %w", s, err)
+		}
+		if _, err := a.ValueForProtocol(ma.P_TCP); err != nil && !isUDP(a) {
+			return nil, fmt.Errorf("p2p: config: listen address %q: need a /tcp or /udp/.../quic-v1 address", s)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func parseBootstrap(self peer.ID, strs []string) ([]peer.AddrInfo, error) {
+	byID := make(map[peer.ID]*peer.AddrInfo)
+	var order []peer.ID
+	for _, s := range strs {
+		info, err := parsePeerAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("p2p: config: bootstrap %w", err)
+		}
+		if info.ID == self {
+			continue
+		}
+		if prev, ok := byID[info.ID]; ok {
+			prev.Addrs = append(prev.Addrs, info.Addrs...)
+			continue
+		}
+		byID[info.ID] = info
+		order = append(order, info.ID)
+	}
+	out := make([]peer.AddrInfo, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byID[id])
+	}
+	return out, nil
+}
+
+// parsePeerAddr parses a multiaddr that ends in /p2p/<peer ID>.
+func parsePeerAddr(s string) (*peer.AddrInfo, error) {
+	a, err := ma.NewMultiaddr(s)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", s, err)
+	}
+	info, err := peer.AddrInfoFromP2pAddr(a)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: must end in /p2p/<peer ID>: %w", s, err)
+	}
+	return info, nil
+}
+
+func isUDP(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_UDP)
+	return err == nil
+}
+
+func isIP6(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_IP6)
+	return err == nil
+}
+
+func allLoopback(addrs []ma.Multiaddr) bool {
+	for _, a := range addrs {
+		if !manet.IsIPLoopback(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// spawn runs fn in a goroutine that Close waits for. It reports false (and
+// does not run fn) once the node is closing.
+func (n *Node) spawn(fn func()) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+func (n *Node) watchReachability(sub event.Subscription) {
+	defer sub.Close()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case ev, ok := <-sub.Out():
+			if !ok {
+				return
+			}
+			r := ev.(event.EvtLocalReachabilityChanged).Reachability
+			n.mu.Lock()
+			n.reach = r
+			n.mu.Unlock()
+			n.log.Info("reachability changed", "reachability", reachabilityString(r))
+		}
+	}
+}
+
+// ID returns this node's peer ID.
+func (n *Node) ID() peer.ID { return n.h.ID() }
+
+// Host returns the underlying libp2p host, for services that register
+// stream handlers or open streams.
+func (n *Node) Host() host.Host { return n.h }
+
+// DHT returns the node's Kademlia DHT (protocol prefix [DHTPrefix], server
+// mode). Its value store accepts no record namespaces; use it for peer and
+// provider routing.
+func (n *Node) DHT() *dht.IpfsDHT { return n.dht }
+
+// PubSub returns the node's GossipSub router. Topics find peers through the
+// DHT, so services can Join a topic without knowing who else is on it.
+func (n *Node) PubSub() *pubsub.PubSub { return n.ps }
+
+// Addrs returns the node's dialable addresses, each ending in /p2p/<ID>.
+// Unspecified listen addresses (0.0.0.0, ::) are expanded to the interface
+// addresses they cover, so every entry can be given to [Node.Connect].
+func (n *Node) Addrs() []string {
+	p2pPart, err := ma.NewComponent("p2p", n.h.ID().String())
+	if err != nil {
+		return nil
+	}
+	addrs := n.h.Addrs()
+	if len(addrs) == 0 {
+		// The host's address manager updates asynchronously; fall back to
+		// the interface addresses of the listeners.
+		addrs, _ = n.h.Network().InterfaceListenAddresses()
+	}
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		if manet.IsIPUnspecified(a) {
+			continue
+		}
+		out = append(out, a.Encapsulate(p2pPart.Multiaddr()).String())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Connect dials the peer at addr, a multiaddr ending in /p2p/<peer ID>, and
+// returns once a connection is up (or ctx ends). Connecting to a peer that is
+// already connected succeeds at once.
+func (n *Node) Connect(ctx context.Context, addr string) error {
+	info, err := parsePeerAddr(addr)
+	if err != nil {
+		return fmt.Errorf("p2p: connect: %w", err)
+	}
+	return n.connect(ctx, *info)
+}
+
+func (n *Node) connect(ctx context.Context, info peer.AddrInfo) error {
+	if n.isClosed() {
+		return ErrClosed
+	}
+	if info.ID == n.h.ID() {
+		return errors.New("p2p: connect: that address is this node itself")
+	}
+	if n.cfg.AllowPeers != nil && !newAllowGater(n.cfg.AllowPeers).ok(info.ID) {
+		return fmt.Errorf("p2p: connect %s: peer is not in the allow list", info.ID)
+	}
+	if err := n.h.Connect(ctx, info); err != nil {
+		return fmt.Errorf("p2p: connect %s: %w", info.ID, err)
+	}
+	// A connection through a mismatched private network or a gater can be
+	// torn down right after it was reported up; only report success for a
+	// connection that is still there.
+	if n.h.Network().Connectedness(info.ID) != network.Connected {
+		return fmt.Errorf("p2p: connect %s: connection closed by the remote peer", info.ID)
+	}
+	return nil
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
+}
+
+// Close stops Serve, the DHT, GossipSub and the host, and closes every
+// connection. It is idempotent: later calls return the first call's result.
+func (n *Node) Close() error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.done {
+		return n.closeEr
+	}
+	n.done = true
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	n.cancel()
+	n.wg.Wait()
+	var errs []error
+	if err := n.dht.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close DHT: %w", err))
+	}
+	if err := n.h.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close host: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		n.closeEr = fmt.Errorf("p2p: close: %w", err)
+	}
+	return n.closeEr
+}
+
+var _ io.Closer = (*Node)(nil)
