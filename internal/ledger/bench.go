@@ -1,0 +1,269 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+)
+
+// BenchResult is what Bench measured.
+type BenchResult struct {
+	N        int           `json:"n"`        // transfers committed
+	TPS      float64       `json:"tps"`      // transfers per second
+	P50      time.Duration `json:"p50"`      // median submit-to-receipt latency
+	P99      time.Duration `json:"p99"`      // 99th percentile latency
+	Elapsed  time.Duration `json:"elapsed"`  // wall time for all n
+	Failures int           `json:"failures"` // transfers that did not commit
+}
+
+// benchNode is one in-process ledger node on loopback (used by Bench and
+// the tests).
+type benchNode struct {
+	key  crypto.PrivKey
+	host host.Host
+	svc  *Service
+	stop context.CancelFunc
+	done chan error
+}
+
+// newLoopbackHost starts a libp2p host on 127.0.0.1 (TCP only).
+func newLoopbackHost(key crypto.PrivKey) (host.Host, error) {
+	h, err := libp2p.New(
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.DisableRelay(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: loopback host: %w", err)
+	}
+	return h, nil
+}
+
+// startNode starts a host and a ledger service on it, serving until
+// stopNode.
+func startNode(key crypto.PrivKey, cfg Config) (*benchNode, error) {
+	h, err := newLoopbackHost(key)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host = h
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := New(ctx, cfg)
+	if err != nil {
+		cancel()
+		h.Close()
+		return nil, err
+	}
+	n := &benchNode{key: key, host: h, svc: svc, stop: cancel, done: make(chan error, 1)}
+	go func() { n.done <- svc.Serve(ctx) }()
+	return n, nil
+}
+
+// close stops the service, then the host.
+func (n *benchNode) close() error {
+	n.stop()
+	err := <-n.done
+	if cerr := n.host.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// introduce adds every node's addresses to every other node's peerstore.
+func introduce(nodes ...*benchNode) {
+	for _, a := range nodes {
+		for _, b := range nodes {
+			if a != b {
+				a.host.Peerstore().AddAddrs(b.host.ID(), b.host.Addrs(), peerstore.PermanentAddrTTL)
+			}
+		}
+	}
+}
+
+// waitLeader waits until one of nodes leads and all of them know it.
+func waitLeader(ctx context.Context, nodes []*benchNode) (*benchNode, error) {
+	for {
+		var leader *benchNode
+		agree := true
+		for _, n := range nodes {
+			if n.svc.IsLeader() {
+				leader = n
+			}
+		}
+		if leader != nil {
+			for _, n := range nodes {
+				st, err := n.svc.Status(ctx)
+				if err != nil || st.Leader != leader.host.ID().String() {
+					agree = false
+				}
+			}
+			if agree {
+				return leader, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ledger: no leader: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// startCluster starts len(keys) voters in dirs under base and creates a
+// ledger with genesis on the first.
+func startCluster(ctx context.Context, base string, keys []crypto.PrivKey, genesis Genesis, tune func(*Config)) ([]*benchNode, error) {
+	ids := make([]peer.ID, len(keys))
+	for i, k := range keys {
+		id, err := peer.IDFromPrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	var nodes []*benchNode
+	fail := func(err error) ([]*benchNode, error) {
+		for _, n := range nodes {
+			_ = n.close()
+		}
+		return nil, err
+	}
+	for i, k := range keys {
+		cfg := Config{Dir: filepath.Join(base, fmt.Sprintf("voter%d", i)), Voter: true, Voters: ids,
+			Logger: slog.New(slog.DiscardHandler), ElectionTimeout: 300 * time.Millisecond}
+		if tune != nil {
+			tune(&cfg)
+		}
+		n, err := startNode(k, cfg)
+		if err != nil {
+			return fail(err)
+		}
+		nodes = append(nodes, n)
+	}
+	introduce(nodes...)
+	if err := nodes[0].svc.Create(ctx, ids, genesis); err != nil {
+		return fail(err)
+	}
+	if _, err := waitLeader(ctx, nodes); err != nil {
+		return fail(err)
+	}
+	return nodes, nil
+}
+
+// Bench runs three voters on loopback in a temporary directory, submits n
+// pre-signed transfers on the leader from 512 concurrent clients, and
+// reports throughput and submit-to-receipt latency.
+func Bench(ctx context.Context, n int) (BenchResult, error) {
+	if n <= 0 {
+		return BenchResult{}, errors.New("ledger: bench: n must be positive")
+	}
+	base, err := os.MkdirTemp("", "peerpath-ledger-bench-")
+	if err != nil {
+		return BenchResult{}, fmt.Errorf("ledger: bench: %w", err)
+	}
+	defer os.RemoveAll(base)
+
+	const payers = 64
+	keys := make([]crypto.PrivKey, 3+payers)
+	accts := make([]string, len(keys))
+	genesis := Genesis{Balances: map[string]int64{}}
+	for i := range keys {
+		k, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			return BenchResult{}, fmt.Errorf("ledger: bench: %w", err)
+		}
+		keys[i] = k
+		id, _ := peer.IDFromPrivateKey(k)
+		accts[i] = id.String()
+		if i >= 3 {
+			genesis.Balances[accts[i]] = 1_000_000 * MicroPerCredit
+		}
+	}
+	nodes, err := startCluster(ctx, base, keys[:3], genesis, nil)
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer func() {
+		for _, nd := range nodes {
+			_ = nd.close()
+		}
+	}()
+	leader, err := waitLeader(ctx, nodes)
+	if err != nil {
+		return BenchResult{}, err
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	txs := make([]SignedTransfer, n)
+	for i := range txs {
+		from := 3 + i%payers
+		to := 3 + rng.IntN(payers)
+		if to == from {
+			to = 3 + (to-3+1)%payers
+		}
+		txs[i], err = NewTransfer(keys[from], accts[to], 1+int64(rng.IntN(1000)), "bench", "")
+		if err != nil {
+			return BenchResult{}, err
+		}
+	}
+
+	const workers = 512
+	lat := make([]time.Duration, n)
+	failed := make([]bool, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				t0 := time.Now()
+				_, err := leader.svc.Submit(ctx, txs[i])
+				lat[i] = time.Since(t0)
+				failed[i] = err != nil
+			}
+		}()
+	}
+	for i := range txs {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	elapsed := time.Since(start)
+	res := BenchResult{Elapsed: elapsed}
+	var ok []time.Duration
+	for i := range lat {
+		if failed[i] {
+			res.Failures++
+		} else {
+			ok = append(ok, lat[i])
+		}
+	}
+	res.N = len(ok)
+	if len(ok) == 0 {
+		return res, fmt.Errorf("ledger: bench: no transfer committed: %w", ctx.Err())
+	}
+	slices.Sort(ok)
+	res.TPS = float64(len(ok)) / elapsed.Seconds()
+	res.P50 = ok[len(ok)/2]
+	res.P99 = ok[min(len(ok)-1, len(ok)*99/100)]
+	return res, nil
+}

@@ -1,0 +1,90 @@
+package ledger
+
+import "errors"
+
+// Sentinel errors. Outcomes of a transfer (the first group) are decided by
+// the replicated state machine, so every voter agrees on them; they survive
+// a trip over the client protocol, so errors.Is works on the caller's side
+// whichever node applied the transfer.
+var (
+	// ErrInsufficientFunds is returned by Submit when the payer's balance
+	// does not cover amount plus fee (an account never seen has zero).
+	ErrInsufficientFunds = errors.New("ledger: insufficient funds")
+	// ErrBadSignature is returned by Submit (and SignedTransfer.Verify) when
+	// the signature is not the signer's, or the signer is not a peer ID that
+	// embeds its public key.
+	ErrBadSignature = errors.New("ledger: bad signature")
+	// ErrUnknownAccount is returned when an account string is not a peer ID
+	// (the receiver of a transfer, the account of Balance or History). A valid
+	// peer ID never seen before is not unknown: it has zero balance.
+	ErrUnknownAccount = errors.New("ledger: unknown account")
+	// ErrInvalid is returned by Submit for a malformed transfer (sizes,
+	// non-positive amount, payer equal to receiver, unknown kind).
+	ErrInvalid = errors.New("ledger: invalid transfer")
+	// ErrExpired is returned by Submit when the transfer's Time is outside
+	// the ledger's ID window around the ledger clock; such a transfer can
+	// no longer be told apart from a replay, so it is refused. Sign a new one.
+	ErrExpired = errors.New("ledger: transfer expired")
+	// ErrGrantRefused is returned by Submit for a grant request when no
+	// grant is configured, the account already holds or held credits or got
+	// its grant, or the hourly grant limit is reached.
+	ErrGrantRefused = errors.New("ledger: grant refused")
+	// ErrNoLedger is returned by Submit, Balance and History when no ledger
+	// has been created yet (no genesis applied on the answering voter).
+	ErrNoLedger = errors.New("ledger: no ledger")
+
+	// ErrNotVoter is returned by Create, AddVoter and RemoveVoter on a
+	// service that is not configured as a voter.
+	ErrNotVoter = errors.New("ledger: not a voter")
+	// ErrLedgerExists is returned by Create when this voter already has
+	// raft state (a ledger exists or it has joined one).
+	ErrLedgerExists = errors.New("ledger: ledger already exists")
+	// ErrNoLeader is returned (wrapped with the context's error) when no
+	// leader, or for a non-voter no voter, answered before the context ended.
+	ErrNoLeader = errors.New("ledger: no leader")
+	// ErrClosed is returned by calls on a closed service.
+	ErrClosed = errors.New("ledger: service closed")
+)
+
+// errCodes maps the sentinel errors that travel over the wire (in raft
+// results and client protocol responses) to stable small numbers.
+var errCodes = []error{
+	nil,
+	ErrInsufficientFunds,
+	ErrBadSignature,
+	ErrUnknownAccount,
+	ErrInvalid,
+	ErrExpired,
+	ErrGrantRefused,
+	ErrNoLedger,
+	ErrNotVoter,
+	ErrLedgerExists,
+	ErrNoLeader,
+	ErrClosed,
+	errNotLeader,
+}
+
+// errNotLeader is internal: a forwarded request reached a voter that is not
+// the leader; the caller retries elsewhere.
+var errNotLeader = errors.New("ledger: not the leader")
+
+// errCode returns the code of err's sentinel, or -1 if it has none.
+func errCode(err error) int {
+	for i, e := range errCodes {
+		if e != nil && errors.Is(err, e) {
+			return i
+		}
+	}
+	if err == nil {
+		return 0
+	}
+	return -1
+}
+
+// codeErr returns the sentinel for code, or nil for 0 and unknown codes.
+func codeErr(code int) error {
+	if code <= 0 || code >= len(errCodes) {
+		return nil
+	}
+	return errCodes[code]
+}

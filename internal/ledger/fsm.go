@@ -1,0 +1,470 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Log entry commands. The first byte of a raft log entry's data says which.
+const (
+	cmdBatch   byte = 1 // leader time (int64 BE), count (uvarint), signed transfers
+	cmdGenesis byte = 2 // JSON Genesis
+)
+
+// Bounds on a batch entry, checked before decoding it.
+const (
+	maxBatch      = 4096
+	historyLimit  = 100 // transfers kept per account for History
+	snapshotMagic = "peerpath-ledger-snapshot-v1"
+)
+
+// TxResult is the outcome of one transfer in a batch entry.
+type TxResult struct {
+	Receipt Receipt
+	Err     error
+}
+
+// appliedRec is what the state keeps for an applied transfer ID.
+type appliedRec struct {
+	Receipt Receipt `json:"r"`
+	TxTime  int64   `json:"t"` // the transfer's own Time, for expiry
+}
+
+// state is the replicated ledger state. Every field is deterministic
+// from the log.
+type state struct {
+	Genesis    *Genesis              `json:"genesis"`
+	Supply     int64                 `json:"supply"`
+	Clock      int64                 `json:"clock"` // max leader time seen
+	LastPrune  int64                 `json:"last_prune"`
+	Balances   map[string]int64      `json:"balances"`
+	Applied    map[string]appliedRec `json:"applied"`
+	Granted    map[string]bool       `json:"granted"`
+	GrantHour  int64                 `json:"grant_hour"`
+	GrantCount int                   `json:"grant_count"`
+	History    map[string][]Transfer `json:"history"`
+}
+
+func newState() *state {
+	return &state{
+		Balances: map[string]int64{},
+		Applied:  map[string]appliedRec{},
+		Granted:  map[string]bool{},
+		History:  map[string][]Transfer{},
+	}
+}
+
+// FSM is the ledger's raft state machine. It is safe for concurrent reads
+// (Balance, History, CheckInvariant) while raft applies entries.
+type FSM struct {
+	mu sync.RWMutex
+	st *state
+}
+
+var _ raft.FSM = (*FSM)(nil)
+
+// NewFSM returns an empty state machine (no ledger until a genesis applies).
+func NewFSM() *FSM { return &FSM{st: newState()} }
+
+// encodeBatch encodes a batch entry stamped with the leader's time.
+func encodeBatch(now int64, txs []SignedTransfer) []byte {
+	b := make([]byte, 0, 16+len(txs)*256)
+	b = append(b, cmdBatch)
+	b = binary.BigEndian.AppendUint64(b, uint64(now))
+	b = binary.AppendUvarint(b, uint64(len(txs)))
+	for i := range txs {
+		b = appendSigned(b, &txs[i])
+	}
+	return b
+}
+
+// decodeBatch decodes the body of a batch entry (after the command byte).
+func decodeBatch(b []byte) (int64, []SignedTransfer, error) {
+	r := reader{b: b}
+	now := int64(r.u64())
+	n := r.uvarint()
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	if n > maxBatch || n > uint64(len(r.b)) {
+		return 0, nil, fmt.Errorf("ledger: batch of %d transfers over limit", n)
+	}
+	txs := make([]SignedTransfer, 0, n)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		txs = append(txs, r.signed())
+	}
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	if len(r.b) != 0 {
+		return 0, nil, fmt.Errorf("ledger: %d trailing bytes after batch", len(r.b))
+	}
+	return now, txs, nil
+}
+
+func encodeGenesis(g Genesis) ([]byte, error) {
+	j, err := json.Marshal(g)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: encode genesis: %w", err)
+	}
+	return append([]byte{cmdGenesis}, j...), nil
+}
+
+// Apply applies one committed log entry. A batch entry returns []TxResult,
+// one per transfer in order; a genesis entry returns an error or nil.
+func (f *FSM) Apply(l *raft.Log) interface{} {
+	if l.Type != raft.LogCommand || len(l.Data) == 0 {
+		return nil
+	}
+	switch l.Data[0] {
+	case cmdBatch:
+		now, txs, err := decodeBatch(l.Data[1:])
+		if err != nil {
+			return err
+		}
+		return f.applyBatch(l.Index, now, txs)
+	case cmdGenesis:
+		var g Genesis
+		if err := json.Unmarshal(l.Data[1:], &g); err != nil {
+			return fmt.Errorf("ledger: genesis entry: %w", err)
+		}
+		return f.applyGenesis(g)
+	default:
+		return fmt.Errorf("ledger: unknown command %d", l.Data[0])
+	}
+}
+
+func (f *FSM) applyGenesis(g Genesis) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st.Genesis != nil {
+		return ErrLedgerExists
+	}
+	st := newState()
+	st.Genesis = &g
+	for k, v := range g.Balances {
+		st.Balances[k] = v
+	}
+	st.Supply = g.Supply()
+	f.st = st
+	return nil
+}
+
+// verifyAll checks every signature, in parallel: verification is pure, so
+// the outcome is the same on every voter whatever the scheduling.
+func verifyAll(txs []SignedTransfer) []error {
+	errs := make([]error, len(txs))
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || len(txs) < 32 {
+		for i := range txs {
+			errs[i] = txs[i].Verify()
+		}
+		return errs
+	}
+	var wg sync.WaitGroup
+	chunk := (len(txs) + workers - 1) / workers
+	for lo := 0; lo < len(txs); lo += chunk {
+		hi := min(lo+chunk, len(txs))
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				errs[i] = txs[i].Verify()
+			}
+		}(lo, hi)
+	}
+	wg.Wait()
+	return errs
+}
+
+func (f *FSM) applyBatch(index uint64, now int64, txs []SignedTransfer) []TxResult {
+	verr := verifyAll(txs)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.st
+	if now > st.Clock {
+		st.Clock = now
+	}
+	res := make([]TxResult, len(txs))
+	for i := range txs {
+		if verr[i] != nil {
+			res[i].Err = verr[i]
+			continue
+		}
+		res[i].Receipt, res[i].Err = st.apply(index, &txs[i])
+	}
+	st.prune()
+	return res
+}
+
+// apply applies one verified transfer. Caller holds the lock.
+func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
+	if st.Genesis == nil {
+		return Receipt{}, ErrNoLedger
+	}
+	if rec, ok := st.Applied[t.ID]; ok {
+		r := rec.Receipt
+		r.Replay = true
+		return r, nil
+	}
+	w := st.Genesis.window()
+	if t.Time < st.Clock-w || t.Time > st.Clock+w {
+		return Receipt{}, fmt.Errorf("%w: transfer %s time %s, ledger clock %s", ErrExpired, t.ID,
+			time.Unix(0, t.Time).UTC().Format(time.RFC3339), time.Unix(0, st.Clock).UTC().Format(time.RFC3339))
+	}
+	if _, err := peer.Decode(t.To); err != nil {
+		return Receipt{}, fmt.Errorf("%w: %q", ErrUnknownAccount, t.To)
+	}
+	rec := Receipt{ID: t.ID, Index: index, Time: st.Clock}
+	hist := t.Transfer
+	switch t.Kind {
+	case KindTransfer:
+		fee, err := st.fee(t.Amount)
+		if err != nil {
+			return Receipt{}, err
+		}
+		need := t.Amount + fee
+		if need < 0 || st.Balances[t.From] < need {
+			return Receipt{}, fmt.Errorf("%w: %s has %s, needs %s", ErrInsufficientFunds, t.From,
+				FormatCredits(st.Balances[t.From]), FormatCredits(need))
+		}
+		st.add(t.From, -need)
+		st.add(t.To, t.Amount)
+		if fee > 0 {
+			st.add(st.Genesis.Operator, fee)
+		}
+		rec.Amount, rec.Fee = t.Amount, fee
+		st.record(t.From, hist)
+	case KindGrant:
+		g := st.Genesis.Grant
+		if g == nil {
+			return Receipt{}, fmt.Errorf("%w: no grant configured", ErrGrantRefused)
+		}
+		if _, seen := st.Balances[t.To]; seen || st.Granted[t.To] {
+			return Receipt{}, fmt.Errorf("%w: %s is not a new account", ErrGrantRefused, t.To)
+		}
+		hour := st.Clock / int64(time.Hour)
+		if hour != st.GrantHour {
+			st.GrantHour, st.GrantCount = hour, 0
+		}
+		if st.GrantCount >= g.MaxPerHour {
+			return Receipt{}, fmt.Errorf("%w: %d grants this hour", ErrGrantRefused, st.GrantCount)
+		}
+		if st.Supply > math.MaxInt64-g.Amount {
+			return Receipt{}, fmt.Errorf("%w: supply would overflow", ErrGrantRefused)
+		}
+		st.GrantCount++
+		st.Granted[t.To] = true
+		st.Supply += g.Amount
+		st.add(t.To, g.Amount)
+		rec.Amount = g.Amount
+		hist.Amount = g.Amount
+	}
+	st.record(t.To, hist)
+	st.Applied[t.ID] = appliedRec{Receipt: rec, TxTime: t.Time}
+	return rec, nil
+}
+
+// fee returns amount*FeeBPS/10000, rounded down, without overflow.
+func (st *state) fee(amount int64) (int64, error) {
+	bps := uint64(st.Genesis.FeeBPS)
+	if bps == 0 {
+		return 0, nil
+	}
+	hi, lo := bits.Mul64(uint64(amount), bps)
+	if hi >= 10000 {
+		return 0, fmt.Errorf("%w: fee overflows", ErrInvalid)
+	}
+	q, _ := bits.Div64(hi, lo, 10000)
+	if q > math.MaxInt64 {
+		return 0, fmt.Errorf("%w: fee overflows", ErrInvalid)
+	}
+	return int64(q), nil
+}
+
+// add changes a balance. Accounts are kept once seen, even at zero, so a
+// grant can tell a new account from an emptied one.
+func (st *state) add(acct string, delta int64) {
+	st.Balances[acct] += delta
+}
+
+func (st *state) record(acct string, t Transfer) {
+	h := append(st.History[acct], t)
+	if len(h) > historyLimit {
+		h = append(h[:0:0], h[len(h)-historyLimit:]...)
+	}
+	st.History[acct] = h
+}
+
+// prune forgets applied IDs whose transfer time is older than the window;
+// apply refuses such transfers as expired, so forgetting them can never let
+// one apply twice. Runs at most every quarter window of ledger time.
+func (st *state) prune() {
+	if st.Genesis == nil {
+		return
+	}
+	w := st.Genesis.window()
+	if st.Clock-st.LastPrune < w/4 {
+		return
+	}
+	st.LastPrune = st.Clock
+	for id, rec := range st.Applied {
+		if rec.TxTime < st.Clock-w {
+			delete(st.Applied, id)
+		}
+	}
+}
+
+// Balance returns an account's balance; unknown accounts have zero.
+func (f *FSM) Balance(acct string) (int64, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st.Genesis == nil {
+		return 0, ErrNoLedger
+	}
+	return f.st.Balances[acct], nil
+}
+
+// History returns up to limit of the account's most recent transfers,
+// newest first (at most historyLimit are kept per account).
+func (f *FSM) History(acct string, limit int) ([]Transfer, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st.Genesis == nil {
+		return nil, ErrNoLedger
+	}
+	h := f.st.History[acct]
+	if limit <= 0 || limit > len(h) {
+		limit = len(h)
+	}
+	out := make([]Transfer, 0, limit)
+	for i := len(h) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, h[i])
+	}
+	return out, nil
+}
+
+// Lookup returns the receipt of an applied transfer ID still remembered.
+func (f *FSM) Lookup(id string) (Receipt, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	rec, ok := f.st.Applied[id]
+	return rec.Receipt, ok
+}
+
+// Supply returns the current supply (zero before genesis).
+func (f *FSM) Supply() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.Supply
+}
+
+// Balances returns a copy of all balances.
+func (f *FSM) Balances() map[string]int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make(map[string]int64, len(f.st.Balances))
+	for k, v := range f.st.Balances {
+		out[k] = v
+	}
+	return out
+}
+
+// CheckInvariant verifies that the balances sum to the supply and none is
+// negative.
+func (f *FSM) CheckInvariant() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var sum int64
+	for k, v := range f.st.Balances {
+		if v < 0 {
+			return fmt.Errorf("ledger: invariant: %s has negative balance %d", k, v)
+		}
+		sum += v
+	}
+	if sum != f.st.Supply {
+		return fmt.Errorf("ledger: invariant: balances sum to %d, supply is %d", sum, f.st.Supply)
+	}
+	return nil
+}
+
+// Snapshot captures the full state. The copy is taken under the lock; it is
+// written out later, off the apply path.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b, err := json.Marshal(f.st)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: snapshot: %w", err)
+	}
+	return &fsmSnapshot{data: b}, nil
+}
+
+// Restore replaces the state with a snapshot written by Snapshot.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.st = st
+	f.mu.Unlock()
+	return nil
+}
+
+func readSnapshot(r io.Reader) (*state, error) {
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
+		return nil, errors.New("ledger: restore: not a ledger snapshot")
+	}
+	st := newState()
+	if err := json.NewDecoder(r).Decode(st); err != nil {
+		return nil, fmt.Errorf("ledger: restore: %w", err)
+	}
+	if st.Balances == nil || st.Applied == nil || st.Granted == nil || st.History == nil {
+		return nil, errors.New("ledger: restore: incomplete snapshot")
+	}
+	return st, nil
+}
+
+type fsmSnapshot struct{ data []byte }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := io.WriteString(sink, snapshotMagic); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("ledger: persist snapshot: %w", err)
+	}
+	if _, err := sink.Write(s.data); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("ledger: persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}
+
+// sortedKeys is used where iteration order must not matter to callers.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

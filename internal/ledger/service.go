@@ -1,0 +1,695 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Config configures a ledger Service. Host is required; the rest have
+// defaults. Fields must not change after New.
+type Config struct {
+	// Host is the node's libp2p host; its peer ID is the raft server ID.
+	Host host.Host
+	// Dir holds the raft log (raft.db, SQLite) and snapshots. Required for a
+	// voter; unused otherwise.
+	Dir string
+	// Logger receives the service's and raft's logs. Nil: discard.
+	Logger *slog.Logger
+	// Voter runs raft on this node. A non-voter only forwards requests.
+	Voter bool
+	// Voters is a hint: peers believed to be voters. A non-voter asks them
+	// (before other connected peers that speak ClientProtocol); a voter with
+	// no raft configuration yet (a fresh node about to be bootstrapped or
+	// added) accepts raft streams only from them.
+	Voters []peer.ID
+
+	// BatchDelay is how long the leader waits for more transfers before
+	// appending a batch while earlier batches are still in flight.
+	// Zero: 2ms.
+	BatchDelay time.Duration
+	// MaxBatch caps the transfers per log entry. Zero: 1024.
+	MaxBatch int
+	// ElectionTimeout is raft's heartbeat and election timeout. Zero: 1s.
+	ElectionTimeout time.Duration
+	// SnapshotThreshold is the number of log entries between snapshots.
+	// Zero: 8192.
+	SnapshotThreshold uint64
+}
+
+// Status describes the ledger as one node sees it.
+type Status struct {
+	Leader      string   `json:"leader"`
+	Voters      []string `json:"voters"`
+	CommitIndex uint64   `json:"commit_index"`
+}
+
+// Service is one node's part of the ledger: on a voter it runs raft, the
+// state machine and (when leader) the batcher, and serves ClientProtocol;
+// on any node it submits transfers and answers queries, forwarding to a
+// voter when needed.
+type Service struct {
+	cfg  Config
+	log  *slog.Logger
+	host host.Host
+	fsm  *FSM
+
+	raft      atomic.Pointer[raft.Raft] // nil on a non-voter
+	store     *sqliteStore
+	snaps     raft.SnapshotStore
+	transport *raft.NetworkTransport
+
+	reqs     chan *pending
+	inflight chan struct{}
+	commits  sync.WaitGroup
+
+	leaderHint atomic.Value // peer.ID last seen leading (non-voters)
+
+	base      context.Context // cancelled by Close
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// pending is a transfer waiting in the leader's batcher.
+type pending struct {
+	t    SignedTransfer
+	done chan TxResult
+}
+
+const (
+	maxInflight    = 4
+	applyTimeout   = 10 * time.Second
+	requestTimeout = 20 * time.Second
+)
+
+// New creates the service. On a voter it opens the raft store in
+// cfg.Dir and starts raft (restoring any earlier state); Serve must then
+// run for the leader to batch transfers.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Host == nil {
+		return nil, errors.New("ledger: Config.Host is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BatchDelay <= 0 {
+		cfg.BatchDelay = 2 * time.Millisecond
+	}
+	if cfg.MaxBatch <= 0 || cfg.MaxBatch > maxBatch {
+		cfg.MaxBatch = 1024
+	}
+	if cfg.ElectionTimeout <= 0 {
+		cfg.ElectionTimeout = time.Second
+	}
+	if cfg.SnapshotThreshold == 0 {
+		cfg.SnapshotThreshold = 8192
+	}
+	s := &Service{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		host:     cfg.Host,
+		fsm:      NewFSM(),
+		reqs:     make(chan *pending, 8192),
+		inflight: make(chan struct{}, maxInflight),
+	}
+	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.Voter {
+		if err := s.startRaft(); err != nil {
+			s.cancel()
+			return nil, err
+		}
+		s.host.SetStreamHandler(ClientProtocol, s.handleClient)
+	}
+	return s, nil
+}
+
+func (s *Service) startRaft() error {
+	if s.cfg.Dir == "" {
+		return errors.New("ledger: Config.Dir is required for a voter")
+	}
+	if err := os.MkdirAll(s.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{
+		Name: "raft", Level: hclog.Warn, Output: slogWriter{s.log}, DisableTime: true,
+	})
+	store, err := openSQLiteStore(filepath.Join(s.cfg.Dir, "raft.db"))
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(s.cfg.Dir, 2, hlog)
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("ledger: snapshots: %w", err)
+	}
+	layer := NewStreamLayer(s.host, s.isVoter, s.log)
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog,
+	})
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(s.host.ID().String())
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = s.cfg.ElectionTimeout
+	rc.ElectionTimeout = s.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = s.cfg.ElectionTimeout / 2
+	rc.CommitTimeout = 5 * time.Millisecond
+	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
+	rc.TrailingLogs = s.cfg.SnapshotThreshold
+	rc.MaxAppendEntries = 256
+	logs, err := raft.NewLogCache(1024, store)
+	if err != nil {
+		trans.Close()
+		store.Close()
+		return fmt.Errorf("ledger: %w", err)
+	}
+	r, err := raft.NewRaft(rc, s.fsm, logs, store, snaps, trans)
+	if err != nil {
+		trans.Close()
+		store.Close()
+		return fmt.Errorf("ledger: start raft: %w", err)
+	}
+	s.store, s.snaps, s.transport = store, snaps, trans
+	s.raft.Store(r)
+	return nil
+}
+
+// isVoter reports whether p may speak RaftProtocol to this node: a voter
+// in the latest raft configuration or, while this node has none yet, a
+// peer in Config.Voters.
+func (s *Service) isVoter(p peer.ID) bool {
+	if r := s.raft.Load(); r != nil {
+		servers := r.GetConfiguration().Configuration().Servers
+		if len(servers) > 0 {
+			for _, srv := range servers {
+				if srv.ID == raft.ServerID(p.String()) {
+					return srv.Suffrage == raft.Voter
+				}
+			}
+			return false
+		}
+	}
+	return slices.Contains(s.cfg.Voters, p)
+}
+
+// Serve runs the leader-side batcher until ctx ends, then shuts the
+// service down (raft, transport, store). It returns nil after a clean stop.
+func (s *Service) Serve(ctx context.Context) error {
+	defer s.Close()
+	if s.raft.Load() == nil {
+		select {
+		case <-ctx.Done():
+		case <-s.base.Done():
+		}
+		return nil
+	}
+	s.batchLoop(ctx)
+	return nil
+}
+
+// Close shuts the service down; it is safe to call more than once.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		if r := s.raft.Load(); r != nil {
+			s.host.RemoveStreamHandler(ClientProtocol)
+			if err := r.Shutdown().Error(); err != nil {
+				s.closeErr = fmt.Errorf("ledger: raft shutdown: %w", err)
+			}
+			s.commits.Wait()
+			if err := s.transport.Close(); err != nil && s.closeErr == nil {
+				s.closeErr = fmt.Errorf("ledger: transport close: %w", err)
+			}
+			if err := s.store.Close(); err != nil && s.closeErr == nil {
+				s.closeErr = fmt.Errorf("ledger: store close: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Service) closed() bool { return s.base.Err() != nil }
+
+// --- leader-side batching ---
+
+func (s *Service) batchLoop(ctx context.Context) {
+	for {
+		var batch []*pending
+		select {
+		case p := <-s.reqs:
+			batch = append(batch, p)
+		case <-ctx.Done():
+			return
+		case <-s.base.Done():
+			return
+		}
+		// Take what is already queued; linger for more only while earlier
+		// batches are in flight (so a lone transfer is not delayed).
+	drain:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case p := <-s.reqs:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		if len(s.inflight) > 0 && len(batch) < s.cfg.MaxBatch {
+			timer := time.NewTimer(s.cfg.BatchDelay)
+		linger:
+			for len(batch) < s.cfg.MaxBatch {
+				select {
+				case p := <-s.reqs:
+					batch = append(batch, p)
+				case <-timer.C:
+					break linger
+				}
+			}
+			timer.Stop()
+		}
+		select {
+		case s.inflight <- struct{}{}:
+		case <-ctx.Done():
+			failAll(batch, ErrClosed)
+			return
+		case <-s.base.Done():
+			failAll(batch, ErrClosed)
+			return
+		}
+		s.commits.Add(1)
+		go s.commit(batch)
+	}
+}
+
+func failAll(batch []*pending, err error) {
+	for _, p := range batch {
+		p.done <- TxResult{Err: err}
+	}
+}
+
+// commit appends one batch entry and hands each transfer its result.
+func (s *Service) commit(batch []*pending) {
+	defer s.commits.Done()
+	defer func() { <-s.inflight }()
+	r := s.raft.Load()
+	txs := make([]SignedTransfer, len(batch))
+	for i, p := range batch {
+		txs[i] = p.t
+	}
+	f := r.Apply(encodeBatch(time.Now().UnixNano(), txs), applyTimeout)
+	if err := f.Error(); err != nil {
+		failAll(batch, fmt.Errorf("ledger: apply: %w", err))
+		return
+	}
+	res, ok := f.Response().([]TxResult)
+	if !ok || len(res) != len(batch) {
+		failAll(batch, fmt.Errorf("ledger: apply: unexpected response %T", f.Response()))
+		return
+	}
+	for i, p := range batch {
+		p.done <- res[i]
+	}
+}
+
+// submitLocal queues t in this leader's batcher and waits for its result.
+func (s *Service) submitLocal(ctx context.Context, t SignedTransfer) (Receipt, error) {
+	p := &pending{t: t, done: make(chan TxResult, 1)}
+	select {
+	case s.reqs <- p:
+	case <-ctx.Done():
+		return Receipt{}, ctx.Err()
+	case <-s.base.Done():
+		return Receipt{}, ErrClosed
+	}
+	select {
+	case res := <-p.done:
+		return res.Receipt, res.Err
+	case <-ctx.Done():
+		return Receipt{}, ctx.Err()
+	case <-s.base.Done():
+		return Receipt{}, ErrClosed
+	}
+}
+
+// --- public API ---
+
+// Submit applies a signed transfer through the ledger and returns its
+// receipt once committed and applied. On the leader it goes through the
+// batcher; elsewhere it is forwarded over ClientProtocol. Submit retries
+// (with the same ID, which is safe: a replay returns the original receipt)
+// until ctx ends when the outcome is unknown (leader change, lost stream);
+// outcomes decided by the ledger (ErrInsufficientFunds, ErrBadSignature,
+// ErrInvalid, ErrExpired, ErrGrantRefused, ErrUnknownAccount, ErrNoLedger)
+// are returned at once.
+func (s *Service) Submit(ctx context.Context, t SignedTransfer) (Receipt, error) {
+	if err := t.Validate(); err != nil {
+		return Receipt{}, err
+	}
+	var rec Receipt
+	err := s.retry(ctx, func(ctx context.Context) error {
+		var err error
+		rec, err = s.submitOnce(ctx, t)
+		return err
+	})
+	return rec, err
+}
+
+func (s *Service) submitOnce(ctx context.Context, t SignedTransfer) (Receipt, error) {
+	if r := s.raft.Load(); r != nil {
+		if r.State() == raft.Leader {
+			return s.submitLocal(ctx, t)
+		}
+		leader, err := s.leader(r)
+		if err != nil {
+			return Receipt{}, err
+		}
+		resp, err := s.call(ctx, leader, clientRequest{Op: opSubmit, Transfer: &t, Forwarded: true})
+		if err != nil {
+			return Receipt{}, err
+		}
+		return receiptOf(resp)
+	}
+	resp, err := s.callAny(ctx, clientRequest{Op: opSubmit, Transfer: &t})
+	if err != nil {
+		return Receipt{}, err
+	}
+	return receiptOf(resp)
+}
+
+func receiptOf(resp clientResponse) (Receipt, error) {
+	if err := resp.err(); err != nil {
+		return Receipt{}, err
+	}
+	if resp.Receipt == nil {
+		return Receipt{}, errors.New("ledger: response without receipt")
+	}
+	return *resp.Receipt, nil
+}
+
+// retry runs op until it succeeds, fails with a decided outcome, or ctx
+// ends, backing off between attempts.
+func (s *Service) retry(ctx context.Context, op func(context.Context) error) error {
+	backoff := 5 * time.Millisecond
+	for {
+		err := op(ctx)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if s.closed() {
+			return ErrClosed
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("ledger: %w (last error: %w)", ctx.Err(), err)
+		}
+		s.log.Debug("ledger: retrying", "err", err, "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("ledger: %w (last error: %w)", ctx.Err(), err)
+		case <-s.base.Done():
+			t.Stop()
+			return ErrClosed
+		}
+		backoff = min(backoff*2, 250*time.Millisecond)
+	}
+}
+
+// retryable reports whether err leaves the outcome open, so the same
+// request may be tried again (possibly elsewhere).
+func retryable(err error) bool {
+	for _, decided := range []error{ErrInsufficientFunds, ErrBadSignature, ErrUnknownAccount,
+		ErrInvalid, ErrExpired, ErrGrantRefused, ErrNoLedger, ErrNotVoter, ErrLedgerExists,
+		errBadRequest, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, decided) {
+			return false
+		}
+	}
+	return true
+}
+
+// leader returns the current leader's peer ID as this voter sees it.
+func (s *Service) leader(r *raft.Raft) (peer.ID, error) {
+	addr, _ := r.LeaderWithID()
+	if addr == "" {
+		return "", ErrNoLeader
+	}
+	id, err := peer.Decode(string(addr))
+	if err != nil {
+		return "", fmt.Errorf("ledger: leader address %q: %w", addr, err)
+	}
+	return id, nil
+}
+
+func checkAccount(acct string) error {
+	if _, err := peer.Decode(acct); err != nil {
+		return fmt.Errorf("%w: %q", ErrUnknownAccount, acct)
+	}
+	return nil
+}
+
+// Balance returns an account's balance in micro-credits (zero for an
+// account never seen). A voter answers from its own state, which may lag
+// the leader by the entries not yet applied here; a non-voter asks a voter.
+func (s *Service) Balance(ctx context.Context, account string) (int64, error) {
+	if err := checkAccount(account); err != nil {
+		return 0, err
+	}
+	if s.raft.Load() != nil {
+		return s.fsm.Balance(account)
+	}
+	var bal int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		resp, err := s.callAny(ctx, clientRequest{Op: opBalance, Account: account})
+		if err != nil {
+			return err
+		}
+		bal = resp.Balance
+		return resp.err()
+	})
+	return bal, err
+}
+
+// History returns up to limit of the account's most recent transfers,
+// newest first (each voter keeps the last 100 per account). limit <= 0
+// means all kept.
+func (s *Service) History(ctx context.Context, account string, limit int) ([]Transfer, error) {
+	if err := checkAccount(account); err != nil {
+		return nil, err
+	}
+	if s.raft.Load() != nil {
+		return s.fsm.History(account, limit)
+	}
+	var hist []Transfer
+	err := s.retry(ctx, func(ctx context.Context) error {
+		resp, err := s.callAny(ctx, clientRequest{Op: opHistory, Account: account, Limit: max(limit, 0)})
+		if err != nil {
+			return err
+		}
+		hist = resp.History
+		return resp.err()
+	})
+	return hist, err
+}
+
+// Status reports the leader, the voters and the commit index, from this
+// voter's view or, on a non-voter, from a voter's.
+func (s *Service) Status(ctx context.Context) (Status, error) {
+	if r := s.raft.Load(); r != nil {
+		return s.localStatus(r), nil
+	}
+	var st Status
+	err := s.retry(ctx, func(ctx context.Context) error {
+		resp, err := s.callAny(ctx, clientRequest{Op: opStatus})
+		if err != nil {
+			return err
+		}
+		if err := resp.err(); err != nil {
+			return err
+		}
+		if resp.Status == nil {
+			return errors.New("ledger: response without status")
+		}
+		st = *resp.Status
+		return nil
+	})
+	return st, err
+}
+
+func (s *Service) localStatus(r *raft.Raft) Status {
+	addr, _ := r.LeaderWithID()
+	st := Status{Leader: string(addr), Voters: []string{}, CommitIndex: r.CommitIndex()}
+	for _, srv := range r.GetConfiguration().Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			st.Voters = append(st.Voters, string(srv.ID))
+		}
+	}
+	slices.Sort(st.Voters)
+	return st
+}
+
+// Create bootstraps a new ledger whose voters are voters (which must
+// include this node) and applies genesis through the log. Call it on one
+// running voter; the others must be running with empty state. It returns
+// ErrLedgerExists if this voter already has raft state, ErrNotVoter on a
+// non-voter.
+func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis) error {
+	r := s.raft.Load()
+	if r == nil {
+		return ErrNotVoter
+	}
+	if err := genesis.Validate(); err != nil {
+		return err
+	}
+	if !slices.Contains(voters, s.host.ID()) {
+		return fmt.Errorf("ledger: create: voters must include this node %s", s.host.ID())
+	}
+	exists, err := raft.HasExistingState(s.store, s.store, s.snaps)
+	if err != nil {
+		return fmt.Errorf("ledger: create: %w", err)
+	}
+	if exists || len(r.GetConfiguration().Configuration().Servers) > 0 {
+		return ErrLedgerExists
+	}
+	var conf raft.Configuration
+	for _, v := range voters {
+		if slices.ContainsFunc(conf.Servers, func(srv raft.Server) bool { return srv.ID == raft.ServerID(v.String()) }) {
+			continue
+		}
+		conf.Servers = append(conf.Servers, raft.Server{
+			Suffrage: raft.Voter, ID: raft.ServerID(v.String()), Address: raft.ServerAddress(v.String()),
+		})
+	}
+	if err := r.BootstrapCluster(conf).Error(); err != nil {
+		if errors.Is(err, raft.ErrCantBootstrap) {
+			return ErrLedgerExists
+		}
+		return fmt.Errorf("ledger: bootstrap: %w", err)
+	}
+	data, err := encodeGenesis(genesis)
+	if err != nil {
+		return err
+	}
+	attempt := 0
+	err = s.retry(ctx, func(ctx context.Context) error {
+		attempt++
+		err := s.applyGenesis(ctx, &genesis, data)
+		if attempt > 1 && errors.Is(err, ErrLedgerExists) {
+			return nil // an earlier attempt whose answer was lost did apply
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: create: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) applyGenesis(ctx context.Context, g *Genesis, data []byte) error {
+	r := s.raft.Load()
+	if r.State() == raft.Leader {
+		f := r.Apply(data, applyTimeout)
+		if err := f.Error(); err != nil {
+			return fmt.Errorf("ledger: apply genesis: %w", err)
+		}
+		if err, ok := f.Response().(error); ok && err != nil {
+			return err
+		}
+		return nil
+	}
+	leader, err := s.leader(r)
+	if err != nil {
+		return err
+	}
+	resp, err := s.call(ctx, leader, clientRequest{Op: opGenesis, Genesis: g, Forwarded: true})
+	if err != nil {
+		return err
+	}
+	return resp.err()
+}
+
+// AddVoter adds a voter to the ledger (it should be running as a voter
+// with no state, and with this ledger's voters in its Config.Voters).
+// Called on any voter; forwarded to the leader.
+func (s *Service) AddVoter(ctx context.Context, id peer.ID) error {
+	return s.membership(ctx, opAdd, id)
+}
+
+// RemoveVoter removes a voter from the ledger. Called on any voter;
+// forwarded to the leader.
+func (s *Service) RemoveVoter(ctx context.Context, id peer.ID) error {
+	return s.membership(ctx, opRemove, id)
+}
+
+func (s *Service) membership(ctx context.Context, op string, id peer.ID) error {
+	r := s.raft.Load()
+	if r == nil {
+		return ErrNotVoter
+	}
+	return s.retry(ctx, func(ctx context.Context) error {
+		if r.State() == raft.Leader {
+			return s.changeLocal(op, id)
+		}
+		leader, err := s.leader(r)
+		if err != nil {
+			return err
+		}
+		resp, err := s.call(ctx, leader, clientRequest{Op: op, Peer: id.String(), Forwarded: true})
+		if err != nil {
+			return err
+		}
+		return resp.err()
+	})
+}
+
+func (s *Service) changeLocal(op string, id peer.ID) error {
+	r := s.raft.Load()
+	sid := raft.ServerID(id.String())
+	var f raft.IndexFuture
+	if op == opAdd {
+		f = r.AddVoter(sid, raft.ServerAddress(id.String()), 0, applyTimeout)
+	} else {
+		f = r.RemoveServer(sid, 0, applyTimeout)
+	}
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("ledger: %s %s: %w", op, id, err)
+	}
+	return nil
+}
+
+// AppliedIndex is the last raft index applied to this voter's state
+// (0 on a non-voter).
+func (s *Service) AppliedIndex() uint64 {
+	if r := s.raft.Load(); r != nil {
+		return r.AppliedIndex()
+	}
+	return 0
+}
+
+// IsLeader reports whether this node is the raft leader.
+func (s *Service) IsLeader() bool {
+	r := s.raft.Load()
+	return r != nil && r.State() == raft.Leader
+}
+
+// slogWriter forwards raft's (hclog's) text lines to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Info(strings.TrimSpace(string(p)), "component", "raft")
+	return len(p), nil
+}
