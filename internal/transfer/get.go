@@ -1,0 +1,560 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+
+	"github.com/peerpath/peerpath/internal/content"
+)
+
+// GetOptions configures one [Service.Get].
+type GetOptions struct {
+	// Output is the path of the file or folder to create; empty means the
+	// id's string in the current directory.
+	Output string
+	// Timeout bounds how long Get goes without progress (no manifest and no
+	// verified chunk from any provider) before it fails with
+	// ErrNoProviders; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// Progress, if set, is called from time to time (at most every 100 ms,
+	// and once at the end) with the download's progress. Calls never
+	// overlap; it must not block for long.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a download.
+type Progress struct {
+	// Done and Total are bytes of file content: present (verified) and in
+	// all. Total grows as folder manifests arrive.
+	Done, Total int64
+	// Sources is the number of providers currently sending chunks.
+	Sources int
+	// Rate is the average download rate of this run, in bytes per second.
+	Rate float64
+}
+
+// Result describes a completed download.
+type Result struct {
+	// ID is the downloaded id; Path where it was written.
+	ID   cid.Cid
+	Path string
+	// Dir reports whether it is a folder; Files counts the files in it (1
+	// for a file).
+	Dir   bool
+	Files int
+	// Size is the total size of the content, in bytes.
+	Size int64
+	// Fetched is the number of chunk bytes received from peers in this run
+	// (including duplicates); Resumed the bytes already present.
+	Fetched, Resumed int64
+	// Chunks is the number of chunks fetched and written in this run.
+	Chunks int
+	// Peers is the number of distinct peers that delivered verified chunks.
+	Peers int
+	// Duration is how long Get took.
+	Duration time.Duration
+}
+
+// session is the state shared by everything one Get downloads.
+type session struct {
+	s       *Service
+	root    cid.Cid
+	out     string // cleaned root output path
+	timeout time.Duration
+
+	mu      sync.Mutex
+	known   map[peer.ID]peer.AddrInfo
+	order   []peer.ID
+	bad     map[peer.ID]bool
+	res     Result
+	peers   map[peer.ID]bool
+	prog    Progress
+	start   time.Time
+	lastCb  time.Time
+	progFn  func(Progress)
+	cbMu    sync.Mutex // serializes progFn calls
+	fetched int64
+}
+
+// Get downloads id (a file or folder manifest id) to opt.Output. It returns
+// once the content is complete and renamed into place, or with an error that
+// leaves the verified partial data in place for the next Get to resume.
+func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, error) {
+	if !content.IsFile(id) && !content.IsDir(id) {
+		return Result{}, fmt.Errorf("%w: %s is not a file or folder id", ErrBadContent, id)
+	}
+	out := opt.Output
+	if out == "" {
+		out = id.String()
+	}
+	ss := &session{
+		s:       s,
+		root:    id,
+		out:     filepath.Clean(out),
+		timeout: opt.Timeout,
+		known:   make(map[peer.ID]peer.AddrInfo),
+		bad:     make(map[peer.ID]bool),
+		peers:   make(map[peer.ID]bool),
+		start:   time.Now(),
+		progFn:  opt.Progress,
+	}
+	if ss.timeout <= 0 {
+		ss.timeout = DefaultTimeout
+	}
+	ss.res = Result{ID: id, Path: ss.out, Dir: content.IsDir(id)}
+
+	raw, m, err := ss.fetchManifest(ctx, id, nil)
+	if err == nil {
+		switch m := m.(type) {
+		case *content.FileManifest:
+			ss.addTotal(m.Size)
+			err = ss.getFile(ctx, id, m, ss.out, []cid.Cid{id})
+		case *content.DirManifest:
+			ss.addTotal(m.Size())
+			err = ss.getDir(ctx, m, ss.out, 0)
+		}
+	}
+	ss.mu.Lock()
+	ss.res.Duration = time.Since(ss.start)
+	ss.res.Fetched = ss.fetched
+	ss.res.Peers = len(ss.peers)
+	res := ss.res
+	ss.mu.Unlock()
+	ss.report(true)
+	if err != nil {
+		return res, err
+	}
+	if s.cfg.Seeder != nil {
+		if err := s.cfg.Seeder.AddDownloaded(ctx, ss.out, id, raw); err != nil {
+			s.log.Warn("transfer: could not seed download", "path", ss.out, "err", err)
+		}
+	}
+	return res, nil
+}
+
+// getDir creates the folder dir and downloads m's entries into it.
+func (ss *session) getDir(ctx context.Context, m *content.DirManifest, dir string, depth int) error {
+	if depth > maxDirDepth {
+		return fmt.Errorf("%w: folders nested deeper than %d", ErrBadContent, maxDirDepth)
+	}
+	if err := ss.checkInside(dir); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%w: %s is not a folder", ErrExists, dir)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return errorf("create %s: %w", dir, err)
+	}
+	for _, e := range m.Entries {
+		if err := content.ValidName(e.Name); err != nil {
+			return fmt.Errorf("%w: %q: %w", ErrUnsafeName, e.Name, err)
+		}
+		p := filepath.Join(dir, e.Name)
+		if err := ss.checkInside(p); err != nil {
+			return err
+		}
+		if !content.IsFile(e.ID) && !content.IsDir(e.ID) {
+			return fmt.Errorf("%w: entry %q is neither file nor folder", ErrBadContent, e.Name)
+		}
+		_, sub, err := ss.fetchManifest(ctx, e.ID, []cid.Cid{ss.root})
+		if err != nil {
+			return err
+		}
+		switch sub := sub.(type) {
+		case *content.FileManifest:
+			if sub.Size != e.Size {
+				return fmt.Errorf("%w: entry %q: manifest size %d, folder says %d", ErrBadContent, e.Name, sub.Size, e.Size)
+			}
+			if err := ss.getFile(ctx, e.ID, sub, p, []cid.Cid{e.ID, ss.root}); err != nil {
+				return err
+			}
+		case *content.DirManifest:
+			if err := ss.getDir(ctx, sub, p, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkInside refuses a path that is not the output or below it, or that
+// is a symbolic link (which could point anywhere).
+func (ss *session) checkInside(p string) error {
+	clean := filepath.Clean(p)
+	if clean != ss.out {
+		rel, err := filepath.Rel(ss.out, clean)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			return fmt.Errorf("%w: %s escapes %s", ErrUnsafeName, p, ss.out)
+		}
+	}
+	if fi, err := os.Lstat(clean); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%w: %s is a symbolic link", ErrUnsafeName, p)
+	}
+	return nil
+}
+
+// getFile downloads the file id (manifest m) to path, resuming from path.part.
+func (ss *session) getFile(ctx context.Context, id cid.Cid, m *content.FileManifest, path string, lookup []cid.Cid) error {
+	s := ss.s
+	lay, err := layoutOf(m)
+	if err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	ss.res.Files++
+	ss.res.Size += lay.size
+	ss.mu.Unlock()
+
+	part := path + ".part"
+	// Already there (a previous run finished, or the same file)?
+	if fi, err := os.Lstat(path); err == nil {
+		if !fi.Mode().IsRegular() || fi.Size() != lay.size || verifyFile(path, lay, s) != nil {
+			return fmt.Errorf("%w: %s", ErrExists, path)
+		}
+		ss.addResumed(lay.size)
+		clog, err := openChunkLog(ctx, s.cfg.DB, part, id)
+		if err == nil {
+			clog.remove(ctx)
+		}
+		os.Remove(part)
+		return nil
+	}
+
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return errorf("open %s: %w", part, err)
+	}
+	defer f.Close()
+	clog, err := openChunkLog(ctx, s.cfg.DB, part, id)
+	if err != nil {
+		return err
+	}
+	defer clog.close()
+	recorded, err := clog.load(ctx)
+	if err != nil {
+		return err
+	}
+	j := &fileJob{
+		ss:        ss,
+		lay:       lay,
+		f:         f,
+		lookup:    lookup,
+		clog:      clog,
+		state:     make([]chunkState, len(lay.chunks)),
+		remaining: len(lay.chunks),
+		changed:   make(chan struct{}),
+		lastProg:  time.Now(),
+	}
+	// Resume: re-verify the recorded chunks, which the record says are on
+	// disk (the data was fsynced before they were recorded).
+	buf := s.getBuf(int(lay.chunkSize))
+	for _, i := range recorded {
+		if i < 0 || i >= len(lay.chunks) || j.state[i].done {
+			continue
+		}
+		off, n := lay.rangeOf(i)
+		b := (*buf)[:n]
+		if _, err := f.ReadAt(b, off); err != nil {
+			continue
+		}
+		if content.Verify(lay.chunks[i], b) != nil {
+			continue
+		}
+		j.state[i].done = true
+		j.remaining--
+		ss.addResumed(n)
+	}
+	s.putBuf(buf)
+	if err := f.Truncate(lay.size); err != nil {
+		return errorf("size %s: %w", part, err)
+	}
+
+	if j.remaining > 0 {
+		err := j.run(ctx)
+		ss.mu.Lock()
+		ss.res.Chunks += j.fetched
+		ss.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("transfer: %s: %w (partial data kept in %s)", path, err, part)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return errorf("sync %s: %w", part, err)
+	}
+	if err := f.Close(); err != nil {
+		return errorf("close %s: %w", part, err)
+	}
+	if err := os.Rename(part, path); err != nil {
+		return errorf("rename %s: %w", part, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return errorf("sync folder of %s: %w", path, err)
+	}
+	if err := clog.remove(ctx); err != nil {
+		s.log.Warn("transfer: could not remove download record", "path", part, "err", err)
+	}
+	return nil
+}
+
+// verifyFile checks that the file at path holds exactly lay's chunks.
+func verifyFile(path string, lay layout, s *Service) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := s.getBuf(int(lay.chunkSize))
+	defer s.putBuf(buf)
+	for i, id := range lay.chunks {
+		off, n := lay.rangeOf(i)
+		b := (*buf)[:n]
+		if _, err := f.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && int64(len(b)) == n) {
+			return err
+		}
+		if err := content.Verify(id, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchManifest fetches and verifies the manifest id from any provider of id
+// (or of the extra lookup ids), retrying with backoff until the session's
+// timeout passes without success.
+func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Cid) ([]byte, any, error) {
+	lookup := append([]cid.Cid{id}, extra...)
+	deadline := time.Now().Add(ss.timeout)
+	backoff := 250 * time.Millisecond
+	tried := make(map[peer.ID]bool)
+	asked := false
+	for {
+		for _, ai := range ss.candidates() {
+			if tried[ai.ID] {
+				continue
+			}
+			tried[ai.ID] = true
+			raw, m, err := ss.manifestFrom(ctx, ai, id)
+			if err == nil {
+				return raw, m, nil
+			}
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			var re *RemoteError
+			switch {
+			case errors.Is(err, content.ErrBadManifest):
+				// The bytes hash to id, so every provider would send the
+				// same hostile manifest: refuse the content itself.
+				return nil, nil, fmt.Errorf("%w: manifest %s: %w", ErrBadContent, id, err)
+			case errors.Is(err, ErrProtocol), errors.Is(err, content.ErrHashMismatch),
+				errors.Is(err, content.ErrManifestTooLarge):
+				ss.s.log.Warn("transfer: dropping peer that sent a bad manifest", "peer", ai.ID, "id", id, "err", err)
+				ss.s.addScore(ai.ID, scoreBadChunk)
+				ss.drop(ai.ID)
+			case errors.As(err, &re):
+				// It does not have it (yet), or is busy: next round.
+			default:
+				// Unreachable now: next round.
+			}
+		}
+		if !time.Now().Before(deadline) {
+			return nil, nil, fmt.Errorf("%w: manifest %s: none of %d peers delivered it within %v", ErrNoProviders, id, len(tried), ss.timeout)
+		}
+		if asked {
+			t := time.NewTimer(min(backoff, time.Until(deadline)))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, nil, ctx.Err()
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			clear(tried) // give everyone another chance
+		}
+		ss.ask(ctx, lookup...)
+		asked = true
+	}
+}
+
+// manifestFrom fetches manifest id from one peer and decodes it.
+func (ss *session) manifestFrom(ctx context.Context, ai peer.AddrInfo, id cid.Cid) ([]byte, any, error) {
+	ctx, cancel := context.WithTimeout(ctx, idleTimeout)
+	defer cancel()
+	st, err := ss.openStream(ctx, ai)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { st.Reset() })
+	defer stop()
+	if _, err := st.Write(appendRequest(nil, opManifest, id)); err != nil {
+		st.Reset()
+		return nil, nil, errorf("request manifest from %s: %w", ai.ID, err)
+	}
+	n, err := readResponseHeader(st, 1, content.MaxManifestSize)
+	if err != nil {
+		st.Reset()
+		return nil, nil, fmt.Errorf("transfer: manifest %s from %s: %w", id, ai.ID, err)
+	}
+	raw := make([]byte, n)
+	if err := ss.s.down.readFull(ctx, st, ai.ID, raw); err != nil {
+		st.Reset()
+		return nil, nil, fmt.Errorf("transfer: manifest %s from %s: %w", id, ai.ID, err)
+	}
+	st.Close()
+	m, err := content.Decode(id, raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("transfer: manifest %s from %s: %w", id, ai.ID, err)
+	}
+	return raw, m, nil
+}
+
+// openStream opens a ProtocolID stream to ai, dialling it if needed.
+func (ss *session) openStream(ctx context.Context, ai peer.AddrInfo) (network.Stream, error) {
+	h := ss.s.cfg.Host
+	if len(ai.Addrs) > 0 {
+		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	st, err := h.NewStream(ctx, ai.ID, ProtocolID)
+	if err != nil {
+		return nil, errorf("open stream to %s: %w", ai.ID, err)
+	}
+	return st, nil
+}
+
+// ask asks the finder for providers of ids and adds them to the candidates.
+func (ss *session) ask(ctx context.Context, ids ...cid.Cid) {
+	f := ss.s.cfg.Finder
+	if f == nil {
+		return
+	}
+	for _, id := range ids {
+		actx, cancel := context.WithTimeout(ctx, min(ss.timeout, 30*time.Second))
+		ais, err := f.FindProviders(actx, id)
+		cancel()
+		if err != nil {
+			ss.s.log.Debug("transfer: finding providers failed", "id", id, "err", err)
+		}
+		ss.mu.Lock()
+		for _, ai := range ais {
+			if ai.ID == "" || ai.ID == ss.s.cfg.Host.ID() {
+				continue
+			}
+			old, ok := ss.known[ai.ID]
+			if !ok {
+				ss.order = append(ss.order, ai.ID)
+			}
+			old.ID = ai.ID
+			for _, a := range ai.Addrs {
+				if !slices.ContainsFunc(old.Addrs, a.Equal) {
+					old.Addrs = append(old.Addrs, a)
+				}
+			}
+			ss.known[ai.ID] = old
+		}
+		ss.mu.Unlock()
+	}
+}
+
+// candidates returns the known providers not dropped or banned, best score
+// first.
+func (ss *session) candidates() []peer.AddrInfo {
+	ss.mu.Lock()
+	var out []peer.AddrInfo
+	for _, p := range ss.order {
+		if !ss.bad[p] {
+			out = append(out, ss.known[p])
+		}
+	}
+	ss.mu.Unlock()
+	out = slices.DeleteFunc(out, func(ai peer.AddrInfo) bool { return ss.s.banned(ai.ID) })
+	slices.SortStableFunc(out, func(a, b peer.AddrInfo) int { return ss.s.PeerScore(b.ID) - ss.s.PeerScore(a.ID) })
+	return out
+}
+
+// drop excludes p for the rest of this Get.
+func (ss *session) drop(p peer.ID) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.bad[p] = true
+}
+
+func (ss *session) tried() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.known)
+}
+
+func (ss *session) addTotal(n int64) {
+	ss.mu.Lock()
+	ss.prog.Total += n
+	ss.mu.Unlock()
+	ss.report(false)
+}
+
+func (ss *session) addResumed(n int64) {
+	ss.mu.Lock()
+	ss.prog.Done += n
+	ss.res.Resumed += n
+	ss.mu.Unlock()
+	ss.report(false)
+}
+
+func (ss *session) addDone(n int64, p peer.ID) {
+	ss.mu.Lock()
+	ss.prog.Done += n
+	ss.peers[p] = true
+	ss.mu.Unlock()
+	ss.report(false)
+}
+
+func (ss *session) addFetched(n int64) {
+	ss.mu.Lock()
+	ss.fetched += n
+	ss.mu.Unlock()
+}
+
+func (ss *session) setSources(n int) {
+	ss.mu.Lock()
+	ss.prog.Sources = n
+	ss.mu.Unlock()
+	ss.report(false)
+}
+
+// report calls the progress callback, at most every 100 ms unless final.
+func (ss *session) report(final bool) {
+	if ss.progFn == nil {
+		return
+	}
+	ss.mu.Lock()
+	now := time.Now()
+	if !final && now.Sub(ss.lastCb) < 100*time.Millisecond {
+		ss.mu.Unlock()
+		return
+	}
+	ss.lastCb = now
+	p := ss.prog
+	if el := now.Sub(ss.start).Seconds(); el > 0 {
+		p.Rate = float64(ss.fetched) / el
+	}
+	ss.mu.Unlock()
+	ss.cbMu.Lock()
+	defer ss.cbMu.Unlock()
+	ss.progFn(p)
+}

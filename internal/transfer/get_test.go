@@ -1,0 +1,497 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/store"
+)
+
+const testChunk = 64 << 10
+
+// swarm starts n servers sharing everything src holds and returns a finder
+// listing them.
+func swarm(t *testing.T, src *memSource, n int) (*staticFinder, []*memSource, []peer.AddrInfo) {
+	t.Helper()
+	f := &staticFinder{}
+	var srcs []*memSource
+	var ais []peer.AddrInfo
+	for range n {
+		s := newMemSource()
+		s.copyFrom(src)
+		_, h := newServer(t, s, 0)
+		srcs = append(srcs, s)
+		ais = append(ais, addrInfo(h))
+	}
+	f.set(ais...)
+	return f, srcs, ais
+}
+
+func TestGetFile(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run(map[int]string{1: "one source", 3: "three sources"}[n], func(t *testing.T) {
+			ctx := testCtx(t, 30*time.Second)
+			data := randBytes(3<<20 + 12345)
+			src := newMemSource()
+			fm := src.addFile(data, testChunk)
+			f, srcs, _ := swarm(t, src, n)
+			for _, s := range srcs {
+				// A little service time, so every source is up before
+				// the others could finish alone.
+				s.onChunk = func(cid.Cid) { time.Sleep(2 * time.Millisecond) }
+			}
+			seeder := &recordingSeeder{}
+			c := newClient(t, f, func(c *Config) { c.Seeder = seeder })
+			out := filepath.Join(t.TempDir(), "file.bin")
+			var calls atomic.Int64
+			res, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second,
+				Progress: func(p Progress) {
+					calls.Add(1)
+					if p.Done > p.Total {
+						t.Errorf("progress %d > total %d", p.Done, p.Total)
+					}
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatal("downloaded file differs")
+			}
+			if res.Size != int64(len(data)) || res.Chunks != len(fm.Chunks) || res.Files != 1 || res.Resumed != 0 {
+				t.Fatalf("result %+v", res)
+			}
+			for _, suffix := range []string{".part", ".part.state"} {
+				if _, err := os.Stat(out + suffix); !errors.Is(err, os.ErrNotExist) {
+					t.Fatalf("%s left behind: %v", suffix, err)
+				}
+			}
+			if len(seeder.calls) != 1 || seeder.calls[0] != out+" "+fm.ID().String() {
+				t.Fatalf("seeder calls %v", seeder.calls)
+			}
+			if calls.Load() == 0 {
+				t.Fatal("progress never reported")
+			}
+			// Every source took part when there are several.
+			var served int64
+			for _, s := range srcs {
+				if s.served.Load() == 0 && n > 1 {
+					t.Errorf("a source served nothing")
+				}
+				served += s.served.Load()
+			}
+			if served < int64(len(fm.Chunks)) {
+				t.Fatalf("served %d chunks for %d", served, len(fm.Chunks))
+			}
+			// A second Get of the same content is a no-op.
+			res2, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 5 * time.Second})
+			if err != nil || res2.Chunks != 0 || res2.Resumed != int64(len(data)) {
+				t.Fatalf("second get: %+v, %v", res2, err)
+			}
+		})
+	}
+}
+
+func TestGetFolder(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run(map[int]string{1: "one source", 3: "three sources"}[n], func(t *testing.T) {
+			ctx := testCtx(t, 30*time.Second)
+			tr := tree{
+				"a.bin": randBytes(300 << 10),
+				"empty": []byte{},
+				"small": []byte("hello"),
+				"sub":   tree{"b.bin": randBytes(100<<10 + 7), "deeper": tree{"c": randBytes(testChunk)}},
+				"void":  tree{},
+				"é 名前":  randBytes(10),
+			}
+			src := newMemSource()
+			id, total := src.addTree(tr, testChunk)
+			f, _, _ := swarm(t, src, n)
+			seeder := &recordingSeeder{}
+			c := newClient(t, f, func(c *Config) { c.Seeder = seeder })
+			out := filepath.Join(t.TempDir(), "folder")
+			res, err := c.Get(ctx, id, GetOptions{Output: out, Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertTree(t, out, tr)
+			if !res.Dir || res.Files != 6 || res.Size != total || res.Fetched > total+total/2 {
+				t.Fatalf("result %+v (total %d)", res, total)
+			}
+			if len(seeder.calls) != 1 || seeder.calls[0] != out+" "+id.String() {
+				t.Fatalf("seeder calls %v", seeder.calls)
+			}
+		})
+	}
+}
+
+// stateChunks reads the sidecar record of a download.
+func stateChunks(t *testing.T, part string, id cid.Cid) map[int]bool {
+	t.Helper()
+	data, err := os.ReadFile(part + ".state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &fileLog{id: id}
+	idx, _, ok := parseFileLog(data, l.header())
+	if !ok {
+		t.Fatal("state header does not match")
+	}
+	out := make(map[int]bool)
+	for _, i := range idx {
+		out[i] = true
+	}
+	return out
+}
+
+func TestResume(t *testing.T) {
+	for _, useDB := range []bool{false, true} {
+		name := "sidecar"
+		if useDB {
+			name = "database"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t, 30*time.Second)
+			data := randBytes(64 * testChunk)
+			src := newMemSource()
+			fm := src.addFile(data, testChunk)
+			f, srcs, _ := swarm(t, src, 1)
+			var db *store.DB
+			if useDB {
+				var err error
+				db, err = store.Open(filepath.Join(t.TempDir(), "node.db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+			}
+			c := newClient(t, f, func(c *Config) { c.DB = db })
+			out := filepath.Join(t.TempDir(), "file.bin")
+
+			// First run: cancelled after 20 chunks were served.
+			ctx1, cancel1 := context.WithCancel(ctx)
+			var served atomic.Int64
+			srcs[0].mu.Lock()
+			srcs[0].onChunk = func(cid.Cid) {
+				if served.Add(1) == 20 {
+					cancel1()
+				}
+			}
+			srcs[0].mu.Unlock()
+			_, err := c.Get(ctx1, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("first run: %v", err)
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Fatal("incomplete download renamed into place")
+			}
+			var have map[int]bool
+			if useDB {
+				have = make(map[int]bool)
+				rows, err := db.Query(`SELECT idx FROM transfer_chunks`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var i int
+					rows.Scan(&i)
+					have[i] = true
+				}
+				rows.Close()
+			} else {
+				have = stateChunks(t, out+".part", fm.ID())
+			}
+			if len(have) == 0 || len(have) >= len(fm.Chunks) {
+				t.Fatalf("first run recorded %d of %d chunks", len(have), len(fm.Chunks))
+			}
+
+			// Second run: only the missing chunks are requested.
+			srcs[0].mu.Lock()
+			srcs[0].onChunk = nil
+			srcs[0].mu.Unlock()
+			srcs[0].resetCounts()
+			res, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(out)
+			if !bytes.Equal(got, data) {
+				t.Fatal("resumed file differs")
+			}
+			requested := 0
+			for i, id := range fm.Chunks {
+				n := srcs[0].requestCount(id)
+				if have[i] && n > 0 {
+					t.Errorf("chunk %d was recorded but requested again", i)
+				}
+				if !have[i] && n != 1 {
+					t.Errorf("missing chunk %d requested %d times", i, n)
+				}
+				requested += n
+			}
+			if requested != len(fm.Chunks)-len(have) || res.Chunks != requested ||
+				res.Resumed != int64(len(have))*testChunk {
+				t.Fatalf("requested %d, result %+v, had %d of %d", requested, res, len(have), len(fm.Chunks))
+			}
+			if useDB {
+				var rows int
+				db.QueryRow(`SELECT COUNT(*) FROM transfer_chunks`).Scan(&rows)
+				if rows != 0 {
+					t.Fatalf("%d records left after completion", rows)
+				}
+			}
+		})
+	}
+}
+
+// TestResumeCorruptPart: a recorded chunk whose bytes on disk were damaged is
+// re-verified, found bad and fetched again.
+func TestResumeCorruptPart(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	data := randBytes(16 * testChunk)
+	src := newMemSource()
+	fm := src.addFile(data, testChunk)
+	f, srcs, _ := swarm(t, src, 1)
+	c := newClient(t, f, nil)
+	out := filepath.Join(t.TempDir(), "file.bin")
+	// Fake an earlier run that recorded every chunk, but damaged chunk 3.
+	part := append([]byte(nil), data...)
+	part[3*testChunk+10] ^= 1
+	if err := os.WriteFile(out+".part", part, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := openFileLog(out+".part.state", fm.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var all []int
+	for i := range fm.Chunks {
+		all = append(all, i)
+	}
+	l.record(ctx, all)
+	l.f.WriteAt([]byte{1, 2, 3}, l.good) // a torn record
+	l.close()
+
+	res, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, data) {
+		t.Fatal("file differs")
+	}
+	if res.Chunks != 1 || srcs[0].requestCount(fm.Chunks[3]) != 1 || srcs[0].served.Load() != 1 {
+		t.Fatalf("result %+v, served %d", res, srcs[0].served.Load())
+	}
+}
+
+func TestLyingProvider(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	data := randBytes(48 * testChunk)
+	src := newMemSource()
+	fm := src.addFile(data, testChunk)
+	f, srcs, ais := swarm(t, src, 3)
+	// Source 0 lies about every chunk; source 1 about odd chunks.
+	odd := make(map[cid.Cid]bool)
+	for i, id := range fm.Chunks {
+		if i%2 == 1 {
+			odd[id] = true
+		}
+	}
+	srcs[0].lie = func(cid.Cid) bool { return true }
+	srcs[1].lie = func(id cid.Cid) bool { return odd[id] }
+	c := newClient(t, f, nil)
+	out := filepath.Join(t.TempDir(), "file.bin")
+	res, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, data) {
+		t.Fatal("file differs")
+	}
+	if s := c.PeerScore(ais[0].ID); s > scoreBadChunk/2 {
+		t.Errorf("liar score %d", s)
+	}
+	if s := c.PeerScore(ais[2].ID); s <= 0 {
+		t.Errorf("honest score %d", s)
+	}
+	// The liar sent at most a pipeline's worth before being dropped.
+	if n := srcs[0].served.Load(); n > int64(streamsPerSource*pipelineDepth+2) {
+		t.Errorf("liar served %d chunks after being caught", n)
+	}
+	if res.Peers == 0 || c.PeerScores()[ais[2].ID] <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestOnlyLiars(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	data := randBytes(4 * testChunk)
+	src := newMemSource()
+	fm := src.addFile(data, testChunk)
+	f, srcs, _ := swarm(t, src, 1)
+	srcs[0].lie = func(cid.Cid) bool { return true }
+	c := newClient(t, f, nil)
+	out := filepath.Join(t.TempDir(), "file.bin")
+	_, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: time.Second})
+	if !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("got %v", err)
+	}
+	// Nothing bad was written: every chunk of the part file is zero.
+	part, _ := os.ReadFile(out + ".part")
+	if len(part) != len(data) || !bytes.Equal(part, make([]byte, len(data))) {
+		t.Fatal("bad bytes reached the part file")
+	}
+	if len(stateChunks(t, out+".part", fm.ID())) != 0 {
+		t.Fatal("a bad chunk was recorded")
+	}
+}
+
+func TestNoProvider(t *testing.T) {
+	t.Run("none at all", func(t *testing.T) {
+		ctx := testCtx(t, 30*time.Second)
+		f := &staticFinder{}
+		c := newClient(t, f, nil)
+		out := filepath.Join(t.TempDir(), "x")
+		id := content.HashBytes([]byte("nobody has this"), 0).ID()
+		start := time.Now()
+		_, err := c.Get(ctx, id, GetOptions{Output: out, Timeout: 700 * time.Millisecond})
+		if !errors.Is(err, ErrNoProviders) {
+			t.Fatalf("got %v", err)
+		}
+		if el := time.Since(start); el < 700*time.Millisecond || el > 10*time.Second {
+			t.Fatalf("gave up after %v", el)
+		}
+		if f.calls.Load() < 2 {
+			t.Fatalf("finder asked %d times; want retries", f.calls.Load())
+		}
+	})
+	t.Run("provider vanishes", func(t *testing.T) {
+		ctx := testCtx(t, 30*time.Second)
+		data := randBytes(32 * testChunk)
+		src := newMemSource()
+		fm := src.addFile(data, testChunk)
+		f, srcs, _ := swarm(t, src, 1)
+		var n atomic.Int64
+		srcs[0].notFound = func(cid.Cid) bool { return n.Add(1) > 10 }
+		c := newClient(t, f, nil)
+		out := filepath.Join(t.TempDir(), "file.bin")
+		_, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: time.Second})
+		if !errors.Is(err, ErrNoProviders) {
+			t.Fatalf("got %v", err)
+		}
+		have := stateChunks(t, out+".part", fm.ID())
+		if len(have) == 0 || len(have) > 10 {
+			t.Fatalf("recorded %d chunks, want 1..10 (10 served)", len(have))
+		}
+		part, _ := os.ReadFile(out + ".part")
+		for i := range have {
+			off, n := fm.ChunkRange(i)
+			if !bytes.Equal(part[off:off+n], data[off:off+n]) {
+				t.Fatalf("recorded chunk %d not on disk", i)
+			}
+		}
+		// With the provider back, the download completes.
+		srcs[0].notFound = nil
+		if _, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 5 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(out)
+		if !bytes.Equal(got, data) {
+			t.Fatal("file differs")
+		}
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	const limit = 1 << 20
+	data := randBytes(2 << 20)
+	check := func(t *testing.T, el time.Duration) {
+		t.Helper()
+		rate := float64(len(data)) / el.Seconds()
+		if rate > 1.5*limit {
+			t.Fatalf("moved %d bytes in %v: %.0f B/s, limit %d", len(data), el, rate, limit)
+		}
+	}
+	t.Run("download", func(t *testing.T) {
+		ctx := testCtx(t, 30*time.Second)
+		src := newMemSource()
+		fm := src.addFile(data, testChunk)
+		f, _, _ := swarm(t, src, 2)
+		c := newClient(t, f, func(c *Config) { c.MaxDownload = limit })
+		start := time.Now()
+		if _, err := c.Get(ctx, fm.ID(), GetOptions{Output: filepath.Join(t.TempDir(), "f")}); err != nil {
+			t.Fatal(err)
+		}
+		check(t, time.Since(start))
+	})
+	t.Run("upload", func(t *testing.T) {
+		ctx := testCtx(t, 30*time.Second)
+		src := newMemSource()
+		fm := src.addFile(data, testChunk)
+		_, h := newServer(t, src, limit)
+		f := &staticFinder{}
+		f.set(addrInfo(h))
+		// Two clients at once share the server's upload limit.
+		errs := make(chan error, 2)
+		start := time.Now()
+		for k := range 2 {
+			c := newClient(t, f, nil)
+			go func() {
+				_, err := c.Get(ctx, fm.ID(), GetOptions{Output: filepath.Join(t.TempDir(), "f"+string(rune('a'+k)))})
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		el := time.Since(start)
+		if rate := float64(2*len(data)) / el.Seconds(); rate > 1.5*limit {
+			t.Fatalf("uploaded %.0f B/s, limit %d", rate, limit)
+		}
+	})
+}
+
+func TestGetBadID(t *testing.T) {
+	c := newClient(t, &staticFinder{}, nil)
+	_, err := c.Get(testCtx(t, 5*time.Second), content.ChunkID([]byte("x")), GetOptions{Output: filepath.Join(t.TempDir(), "x")})
+	if !errors.Is(err, ErrBadContent) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestOutputExists(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	src := newMemSource()
+	fm := src.addFile(randBytes(testChunk), testChunk)
+	f, _, _ := swarm(t, src, 1)
+	c := newClient(t, f, nil)
+	out := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(out, []byte("mine"), 0o644)
+	_, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 5 * time.Second})
+	if !errors.Is(err, ErrExists) {
+		t.Fatalf("got %v", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "mine" {
+		t.Fatal("existing file overwritten")
+	}
+}

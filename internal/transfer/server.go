@@ -1,0 +1,181 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/content"
+)
+
+// Serve registers the stream handler for ProtocolID and serves requests until
+// ctx is done; it then removes the handler, resets the streams in service,
+// waits for their handlers to return and returns nil. It returns ErrServing
+// if the Service is already serving.
+func (s *Service) Serve(ctx context.Context) error {
+	s.serveMu.Lock()
+	if s.serving {
+		s.serveMu.Unlock()
+		return ErrServing
+	}
+	s.serving = true
+	s.serveMu.Unlock()
+	defer func() {
+		s.serveMu.Lock()
+		s.serving = false
+		s.serveMu.Unlock()
+	}()
+
+	// Handlers join wg only while the server is not stopped, under mu, so
+	// no Add can race with the final Wait.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		stopped bool
+	)
+	h := s.cfg.Host
+	h.SetStreamHandler(ProtocolID, func(st network.Stream) {
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
+			st.Reset()
+			return
+		}
+		wg.Add(1)
+		mu.Unlock()
+		defer wg.Done()
+		s.handle(ctx, st)
+	})
+	<-ctx.Done()
+	h.RemoveStreamHandler(ProtocolID)
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	wg.Wait()
+	return nil
+}
+
+// acquire admits one more stream from p, if within the per-peer and global
+// bounds.
+func (s *Service) acquire(p peer.ID) bool {
+	s.serveMu.Lock()
+	defer s.serveMu.Unlock()
+	if s.perPeer[p] >= MaxStreamsPerPeer || s.total >= MaxServeStreams {
+		return false
+	}
+	s.perPeer[p]++
+	s.total++
+	return true
+}
+
+func (s *Service) release(p peer.ID) {
+	s.serveMu.Lock()
+	defer s.serveMu.Unlock()
+	s.total--
+	if s.perPeer[p]--; s.perPeer[p] <= 0 {
+		delete(s.perPeer, p)
+	}
+}
+
+// handle serves one stream: requests in order, one at a time.
+func (s *Service) handle(ctx context.Context, st network.Stream) {
+	p := st.Conn().RemotePeer()
+	log := s.log.With("peer", p)
+	if !s.acquire(p) {
+		st.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		writeMessage(st, statusBusy, "too many streams")
+		st.Close()
+		return
+	}
+	defer s.release(p)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { st.Reset() })
+	defer stop()
+
+	for {
+		st.SetReadDeadline(time.Now().Add(idleTimeout))
+		req, err := readRequest(st)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				st.Close()
+				return
+			}
+			if errors.Is(err, ErrProtocol) {
+				log.Debug("transfer: bad request", "err", err)
+				s.addScore(p, scoreProtocol)
+			}
+			st.Reset()
+			return
+		}
+		st.SetReadDeadline(time.Time{})
+		if err := s.serveOne(ctx, st, p, req); err != nil {
+			log.Debug("transfer: serving failed", "id", req.id, "err", err)
+			st.Reset()
+			return
+		}
+	}
+}
+
+// serveOne answers one request. It returns an error only when the stream is
+// no longer usable.
+func (s *Service) serveOne(ctx context.Context, st network.Stream, p peer.ID, req request) error {
+	src := s.cfg.Source
+	if src == nil {
+		return writeMessage(st, statusNotFound, req.id.String())
+	}
+	var hdr [respHeaderLen]byte
+	switch req.op {
+	case opManifest:
+		if !content.IsFile(req.id) && !content.IsDir(req.id) {
+			return writeMessage(st, statusNotFound, "not a manifest id")
+		}
+		m, err := src.Manifest(ctx, req.id)
+		if err != nil {
+			return s.sourceError(st, req, err)
+		}
+		if len(m) > content.MaxManifestSize {
+			return writeMessage(st, statusError, "manifest too large")
+		}
+		putRespHeader(&hdr, statusOK, len(m))
+		if _, err := st.Write(hdr[:]); err != nil {
+			return err
+		}
+		return s.up.write(ctx, st, p, m)
+	default: // opChunk
+		if !content.IsChunk(req.id) {
+			return writeMessage(st, statusNotFound, "not a chunk id")
+		}
+		buf := s.getBuf(defaultBuf)
+		defer s.putBuf(buf)
+		data, err := src.Chunk(ctx, req.id, (*buf)[:cap(*buf)])
+		if err != nil {
+			return s.sourceError(st, req, err)
+		}
+		if len(data) > MaxChunkSize {
+			return writeMessage(st, statusError, "chunk too large")
+		}
+		putRespHeader(&hdr, statusOK, len(data))
+		if _, err := st.Write(hdr[:]); err != nil {
+			return err
+		}
+		return s.up.write(ctx, st, p, data)
+	}
+}
+
+// sourceError answers a request the BlockSource could not satisfy.
+func (s *Service) sourceError(st network.Stream, req request, err error) error {
+	if isNotFound(err) {
+		return writeMessage(st, statusNotFound, req.id.String())
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	s.log.Warn("transfer: block source failed", "id", req.id, "err", err)
+	return writeMessage(st, statusError, "internal error")
+}

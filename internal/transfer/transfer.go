@@ -1,0 +1,272 @@
+// Package transfer moves content-addressed chunks between peers: it serves
+// manifests and chunks to other peers, and downloads files and folders from a
+// swarm of providers (the engine behind `peerpath get CID -o PATH`).
+//
+// # Protocol
+//
+// One libp2p protocol, [ProtocolID], carries both manifest fetches and chunk
+// requests, so a getter needs one stream to fetch a manifest and then keeps
+// using it (and a second one) for chunks. Requests are tiny binary frames and
+// may be pipelined; each response is a 5-byte header followed directly by the
+// bulk bytes (see wire.go). Every length is checked against what the client
+// expects before the body is read.
+//
+// # Downloading
+//
+// [Service.Get] fetches the manifest from any provider and verifies it with
+// content.Decode. A file is downloaded by every provider at once: each source
+// runs [streamsPerSource] streams, each with up to [pipelineDepth] requests
+// outstanding, and takes the next missing chunk whenever a slot frees up
+// (work stealing), so a slow source simply takes fewer chunks. Near the end,
+// idle sources duplicate chunks still in flight elsewhere (at most two copies
+// of one chunk), so one stalled peer cannot hold the download back.
+//
+// Every chunk is verified against its id before it is written (WriteAt into
+// NAME.part). A source that sends bytes that do not verify, or breaks the
+// protocol, is dropped for the rest of the download and scored down
+// ([Service.PeerScore]); its chunks go back to the others. Verified chunks
+// are recorded durably only after the data file is fsynced (in batches), in a
+// sidecar NAME.part.state or, when [Config.DB] is set, in the database. When
+// every chunk is present the data file is fsynced, renamed to NAME and the
+// directory fsynced, so a kill -9 at any moment loses at most the chunks in
+// flight; the next Get resumes from the recorded chunks (re-verifying them).
+//
+// # Serving
+//
+// [Service.Serve] answers requests only with bytes returned by
+// [BlockSource], which verifies what it reads. Every request is bounded: the
+// cid length is checked before it is read, each peer may hold at most
+// [MaxStreamsPerPeer] streams (one request in service on each), idle streams
+// are closed, and unknown ids get a clear not-found response.
+//
+// # Rate limits
+//
+// MaxUpload and MaxDownload are token buckets (golang.org/x/time/rate) shared
+// by all peers. Data moves in pieces of at most [limitPiece] bytes, and each
+// peer waits for at most one piece at a time, so peers competing for a limit
+// are served round-robin: a fair share each, whatever their stream count.
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/peerpath/peerpath/internal/store"
+)
+
+// ProtocolID is the libp2p protocol for manifest fetches and chunk requests.
+const ProtocolID = "/peerpath/block/1.0.0"
+
+// Tunables of the swarm and the server.
+const (
+	// MaxChunkSize bounds the chunk size a manifest may declare and the
+	// size of any chunk served.
+	MaxChunkSize = 16 << 20
+	// MaxStreamsPerPeer bounds the streams one peer may have open to this
+	// server at once; a stream beyond it is answered busy and closed.
+	MaxStreamsPerPeer = 8
+	// MaxServeStreams bounds the streams served at once, over all peers.
+	MaxServeStreams = 256
+	// DefaultTimeout is used when GetOptions.Timeout is zero.
+	DefaultTimeout = 2 * time.Minute
+	// BanScore: peers whose score is at or below it are not used as sources.
+	BanScore = -200
+
+	streamsPerSource = 2
+	pipelineDepth    = 4
+	idleTimeout      = 60 * time.Second
+	connectTimeout   = 15 * time.Second
+	limitPiece       = 64 << 10
+	commitEvery      = 32
+	commitInterval   = 250 * time.Millisecond
+	maxDirDepth      = 64
+
+	scoreChunk    = 1
+	scoreMax      = 1000
+	scoreBadChunk = -100
+	scoreProtocol = -25
+	scoreMin      = -1000
+)
+
+// Errors returned by this package.
+var (
+	// ErrNotFound may be wrapped by a BlockSource to say it does not hold a
+	// block (errors wrapping fs.ErrNotExist are understood too); the server
+	// then answers not-found.
+	ErrNotFound = errors.New("transfer: not found")
+	// ErrNoProviders is returned (wrapped) by [Service.Get] when no provider
+	// delivered the manifest or a chunk within the timeout. The partial
+	// download (NAME.part and its record) is kept for the next attempt.
+	ErrNoProviders = errors.New("transfer: no provider could deliver the content")
+	// ErrUnsafeName is returned (wrapped) by [Service.Get] when a folder
+	// manifest holds a name that is invalid or would escape the output.
+	ErrUnsafeName = errors.New("transfer: unsafe name in folder manifest")
+	// ErrExists is returned (wrapped) by [Service.Get] when the output path
+	// exists with other content; Get never overwrites a file.
+	ErrExists = errors.New("transfer: output exists with other content")
+	// ErrBadContent is returned (wrapped) by [Service.Get] for an id it
+	// cannot download (not a file, folder or chunk id) or a manifest whose
+	// layout is out of bounds.
+	ErrBadContent = errors.New("transfer: bad content")
+	// ErrServing is returned by [Service.Serve] when it is already running.
+	ErrServing = errors.New("transfer: already serving")
+)
+
+// BlockSource supplies the bytes this node serves. share.Service implements
+// it.
+type BlockSource interface {
+	// Manifest returns the encoded manifest named id, or an error wrapping
+	// ErrNotFound (or fs.ErrNotExist) when absent.
+	Manifest(ctx context.Context, id cid.Cid) ([]byte, error)
+	// Chunk returns the verified bytes of chunk id, possibly in buf.
+	Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, error)
+}
+
+// ProviderFinder finds peers that may hold a block. The node implements it
+// with the DHT, LAN peers and connected peers.
+type ProviderFinder interface {
+	FindProviders(ctx context.Context, id cid.Cid) ([]peer.AddrInfo, error)
+}
+
+// Seeder is told about each completed download, so the node serves it.
+// share.Service implements it.
+type Seeder interface {
+	AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte) error
+}
+
+// Config configures a Service. Host is required; the other fields are
+// optional.
+type Config struct {
+	// Host is the libp2p host to serve on and download with.
+	Host host.Host
+	// Source supplies what Serve serves; nil serves nothing (every request
+	// is answered not-found).
+	Source BlockSource
+	// Finder finds providers for Get; nil means Get fails with
+	// ErrNoProviders after its timeout.
+	Finder ProviderFinder
+	// Seeder, if set, is told about each completed download.
+	Seeder Seeder
+	// DB, if set, holds durable download records instead of NAME.part.state
+	// sidecar files.
+	DB *store.DB
+	// Logger receives logs; nil discards them.
+	Logger *slog.Logger
+	// MaxUpload and MaxDownload limit bytes per second over all peers;
+	// 0 means unlimited.
+	MaxUpload, MaxDownload int64
+}
+
+// Service serves blocks and downloads content. Create it with [New].
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	up      *limiter
+	down    *limiter
+	bufs    sync.Pool // *[]byte of content.DefaultChunkSize
+	scoreMu sync.Mutex
+	scores  map[peer.ID]int
+
+	serveMu  sync.Mutex
+	serving  bool
+	perPeer  map[peer.ID]int
+	total    int
+	dbMigErr error
+	dbOnce   sync.Once
+}
+
+// New returns a Service for cfg.
+func New(cfg Config) (*Service, error) {
+	if cfg.Host == nil {
+		return nil, errors.New("transfer: Config.Host is required")
+	}
+	if cfg.MaxUpload < 0 || cfg.MaxDownload < 0 {
+		return nil, errors.New("transfer: negative rate limit")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		cfg:     cfg,
+		log:     log,
+		up:      newLimiter(cfg.MaxUpload),
+		down:    newLimiter(cfg.MaxDownload),
+		scores:  make(map[peer.ID]int),
+		perPeer: make(map[peer.ID]int),
+	}
+	return s, nil
+}
+
+// PeerScore returns the score of p: +1 per verified chunk it sent, -100 per
+// chunk that failed verification, -25 per protocol violation, bounded to
+// [-1000, 1000]. Peers at or below BanScore are not used as sources.
+func (s *Service) PeerScore(p peer.ID) int {
+	s.scoreMu.Lock()
+	defer s.scoreMu.Unlock()
+	return s.scores[p]
+}
+
+// PeerScores returns a copy of all non-zero peer scores.
+func (s *Service) PeerScores() map[peer.ID]int {
+	s.scoreMu.Lock()
+	defer s.scoreMu.Unlock()
+	out := make(map[peer.ID]int, len(s.scores))
+	for p, v := range s.scores {
+		out[p] = v
+	}
+	return out
+}
+
+func (s *Service) addScore(p peer.ID, delta int) {
+	s.scoreMu.Lock()
+	defer s.scoreMu.Unlock()
+	v := s.scores[p] + delta
+	v = min(max(v, scoreMin), scoreMax)
+	s.scores[p] = v
+}
+
+func (s *Service) banned(p peer.ID) bool { return s.PeerScore(p) <= BanScore }
+
+// getBuf returns a pooled buffer of at least n bytes.
+func (s *Service) getBuf(n int) *[]byte {
+	if n <= defaultBuf {
+		if b, ok := s.bufs.Get().(*[]byte); ok {
+			*b = (*b)[:n]
+			return b
+		}
+		b := make([]byte, n, defaultBuf)
+		return &b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// putBuf returns a buffer from getBuf to the pool.
+func (s *Service) putBuf(b *[]byte) {
+	if cap(*b) == defaultBuf {
+		s.bufs.Put(b)
+	}
+}
+
+// defaultBuf is the pooled buffer size, content.DefaultChunkSize.
+const defaultBuf = 1 << 20
+
+// isNotFound reports whether a BlockSource error means "absent".
+func isNotFound(err error) bool {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	var nf interface{ NotFound() bool }
+	return errors.As(err, &nf) && nf.NotFound()
+}
+
+func errorf(format string, a ...any) error { return fmt.Errorf("transfer: "+format, a...) }
