@@ -1,0 +1,55 @@
+// Package sandbox runs untrusted WebAssembly jobs from other peers.
+//
+// A job is a WASI preview 1 command module (for example a Go program built
+// with GOOS=wasip1 GOARCH=wasm). A unit of work runs the module once: the
+// unit's input bytes are its stdin, its Args follow argv[0] = "unit", its Env
+// is the whole environment, and its result is what it writes to stdout.
+//
+// # Deny by default
+//
+// The guest gets nothing the unit does not give it:
+//
+//   - no file system (no preopened directories, so opening "/etc/passwd"
+//     fails with ENOENT/EBADF inside the guest);
+//   - no network (no sockets are configured);
+//   - no real clock: wall time and monotonic time are wazero's deterministic
+//     fakes and sleeping returns at once, so a guest cannot measure the host;
+//   - a deterministic random source (see [Unit.Seed]);
+//   - linear memory capped per unit ([Limits.MemoryBytes]);
+//   - a wall-clock budget ([Limits.Timeout]) enforced by closing the module
+//     when its context ends (wazero's WithCloseOnContextDone), so even a
+//     guest spinning in a loop without calling the host is stopped;
+//   - stdout and stderr capped ([Limits.MaxOutput], [Limits.MaxStderr]); a
+//     guest that writes past a cap is stopped at once.
+//
+// # Reproducible results
+//
+// Because the clock, the random source, the arguments and the input are the
+// same everywhere, the same module run on the same [Unit] produces the same
+// stdout on every worker (provided the module itself is deterministic, which
+// WebAssembly guarantees apart from NaN bit patterns). The compute layer
+// relies on this to compare replicated results byte for byte.
+//
+// # Memory limits
+//
+// wazero's memory limit (RuntimeConfig.WithMemoryLimitPages) is fixed per
+// runtime, and a compiled module belongs to one runtime. Rather than keep one
+// runtime (and one compiled copy of every module) per distinct limit, the
+// Runner keeps one runtime whose limit is the ceiling
+// [RunnerConfig.MaxMemoryBytes], and enforces each unit's own limit through
+// wazero's memory allocator hook (experimental.WithMemoryAllocator): a
+// memory.grow past the unit's limit is refused, as wazero would refuse it, and
+// the refusal is recorded. When a unit then fails (Go's runtime exits with
+// "out of memory", Rust aborts, C traps), Run reports [ErrMemory] instead of
+// a generic exit or trap. A guest that copes with the refusal and succeeds is
+// not failed.
+//
+// # Failures
+//
+// Run distinguishes why a unit failed with the sentinel errors [ErrTimeout],
+// [ErrMemory], [ErrTrap], [ErrExit], [ErrOutputTooLarge] and
+// [ErrInvalidModule] (use errors.Is). A unit stopped because the caller's
+// context ended returns an error that wraps the context's error instead, and
+// one stopped by [Runner.Close] wraps [ErrClosed]: neither is the module's
+// fault.
+package sandbox

@@ -1,0 +1,100 @@
+package sandbox
+
+// Tiny hand-assembled WebAssembly modules for the tests, so that traps,
+// loops and memory growth can be exercised without a compiler.
+
+// uleb encodes v as unsigned LEB128.
+func uleb(v uint64) []byte {
+	var out []byte
+	for {
+		b := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			out = append(out, b|0x80)
+			continue
+		}
+		return append(out, b)
+	}
+}
+
+// section encodes a section with the given id and contents.
+func section(id byte, contents ...byte) []byte {
+	out := []byte{id}
+	out = append(out, uleb(uint64(len(contents)))...)
+	return append(out, contents...)
+}
+
+// name encodes a length-prefixed name.
+func name(s string) []byte { return append(uleb(uint64(len(s))), s...) }
+
+// concat joins byte slices.
+func concat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// modOptions describes a one-function module.
+type modOptions struct {
+	body        []byte // instructions of the function, without the final end
+	memPages    uint64 // initial memory pages (exported as "memory")
+	exportStart bool   // export the function as "_start"
+	importEnv   bool   // import env.foo () -> () as function 0
+}
+
+// buildModule assembles a module with one () -> () function.
+func buildModule(o modOptions) []byte {
+	header := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+	types := section(1, 0x01, 0x60, 0x00, 0x00)
+	var imports []byte
+	fnIndex := byte(0)
+	if o.importEnv {
+		imports = section(2, concat([]byte{0x01}, name("env"), name("foo"), []byte{0x00, 0x00})...)
+		fnIndex = 1
+	}
+	funcs := section(3, 0x01, 0x00)
+	mem := section(5, concat([]byte{0x01, 0x00}, uleb(o.memPages))...)
+	var exports []byte
+	var n byte
+	if o.exportStart {
+		exports = append(exports, concat(name("_start"), []byte{0x00, fnIndex})...)
+		n++
+	}
+	exports = append(exports, concat(name("memory"), []byte{0x02, 0x00})...)
+	n++
+	exp := section(7, concat([]byte{n}, exports)...)
+	body := concat([]byte{0x00}, o.body, []byte{0x0b}) // no locals, body, end
+	code := section(10, concat([]byte{0x01}, uleb(uint64(len(body))), body)...)
+	return concat(header, types, imports, funcs, mem, exp, code)
+}
+
+var (
+	// wasmUnreachable traps at once.
+	wasmUnreachable = buildModule(modOptions{body: []byte{0x00}, memPages: 1, exportStart: true})
+	// wasmLoop spins forever without calling the host.
+	wasmLoop = buildModule(modOptions{body: []byte{0x03, 0x40, 0x0c, 0x00, 0x0b}, memPages: 1, exportStart: true})
+	// wasmGrow grows memory by 1 MiB until memory.grow fails, then traps.
+	wasmGrow = buildModule(modOptions{
+		body: []byte{
+			0x03, 0x40, // loop
+			0x41, 0x10, // i32.const 16 (pages)
+			0x40, 0x00, // memory.grow
+			0x41, 0x7f, // i32.const -1
+			0x47,       // i32.ne
+			0x0d, 0x00, // br_if 0
+			0x0b, // end
+			0x00, // unreachable
+		},
+		memPages: 1, exportStart: true,
+	})
+	// wasmNop returns at once.
+	wasmNop = buildModule(modOptions{body: nil, memPages: 1, exportStart: true})
+	// wasmBigMemory asks for 128 MiB of initial memory.
+	wasmBigMemory = buildModule(modOptions{body: nil, memPages: 2048, exportStart: true})
+	// wasmNoStart exports no _start (a reactor, not a command).
+	wasmNoStart = buildModule(modOptions{body: nil, memPages: 1})
+	// wasmEnvImport imports a function the sandbox does not provide.
+	wasmEnvImport = buildModule(modOptions{body: nil, memPages: 1, exportStart: true, importEnv: true})
+)
