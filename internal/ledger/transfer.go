@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -145,19 +146,49 @@ func (st *SignedTransfer) Verify() error {
 	if len(st.Sig) == 0 || len(st.Sig) > maxSigLen {
 		return fmt.Errorf("%w: signature length %d", ErrBadSignature, len(st.Sig))
 	}
-	id, err := peer.Decode(st.Signer())
+	pk, err := signerKey(st.Signer())
 	if err != nil {
-		return fmt.Errorf("%w: signer %q is not a peer id", ErrBadSignature, st.Signer())
-	}
-	pk, err := id.ExtractPublicKey()
-	if err != nil {
-		return fmt.Errorf("%w: no public key in peer id %s", ErrBadSignature, id)
+		return err
 	}
 	ok, err := pk.Verify(st.SigningBytes(), st.Sig)
 	if err != nil || !ok {
 		return fmt.Errorf("%w: transfer %s", ErrBadSignature, st.ID)
 	}
 	return nil
+}
+
+// keyCache maps signer peer ID strings to their public keys, so a busy
+// account's key is decoded once. It is a cache of a pure function, so it
+// cannot change any outcome; it is dropped whole when it grows too big.
+var keyCache struct {
+	sync.Mutex
+	m map[string]crypto.PubKey
+}
+
+const keyCacheMax = 1 << 16
+
+func signerKey(signer string) (crypto.PubKey, error) {
+	keyCache.Lock()
+	pk, ok := keyCache.m[signer]
+	keyCache.Unlock()
+	if ok {
+		return pk, nil
+	}
+	id, err := peer.Decode(signer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signer %q is not a peer id", ErrBadSignature, signer)
+	}
+	pk, err = id.ExtractPublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: no public key in peer id %s", ErrBadSignature, id)
+	}
+	keyCache.Lock()
+	if keyCache.m == nil || len(keyCache.m) >= keyCacheMax {
+		keyCache.m = make(map[string]crypto.PubKey)
+	}
+	keyCache.m[signer] = pk
+	keyCache.Unlock()
+	return pk, nil
 }
 
 // NewID returns a fresh transfer ID: 16 random bytes, hex.
