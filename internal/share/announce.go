@@ -1,0 +1,141 @@
+package share
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"golang.org/x/time/rate"
+)
+
+// announceQueue holds ids waiting to be announced: share roots first, then
+// the files and folders inside shares. Chunks are never announced: a peer
+// finds a file's providers and asks them for its chunks.
+type announceQueue struct {
+	enabled bool
+	wake    chan struct{}
+
+	mu          sync.Mutex
+	high, low   []cid.Cid
+	pending     map[cid.Cid]bool
+	done, total int
+}
+
+func newAnnounceQueue(enabled bool) *announceQueue {
+	return &announceQueue{enabled: enabled, wake: make(chan struct{}, 1), pending: make(map[cid.Cid]bool)}
+}
+
+// push queues id unless it is already waiting.
+func (q *announceQueue) push(id cid.Cid, high bool) {
+	if !q.enabled {
+		return
+	}
+	q.mu.Lock()
+	if !q.pending[id] {
+		q.pending[id] = true
+		q.total++
+		if high {
+			q.high = append(q.high, id)
+		} else {
+			q.low = append(q.low, id)
+		}
+	}
+	q.mu.Unlock()
+	signal(q.wake)
+}
+
+// pop takes the next id, roots first.
+func (q *announceQueue) pop() (cid.Cid, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var id cid.Cid
+	switch {
+	case len(q.high) > 0:
+		id, q.high = q.high[0], q.high[1:]
+	case len(q.low) > 0:
+		id, q.low = q.low[0], q.low[1:]
+	default:
+		return cid.Undef, false
+	}
+	delete(q.pending, id)
+	return id, true
+}
+
+func (q *announceQueue) finish() {
+	q.mu.Lock()
+	q.done++
+	q.mu.Unlock()
+}
+
+func (q *announceQueue) progress() (done, total int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.done, q.total
+}
+
+// enqueueAll queues every id in the catalog: share roots first.
+func (s *Service) enqueueAll(ctx context.Context) {
+	for _, q := range []struct {
+		sql  string
+		high bool
+	}{
+		{`SELECT root_cid FROM share_roots ORDER BY id`, true},
+		{`SELECT DISTINCT cid FROM share_files WHERE rel_path != ''`, false},
+	} {
+		rows, err := s.db.QueryContext(ctx, q.sql)
+		if err != nil {
+			s.log.Warn("share: re-announce", "err", err)
+			return
+		}
+		for rows.Next() {
+			var str string
+			if err := rows.Scan(&str); err != nil {
+				continue
+			}
+			if id, err := cid.Decode(str); err == nil {
+				s.ann.push(id, q.high)
+			}
+		}
+		rows.Close()
+	}
+}
+
+// announceLoop announces queued ids at the configured rate and re-queues
+// the whole catalog every ReannounceEvery.
+func (s *Service) announceLoop(ctx context.Context) {
+	lim := rate.NewLimiter(s.cfg.AnnounceRate, s.cfg.AnnounceBurst)
+	tick := time.NewTicker(s.cfg.ReannounceEvery)
+	defer tick.Stop()
+	s.enqueueAll(ctx)
+	for {
+		select {
+		case <-tick.C:
+			s.enqueueAll(ctx)
+		default:
+		}
+		id, ok := s.ann.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.ann.wake:
+			case <-tick.C:
+				s.enqueueAll(ctx)
+			}
+			continue
+		}
+		if err := lim.Wait(ctx); err != nil {
+			return
+		}
+		if s.Has(ctx, id) { // removed shares are not announced
+			pctx, cancel := context.WithTimeout(ctx, s.cfg.AnnounceTimeout)
+			err := s.cfg.Announcer.Provide(pctx, id)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("share: announce failed", "cid", id, "err", err)
+			}
+		}
+		s.ann.finish()
+	}
+}

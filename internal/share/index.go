@@ -1,0 +1,171 @@
+package share
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/peerpath/peerpath/internal/content"
+)
+
+// loadFiles returns the catalog rows of the share at abs, by rel path.
+func (s *Service) loadFiles(ctx context.Context, abs string) (map[string]*fileRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT f.rel_path, f.id, f.is_dir, f.size, f.mtime_ns, f.cid
+		FROM share_files f JOIN share_roots r ON r.id = f.share_id WHERE r.path = ?`, abs)
+	if err != nil {
+		return nil, fmt.Errorf("share: load files: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]*fileRow)
+	for rows.Next() {
+		var rel string
+		r := &fileRow{}
+		if err := rows.Scan(&rel, &r.id, &r.isDir, &r.size, &r.mtime, &r.cid); err != nil {
+			return nil, fmt.Errorf("share: load files: %w", err)
+		}
+		out[rel] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("share: load files: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Service) loadFileManifest(ctx context.Context, id string) (*content.FileManifest, error) {
+	var data []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT data FROM share_manifests WHERE cid = ?`, id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("share: manifest %s: %w", id, err)
+	}
+	return content.DecodeFileManifest(data)
+}
+
+// storeLocked writes tree as the catalog of the share at abs in one
+// transaction, touching only rows that changed, then queues announcements
+// of new ids. The caller holds indexMu; existing are the share's rows as
+// loaded under that lock.
+func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Node, downloaded bool, existing map[string]*fileRow) (Share, error) {
+	fail := func(err error) (Share, error) { return Share{}, fmt.Errorf("share: store %s: %w", abs, err) }
+	now := time.Now().UnixNano()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback()
+
+	var (
+		shareID int64
+		oldRoot string
+	)
+	// The old root id tells whether the root must be announced again.
+	_ = tx.QueryRowContext(ctx, `SELECT root_cid FROM share_roots WHERE path = ?`, abs).Scan(&oldRoot)
+	err = tx.QueryRowContext(ctx, `INSERT INTO share_roots (`+shareCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (path) DO UPDATE SET name = excluded.name, root_cid = excluded.root_cid,
+			is_dir = excluded.is_dir, size = excluded.size, files = excluded.files,
+			downloaded = share_roots.downloaded OR excluded.downloaded, indexed_ns = excluded.indexed_ns
+		RETURNING id`,
+		abs, tree.Name, tree.ID.String(), tree.Dir != nil, tree.Size, tree.Files(), downloaded, now, now).Scan(&shareID)
+	if err != nil {
+		return fail(err)
+	}
+
+	insFile, err := tx.PrepareContext(ctx, `INSERT INTO share_files (share_id, rel_path, name, is_dir, size, mtime_ns, cid)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	if err != nil {
+		return fail(err)
+	}
+	defer insFile.Close()
+	insChunk, err := tx.PrepareContext(ctx, `INSERT INTO share_chunks (file_id, idx, digest, off, len) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fail(err)
+	}
+	defer insChunk.Close()
+
+	var fresh []cid.Cid
+	seen := make(map[string]bool)
+	err = tree.Walk(func(n *content.Node) error {
+		seen[n.Rel] = true
+		id := n.ID.String()
+		isDir := n.Dir != nil
+		mtime := n.ModTime.UnixNano()
+		ex := existing[n.Rel]
+		if ex != nil && ex.isDir == isDir && ex.cid == id {
+			if ex.size != n.Size || ex.mtime != mtime {
+				if _, err := tx.ExecContext(ctx, `UPDATE share_files SET size = ?, mtime_ns = ? WHERE id = ?`, n.Size, mtime, ex.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if ex != nil && isDir && ex.isDir {
+			if _, err := tx.ExecContext(ctx, `UPDATE share_files SET size = ?, mtime_ns = ?, cid = ? WHERE id = ?`, n.Size, mtime, id, ex.id); err != nil {
+				return err
+			}
+		} else {
+			if ex != nil {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM share_files WHERE id = ?`, ex.id); err != nil {
+					return err
+				}
+			}
+			var fileID int64
+			if err := insFile.QueryRowContext(ctx, shareID, n.Rel, n.Name, isDir, n.Size, mtime, id).Scan(&fileID); err != nil {
+				return err
+			}
+			if n.File != nil {
+				for i, c := range n.File.Chunks {
+					off, ln := n.File.ChunkRange(i)
+					if _, err := insChunk.ExecContext(ctx, fileID, i, []byte(c.Hash()[2:]), off, ln); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		var data []byte
+		if n.File != nil {
+			data = n.File.Encode()
+		} else {
+			data = n.Dir.Encode()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO share_manifests (cid, data) VALUES (?, ?)`, id, data); err != nil {
+			return err
+		}
+		if n.Rel != "" {
+			fresh = append(fresh, n.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	for rel, ex := range existing {
+		if !seen[rel] {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM share_files WHERE id = ?`, ex.id); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if err := gcManifests(ctx, tx); err != nil {
+		return Share{}, err
+	}
+	sh, err := scanShare(tx.QueryRowContext(ctx, `SELECT `+shareCols+` FROM share_roots WHERE id = ?`, shareID))
+	if err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+
+	s.mu.Lock()
+	s.roots[shareID] = rootInfo{path: abs, isDir: tree.Dir != nil}
+	s.mu.Unlock()
+	signal(s.wakeW)
+	if oldRoot != sh.CID {
+		s.ann.push(tree.ID, true)
+	}
+	for _, id := range fresh {
+		s.ann.push(id, false)
+	}
+	s.log.Info("share: indexed", "path", abs, "cid", sh.CID, "files", sh.Files, "size", sh.Size)
+	return sh, nil
+}
