@@ -1,0 +1,316 @@
+// Package node assembles a peerpath node: it builds each subsystem by hand
+// (no dependency-injection framework, so the graph is visible here), runs
+// them under one supervisor and shuts them down in reverse order.
+//
+// Only the commands in cmd/ and the tests import this package.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/peerpath/peerpath/internal/config"
+	"github.com/peerpath/peerpath/internal/httpapi"
+	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/store"
+)
+
+// Options configures a Node.
+type Options struct {
+	// Home is the node's home folder; it is created if missing.
+	Home config.Home
+	// Config is the effective configuration (file plus flags).
+	Config config.Config
+	// Logger receives the node's logs. Nil discards them.
+	Logger *slog.Logger
+	// Version is reported by the status endpoint.
+	Version string
+}
+
+// ErrLocked is returned by [New] when another daemon holds the home.
+var ErrLocked = errors.New("another peerpath daemon is already running with this home")
+
+// Node is a running peerpath node.
+type Node struct {
+	opts    Options
+	log     *slog.Logger
+	home    config.Home
+	lock    *os.File
+	db      *store.DB
+	p2p     *p2p.Node
+	api     *httpapi.Server
+	apiLn   net.Listener
+	reg     *prometheus.Registry
+	started time.Time
+	private bool
+
+	closeOnce sync.Once
+}
+
+// Init creates the home if needed: the folder (0700), the identity key
+// (0600), the API token (0600) and a commented config file with every
+// default. Existing files are kept. It returns the node's peer ID.
+func Init(home config.Home) (peer.ID, error) {
+	if err := os.MkdirAll(string(home), 0o700); err != nil {
+		return "", fmt.Errorf("node: create home: %w", err)
+	}
+	key, err := p2p.LoadOrCreateIdentity(home.Path(config.FileIdentity))
+	if err != nil {
+		return "", err
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("node: identity: %w", err)
+	}
+	if _, err := os.Stat(home.Path(config.FileConfig)); errors.Is(err, os.ErrNotExist) {
+		if err := writeFileAtomic(home.Path(config.FileConfig), config.Render(config.Default()), 0o600); err != nil {
+			return "", fmt.Errorf("node: write config: %w", err)
+		}
+	}
+	if _, err := readToken(home); errors.Is(err, os.ErrNotExist) {
+		b := make([]byte, 32)
+		rand.Read(b)
+		if err := writeFileAtomic(home.Path(config.FileToken), []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("node: write api token: %w", err)
+		}
+	} else if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func readToken(home config.Home) (string, error) {
+	b, err := os.ReadFile(home.Path(config.FileToken))
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("node: %s is empty", home.Path(config.FileToken))
+	}
+	return tok, nil
+}
+
+// New builds a node: it takes the home's lock, opens the database, starts
+// the libp2p host and binds the API listener. Call [Node.Serve] to run it.
+func New(ctx context.Context, opts Options) (_ *Node, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{opts: opts, log: opts.Logger, home: opts.Home, started: time.Now()}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	if _, err := Init(opts.Home); err != nil {
+		return nil, err
+	}
+	if err := n.takeLock(); err != nil {
+		return nil, err
+	}
+	token, err := readToken(opts.Home)
+	if err != nil {
+		return nil, fmt.Errorf("node: api token: %w", err)
+	}
+	key, err := p2p.LoadOrCreateIdentity(opts.Home.Path(config.FileIdentity))
+	if err != nil {
+		return nil, err
+	}
+	cfg := opts.Config
+
+	pcfg := p2p.Config{
+		Identity:    key,
+		ListenAddrs: cfg.Listen,
+		Bootstrap:   cfg.Bootstrap,
+		MDNS:        !cfg.NoMDNS,
+		Logger:      n.log.With("sys", "p2p"),
+	}
+	if cfg.SwarmKey != "" {
+		pcfg.SwarmKey, err = os.ReadFile(cfg.SwarmKey)
+		if err != nil {
+			return nil, fmt.Errorf("node: swarm key: %w", err)
+		}
+		n.private = true
+	}
+	if cfg.AllowPeers != "" {
+		pcfg.AllowPeers, err = p2p.ReadAllowPeers(cfg.AllowPeers)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	n.apiLn, err = net.Listen("tcp", cfg.API)
+	if err != nil {
+		return nil, fmt.Errorf("node: api listen on %s: %w", cfg.API, err)
+	}
+
+	n.db, err = store.Open(opts.Home.Path(config.FileDB))
+	if err != nil {
+		return nil, err
+	}
+
+	n.reg = prometheus.NewRegistry()
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	n.p2p, err = p2p.New(ctx, pcfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.p2p.RegisterMetrics(n.reg); err != nil {
+		return nil, fmt.Errorf("node: metrics: %w", err)
+	}
+
+	bindHost, _, _ := net.SplitHostPort(cfg.API)
+	n.api = httpapi.New(httpapi.Config{
+		Token:       token,
+		Logger:      n.log.With("sys", "api"),
+		Gatherer:    n.reg,
+		BindHost:    bindHost,
+		ErrorStatus: errorStatus(),
+	})
+	n.routes()
+	return n, nil
+}
+
+// takeLock holds an exclusive flock on HOME/daemon.lock for the node's life.
+func (n *Node) takeLock() error {
+	f, err := os.OpenFile(n.home.Path(config.FileLock), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("node: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		k, _ := f.ReadAt(b, 0)
+		f.Close()
+		pid := strings.TrimSpace(string(b[:k]))
+		if pid != "" {
+			return fmt.Errorf("%w (pid %s, home %s)", ErrLocked, pid, n.home)
+		}
+		return fmt.Errorf("%w (home %s)", ErrLocked, n.home)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	n.lock = f
+	return nil
+}
+
+// ID returns the node's peer ID.
+func (n *Node) ID() peer.ID { return n.p2p.ID() }
+
+// P2P returns the node's libp2p layer.
+func (n *Node) P2P() *p2p.Node { return n.p2p }
+
+// APIURL returns the API's base URL, e.g. http://127.0.0.1:5101.
+func (n *Node) APIURL() string { return "http://" + n.apiLn.Addr().String() }
+
+// Token returns the API token.
+func (n *Node) Token() string {
+	t, _ := readToken(n.home)
+	return t
+}
+
+// Serve runs the node until ctx is done or a subsystem fails, then shuts
+// everything down. While it runs, HOME/api holds the API's base URL.
+func (n *Node) Serve(ctx context.Context) error {
+	defer n.close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	services := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"p2p", n.p2p.Serve},
+		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
+	}
+	var wg sync.WaitGroup
+	for _, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.run(ctx)
+			if err != nil && ctx.Err() == nil {
+				n.log.Error("subsystem failed", "sys", s.name, "err", err)
+				cancel(fmt.Errorf("node: %s: %w", s.name, err))
+				return
+			}
+			if ctx.Err() == nil {
+				n.log.Debug("subsystem stopped", "sys", s.name)
+			}
+		}()
+	}
+
+	if err := writeFileAtomic(n.home.Path(config.FileAPI), []byte(n.APIURL()+"\n"), 0o600); err != nil {
+		cancel(fmt.Errorf("node: write api file: %w", err))
+	} else {
+		n.log.Info("node ready", "id", n.ID().String(), "api", n.APIURL(), "addrs", n.p2p.Addrs())
+	}
+	<-ctx.Done()
+	os.Remove(n.home.Path(config.FileAPI))
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// close releases everything New acquired, in reverse order.
+func (n *Node) close() {
+	n.closeOnce.Do(func() {
+		if n.apiLn != nil {
+			n.apiLn.Close()
+		}
+		if n.p2p != nil {
+			if err := n.p2p.Close(); err != nil {
+				n.log.Warn("closing p2p", "err", err)
+			}
+		}
+		if n.db != nil {
+			n.db.Close()
+		}
+		if n.lock != nil {
+			n.lock.Close() // releases the flock
+		}
+	})
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

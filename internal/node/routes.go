@@ -1,0 +1,81 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/httpapi"
+	"github.com/peerpath/peerpath/internal/p2p"
+)
+
+// errorStatus maps the domain errors of the node's subsystems to HTTP
+// statuses, for httpapi's single mapping point.
+func errorStatus() map[error]int {
+	return map[error]int{
+		p2p.ErrMsgTooLarge: http.StatusRequestEntityTooLarge,
+	}
+}
+
+// routes mounts the node's own endpoints; each subsystem's come from its
+// own routes function.
+func (n *Node) routes() {
+	a := n.api
+	a.HandleFunc("GET /api/v1/id", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return api.Identity{ID: n.ID().String(), Addrs: nonNil(n.p2p.Addrs())}, nil
+	})
+	a.HandleFunc("GET /api/v1/peers", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		ps := n.p2p.Peers()
+		out := make([]api.Peer, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, api.Peer{ID: p.ID, Addrs: nonNil(p.Addrs), LatencyMS: p.LatencyMS, LAN: p.LAN})
+		}
+		return out, nil
+	})
+	a.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		st := n.p2p.Status()
+		return api.Status{
+			ID:            n.ID().String(),
+			Version:       n.opts.Version,
+			UptimeSeconds: time.Since(n.started).Seconds(),
+			Peers:         st.Peers,
+			RoutingTable:  st.RoutingTable,
+			Reachability:  st.Reachability,
+			BytesIn:       st.BytesIn,
+			BytesOut:      st.BytesOut,
+			RateIn:        st.RateIn,
+			RateOut:       st.RateOut,
+			Private:       n.private,
+		}, nil
+	})
+	a.HandleFunc("POST /api/v1/connect", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req api.ConnectRequest
+		if err := httpapi.DecodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		if req.Addr == "" {
+			return nil, httpapi.BadRequest(errors.New("addr is required"))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+		defer cancel()
+		if _, err := peer.AddrInfoFromString(req.Addr); err != nil {
+			return nil, httpapi.BadRequest(fmt.Errorf("bad multiaddr %q: %w", req.Addr, err))
+		}
+		if err := n.p2p.Connect(ctx, req.Addr); err != nil {
+			return nil, &httpapi.StatusError{Status: http.StatusBadGateway, Err: err}
+		}
+		return map[string]string{"connected": req.Addr}, nil
+	})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

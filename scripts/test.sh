@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check and test of peerpath on a fresh machine, installing what
+# it needs. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+echo "== go: $(go version)"
+go mod download
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then
+	echo "gofmt needed on:"; echo "$bad"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+# Packages whose tests start real daemons as processes; they build the binary
+# themselves and run without -race to keep CI within its budget.
+e2e="./test/..."
+# Everything else runs under the race detector: that is where concurrency lives.
+pkgs=$(go list ./... | grep -v '/test/')
+
+echo "== go test -race (packages)"
+go test -race -timeout 15m $pkgs
+
+echo "== go test (end-to-end, real daemons)"
+go test -timeout 15m -count=1 $e2e
