@@ -612,3 +612,20 @@ func TestAddDownloaded(t *testing.T) {
 		t.Fatalf("mismatched folder download left shared: %+v", list)
 	}
 }
+
+func writeFileErr(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, data, 0o644)
+}
+
+func openDBB(b *testing.B, path string) *store.DB {
+	b.Helper()
+	db, err := store.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
