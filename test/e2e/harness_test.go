@@ -26,6 +26,11 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	// A test re-run inside a network namespace reuses the parent's binary.
+	if b := os.Getenv("PEERPATH_E2E_BIN"); b != "" {
+		bin = b
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "peerpath-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
