@@ -114,24 +114,29 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// waitConverged waits until every node has applied the same index and it
-// is at least the leader's commit index.
+// waitConverged waits until every node's state machine has applied
+// exactly what the leader's has after a barrier.
 func waitConverged(t *testing.T, ctx context.Context, nodes []*benchNode) {
 	t.Helper()
+	leader, err := waitLeader(ctx, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.svc.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	target := leader.svc.AppliedIndex()
 	for {
 		var idx []uint64
 		for _, n := range nodes {
 			idx = append(idx, n.svc.AppliedIndex())
 		}
-		if slices.Min(idx) == slices.Max(idx) && idx[0] > 0 {
-			st, err := nodes[0].svc.Status(ctx)
-			if err == nil && st.CommitIndex <= idx[0] {
-				return
-			}
+		if slices.Min(idx) == target && slices.Max(idx) == target {
+			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("voters did not converge: applied %v", idx)
+			t.Fatalf("voters did not converge on %d: applied %v", target, idx)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -45,6 +45,7 @@ type appliedRec struct {
 // state is the replicated ledger state. Every field is deterministic
 // from the log.
 type state struct {
+	Index      uint64                `json:"index"` // last log index applied
 	Genesis    *Genesis              `json:"genesis"`
 	Supply     int64                 `json:"supply"`
 	Clock      int64                 `json:"clock"` // max leader time seen
@@ -125,6 +126,11 @@ func encodeGenesis(g Genesis) ([]byte, error) {
 // Apply applies one committed log entry. A batch entry returns []TxResult,
 // one per transfer in order; a genesis entry returns an error or nil.
 func (f *FSM) Apply(l *raft.Log) interface{} {
+	f.mu.Lock()
+	if l.Index > f.st.Index {
+		f.st.Index = l.Index
+	}
+	f.mu.Unlock()
 	if l.Type != raft.LogCommand || len(l.Data) == 0 {
 		return nil
 	}
@@ -156,6 +162,7 @@ func (f *FSM) applyGenesis(g Genesis) error {
 		return ErrLedgerExists
 	}
 	st := newState()
+	st.Index = f.st.Index
 	st.Genesis = &g
 	for k, v := range g.Balances {
 		st.Balances[k] = v
@@ -365,6 +372,14 @@ func (f *FSM) Lookup(id string) (Receipt, bool) {
 	defer f.mu.RUnlock()
 	rec, ok := f.st.Applied[id]
 	return rec.Receipt, ok
+}
+
+// AppliedIndex returns the last raft log index applied to this state
+// (raft's own AppliedIndex may run ahead of the state machine).
+func (f *FSM) AppliedIndex() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.Index
 }
 
 // Supply returns the current supply (zero before genesis).

@@ -48,6 +48,9 @@ type Config struct {
 	// SnapshotThreshold is the number of log entries between snapshots.
 	// Zero: 8192.
 	SnapshotThreshold uint64
+	// SnapshotInterval is how often raft checks whether to snapshot.
+	// Zero: 2 minutes.
+	SnapshotInterval time.Duration
 }
 
 // Status describes the ledger as one node sees it.
@@ -168,6 +171,9 @@ func (s *Service) startRaft() error {
 	rc.LeaderLeaseTimeout = s.cfg.ElectionTimeout / 2
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
+	if s.cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = s.cfg.SnapshotInterval
+	}
 	rc.TrailingLogs = s.cfg.SnapshotThreshold
 	rc.MaxAppendEntries = 256
 	logs, err := raft.NewLogCache(1024, store)
@@ -673,11 +679,23 @@ func (s *Service) changeLocal(op string, id peer.ID) error {
 
 // AppliedIndex is the last raft index applied to this voter's state
 // (0 on a non-voter).
-func (s *Service) AppliedIndex() uint64 {
-	if r := s.raft.Load(); r != nil {
-		return r.AppliedIndex()
+func (s *Service) AppliedIndex() uint64 { return s.fsm.AppliedIndex() }
+
+// Barrier waits until this node, which must be the leader, has applied
+// every entry committed before the call.
+func (s *Service) Barrier(ctx context.Context) error {
+	r := s.raft.Load()
+	if r == nil {
+		return ErrNotVoter
 	}
-	return 0
+	timeout := applyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if err := r.Barrier(timeout).Error(); err != nil {
+		return fmt.Errorf("ledger: barrier: %w", err)
+	}
+	return nil
 }
 
 // IsLeader reports whether this node is the raft leader.
