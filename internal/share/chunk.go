@@ -30,9 +30,9 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, f.rel_path, c.off, c.len
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, f.rel_path, c.idx, f.size, f.chunk_size
 		FROM share_chunks c JOIN share_files f ON f.id = c.file_id JOIN share_roots r ON r.id = f.share_id
-		WHERE c.digest = ? LIMIT ?`, digest[:], maxChunkCandidates)
+		WHERE c.key = ? LIMIT ?`, chunkKey(digest[:]), maxChunkCandidates)
 	if err != nil {
 		return nil, fmt.Errorf("share: chunk %s: %w", id, err)
 	}
@@ -44,10 +44,13 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 	var cands []candidate
 	for rows.Next() {
 		var c candidate
-		if err := rows.Scan(&c.shareID, &c.root, &c.rel, &c.off, &c.n); err != nil {
+		var idx, size, chunkSize int64
+		if err := rows.Scan(&c.shareID, &c.root, &c.rel, &idx, &size, &chunkSize); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("share: chunk %s: %w", id, err)
 		}
+		c.off = idx * chunkSize
+		c.n = min(chunkSize, size-c.off)
 		cands = append(cands, c)
 	}
 	rows.Close()

@@ -2,7 +2,10 @@ package share
 
 import (
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -70,17 +73,17 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 		return fail(err)
 	}
 
-	insFile, err := tx.PrepareContext(ctx, `INSERT INTO share_files (share_id, rel_path, name, is_dir, size, mtime_ns, cid)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	insFile, err := tx.PrepareContext(ctx, `INSERT INTO share_files (share_id, rel_path, name, is_dir, size, mtime_ns, chunk_size, cid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return fail(err)
 	}
 	defer insFile.Close()
-	insChunk, err := tx.PrepareContext(ctx, `INSERT INTO share_chunks (file_id, idx, digest, off, len) VALUES (?, ?, ?, ?, ?)`)
+	insChunks, err := tx.PrepareContext(ctx, chunkInsertSQL(chunkBatch))
 	if err != nil {
 		return fail(err)
 	}
-	defer insChunk.Close()
+	defer insChunks.Close()
 
 	var fresh []cid.Cid
 	seen := make(map[string]bool)
@@ -109,15 +112,16 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 				}
 			}
 			var fileID int64
-			if err := insFile.QueryRowContext(ctx, shareID, n.Rel, n.Name, isDir, n.Size, mtime, id).Scan(&fileID); err != nil {
+			chunkSize := 0
+			if n.File != nil {
+				chunkSize = n.File.ChunkSize
+			}
+			if err := insFile.QueryRowContext(ctx, shareID, n.Rel, n.Name, isDir, n.Size, mtime, chunkSize, id).Scan(&fileID); err != nil {
 				return err
 			}
 			if n.File != nil {
-				for i, c := range n.File.Chunks {
-					off, ln := n.File.ChunkRange(i)
-					if _, err := insChunk.ExecContext(ctx, fileID, i, []byte(c.Hash()[2:]), off, ln); err != nil {
-						return err
-					}
+				if err := insertChunks(ctx, tx, insChunks, fileID, n.File.Chunks); err != nil {
+					return err
 				}
 			}
 		}
@@ -168,4 +172,40 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 	}
 	s.log.Info("share: indexed", "path", abs, "cid", sh.CID, "files", sh.Files, "size", sh.Size)
 	return sh, nil
+}
+
+// chunkBatch is how many chunk rows one INSERT writes; batching makes
+// indexing a large file several times faster than one statement per row.
+const chunkBatch = 256
+
+func chunkInsertSQL(rows int) string {
+	return "INSERT INTO share_chunks (file_id, idx, key) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", rows), ", ")
+}
+
+// chunkKey is the catalog's lookup key of a chunk: the first 8 bytes of its
+// digest. Callers must verify the chunk against its full id.
+func chunkKey(digest []byte) int64 {
+	return int64(binary.BigEndian.Uint64(digest[:8]))
+}
+
+func insertChunks(ctx context.Context, tx *sql.Tx, full *sql.Stmt, fileID int64, chunks []cid.Cid) error {
+	args := make([]any, 0, 3*chunkBatch)
+	for start := 0; start < len(chunks); start += chunkBatch {
+		end := min(start+chunkBatch, len(chunks))
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = append(args, fileID, i, chunkKey(chunks[i].Hash()[2:]))
+		}
+		var err error
+		if end-start == chunkBatch {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, chunkInsertSQL(end-start), args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

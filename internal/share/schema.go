@@ -12,9 +12,13 @@ const component = "share"
 //   - share_files: every file and folder inside a share (rel_path "" is the
 //     root itself), with the size and modification time seen when it was
 //     hashed, so re-indexing rehashes only what changed.
-//   - share_chunks: where each chunk lives (file, offset, length), keyed by
-//     the chunk's 32-byte BLAKE3 digest; chunk ids are always raw BLAKE3, so
-//     the digest is the id. The same chunk may appear in several files.
+//   - share_chunks: where each chunk lives (file and index; the offset and
+//     length follow from the file's size and chunk size), looked up by the
+//     first 8 bytes of the chunk's BLAKE3 digest as an integer key. The
+//     short key keeps the index small and inserts fast; a rare key collision
+//     costs only an extra candidate, since every chunk read is verified
+//     against the full id before it is served. The same chunk may appear in
+//     several files.
 //   - share_manifests: the encoded manifest of every file and folder id in
 //     the catalog, served as is.
 var migrations = []store.Migration{
@@ -39,6 +43,7 @@ CREATE TABLE share_files (
 	is_dir   INTEGER NOT NULL,
 	size     INTEGER NOT NULL,
 	mtime_ns INTEGER NOT NULL,
+	chunk_size INTEGER NOT NULL,
 	cid      TEXT NOT NULL,
 	UNIQUE (share_id, rel_path)
 );
@@ -46,12 +51,10 @@ CREATE INDEX share_files_cid ON share_files(cid);
 CREATE TABLE share_chunks (
 	file_id INTEGER NOT NULL REFERENCES share_files(id) ON DELETE CASCADE,
 	idx     INTEGER NOT NULL,
-	digest  BLOB NOT NULL,
-	off     INTEGER NOT NULL,
-	len     INTEGER NOT NULL,
+	key     INTEGER NOT NULL,
 	PRIMARY KEY (file_id, idx)
 ) WITHOUT ROWID;
-CREATE INDEX share_chunks_digest ON share_chunks(digest);
+CREATE INDEX share_chunks_key ON share_chunks(key);
 CREATE TABLE share_manifests (
 	cid  TEXT PRIMARY KEY,
 	data BLOB NOT NULL

@@ -343,7 +343,8 @@ func (s *Service) Manifest(ctx context.Context, id cid.Cid) ([]byte, error) {
 }
 
 // Has reports whether the catalog holds id: a chunk of a shared file, or a
-// file or folder manifest.
+// file or folder manifest. For chunks the answer comes from the 64-bit
+// lookup key, so it is advisory; [Service.Chunk] verifies.
 func (s *Service) Has(ctx context.Context, id cid.Cid) bool {
 	var one int
 	var err error
@@ -352,7 +353,7 @@ func (s *Service) Has(ctx context.Context, id cid.Cid) bool {
 		if derr != nil {
 			return false
 		}
-		err = s.db.QueryRowContext(ctx, `SELECT 1 FROM share_chunks WHERE digest = ? LIMIT 1`, d[:]).Scan(&one)
+		err = s.db.QueryRowContext(ctx, `SELECT 1 FROM share_chunks WHERE key = ? LIMIT 1`, chunkKey(d[:])).Scan(&one)
 	} else {
 		err = s.db.QueryRowContext(ctx, `SELECT 1 FROM share_manifests WHERE cid = ?`, id.String()).Scan(&one)
 	}
