@@ -25,6 +25,15 @@ const (
 	DefaultMaxModuleBytes = 64 << 20
 )
 
+// coreFeatures are the WebAssembly 2.0 features without reference types.
+// Reference types bring table.grow, which wazero implements by growing a Go
+// slice of up to 2^32 entries outside linear memory: one instruction could
+// exhaust the host. Without the feature such modules fail to compile
+// (ErrInvalidModule). Go and LLVM toolchains emit modules that do not need
+// it (LLVM may mark it enabled, but a module that uses a single function
+// table encodes the same either way).
+const coreFeatures = api.CoreFeaturesV2 &^ api.CoreFeatureReferenceTypes
+
 // maxTrapMessage bounds the trap description (message and stack trace)
 // carried in an ErrTrap error.
 const maxTrapMessage = 4 << 10
@@ -140,6 +149,7 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 		r.cache = wazero.NewCompilationCache()
 	}
 	rc := wazero.NewRuntimeConfig().
+		WithCoreFeatures(coreFeatures).
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(uint32(ceiling / pageSize)).
 		WithCompilationCache(r.cache)
@@ -232,6 +242,9 @@ func (r *Runner) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 
 // compile compiles and validates wasm, whose hash is given.
 func (r *Runner) compile(ctx context.Context, hash [32]byte, wasm []byte) (*Module, error) {
+	if err := precheck(wasm); err != nil {
+		return nil, fmt.Errorf("sandbox: %w: %w", ErrInvalidModule, err)
+	}
 	cm, err := r.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w: %w", ErrInvalidModule, err)

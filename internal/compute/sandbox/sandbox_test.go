@@ -283,6 +283,61 @@ func TestInvalidModule(t *testing.T) {
 	}
 }
 
+// TestDecodingBombs feeds modules whose counts claim far more than their
+// bytes hold; each must be rejected cheaply.
+func TestDecodingBombs(t *testing.T) {
+	r := newRunner(t, RunnerConfig{})
+	cases := map[string][]byte{
+		"exports": wasmExportBomb,
+		"locals":  wasmLocalsBomb,
+		"data":    wasmDataBomb,
+		"params":  wasmParamsBomb,
+		"names":   wasmNamesBomb,
+		"table":   wasmBigTable,
+		// Needs reference types, which are disabled.
+		"table.grow": wasmTableGrow,
+	}
+	for name, wasm := range cases {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			_, err := r.Compile(testCtx(t), wasm)
+			took := time.Since(start)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrInvalidModule) {
+				t.Fatalf("err = %v, want ErrInvalidModule", err)
+			}
+			if took > 2*time.Second {
+				t.Fatalf("rejecting took %v", took)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+				t.Fatalf("rejecting allocated %d bytes", alloc)
+			}
+		})
+	}
+	// The well-formed relatives of the bombs are accepted.
+	for _, wasm := range [][]byte{
+		wasmNop,
+		buildModule(modOptions{locals: []byte{0x01, 0x10, 0x7f}, memPages: 1, exportStart: true}),
+		buildModule(modOptions{table: []byte{0x01, 0x70, 0x00, 0x10}, memPages: 1, exportStart: true}),
+		buildModule(modOptions{memPages: 1, exportStart: true, after: section(11, 0x01, 0x00, 0x41, 0x00, 0x0b, 0x02, 'h', 'i')}),
+	} {
+		if _, err := r.Compile(testCtx(t), wasm); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestStackOverflow(t *testing.T) {
+	r, _ := testRunner(t)
+	m := compile(t, r, wasmRecurse)
+	_, err := r.Run(testCtx(t), m, Unit{}, Limits{Timeout: 10 * time.Second})
+	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "stack overflow") {
+		t.Fatalf("err = %v, want ErrTrap with stack overflow", err)
+	}
+}
+
 func TestNoFilesystem(t *testing.T) {
 	r, prog := testRunner(t)
 	res, err := r.Run(testCtx(t), prog, Unit{Args: []string{"open"}}, Limits{})

@@ -42,6 +42,9 @@ type modOptions struct {
 	memPages    uint64 // initial memory pages (exported as "memory")
 	exportStart bool   // export the function as "_start"
 	importEnv   bool   // import env.foo () -> () as function 0
+	table       []byte // contents of a table section, if any
+	locals      []byte // local declarations; nil means none
+	after       []byte // sections appended after the code section
 }
 
 // buildModule assembles a module with one () -> () function.
@@ -55,6 +58,10 @@ func buildModule(o modOptions) []byte {
 		fnIndex = 1
 	}
 	funcs := section(3, 0x01, 0x00)
+	var table []byte
+	if o.table != nil {
+		table = section(4, o.table...)
+	}
 	mem := section(5, concat([]byte{0x01, 0x00}, uleb(o.memPages))...)
 	var exports []byte
 	var n byte
@@ -65,9 +72,13 @@ func buildModule(o modOptions) []byte {
 	exports = append(exports, concat(name("memory"), []byte{0x02, 0x00})...)
 	n++
 	exp := section(7, concat([]byte{n}, exports)...)
-	body := concat([]byte{0x00}, o.body, []byte{0x0b}) // no locals, body, end
+	locals := o.locals
+	if locals == nil {
+		locals = []byte{0x00}
+	}
+	body := concat(locals, o.body, []byte{0x0b})
 	code := section(10, concat([]byte{0x01}, uleb(uint64(len(body))), body)...)
-	return concat(header, types, imports, funcs, mem, exp, code)
+	return concat(header, types, imports, funcs, table, mem, exp, code, o.after)
 }
 
 var (
@@ -97,4 +108,43 @@ var (
 	wasmNoStart = buildModule(modOptions{body: nil, memPages: 1})
 	// wasmEnvImport imports a function the sandbox does not provide.
 	wasmEnvImport = buildModule(modOptions{body: nil, memPages: 1, exportStart: true, importEnv: true})
+)
+
+var (
+	// wasmRecurse calls itself forever.
+	wasmRecurse = buildModule(modOptions{body: []byte{0x10, 0x00}, memPages: 1, exportStart: true})
+	// wasmTableGrow grows an unbounded table by 2^31-1 entries (needs
+	// reference types, which the runner disables).
+	wasmTableGrow = buildModule(modOptions{
+		table: []byte{0x01, 0x70, 0x00, 0x00}, // one funcref table, min 0, no max
+		body: []byte{
+			0xd0, 0x70, // ref.null func
+			0x41, 0xff, 0xff, 0xff, 0xff, 0x07, // i32.const 0x7fffffff
+			0xfc, 0x0f, 0x00, // table.grow 0
+			0x1a, // drop
+		},
+		memPages: 1, exportStart: true,
+	})
+	// wasmBigTable declares a table of 2^27 entries (1 GiB of host memory).
+	wasmBigTable = buildModule(modOptions{
+		table:    concat([]byte{0x01, 0x70, 0x00}, uleb(1<<27)),
+		memPages: 1, exportStart: true,
+	})
+	// wasmLocalsBomb declares 2^32-1 locals in a few bytes.
+	wasmLocalsBomb = buildModule(modOptions{
+		locals:   []byte{0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f},
+		memPages: 1, exportStart: true,
+	})
+	// wasmDataBomb has a data segment claiming 4 GiB of bytes.
+	wasmDataBomb = buildModule(modOptions{
+		memPages: 1, exportStart: true,
+		after: section(11, 0x01, 0x00, 0x41, 0x00, 0x0b, 0xff, 0xff, 0xff, 0xff, 0x0f),
+	})
+	// wasmExportBomb claims 600 million exports in 54 bytes (found by
+	// FuzzCompile: wazero v1.12 allocates them before reading them).
+	wasmExportBomb = []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01`\x00\x00\x03\x02\x01\x00\x05\x03\x01\x00\x01\a\x13\xd6\xca\x99\x87\x02\x06_start\x00\x00\x06memory\x02\x00\n\x04\x01\x02\x00\v")
+	// wasmParamsBomb declares a function type with 2^32-1 parameters.
+	wasmParamsBomb = concat(wasmNop[:8], section(1, 0x01, 0x60, 0xff, 0xff, 0xff, 0xff, 0x0f))
+	// wasmNamesBomb has a name section claiming 2^32-1 function names.
+	wasmNamesBomb = concat(wasmNop, section(0, concat(name("name"), []byte{0x01, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f})...))
 )
