@@ -33,6 +33,10 @@ type BuildOptions struct {
 	// whose recorded size and modification time still match info) is used
 	// instead of hashing. Its Size must equal info.Size().
 	Reuse func(rel string, info fs.FileInfo) *FileManifest
+	// Ignore, if not nil, is asked about every entry below the root (rel is
+	// its slash-separated path); entries it returns true for are left out
+	// silently, and ignored folders are not read.
+	Ignore func(rel string, isDir bool) bool
 	// Skipped, if not nil, is told about every entry left out of the tree,
 	// with the reason: symlinks to folders or outside the root, special
 	// files, invalid names ([ErrSkipped]), and files or folders that could
@@ -169,6 +173,9 @@ func (b *builder) scan(ctx context.Context, n *Node, dir string) error {
 		rel := path.Join(n.Rel, name)
 		if err := ValidName(name); err != nil {
 			b.skip(rel, fmt.Errorf("%w: %w", ErrSkipped, err))
+			continue
+		}
+		if b.opts.Ignore != nil && b.opts.Ignore(rel, de.IsDir()) {
 			continue
 		}
 		full := filepath.Join(dir, name)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -50,10 +51,15 @@ func TestBuildDir(t *testing.T) {
 	must(os.Symlink("../a.txt", filepath.Join(root, "sub", "link.txt")))
 	must(os.Symlink("..", filepath.Join(root, "sub", "loop")))
 	writeFile(t, filepath.Join(root, `bad\name`), []byte("x"))
+	writeFile(t, filepath.Join(root, "sub", "partial.part"), []byte("in progress"))
+	writeFile(t, filepath.Join(root, "ignored", "x.txt"), []byte("x"))
 
 	var mu sync.Mutex
 	skipped := map[string]error{}
-	opts := BuildOptions{ChunkSize: MinChunkSize, Workers: 2, Skipped: func(rel string, err error) {
+	ignore := func(rel string, isDir bool) bool {
+		return strings.HasSuffix(rel, ".part") || (isDir && rel == "ignored")
+	}
+	opts := BuildOptions{ChunkSize: MinChunkSize, Workers: 2, Ignore: ignore, Skipped: func(rel string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		skipped[rel] = err
@@ -114,7 +120,7 @@ func TestBuildDir(t *testing.T) {
 
 	// Same bytes elsewhere give the same root id; Reuse is consulted and
 	// its answer used.
-	again, err := BuildDir(ctx, root, BuildOptions{ChunkSize: MinChunkSize, Reuse: func(rel string, info fs.FileInfo) *FileManifest {
+	again, err := BuildDir(ctx, root, BuildOptions{ChunkSize: MinChunkSize, Ignore: ignore, Reuse: func(rel string, info fs.FileInfo) *FileManifest {
 		if n := got[rel]; n != nil && n.File != nil && n.Size == info.Size() {
 			return n.File
 		}

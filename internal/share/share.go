@@ -36,8 +36,9 @@ import (
 
 // ErrNotFound is returned (wrapped) by [Service.Manifest] and
 // [Service.Chunk] when the catalog has no such id (or, for a chunk, no
-// shared file holding it can be read any more).
-var ErrNotFound = errors.New("share: not found")
+// shared file holding it can be read any more). It wraps [fs.ErrNotExist],
+// so consumers that cannot import this package can test for that.
+var ErrNotFound = fmt.Errorf("share: not found (%w)", fs.ErrNotExist)
 
 // ErrNotShared is returned (wrapped) by [Service.Remove] when the path is
 // not shared.
@@ -75,6 +76,11 @@ type Config struct {
 	AnnounceBurst int
 	// AnnounceTimeout bounds one Provide call; 0 means one minute.
 	AnnounceTimeout time.Duration
+	// Ignore, if not nil, leaves out of every shared folder the entries it
+	// returns true for (rel is the slash-separated path inside the share),
+	// and changes to them do not trigger a re-index. A node sharing its
+	// download folder would ignore in-progress "*.part" files here.
+	Ignore func(rel string, isDir bool) bool
 }
 
 // Share is one shared file or folder.
@@ -430,6 +436,7 @@ func (s *Service) index(ctx context.Context, abs string, force map[string]bool, 
 			}
 			return m
 		},
+		Ignore: s.cfg.Ignore,
 		Skipped: func(rel string, err error) {
 			s.log.Warn("share: skipped", "share", abs, "rel", rel, "err", err)
 		},

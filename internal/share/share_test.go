@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"strings"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -207,7 +209,7 @@ func TestAddFolder(t *testing.T) {
 	if _, err := s.Chunk(ctx, missing, nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing chunk: %v", err)
 	}
-	if _, err := s.Manifest(ctx, content.NewID(content.CodecDir, []byte("x"))); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Manifest(ctx, content.NewID(content.CodecDir, []byte("x"))); !errors.Is(err, ErrNotFound) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing manifest: %v", err)
 	}
 	if s.Has(ctx, missing) {
@@ -628,4 +630,42 @@ func openDBB(b *testing.B, path string) *store.DB {
 	}
 	b.Cleanup(func() { db.Close() })
 	return db
+}
+
+func TestIgnore(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "downloads")
+	makeTree(t, root)
+	writeFile(t, filepath.Join(root, "movie.mkv.part"), []byte("partial"))
+	s := newService(t, filepath.Join(dir, "db"), func(c *Config) {
+		c.Ignore = func(rel string, isDir bool) bool { return strings.HasSuffix(rel, ".part") }
+	})
+	sh, err := s.Add(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := filesByRel(t, s)["movie.mkv.part"]; ok {
+		t.Fatal("ignored file indexed")
+	}
+	serve(t, s)
+	eventually(t, 5*time.Second, "start-up re-index", func() bool {
+		l, _ := s.List(ctx)
+		return len(l) == 1 && l[0].Indexed.After(sh.Indexed)
+	})
+	l, _ := s.List(ctx)
+	indexed := l[0].Indexed
+	// Writing to an ignored file does not re-index the share.
+	for i := range 5 {
+		writeFile(t, filepath.Join(root, "movie.mkv.part"), randData(uint64(i), 1000))
+		time.Sleep(60 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	l, _ = s.List(ctx)
+	if !l[0].Indexed.Equal(indexed) {
+		t.Fatalf("writing an ignored file re-indexed the share (%v -> %v)", indexed, l[0].Indexed)
+	}
+	if l[0].CID != sh.CID {
+		t.Fatal("share id changed")
+	}
 }

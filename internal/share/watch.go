@@ -164,10 +164,25 @@ func (s *Service) onEvent(ev fsnotify.Event) {
 	s.mu.Lock()
 	hit := false
 	for id, r := range s.roots {
-		if p == r.path || (r.isDir && strings.HasPrefix(p, r.path+string(filepath.Separator))) {
-			s.markDirtyLocked(id, s.cfg.WatchDebounce)
-			hit = true
+		switch {
+		case p == r.path:
+		case r.isDir && strings.HasPrefix(p, r.path+string(filepath.Separator)):
+			if s.cfg.Ignore != nil {
+				rel := filepath.ToSlash(p[len(r.path)+1:])
+				// A removed entry cannot be stat'ed; ask about it as a file.
+				isDir := false
+				if info, err := os.Lstat(p); err == nil {
+					isDir = info.IsDir()
+				}
+				if s.cfg.Ignore(rel, isDir) {
+					continue
+				}
+			}
+		default:
+			continue
 		}
+		s.markDirtyLocked(id, s.cfg.WatchDebounce)
+		hit = true
 	}
 	s.mu.Unlock()
 	if hit {
