@@ -62,15 +62,30 @@ func ReadMsg(r io.Reader, max int) ([]byte, error) {
 	if size > uint64(max) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMsgTooLarge, size, max)
 	}
-	buf := make([]byte, size)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	if size <= eagerAlloc {
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("p2p: read message body: %w", err)
 		}
+		return buf, nil
+	}
+	// A large length is only a claim: grow the buffer as bytes arrive, so a
+	// peer that sends a big header and then stalls costs us little memory.
+	buf, err := io.ReadAll(io.LimitReader(r, int64(size)))
+	if err != nil {
 		return nil, fmt.Errorf("p2p: read message body: %w", err)
+	}
+	if uint64(len(buf)) != size {
+		return nil, fmt.Errorf("p2p: read message body: %w", io.ErrUnexpectedEOF)
 	}
 	return buf, nil
 }
+
+// eagerAlloc is the largest body ReadMsg allocates in full before reading.
+const eagerAlloc = 64 << 10
 
 // readUvarint reads a uvarint one byte at a time from r.
 func readUvarint(r io.Reader) (uint64, error) {

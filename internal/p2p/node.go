@@ -318,6 +318,20 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 // tests with many local nodes do not hit them.
 func newResourceManager() (network.ResourceManager, error) {
 	scaling := rcmgr.DefaultLimits
+	// Services fan out: a swarm download may hold hundreds of streams of
+	// one protocol to one peer. The defaults (64 inbound streams per
+	// protocol and peer) are tuned for IPFS; raise the per-peer stream
+	// limits so one busy peer is bounded by the peer limit, not by the
+	// protocol it happens to use. Memory limits are left as they are.
+	perPeer := rcmgr.BaseLimit{StreamsInbound: 1024, StreamsOutbound: 1024, Streams: 2048}
+	scaling.PeerBaseLimit.StreamsInbound = perPeer.StreamsInbound
+	scaling.PeerBaseLimit.StreamsOutbound = perPeer.StreamsOutbound
+	scaling.PeerBaseLimit.Streams = perPeer.Streams
+	for _, l := range []*rcmgr.BaseLimit{&scaling.ProtocolPeerBaseLimit, &scaling.ServicePeerBaseLimit} {
+		l.StreamsInbound = perPeer.StreamsInbound / 2
+		l.StreamsOutbound = perPeer.StreamsOutbound / 2
+		l.Streams = perPeer.Streams / 2
+	}
 	libp2p.SetDefaultServiceLimits(&scaling)
 	limits := scaling.AutoScale()
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
@@ -497,6 +511,9 @@ func (n *Node) connect(ctx context.Context, info peer.AddrInfo) error {
 		return fmt.Errorf("p2p: connect %s: peer is not in the allow list", info.ID)
 	}
 	if err := n.h.Connect(ctx, info); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("p2p: connect %s: no handshake in time (peer down or firewalled, or on another private network): %w", info.ID, err)
+		}
 		return fmt.Errorf("p2p: connect %s: %w", info.ID, err)
 	}
 	// A connection through a mismatched private network or a gater can be

@@ -1,0 +1,84 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// mdnsChildEnv marks the re-executed test binary that runs inside the
+// network namespace.
+const mdnsChildEnv = "PEERPATH_P2P_MDNS_CHILD"
+
+// TestMDNSDiscovery checks that two nodes with MDNS on and no bootstrap
+// peers find and connect to each other.
+//
+// Multicast must not leave this machine and the host's loopback interface
+// has no MULTICAST flag, so the test creates a fresh network namespace,
+// brings its loopback up with multicast on, and re-runs itself inside it
+// (`ip netns exec`). The namespace is deleted afterwards.
+func TestMDNSDiscovery(t *testing.T) {
+	if os.Getenv(mdnsChildEnv) != "" {
+		mdnsPair(t)
+		return
+	}
+	name := fmt.Sprintf("peerpath-p2p-mdns-%d", os.Getpid())
+	ip := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v\n%s", name, err, out)
+		}
+	})
+	ip("-n", name, "link", "set", "lo", "up")
+	ip("-n", name, "link", "set", "lo", "multicast", "on")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", name, os.Args[0],
+		"-test.run=^TestMDNSDiscovery$", "-test.v", "-test.count=1", "-test.timeout=35s")
+	cmd.Env = append(os.Environ(), mdnsChildEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mDNS test in namespace %s failed: %v\n%s", name, err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestMDNSDiscovery") {
+		t.Fatalf("child run did not pass TestMDNSDiscovery:\n%s", out)
+	}
+	t.Logf("child output:\n%s", out)
+}
+
+// mdnsPair runs inside the namespace.
+func mdnsPair(t *testing.T) {
+	a := testNode(t, func(c *Config) { c.MDNS = true })
+	b := testNode(t, func(c *Config) { c.MDNS = true })
+	start := time.Now()
+	serve(t, a)
+	serve(t, b)
+	eventually(t, 20*time.Second, "A and B connected through mDNS", func() bool {
+		return a.Host().Network().Connectedness(b.ID()) == network.Connected
+	})
+	t.Logf("found each other after %v", time.Since(start))
+	eventually(t, 5*time.Second, "B remembered as a LAN peer found by mDNS", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.lan[b.ID()] || b.lan[a.ID()]
+	})
+	for _, p := range a.Peers() {
+		if p.ID == b.ID().String() && !p.LAN {
+			t.Errorf("peer %s not reported as LAN", p.ID)
+		}
+	}
+}
