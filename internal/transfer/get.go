@@ -96,25 +96,7 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 	if !content.IsFile(id) && !content.IsDir(id) {
 		return Result{}, fmt.Errorf("%w: %s is not a file or folder id", ErrBadContent, id)
 	}
-	out := opt.Output
-	if out == "" {
-		out = id.String()
-	}
-	ss := &session{
-		s:       s,
-		root:    id,
-		out:     filepath.Clean(out),
-		timeout: opt.Timeout,
-		known:   make(map[peer.ID]peer.AddrInfo),
-		bad:     make(map[peer.ID]bool),
-		peers:   make(map[peer.ID]bool),
-		start:   time.Now(),
-		progFn:  opt.Progress,
-	}
-	if ss.timeout <= 0 {
-		ss.timeout = DefaultTimeout
-	}
-	ss.res = Result{ID: id, Path: ss.out, Dir: content.IsDir(id)}
+	ss := s.newSession(id, opt)
 
 	raw, m, err := ss.fetchManifest(ctx, id, nil)
 	if err == nil {
@@ -143,6 +125,29 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 		}
 	}
 	return res, nil
+}
+
+func (s *Service) newSession(id cid.Cid, opt GetOptions) *session {
+	out := opt.Output
+	if out == "" {
+		out = id.String()
+	}
+	ss := &session{
+		s:       s,
+		root:    id,
+		out:     filepath.Clean(out),
+		timeout: opt.Timeout,
+		known:   make(map[peer.ID]peer.AddrInfo),
+		bad:     make(map[peer.ID]bool),
+		peers:   make(map[peer.ID]bool),
+		start:   time.Now(),
+		progFn:  opt.Progress,
+	}
+	if ss.timeout <= 0 {
+		ss.timeout = DefaultTimeout
+	}
+	ss.res = Result{ID: id, Path: ss.out, Dir: content.IsDir(id)}
+	return ss
 }
 
 // getDir creates the folder dir and downloads m's entries into it.

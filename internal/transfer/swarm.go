@@ -369,6 +369,9 @@ func (j *fileJob) runSource(src *source) error {
 	j.mu.Lock()
 	n := min(streamsPerSource, j.remaining)
 	j.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
 	st, err := j.ss.openStream(src.ctx, src.ai)
 	if err != nil {
 		return err
