@@ -29,7 +29,9 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		once.Do(func() { r, err = NewRunner(context.Background(), RunnerConfig{MaxMemoryBytes: 64 << 20, MaxModules: 4}) })
+		once.Do(func() {
+			r, err = NewRunner(context.Background(), RunnerConfig{MaxMemoryBytes: 64 << 20, MaxModules: 4})
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
