@@ -44,11 +44,20 @@ func (s *Service) loadFileManifest(ctx context.Context, id string) (*content.Fil
 	return content.DecodeFileManifest(data)
 }
 
+// racyWindow covers the coarse granularity of file modification times: a
+// file modified this close to (or after) the start of its hashing may be
+// modified again with the same mtime, so its recorded mtime is not trusted
+// (see storeLocked).
+const racyWindow = 100 * time.Millisecond
+
 // storeLocked writes tree as the catalog of the share at abs in one
 // transaction, touching only rows that changed, then queues announcements
 // of new ids. The caller holds indexMu; existing are the share's rows as
-// loaded under that lock.
-func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Node, downloaded bool, existing map[string]*fileRow) (Share, error) {
+// loaded under that lock. Files modified after racyAfter (unless it is
+// zero) are recorded with mtime -1, so the next re-index hashes them again
+// instead of trusting an mtime that a later write might not change (the
+// "racy git" problem).
+func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Node, downloaded bool, existing map[string]*fileRow, racyAfter time.Time) (Share, error) {
 	fail := func(err error) (Share, error) { return Share{}, fmt.Errorf("share: store %s: %w", abs, err) }
 	now := time.Now().UnixNano()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -92,6 +101,9 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 		id := n.ID.String()
 		isDir := n.Dir != nil
 		mtime := n.ModTime.UnixNano()
+		if n.File != nil && !racyAfter.IsZero() && n.ModTime.After(racyAfter) {
+			mtime = -1
+		}
 		ex := existing[n.Rel]
 		if ex != nil && ex.isDir == isDir && ex.cid == id {
 			if ex.size != n.Size || ex.mtime != mtime {

@@ -441,11 +441,12 @@ func (s *Service) index(ctx context.Context, abs string, force map[string]bool, 
 			s.log.Warn("share: skipped", "share", abs, "rel", rel, "err", err)
 		},
 	}
+	started := time.Now()
 	tree, err := content.BuildDir(ctx, abs, opts)
 	if err != nil {
 		return Share{}, fmt.Errorf("share: index %s: %w", abs, err)
 	}
-	return s.storeLocked(ctx, abs, tree, downloaded, existing)
+	return s.storeLocked(ctx, abs, tree, downloaded, existing, started.Add(-racyWindow))
 }
 
 // store records an already built tree (a verified download) for abs.
@@ -456,5 +457,5 @@ func (s *Service) store(ctx context.Context, abs string, tree *content.Node, dow
 	if err != nil {
 		return Share{}, err
 	}
-	return s.storeLocked(ctx, abs, tree, downloaded, existing)
+	return s.storeLocked(ctx, abs, tree, downloaded, existing, time.Time{})
 }

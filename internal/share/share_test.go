@@ -649,12 +649,20 @@ func TestIgnore(t *testing.T) {
 		t.Fatal("ignored file indexed")
 	}
 	serve(t, s)
-	eventually(t, 5*time.Second, "start-up re-index", func() bool {
+	// Wait for the start-up re-indexes to happen and settle.
+	var indexed time.Time
+	eventually(t, 10*time.Second, "start-up re-index to settle", func() bool {
 		l, _ := s.List(ctx)
-		return len(l) == 1 && l[0].Indexed.After(sh.Indexed)
+		if len(l) != 1 || !l[0].Indexed.After(sh.Indexed) {
+			return false
+		}
+		before := l[0].Indexed
+		time.Sleep(600 * time.Millisecond)
+		l, _ = s.List(ctx)
+		indexed = l[0].Indexed
+		return indexed.Equal(before)
 	})
-	l, _ := s.List(ctx)
-	indexed := l[0].Indexed
+	var l []Share
 	// Writing to an ignored file does not re-index the share.
 	for i := range 5 {
 		writeFile(t, filepath.Join(root, "movie.mkv.part"), randData(uint64(i), 1000))
@@ -667,5 +675,48 @@ func TestIgnore(t *testing.T) {
 	}
 	if l[0].CID != sh.CID {
 		t.Fatal("share id changed")
+	}
+}
+
+// TestRacyMtime: a file hashed right after a write is hashed again on the
+// next re-index even if a second write kept its size and mtime; an old
+// file with unchanged size and mtime is not rehashed.
+func TestRacyMtime(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.txt")
+	s := newService(t, filepath.Join(dir, "db"), nil)
+	writeFile(t, p, []byte("version 1"))
+	// An mtime in the (near) future stands for "written during indexing",
+	// whatever the machine's load.
+	recent := time.Now().Add(time.Second)
+	if err := os.Chtimes(p, recent, recent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p, []byte("version 2"))
+	if err := os.Chtimes(p, recent, recent); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := s.Add(ctx, p)
+	if err != nil || sh.CID != content.HashBytes([]byte("version 2"), cs).ID().String() {
+		t.Fatalf("racy write missed: %v", err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, p); err != nil { // records the trusted mtime
+		t.Fatal(err)
+	}
+	writeFile(t, p, []byte("version 3"))
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	sh, err = s.Add(ctx, p)
+	if err != nil || sh.CID != content.HashBytes([]byte("version 2"), cs).ID().String() {
+		t.Fatalf("unchanged size and old mtime were rehashed: %s %v", sh.CID, err)
 	}
 }

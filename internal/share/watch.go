@@ -191,39 +191,43 @@ func (s *Service) onEvent(ev fsnotify.Event) {
 }
 
 // syncWatches makes the watch list equal the folders of all shares (and the
-// parent folder of each shared file).
+// parent folder of each shared file). A folder that starts being watched
+// may have gained entries between the index that found it and now, so its
+// share is scheduled for another (cheap, stat-only) re-index.
 func (s *Service) syncWatches(ctx context.Context, w *fsnotify.Watcher, watched map[string]bool) {
-	want := make(map[string]bool)
-	rows, err := s.db.QueryContext(ctx, `SELECT r.path, r.is_dir, f.rel_path FROM share_roots r
+	want := make(map[string]int64)
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, r.is_dir, f.rel_path FROM share_roots r
 		LEFT JOIN share_files f ON f.share_id = r.id AND f.is_dir = 1`)
 	if err != nil {
 		s.log.Warn("share: watch list", "err", err)
 		return
 	}
 	for rows.Next() {
+		var id int64
 		var root string
 		var isDir bool
 		var rel *string
-		if err := rows.Scan(&root, &isDir, &rel); err != nil {
+		if err := rows.Scan(&id, &root, &isDir, &rel); err != nil {
 			continue
 		}
 		switch {
 		case !isDir:
-			want[filepath.Dir(root)] = true
+			want[filepath.Dir(root)] = id
 		case rel == nil || *rel == "":
-			want[root] = true
+			want[root] = id
 		default:
-			want[filepath.Join(root, filepath.FromSlash(*rel))] = true
+			want[filepath.Join(root, filepath.FromSlash(*rel))] = id
 		}
 	}
 	rows.Close()
 	for dir := range watched {
-		if !want[dir] {
+		if _, ok := want[dir]; !ok {
 			_ = w.Remove(dir) // fails harmlessly if the folder is gone
 			delete(watched, dir)
 		}
 	}
-	for dir := range want {
+	recheck := make(map[int64]bool)
+	for dir, id := range want {
 		if watched[dir] {
 			continue
 		}
@@ -232,5 +236,14 @@ func (s *Service) syncWatches(ctx context.Context, w *fsnotify.Watcher, watched 
 			continue
 		}
 		watched[dir] = true
+		recheck[id] = true
+	}
+	if len(recheck) > 0 {
+		s.mu.Lock()
+		for id := range recheck {
+			s.markDirtyLocked(id, s.cfg.WatchDebounce)
+		}
+		s.mu.Unlock()
+		signal(s.wakeIx)
 	}
 }
