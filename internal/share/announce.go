@@ -12,26 +12,42 @@ import (
 // announceQueue holds ids waiting to be announced: share roots first, then
 // the files and folders inside shares. Chunks are never announced: a peer
 // finds a file's providers and asks them for its chunks.
+//
+// An id is not queued again while it waits, nor within minGap of being
+// taken for announcing, so a re-announce racing with an announce does not
+// announce twice.
 type announceQueue struct {
 	enabled bool
+	minGap  time.Duration
 	wake    chan struct{}
 
 	mu          sync.Mutex
 	high, low   []cid.Cid
 	pending     map[cid.Cid]bool
+	recent      map[cid.Cid]time.Time
 	done, total int
 }
 
-func newAnnounceQueue(enabled bool) *announceQueue {
-	return &announceQueue{enabled: enabled, wake: make(chan struct{}, 1), pending: make(map[cid.Cid]bool)}
+func newAnnounceQueue(enabled bool, minGap time.Duration) *announceQueue {
+	return &announceQueue{
+		enabled: enabled,
+		minGap:  minGap,
+		wake:    make(chan struct{}, 1),
+		pending: make(map[cid.Cid]bool),
+		recent:  make(map[cid.Cid]time.Time),
+	}
 }
 
-// push queues id unless it is already waiting.
+// push queues id unless it is waiting or was announced within minGap.
 func (q *announceQueue) push(id cid.Cid, high bool) {
 	if !q.enabled {
 		return
 	}
 	q.mu.Lock()
+	if at, ok := q.recent[id]; ok && time.Since(at) < q.minGap {
+		q.mu.Unlock()
+		return
+	}
 	if !q.pending[id] {
 		q.pending[id] = true
 		q.total++
@@ -59,7 +75,25 @@ func (q *announceQueue) pop() (cid.Cid, bool) {
 		return cid.Undef, false
 	}
 	delete(q.pending, id)
+	q.recent[id] = time.Now()
 	return id, true
+}
+
+// prune forgets announcements older than minGap.
+func (q *announceQueue) prune() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for id, at := range q.recent {
+		if time.Since(at) >= q.minGap {
+			delete(q.recent, id)
+		}
+	}
+}
+
+func (q *announceQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.high) == 0 && len(q.low) == 0
 }
 
 func (q *announceQueue) finish() {
@@ -76,6 +110,7 @@ func (q *announceQueue) progress() (done, total int) {
 
 // enqueueAll queues every id in the catalog: share roots first.
 func (s *Service) enqueueAll(ctx context.Context) {
+	s.ann.prune()
 	for _, q := range []struct {
 		sql  string
 		high bool
@@ -101,32 +136,50 @@ func (s *Service) enqueueAll(ctx context.Context) {
 	}
 }
 
-// announceLoop announces queued ids at the configured rate and re-queues
-// the whole catalog every ReannounceEvery.
+// announceLoop runs AnnounceParallel workers that announce queued ids at
+// the configured rate (DHT provides are slow, so several are in flight),
+// and re-queues the whole catalog every ReannounceEvery.
 func (s *Service) announceLoop(ctx context.Context) {
 	lim := rate.NewLimiter(s.cfg.AnnounceRate, s.cfg.AnnounceBurst)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range s.cfg.AnnounceParallel {
+		wg.Go(func() { s.announceWorker(ctx, lim) })
+	}
 	tick := time.NewTicker(s.cfg.ReannounceEvery)
 	defer tick.Stop()
 	s.enqueueAll(ctx)
 	for {
 		select {
+		case <-ctx.Done():
+			return
 		case <-tick.C:
 			s.enqueueAll(ctx)
-		default:
 		}
-		id, ok := s.ann.pop()
-		if !ok {
+	}
+}
+
+func (s *Service) announceWorker(ctx context.Context, lim *rate.Limiter) {
+	for {
+		if s.ann.empty() {
 			select {
 			case <-ctx.Done():
 				return
 			case <-s.ann.wake:
-			case <-tick.C:
-				s.enqueueAll(ctx)
 			}
 			continue
 		}
+		// Take the token first, then the most urgent id, so roots go first
+		// whichever worker runs.
 		if err := lim.Wait(ctx); err != nil {
 			return
+		}
+		id, ok := s.ann.pop()
+		if !ok {
+			continue
+		}
+		if !s.ann.empty() {
+			signal(s.ann.wake) // let another worker take the next one
 		}
 		if s.Has(ctx, id) { // removed shares are not announced
 			pctx, cancel := context.WithTimeout(ctx, s.cfg.AnnounceTimeout)

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -39,6 +40,9 @@ import (
 // shared file holding it can be read any more). It wraps [fs.ErrNotExist],
 // so consumers that cannot import this package can test for that.
 var ErrNotFound = fmt.Errorf("share: not found (%w)", fs.ErrNotExist)
+
+// ErrServing is returned by [Service.Serve] when it is already running.
+var ErrServing = errors.New("share: already serving")
 
 // ErrNotShared is returned (wrapped) by [Service.Remove] when the path is
 // not shared.
@@ -76,6 +80,9 @@ type Config struct {
 	AnnounceBurst int
 	// AnnounceTimeout bounds one Provide call; 0 means one minute.
 	AnnounceTimeout time.Duration
+	// AnnounceParallel is how many Provide calls may be in flight; 0 means
+	// 4. The rate limit applies across all of them.
+	AnnounceParallel int
 	// Ignore, if not nil, leaves out of every shared folder the entries it
 	// returns true for (rel is the slash-separated path inside the share),
 	// and changes to them do not trigger a re-index. A node sharing its
@@ -123,6 +130,7 @@ type Service struct {
 	wakeIx chan struct{} // a share became dirty
 
 	indexMu sync.Mutex // one indexing at a time
+	serving atomic.Bool
 
 	mu    sync.Mutex
 	roots map[int64]rootInfo
@@ -154,6 +162,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	cfg.AnnounceRate = cmp.Or(cfg.AnnounceRate, 10)
 	cfg.AnnounceBurst = cmp.Or(cfg.AnnounceBurst, 10)
 	cfg.AnnounceTimeout = cmp.Or(cfg.AnnounceTimeout, time.Minute)
+	cfg.AnnounceParallel = cmp.Or(cfg.AnnounceParallel, 4)
 	if err := cfg.DB.Migrate(ctx, component, migrations); err != nil {
 		return nil, fmt.Errorf("share: %w", err)
 	}
@@ -161,7 +170,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		db:     cfg.DB,
 		log:    cfg.Logger,
 		cfg:    cfg,
-		ann:    newAnnounceQueue(cfg.Announcer != nil),
+		ann:    newAnnounceQueue(cfg.Announcer != nil, cfg.ReannounceEvery/2),
 		wakeW:  make(chan struct{}, 1),
 		wakeIx: make(chan struct{}, 1),
 		roots:  make(map[int64]rootInfo),

@@ -720,3 +720,56 @@ func TestRacyMtime(t *testing.T) {
 		t.Fatalf("unchanged size and old mtime were rehashed: %s %v", sh.CID, err)
 	}
 }
+
+type slowAnnouncer struct {
+	mu             sync.Mutex
+	inFlight, peak int
+	delay          time.Duration
+	calls          int
+}
+
+func (a *slowAnnouncer) Provide(ctx context.Context, id cid.Cid) error {
+	a.mu.Lock()
+	a.inFlight++
+	a.calls++
+	a.peak = max(a.peak, a.inFlight)
+	a.mu.Unlock()
+	select {
+	case <-time.After(a.delay):
+	case <-ctx.Done():
+	}
+	a.mu.Lock()
+	a.inFlight--
+	a.mu.Unlock()
+	return nil
+}
+
+func TestAnnounceParallelAndServeOnce(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "share")
+	makeTree(t, root)
+	ann := &slowAnnouncer{delay: 300 * time.Millisecond}
+	s := newService(t, filepath.Join(dir, "db"), func(c *Config) {
+		c.Announcer = ann
+		c.AnnounceRate = 1000
+		c.AnnounceParallel = 4
+	})
+	if _, err := s.Add(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, s)
+	eventually(t, 10*time.Second, "announcements", func() bool {
+		done, total := s.AnnounceProgress()
+		return total >= 8 && done == total
+	})
+	ann.mu.Lock()
+	peak, calls := ann.peak, ann.calls
+	ann.mu.Unlock()
+	if calls != 8 || peak < 2 || peak > 4 {
+		t.Fatalf("%d calls, peak %d in flight; want 8 calls, 2..4 in flight", calls, peak)
+	}
+	if err := s.Serve(ctx); !errors.Is(err, ErrServing) {
+		t.Fatalf("second Serve: %v", err)
+	}
+}

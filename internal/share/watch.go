@@ -16,8 +16,13 @@ import (
 // changed or removed (debounced by WatchDebounce), re-indexes every share
 // once at start (catching changes made while the node was down), and runs
 // the announcement queue with its periodic re-announce. It returns nil when
-// ctx ends, or an error if the file watcher cannot start.
+// ctx ends, [ErrServing] if it is already running, or an error if the file
+// watcher cannot start.
 func (s *Service) Serve(ctx context.Context) error {
+	if !s.serving.CompareAndSwap(false, true) {
+		return ErrServing
+	}
+	defer s.serving.Store(false)
 	w, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
 		return errors.Join(errors.New("share: watch"), err)
