@@ -44,6 +44,21 @@
 // a generic exit or trap. A guest that copes with the refusal and succeeds is
 // not failed.
 //
+// # Known limitations (wazero v1.12)
+//
+//   - Termination is checked only at loop headers. Each check leaves the
+//     machine code for a Go trampoline, which makes loop-heavy guests about
+//     10 to 50 times slower than without it (see the examples' wasm/native
+//     benchmarks), yet a guest that never loops, such as an exponentially
+//     recursive function, is still never interrupted: its goroutine spins
+//     past the timeout, and because machine code cannot be preempted it can
+//     also stall the Go garbage collector. Running units in a child process
+//     that can be killed (with the checks turned off) would fix both; until
+//     then, run only jobs from peers you are willing to trust with a CPU.
+//   - Compile time is not bounded by ctx (wazero compiles without checking
+//     it); it is bounded by [RunnerConfig.MaxModuleBytes] and precheck's
+//     structural limits.
+//
 // # Failures
 //
 // Run distinguishes why a unit failed with the sentinel errors [ErrTimeout],
