@@ -1,0 +1,26 @@
+// Command peerpath-bench measures peerpath on this machine and prints each
+// figure beside its limit (raw TCP, BLAKE3, native code, IPFS's kubo).
+//
+//	peerpath-bench idle [--bin PATH] [--peers 4] [--wait 30s]
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "peerpath-bench",
+		Short:         "Benchmarks of peerpath that print figures beside their limits",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(idleCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "peerpath-bench:", err)
+		os.Exit(1)
+	}
+}
