@@ -94,7 +94,10 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 	}
 	defer insChunks.Close()
 
-	var fresh []cid.Cid
+	var (
+		fresh []cid.Cid
+		gone  []string // ids no longer referenced by their old row
+	)
 	seen := make(map[string]bool)
 	err = tree.Walk(func(n *content.Node) error {
 		seen[n.Rel] = true
@@ -112,6 +115,9 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 				}
 			}
 			return nil
+		}
+		if ex != nil {
+			gone = append(gone, ex.cid)
 		}
 		if ex != nil && isDir && ex.isDir {
 			if _, err := tx.ExecContext(ctx, `UPDATE share_files SET size = ?, mtime_ns = ?, cid = ? WHERE id = ?`, n.Size, mtime, id, ex.id); err != nil {
@@ -159,10 +165,14 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 			if _, err := tx.ExecContext(ctx, `DELETE FROM share_files WHERE id = ?`, ex.id); err != nil {
 				return fail(err)
 			}
+			gone = append(gone, ex.cid)
 		}
 	}
-	if err := gcManifests(ctx, tx); err != nil {
-		return Share{}, err
+	for _, id := range gone {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM share_manifests WHERE cid = ?1
+			AND NOT EXISTS (SELECT 1 FROM share_files WHERE cid = ?1)`, id); err != nil {
+			return fail(err)
+		}
 	}
 	sh, err := scanShare(tx.QueryRowContext(ctx, `SELECT `+shareCols+` FROM share_roots WHERE id = ?`, shareID))
 	if err != nil {

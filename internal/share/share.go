@@ -221,7 +221,7 @@ func (s *Service) Add(ctx context.Context, path string) (Share, error) {
 	if err != nil {
 		return Share{}, err
 	}
-	return s.index(ctx, abs, nil, false, false)
+	return s.index(ctx, abs, indexOpts{})
 }
 
 // AddDownloaded registers a completed download at path, whose id is id and
@@ -252,17 +252,8 @@ func (s *Service) AddDownloaded(ctx context.Context, path string, id cid.Cid, ma
 		_, err = s.store(ctx, abs, tree, true)
 		return err
 	default:
-		sh, err := s.index(ctx, abs, nil, true, false)
-		if err != nil {
-			return err
-		}
-		if sh.CID != id.String() {
-			if rmErr := s.Remove(ctx, abs); rmErr != nil {
-				s.log.Warn("share: removing mismatched download", "path", abs, "err", rmErr)
-			}
-			return fmt.Errorf("share: add downloaded %s: %w: folder hashes to %s, want %s", abs, content.ErrHashMismatch, sh.CID, id)
-		}
-		return nil
+		_, err := s.index(ctx, abs, indexOpts{downloaded: true, expect: id})
+		return err
 	}
 }
 
@@ -414,13 +405,21 @@ type fileRow struct {
 	reused bool
 }
 
-// index hashes the share at abs (reusing unchanged files' manifests unless
-// their rel path is in force) and stores the result. With mustExist it
-// refuses, with ErrNotShared, a path that is not (or no longer) shared.
-func (s *Service) index(ctx context.Context, abs string, force map[string]bool, downloaded, mustExist bool) (Share, error) {
+// indexOpts tune index.
+type indexOpts struct {
+	force      map[string]bool // rel paths to rehash whatever their size and mtime
+	downloaded bool            // mark the share as a completed download
+	mustExist  bool            // refuse (ErrNotShared) a path not shared (any more)
+	expect     cid.Cid         // if defined, store only if the root hashes to it
+}
+
+// index hashes the share at abs, reusing unchanged files' manifests, and
+// stores the result.
+func (s *Service) index(ctx context.Context, abs string, o indexOpts) (Share, error) {
+	force := o.force
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
-	if mustExist {
+	if o.mustExist {
 		var one int
 		if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM share_roots WHERE path = ?`, abs).Scan(&one); err != nil {
 			return Share{}, fmt.Errorf("%w: %s (%w)", ErrNotShared, abs, err)
@@ -455,7 +454,10 @@ func (s *Service) index(ctx context.Context, abs string, force map[string]bool, 
 	if err != nil {
 		return Share{}, fmt.Errorf("share: index %s: %w", abs, err)
 	}
-	return s.storeLocked(ctx, abs, tree, downloaded, existing, started.Add(-racyWindow))
+	if o.expect.Defined() && !tree.ID.Equals(o.expect) {
+		return Share{}, fmt.Errorf("share: %s: %w: hashes to %s, want %s", abs, content.ErrHashMismatch, tree.ID, o.expect)
+	}
+	return s.storeLocked(ctx, abs, tree, o.downloaded, existing, started.Add(-racyWindow))
 }
 
 // store records an already built tree (a verified download) for abs.

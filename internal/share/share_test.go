@@ -610,8 +610,17 @@ func TestAddDownloaded(t *testing.T) {
 		t.Fatalf("tampered folder: %v", err)
 	}
 	list, _ = s.List(ctx)
-	if len(list) != 1 {
-		t.Fatalf("mismatched folder download left shared: %+v", list)
+	if len(list) != 2 || list[1].Path != root || list[1].CID != want.ID.String() {
+		t.Fatalf("mismatched folder download changed the catalog: %+v", list)
+	}
+	other := filepath.Join(dir, "other")
+	makeTree(t, other)
+	writeFile(t, filepath.Join(other, "extra"), []byte("extra"))
+	if err := s.AddDownloaded(ctx, other, want.ID, want.Dir.Encode()); !errors.Is(err, content.ErrHashMismatch) {
+		t.Fatalf("wrong folder: %v", err)
+	}
+	if list, _ = s.List(ctx); len(list) != 2 {
+		t.Fatalf("mismatched folder download shared: %+v", list)
 	}
 }
 

@@ -129,7 +129,7 @@ func (s *Service) reindex(ctx context.Context, id int64, force map[string]bool) 
 		s.log.Warn("share: shared path unavailable; keeping its catalog", "path", r.path, "err", err)
 		return
 	}
-	if _, err := s.index(ctx, r.path, force, false, true); err != nil && ctx.Err() == nil {
+	if _, err := s.index(ctx, r.path, indexOpts{force: force, mustExist: true}); err != nil && ctx.Err() == nil {
 		s.log.Warn("share: re-index failed", "path", r.path, "err", err)
 	}
 }
