@@ -2,6 +2,7 @@ package share
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -55,5 +56,52 @@ func BenchmarkChunk(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkIndex measures indexing a folder of 2,000 small files: a first
+// index (hash and store everything) and a re-index with nothing changed
+// (stat only).
+func BenchmarkIndex(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	root := filepath.Join(dir, "share")
+	const files = 2000
+	for i := range files {
+		p := filepath.Join(root, fmt.Sprintf("d%02d", i%20), fmt.Sprintf("f%04d.txt", i))
+		if err := writeFileErr(p, randData(uint64(i), 4096)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("first", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			db := openDBB(b, filepath.Join(b.TempDir(), "db"))
+			s, err := New(ctx, Config{DB: db})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := s.Add(ctx, root); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(files*b.N)/b.Elapsed().Seconds(), "files/s")
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		db := openDBB(b, filepath.Join(b.TempDir(), "db"))
+		s, err := New(ctx, Config{DB: db})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Add(ctx, root); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := s.Add(ctx, root); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(files*b.N)/b.Elapsed().Seconds(), "files/s")
 	})
 }

@@ -83,8 +83,11 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 		}
 		if errors.Is(err, content.ErrHashMismatch) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrNotExist) {
 			mismatch = mismatch || errors.Is(err, content.ErrHashMismatch)
-			s.log.Warn("share: shared file changed on disk, re-indexing", "path", path, "chunk", id, "err", err)
-			s.markDirty(c.shareID, 0, c.rel)
+			// Logged at debug: a busy peer may ask for many chunks of one
+			// changed file; the re-index (at most one per debounce period)
+			// logs what it finds.
+			s.log.Debug("share: shared file changed on disk, re-indexing", "path", path, "chunk", id, "err", err)
+			s.markDirty(c.shareID, s.cfg.WatchDebounce, c.rel)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", path, err))
 	}
