@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -70,8 +69,9 @@ func newState() *state {
 // FSM is the ledger's raft state machine. It is safe for concurrent reads
 // (Balance, History, CheckInvariant) while raft applies entries.
 type FSM struct {
-	mu sync.RWMutex
-	st *state
+	mu   sync.RWMutex
+	st   *state
+	memo sigMemo
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -172,35 +172,8 @@ func (f *FSM) applyGenesis(g Genesis) error {
 	return nil
 }
 
-// verifyAll checks every signature, in parallel: verification is pure, so
-// the outcome is the same on every voter whatever the scheduling.
-func verifyAll(txs []SignedTransfer) []error {
-	errs := make([]error, len(txs))
-	workers := runtime.GOMAXPROCS(0)
-	if workers < 2 || len(txs) < 32 {
-		for i := range txs {
-			errs[i] = txs[i].Verify()
-		}
-		return errs
-	}
-	var wg sync.WaitGroup
-	chunk := (len(txs) + workers - 1) / workers
-	for lo := 0; lo < len(txs); lo += chunk {
-		hi := min(lo+chunk, len(txs))
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				errs[i] = txs[i].Verify()
-			}
-		}(lo, hi)
-	}
-	wg.Wait()
-	return errs
-}
-
 func (f *FSM) applyBatch(index uint64, now int64, txs []SignedTransfer) []TxResult {
-	verr := verifyAll(txs)
+	verr := f.verifyAll(txs)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.st

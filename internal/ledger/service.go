@@ -72,6 +72,7 @@ type Service struct {
 
 	raft      atomic.Pointer[raft.Raft] // nil on a non-voter
 	store     *sqliteStore
+	vstore    *verifyingStore
 	snaps     raft.SnapshotStore
 	transport *raft.NetworkTransport
 
@@ -176,7 +177,8 @@ func (s *Service) startRaft() error {
 	}
 	rc.TrailingLogs = s.cfg.SnapshotThreshold
 	rc.MaxAppendEntries = 256
-	logs, err := raft.NewLogCache(1024, store)
+	s.vstore = newVerifyingStore(store, s.fsm)
+	logs, err := raft.NewLogCache(1024, s.vstore)
 	if err != nil {
 		trans.Close()
 		store.Close()
@@ -236,6 +238,7 @@ func (s *Service) Close() error {
 				s.closeErr = fmt.Errorf("ledger: raft shutdown: %w", err)
 			}
 			s.commits.Wait()
+			s.vstore.wait()
 			if err := s.transport.Close(); err != nil && s.closeErr == nil {
 				s.closeErr = fmt.Errorf("ledger: transport close: %w", err)
 			}
@@ -332,6 +335,12 @@ func (s *Service) commit(batch []*pending) {
 
 // submitLocal queues t in this leader's batcher and waits for its result.
 func (s *Service) submitLocal(ctx context.Context, t SignedTransfer) (Receipt, error) {
+	// Check the signature here, on the caller's goroutine (many run in
+	// parallel): a forged transfer never reaches the log, and Apply finds
+	// the check in the memo instead of doing it on the apply goroutine.
+	if err := s.fsm.preverify(&t); err != nil {
+		return Receipt{}, err
+	}
 	p := &pending{t: t, done: make(chan TxResult, 1)}
 	select {
 	case s.reqs <- p:
