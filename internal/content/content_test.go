@@ -399,3 +399,37 @@ func TestHashFileMatchesHashBytes(t *testing.T) {
 		t.Fatalf("missing: %v", err)
 	}
 }
+
+func TestHashFileDetectsChange(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	data := randBytes(5, 4*MinChunkSize)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(){
+		"grows": func() {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.Write([]byte("more"))
+			f.Close()
+		},
+		"shrinks": func() { os.Truncate(p, MinChunkSize) },
+	} {
+		testHookChunkRead = func(i int) {
+			if i == 0 {
+				change()
+			}
+		}
+		_, err := HashFile(context.Background(), p, MinChunkSize, 1)
+		testHookChunkRead = nil
+		if !errors.Is(err, ErrFileChanged) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -24,6 +24,10 @@ var ErrFileChanged = errors.New("content: file changed while hashing")
 // files larger than [MaxFileSize].
 var ErrTooLarge = errors.New("content: file too large")
 
+// testHookChunkRead, if set (by tests only), runs after HashFile reads
+// each chunk.
+var testHookChunkRead func(i int)
+
 var bufPools sync.Map // chunk size -> *sync.Pool of *[]byte
 
 // getBuf returns a pooled buffer of exactly size bytes; give it back with
@@ -105,6 +109,9 @@ func HashFile(ctx context.Context, path string, chunkSize, workers int) (*FileMa
 				}
 				fail(fmt.Errorf("content: hash %s: %w", path, err))
 				return
+			}
+			if testHookChunkRead != nil {
+				testHookChunkRead(i)
 			}
 			m.Chunks[i] = IDFromDigest(CodecRaw, blake3.Sum256(buf))
 		}
