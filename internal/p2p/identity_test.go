@@ -179,3 +179,14 @@ func secpKey(t *testing.T) crypto.PrivKey {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func idOf(t *testing.T, sk crypto.PrivKey) peer.ID {
+	t.Helper()
+	id, err := peer.IDFromPrivateKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func mustIDOf(t *testing.T, sk crypto.PrivKey) string { return idOf(t, sk).String() }

@@ -510,6 +510,10 @@ func (n *Node) connect(ctx context.Context, info peer.AddrInfo) error {
 	if n.cfg.AllowPeers != nil && !newAllowGater(n.cfg.AllowPeers).ok(info.ID) {
 		return fmt.Errorf("p2p: connect %s: peer is not in the allow list", info.ID)
 	}
+	// Callers decide when to retry (Serve backs off by itself), so skip the
+	// swarm's own per-address dial backoff, which would otherwise refuse a
+	// retry for several seconds after a failure.
+	ctx = network.WithForceDirectDial(ctx, "peerpath connect")
 	if err := n.h.Connect(ctx, info); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("p2p: connect %s: no handshake in time (peer down or firewalled, or on another private network): %w", info.ID, err)
