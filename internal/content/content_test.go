@@ -311,7 +311,7 @@ func TestValidName(t *testing.T) {
 			t.Errorf("ValidName(%q) = %v", good, err)
 		}
 	}
-	for _, bad := range []string{"", ".", "..", "/", "/a", "a/b", `a\b`, "a\x00", "\t", "a\x1f", strings.Repeat("x", MaxNameLen+1), "\xc3"} {
+	for _, bad := range []string{"", ".", "..", "/", "/a", "a/b", `a\b`, "a\x00", "\t", "a\x1f", strings.Repeat("x", MaxNameLen+1), "\xc3", "photo\u202egnp.exe", "a\u2066b"} {
 		if err := ValidName(bad); err == nil {
 			t.Errorf("ValidName(%q) accepted", bad)
 		}

@@ -379,8 +379,10 @@ func DecodeDirManifest(data []byte) (*DirManifest, error) {
 
 // ValidName reports whether name may be an entry of a folder manifest: a
 // single path element of 1 to [MaxNameLen] bytes of valid UTF-8, not "."
-// or "..", with no '/' or '\\' separator, no NUL and no control character
-// (U+0000–U+001F, U+007F–U+009F). Names differing only in case are allowed.
+// or "..", with no '/' or '\\' separator, no NUL, no control character
+// (U+0000–U+001F, U+007F–U+009F) and no bidirectional override or isolate
+// (U+202A–U+202E, U+2066–U+2069), which could disguise a name's extension.
+// Names differing only in case are allowed.
 func ValidName(name string) error {
 	switch {
 	case name == "":
@@ -397,6 +399,9 @@ func ValidName(name string) error {
 	for _, r := range name {
 		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
 			return fmt.Errorf("content: name %q contains control character %U", name, r)
+		}
+		if (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			return fmt.Errorf("content: name %q contains bidirectional control %U", name, r)
 		}
 	}
 	return nil
