@@ -360,7 +360,7 @@ func TestWatcher(t *testing.T) {
 	serve(t, s)
 	wait := func(what string, cond func(map[string]FileEntry) bool) {
 		t.Helper()
-		eventually(t, 5*time.Second, what, func() bool { return cond(filesByRel(t, s)) })
+		eventually(t, 10*time.Second, what, func() bool { return cond(filesByRel(t, s)) })
 	}
 	time.Sleep(200 * time.Millisecond) // let the first watch sync happen
 
