@@ -494,3 +494,40 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Fatalf("transfer round trip: %v", err)
 	}
 }
+
+func TestSignatureMemoIsExactAndPerVoter(t *testing.T) {
+	alice, bob := newAccount(t), newAccount(t)
+	g := Genesis{Balances: map[string]int64{alice.id: 100}}
+	f1, f2 := newLedger(t, g), newLedger(t, g)
+	now := time.Now()
+	st := mustTransfer(t, alice, bob.id, 10)
+	if err := f1.preverify(&st); err != nil {
+		t.Fatal(err)
+	}
+	// A variant with the same signature but another amount is not covered
+	// by the memo: it is checked, and refused.
+	tampered := st
+	tampered.Amount = 90
+	if r := applyOne(t, f1, 2, now, tampered); !errors.Is(r.Err, ErrBadSignature) {
+		t.Fatalf("tampered after preverify: %v", r.Err)
+	}
+	// A forged transfer never enters the memo.
+	forged := st
+	forged.Sig = append([]byte(nil), st.Sig...)
+	forged.Sig[3] ^= 0x40
+	if err := f2.preverify(&forged); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("preverify forged: %v", err)
+	}
+	if r := applyOne(t, f2, 2, now, forged); !errors.Is(r.Err, ErrBadSignature) {
+		t.Fatalf("forged: %v", r.Err)
+	}
+	// The genuine one applies on both voters, memo or not.
+	for _, f := range []*FSM{f1, f2} {
+		if r := applyOne(t, f, 3, now, st); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if balance(t, f, bob.id) != 10 {
+			t.Fatal("transfer not applied")
+		}
+	}
+}

@@ -1,0 +1,57 @@
+// Package ledger is peerpath's replicated credits ledger: one ledger for
+// the whole network (bandwidth, compute, sales), kept by a set of voters
+// that run hashicorp/raft, with raft traffic over libp2p streams
+// (RaftProtocol: authenticated and encrypted by the libp2p connection,
+// never plain TCP).
+//
+// # Pieces
+//
+//   - StreamLayer adapts a libp2p host to raft.StreamLayer: a raft
+//     ServerAddress is a peer ID string. Incoming raft streams from peers
+//     that are not voters in the current configuration are reset before
+//     raft sees them (a voter with no configuration yet accepts only the
+//     peers in Config.Voters, so it can be bootstrapped or added).
+//   - FSM is the state machine: balances, supply, applied transfer IDs,
+//     grant bookkeeping, a short history per account. Log entries are
+//     batches of signed transfers stamped with the leader's clock, or the
+//     genesis. Each voter checks every payer's signature itself before
+//     applying (a per-voter memo lets that check run earlier, off the apply
+//     goroutine; see sigMemo), so no voter can spend another's credits.
+//   - The raft log and stable store are one SQLite file per voter
+//     (raft.db in Config.Dir, WAL, synchronous=FULL); snapshots are raft
+//     file snapshots in the same directory.
+//   - Service ties it together: New, Serve, Create, Submit, Balance,
+//     History, Status, AddVoter, RemoveVoter. The leader batches submitted
+//     transfers (up to MaxBatch per entry, lingering BatchDelay only while
+//     earlier batches are in flight) and gives each its own result. Other
+//     nodes reach a voter over ClientProtocol (length-prefixed JSON, one
+//     request per stream, 1 MiB limit).
+//
+// # Rules (all deterministic, all replicated)
+//
+//   - Accounts are peer ID strings; amounts are int64 micro-credits
+//     (ParseCredits, FormatCredits). An account never seen has balance
+//     zero; sending to it creates it; sending from it is an overdraft.
+//   - A transfer ID applies at most once. A retry of an applied ID returns
+//     the original receipt (Receipt.Replay set) and changes nothing. A
+//     transfer that failed (overdraft, say) does not consume its ID.
+//   - Applied IDs are remembered for Genesis.IDWindow (default one hour)
+//     of ledger time: a transfer whose own Time is further than that from
+//     the ledger clock (the newest leader time seen) is refused with
+//     ErrExpired, so forgetting older IDs can never let one apply twice.
+//   - No balance goes negative: the payer needs amount plus fee.
+//   - The operator fee is Genesis.FeeBPS basis points of the amount,
+//     rounded down, paid by the payer to Genesis.Operator on top of the
+//     amount; the receiver gets exactly the amount.
+//   - Supply is the genesis total and changes only through grants: when
+//     Genesis.Grant is set, an account that has never held credits may ask
+//     once (NewGrantRequest, signed by itself) for Grant.Amount, at most
+//     Grant.MaxPerHour grants per hour of ledger time network-wide.
+//   - After every entry, balances sum to the supply (FSM.CheckInvariant).
+//
+// # Reads
+//
+// Balance and History on a voter read its own state, which may trail the
+// leader by entries not yet applied there; a non-voter asks a voter.
+// History keeps the last 100 transfers per account.
+package ledger
