@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // mdnsChildEnv marks the re-executed test binary that runs inside the
@@ -79,6 +81,31 @@ func mdnsPair(t *testing.T) {
 	for _, p := range a.Peers() {
 		if p.ID == b.ID().String() && !p.LAN {
 			t.Errorf("peer %s not reported as LAN", p.ID)
+		}
+	}
+}
+
+func TestMDNSStaysLocal(t *testing.T) {
+	lo := net.Interface{Name: "lo", Flags: net.FlagUp | net.FlagLoopback}
+	loMC := net.Interface{Name: "lo", Flags: net.FlagUp | net.FlagLoopback | net.FlagMulticast}
+	eth := net.Interface{Name: "eth0", Flags: net.FlagUp | net.FlagMulticast | net.FlagBroadcast}
+	ethDown := net.Interface{Name: "eth1", Flags: net.FlagMulticast}
+	loopback := []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}
+	any := []ma.Multiaddr{ma.StringCast("/ip4/0.0.0.0/tcp/4101")}
+	for _, tc := range []struct {
+		name   string
+		addrs  []ma.Multiaddr
+		ifaces []net.Interface
+		want   bool
+	}{
+		{"loopback node, host with eth0", loopback, []net.Interface{lo, eth}, false},
+		{"loopback node, namespace with multicast lo", loopback, []net.Interface{loMC, ethDown}, true},
+		{"loopback node, no multicast at all", loopback, []net.Interface{lo}, false},
+		{"loopback node, lo and eth0 multicast", loopback, []net.Interface{loMC, eth}, false},
+		{"LAN node", any, []net.Interface{lo, eth}, true},
+	} {
+		if got := mdnsStaysLocal(tc.addrs, tc.ifaces); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -112,6 +112,8 @@ type Node struct {
 	ps        *pubsub.PubSub
 	bw        *metrics.BandwidthCounter
 	bootstrap []peer.AddrInfo
+	listen    []ma.Multiaddr // what New listened on
+	gater     *allowGater    // nil without AllowPeers
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -225,8 +227,10 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	} else {
 		opts = append(opts, libp2p.PrivateNetwork(psk))
 	}
+	var gater *allowGater
 	if cfg.AllowPeers != nil {
-		opts = append(opts, libp2p.ConnectionGater(newAllowGater(cfg.AllowPeers)))
+		gater = newAllowGater(cfg.AllowPeers)
+		opts = append(opts, libp2p.ConnectionGater(gater))
 	}
 	if !cfg.NoPortMap && !allLoopback(listen) {
 		opts = append(opts, libp2p.NATPortMap())
@@ -281,9 +285,11 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	scoreParams, scoreThresholds := gossipScore()
 	ps, err := pubsub.NewGossipSub(nctx, h,
 		pubsub.WithDiscovery(drouting.NewRoutingDiscovery(kad)),
 		pubsub.WithPeerExchange(true),
+		pubsub.WithPeerScore(scoreParams, scoreThresholds),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: create gossipsub: %w", err)
@@ -297,6 +303,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		ps:        ps,
 		bw:        bw,
 		bootstrap: bootstrap,
+		listen:    listen,
+		gater:     gater,
 		ctx:       nctx,
 		cancel:    cancel,
 		lan:       make(map[peer.ID]bool),
@@ -507,7 +515,7 @@ func (n *Node) connect(ctx context.Context, info peer.AddrInfo) error {
 	if info.ID == n.h.ID() {
 		return errors.New("p2p: connect: that address is this node itself")
 	}
-	if n.cfg.AllowPeers != nil && !newAllowGater(n.cfg.AllowPeers).ok(info.ID) {
+	if n.gater != nil && !n.gater.ok(info.ID) {
 		return fmt.Errorf("p2p: connect %s: peer is not in the allow list", info.ID)
 	}
 	// Callers decide when to retry (Serve backs off by itself), so skip the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"net"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // Timings of the background work. Variables so tests could shorten them;
@@ -74,7 +76,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(n.ctx, cancel)
 	defer stop()
 
-	if n.cfg.MDNS {
+	if n.cfg.MDNS && !mdnsStaysLocal(n.listen, interfaces()) {
+		n.log.Warn("mDNS off: this node listens on loopback only, and mDNS would announce it on other interfaces too")
+	} else if n.cfg.MDNS {
 		svc := mdns.NewMdnsService(n.h, MDNSServiceName, &mdnsNotifee{n: n, ctx: ctx})
 		if err := svc.Start(); err != nil {
 			n.log.Warn("mDNS discovery not started", "err", err)
@@ -271,6 +275,34 @@ func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 		}
 		n.log.Info("connected to LAN peer", "peer", info.ID)
 	})
+}
+
+// mdnsStaysLocal reports whether running mDNS suits a node listening on
+// addrs. A node that listens only on loopback addresses cannot be reached
+// from the LAN, so announcing it there is useless, and mDNS (which uses
+// every multicast interface) would send packets off the machine: for such a
+// node mDNS runs only if every multicast interface is a loopback one (as in
+// a network namespace set up for tests).
+func mdnsStaysLocal(addrs []ma.Multiaddr, ifaces []net.Interface) bool {
+	if !allLoopback(addrs) {
+		return true
+	}
+	usable := false
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagMulticast == 0 {
+			continue
+		}
+		if ifc.Flags&net.FlagLoopback == 0 {
+			return false
+		}
+		usable = true
+	}
+	return usable
+}
+
+func interfaces() []net.Interface {
+	ifaces, _ := net.Interfaces()
+	return ifaces
 }
 
 // sleep waits for d or until ctx is done; it reports whether ctx is still
