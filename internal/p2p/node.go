@@ -134,6 +134,9 @@ type Node struct {
 // with [Node.Serve]. A bad multiaddr, a bad swarm key or an address already
 // in use gives an error; on error nothing is left running.
 func New(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("p2p: new node: %w", err)
+	}
 	if cfg.Identity == nil {
 		return nil, errors.New("p2p: config: Identity is required")
 	}
@@ -219,6 +222,10 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		libp2p.ResourceManager(rm),
 		libp2p.BandwidthReporter(bw),
 		libp2p.EnableAutoNATv2(),
+		// Peers are equal: every node answers other nodes' AutoNAT v1
+		// dial-back requests (rate-limited by go-libp2p), so reachability
+		// can be learnt inside a peerpath network.
+		libp2p.EnableNATService(),
 		libp2p.EnableHolePunching(),
 		libp2p.EnableRelay(),
 	}
