@@ -37,30 +37,55 @@
 // buckets). Rounds start every 2 s and back off to every 5 min while they
 // bring no new peers. Bootstrap peers are redialled with exponential backoff
 // while the node has few peers, and left alone otherwise so they are not
-// overloaded. On a LAN, mDNS (service name [MDNSServiceName]) finds peers
-// with no configuration at all; such peers are reported as LAN peers.
+// overloaded. Our own dials (bootstrap, mDNS, [Node.Connect]) skip the
+// swarm's per-address dial backoff: the caller or Serve decides when to
+// retry, and a user retrying by hand should get a real dial, not a cached
+// failure. On a LAN, mDNS (service name [MDNSServiceName]) finds peers with
+// no configuration at all; such peers are reported as LAN peers. A node
+// that listens on loopback only is unreachable from the LAN, so it runs
+// mDNS only where every multicast interface is a loopback one (a network
+// namespace made for tests): mDNS announces on every multicast interface,
+// and must not send packets off the machine for a node nobody there could
+// reach.
 //
 // Private networks. With [Config.SwarmKey] (a standard libp2p swarm.key)
 // every connection is wrapped by libp2p's pnet protector before any other
 // byte is exchanged, so nodes without the key cannot even complete a
-// handshake, in either direction. pnet protects stream transports only, so
+// handshake, in either direction. Such a handshake may stall rather than
+// fail (each side reads the other's bytes as noise), so a dial to a node on
+// another network ends at the caller's deadline; [Node.Connect] then says
+// that another private network is one possible cause. pnet protects stream transports only, so
 // such a node drops its QUIC addresses. [Config.AllowPeers] adds a
 // connection gater that refuses every other peer ID: outbound dials are
 // refused before a packet is sent, inbound ones right after the security
 // handshake proves the remote identity.
 //
 // Limits. The resource manager runs with go-libp2p's default limits scaled
-// to the machine (1/8 of its memory, half its file descriptors); loopback
-// connections are exempt from its per-IP limits so tests with many local
-// nodes work. The connection manager trims to [Config.LowWater] above
+// to the machine (1/8 of its memory, half its file descriptors), except
+// that the per-peer stream limits are raised (1024 inbound streams per
+// peer, 512 per protocol and peer, where IPFS's defaults allow about 70 per
+// protocol and peer): a swarm download legitimately holds hundreds of
+// streams of one protocol to one peer. Loopback connections are exempt from
+// its per-IP limits, so tests with many local nodes work. The connection manager trims to [Config.LowWater] above
 // [Config.HighWater]. Remote input on our own protocols is bounded by
 // [ReadMsg]'s limit, checked before any allocation.
 //
-// NAT traversal. AutoNAT v2 tells the node whether it is reachable
-// ([Status].Reachability), hole punching (DCUtR) upgrades relayed
-// connections to direct ones, and the relay client can use relays that
-// other peers offer; a node offers no relay service by default. UPnP port
-// mapping is tried only when some listen address is not a loopback address.
+// NAT traversal. AutoNAT (v1, whose result is [Status].Reachability, and
+// v2 for individual addresses) tells the node whether it is reachable; as
+// peers are equal, every node also answers the others' AutoNAT requests.
+// Hole punching (DCUtR) upgrades relayed connections to direct ones, and the
+// relay client can use relays that other peers offer; a node offers no
+// relay service by default. UPnP / NAT-PMP port mapping is tried only when
+// some listen address is not a loopback address and [Config.NoPortMap] is
+// false: it sends SSDP multicast on the LAN, so tests that listen on
+// 0.0.0.0 must set NoPortMap.
+//
+// GossipSub. The router is built with peer scoring on, because per-topic
+// score parameters (Topic.SetScoreParams) can only be attached to a router
+// that scores. The global parameters penalise protocol misbehaviour and
+// many peers behind one public IP (LAN and loopback addresses exempt).
+// Topics find their peers through DHT provider records (pubsub's discovery
+// option), and peer exchange on PRUNE helps meshes heal.
 //
 // Observability. A bandwidth counter feeds [Node.Status] and
 // [Node.RegisterMetrics]; the Prometheus collector reads the host's state at
