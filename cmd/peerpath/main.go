@@ -82,6 +82,10 @@ func newRoot() *cobra.Command {
 		statusCmd(g),
 		swarmKeyCmd(g),
 		demoCmd(g),
+		shareCmd(g),
+		sharesCmd(g),
+		unshareCmd(g),
+		getCmd(g),
 	)
 	return root
 }

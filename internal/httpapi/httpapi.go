@@ -274,3 +274,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-errc
 	return nil
 }
+
+// WriteNDJSON writes v as one line of JSON (for NDJSON streams).
+func WriteNDJSON(w http.ResponseWriter, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
+	"github.com/peerpath/peerpath/internal/transfer"
 )
 
 // Options configures a Node.
@@ -58,6 +59,11 @@ type Node struct {
 	reg     *prometheus.Registry
 	started time.Time
 	private bool
+	files   *files
+
+	// wrapSource, set by tests, wraps the block source the node serves
+	// (to make a lying provider).
+	wrapSource func(transfer.BlockSource) transfer.BlockSource
 
 	closeOnce sync.Once
 }
@@ -185,6 +191,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		ErrorStatus: errorStatus(),
 	})
 	n.routes()
+	if err := n.newFiles(ctx); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -237,6 +246,8 @@ func (n *Node) Serve(ctx context.Context) error {
 		run  func(context.Context) error
 	}{
 		{"p2p", n.p2p.Serve},
+		{"share", n.files.share.Serve},
+		{"transfer", n.files.transfer.Serve},
 		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}
 	var wg sync.WaitGroup

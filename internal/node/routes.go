@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/share"
+	"github.com/peerpath/peerpath/internal/transfer"
 )
 
 // errorStatus maps the domain errors of the node's subsystems to HTTP
@@ -19,6 +22,10 @@ import (
 func errorStatus() map[error]int {
 	return map[error]int{
 		p2p.ErrMsgTooLarge: http.StatusRequestEntityTooLarge,
+		share.ErrNotShared: http.StatusNotFound,
+		share.ErrNotFound:  http.StatusNotFound,
+		fs.ErrNotExist:     http.StatusNotFound,
+		transfer.ErrExists: http.StatusConflict,
 	}
 }
 

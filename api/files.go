@@ -1,0 +1,125 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// ShareRequest is the body of POST /api/v1/shares and DELETE /api/v1/shares.
+type ShareRequest struct {
+	// Path is an absolute path on the daemon's machine.
+	Path string `json:"path"`
+}
+
+// Share is one shared file or folder.
+type Share struct {
+	CID        string    `json:"cid"`
+	Name       string    `json:"name"`
+	Path       string    `json:"path"`
+	Dir        bool      `json:"dir"`
+	Size       int64     `json:"size"`
+	Files      int       `json:"files"`
+	Downloaded bool      `json:"downloaded"`
+	Added      time.Time `json:"added"`
+	Indexed    time.Time `json:"indexed"`
+}
+
+// GetRequest is the body of POST /api/v1/get.
+type GetRequest struct {
+	CID string `json:"cid"`
+	// Output is an absolute path on the daemon's machine where the file or
+	// folder is written.
+	Output string `json:"output"`
+	// Timeout is how long the download may go without progress, as a Go
+	// duration ("2m"); empty means the daemon's default.
+	Timeout string `json:"timeout,omitempty"`
+}
+
+// GetEvent is one line of the NDJSON stream POST /api/v1/get answers:
+// "progress" events while downloading, then one "done" or "error".
+type GetEvent struct {
+	Type string `json:"type"`
+	// progress
+	Done    int64   `json:"done,omitempty"`
+	Total   int64   `json:"total,omitempty"`
+	Sources int     `json:"sources,omitempty"`
+	Rate    float64 `json:"rate,omitempty"`
+	// done
+	Result *GetResult `json:"result,omitempty"`
+	// error
+	Error string `json:"error,omitempty"`
+}
+
+// GetResult describes a completed download.
+type GetResult struct {
+	CID        string  `json:"cid"`
+	Path       string  `json:"path"`
+	Dir        bool    `json:"dir"`
+	Files      int     `json:"files"`
+	Size       int64   `json:"size"`
+	Fetched    int64   `json:"fetched"`
+	Resumed    int64   `json:"resumed"`
+	Peers      int     `json:"peers"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// AddShare shares a file or folder in place.
+func (c *Client) AddShare(ctx context.Context, path string) (Share, error) {
+	var v Share
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/shares", ShareRequest{Path: path}, &v)
+}
+
+// Shares lists what the node shares.
+func (c *Client) Shares(ctx context.Context) ([]Share, error) {
+	var v []Share
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/shares", nil, &v)
+}
+
+// RemoveShare stops sharing path.
+func (c *Client) RemoveShare(ctx context.Context, path string) error {
+	return c.Do(ctx, http.MethodDelete, Prefix+"/shares?path="+url.QueryEscape(path), nil, nil)
+}
+
+// Get downloads a file or folder, calling progress (if not nil) with each
+// progress event, and returns the result. Cancelling ctx stops the
+// download; the daemon keeps the verified chunks for a later Get.
+func (c *Client) Get(ctx context.Context, req GetRequest, progress func(GetEvent)) (GetResult, error) {
+	body, err := c.Stream(ctx, http.MethodPost, Prefix+"/get", req)
+	if err != nil {
+		return GetResult{}, err
+	}
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev GetEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return GetResult{}, fmt.Errorf("api: bad event %q: %w", sc.Text(), err)
+		}
+		switch ev.Type {
+		case "progress":
+			if progress != nil {
+				progress(ev)
+			}
+		case "done":
+			if ev.Result == nil {
+				return GetResult{}, fmt.Errorf("api: done event without result")
+			}
+			return *ev.Result, nil
+		case "error":
+			return GetResult{}, &Error{Status: http.StatusBadGateway, Message: ev.Error}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			return GetResult{}, ctx.Err()
+		}
+		return GetResult{}, fmt.Errorf("api: download stream: %w", err)
+	}
+	return GetResult{}, fmt.Errorf("api: download stream ended without a result")
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/peerpath/peerpath/api"
+)
+
+func shareCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "share PATH...",
+		Short: "Share files or folders in place (nothing is copied) and print their content ids",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			for _, p := range args {
+				abs, err := filepath.Abs(p)
+				if err != nil {
+					return err
+				}
+				if _, err := os.Stat(abs); err != nil {
+					return err
+				}
+				ctx, cancel := timeoutCtx(c, 24*time.Hour)
+				s, err := cl.AddShare(ctx, abs)
+				cancel()
+				if err != nil {
+					return clientErr(err)
+				}
+				if g.json {
+					if err := printJSONLine(c, map[string]any{"cid": s.CID, "name": s.Name, "size": s.Size, "files": s.Files}); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s  %s  (%s, %d files)\n", s.CID, s.Name, humanBytes(float64(s.Size)), s.Files)
+			}
+			return nil
+		},
+	}
+}
+
+func sharesCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "shares",
+		Short: "List what this node shares",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 30*time.Second)
+			defer cancel()
+			l, err := cl.Shares(ctx)
+			if err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), l)
+			}
+			if len(l) == 0 {
+				fmt.Fprintln(c.OutOrStdout(), "nothing shared; share a folder with: peerpath share PATH")
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CID\tSIZE\tFILES\tPATH")
+			for _, s := range l {
+				p := s.Path
+				if s.Downloaded {
+					p += " (downloaded)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.CID, humanBytes(float64(s.Size)), s.Files, p)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func unshareCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "unshare PATH",
+		Short: "Stop sharing a file or folder",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			abs, err := filepath.Abs(args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 30*time.Second)
+			defer cancel()
+			if err := cl.RemoveShare(ctx, abs); err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), map[string]string{"removed": abs})
+			}
+			fmt.Fprintln(c.OutOrStdout(), "no longer shared:", abs)
+			return nil
+		},
+	}
+}
+
+func getCmd(g *globals) *cobra.Command {
+	var (
+		out     string
+		timeout time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "get CID",
+		Short: "Download a file or folder from every peer that has it (resumes where it stopped)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if out == "" {
+				out = args[0]
+			}
+			abs, err := filepath.Abs(out)
+			if err != nil {
+				return err
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			// The daemon bounds the time without progress; this bounds the
+			// request itself generously.
+			ctx, cancel := context.WithCancel(c.Context())
+			defer cancel()
+			var bar *progressbar.ProgressBar
+			progress := func(ev api.GetEvent) {}
+			if !g.json && isTerminal(os.Stderr) {
+				progress = func(ev api.GetEvent) {
+					if bar == nil {
+						bar = progressbar.NewOptions64(ev.Total,
+							progressbar.OptionSetWriter(os.Stderr),
+							progressbar.OptionShowBytes(true),
+							progressbar.OptionSetWidth(30),
+							progressbar.OptionThrottle(100*time.Millisecond),
+							progressbar.OptionShowCount(),
+							progressbar.OptionSetPredictTime(true),
+							progressbar.OptionFullWidth(),
+							progressbar.OptionClearOnFinish(),
+						)
+					}
+					if ev.Total > bar.GetMax64() {
+						bar.ChangeMax64(ev.Total)
+					}
+					bar.Describe(fmt.Sprintf("%d sources", ev.Sources))
+					bar.Set64(ev.Done)
+				}
+			}
+			req := api.GetRequest{CID: args[0], Output: abs}
+			if timeout > 0 {
+				req.Timeout = timeout.String()
+			}
+			res, err := cl.Get(ctx, req, progress)
+			if bar != nil {
+				bar.Finish()
+			}
+			if err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), res)
+			}
+			what := "file"
+			if res.Dir {
+				what = fmt.Sprintf("folder, %d files", res.Files)
+			}
+			secs := res.DurationMS / 1000
+			rate := 0.0
+			if secs > 0 {
+				rate = float64(res.Fetched) / secs
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s (%s, %s) from %d peers in %.1fs, %s/s",
+				res.Path, what, humanBytes(float64(res.Size)), res.Peers, secs, humanBytes(rate))
+			if res.Resumed > 0 {
+				fmt.Fprintf(c.OutOrStdout(), ", resumed with %s already here", humanBytes(float64(res.Resumed)))
+			}
+			fmt.Fprintln(c.OutOrStdout())
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", "where to write the file or folder (default: ./CID)")
+	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long without progress (default 2m)")
+	return c
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func printJSONLine(c *cobra.Command, v any) error {
+	return printJSON(c.OutOrStdout(), v)
+}
+
+var _ = tabwriter.AlignRight
