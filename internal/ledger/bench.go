@@ -205,7 +205,9 @@ func BenchClients(ctx context.Context, n, clients int) (BenchResult, error) {
 			genesis.Balances[accts[i]] = 1_000_000 * MicroPerCredit
 		}
 	}
-	nodes, err := startCluster(ctx, base, keys[:3], genesis, nil)
+	nodes, err := startCluster(ctx, base, keys[:3], genesis, func(c *Config) {
+		c.ElectionTimeout = time.Second // a starved leader must not lose its lease mid-run
+	})
 	if err != nil {
 		return BenchResult{}, err
 	}

@@ -35,7 +35,7 @@
 //   - A transfer ID applies at most once. A retry of an applied ID returns
 //     the original receipt (Receipt.Replay set) and changes nothing. A
 //     transfer that failed (overdraft, say) does not consume its ID.
-//   - Applied IDs are remembered for Genesis.IDWindow (default one hour)
+//   - Applied IDs are remembered for Genesis.IDWindow (default 15 minutes)
 //     of ledger time: a transfer whose own Time is further than that from
 //     the ledger clock (the newest leader time seen) is refused with
 //     ErrExpired, so forgetting older IDs can never let one apply twice.
@@ -53,5 +53,8 @@
 //
 // Balance and History on a voter read its own state, which may trail the
 // leader by entries not yet applied there; a non-voter asks a voter.
-// History keeps the last 100 transfers per account.
+// History keeps at least the last 100 transfers per account.
+//
+// Build with -tags ledgerdebug to panic if the invariant ever breaks
+// after an entry (it costs a pass over all balances per entry).
 package ledger

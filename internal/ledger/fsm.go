@@ -189,6 +189,11 @@ func (f *FSM) applyBatch(index uint64, now int64, txs []SignedTransfer) []TxResu
 		res[i].Receipt, res[i].Err = st.apply(index, &txs[i])
 	}
 	st.prune()
+	if debugInvariant {
+		if err := st.check(); err != nil {
+			panic(err)
+		}
+	}
 	return res
 }
 
@@ -283,10 +288,12 @@ func (st *state) add(acct string, delta int64) {
 	st.Balances[acct] += delta
 }
 
+// record appends to an account's history, keeping between historyLimit and
+// twice that many entries (trimmed in one copy, amortised).
 func (st *state) record(acct string, t Transfer) {
 	h := append(st.History[acct], t)
-	if len(h) > historyLimit {
-		h = append(h[:0:0], h[len(h)-historyLimit:]...)
+	if len(h) >= 2*historyLimit {
+		h = append(make([]Transfer, 0, 2*historyLimit), h[len(h)-historyLimit:]...)
 	}
 	st.History[acct] = h
 }
@@ -329,9 +336,10 @@ func (f *FSM) History(acct string, limit int) ([]Transfer, error) {
 		return nil, ErrNoLedger
 	}
 	h := f.st.History[acct]
-	if limit <= 0 || limit > len(h) {
-		limit = len(h)
+	if limit <= 0 || limit > historyLimit {
+		limit = historyLimit
 	}
+	limit = min(limit, len(h))
 	out := make([]Transfer, 0, limit)
 	for i := len(h) - 1; i >= 0 && len(out) < limit; i-- {
 		out = append(out, h[i])
@@ -378,15 +386,19 @@ func (f *FSM) Balances() map[string]int64 {
 func (f *FSM) CheckInvariant() error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	return f.st.check()
+}
+
+func (st *state) check() error {
 	var sum int64
-	for k, v := range f.st.Balances {
+	for k, v := range st.Balances {
 		if v < 0 {
 			return fmt.Errorf("ledger: invariant: %s has negative balance %d", k, v)
 		}
 		sum += v
 	}
-	if sum != f.st.Supply {
-		return fmt.Errorf("ledger: invariant: balances sum to %d, supply is %d", sum, f.st.Supply)
+	if sum != st.Supply {
+		return fmt.Errorf("ledger: invariant: balances sum to %d, supply is %d", sum, st.Supply)
 	}
 	return nil
 }

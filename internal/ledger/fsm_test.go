@@ -531,3 +531,26 @@ func TestSignatureMemoIsExactAndPerVoter(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryNewestFirstAndBounded(t *testing.T) {
+	alice, bob := newAccount(t), newAccount(t)
+	f := newLedger(t, Genesis{Balances: map[string]int64{alice.id: 1_000_000}})
+	now := time.Now()
+	for i := 1; i <= 250; i++ {
+		if r := applyOne(t, f, uint64(1+i), now, mustTransfer(t, alice, bob.id, int64(i))); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	h, err := f.History(bob.id, 0)
+	if err != nil || len(h) != historyLimit {
+		t.Fatalf("history: %d entries, %v", len(h), err)
+	}
+	for i, tr := range h {
+		if tr.Amount != int64(250-i) {
+			t.Fatalf("entry %d amount %d, want %d (newest first)", i, tr.Amount, 250-i)
+		}
+	}
+	if h, _ := f.History(alice.id, 5); len(h) != 5 || h[0].Amount != 250 {
+		t.Fatalf("payer history %+v", h)
+	}
+}

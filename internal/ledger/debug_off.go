@@ -1,0 +1,7 @@
+//go:build !ledgerdebug
+
+package ledger
+
+// debugInvariant is off in normal builds; tests check the invariant
+// explicitly (FSM.CheckInvariant).
+const debugInvariant = false
