@@ -82,32 +82,44 @@ func (db *DB) Migrate(ctx context.Context, component string, migs []Migration) e
 			return fmt.Errorf("%w (component %s)", ErrMigrationOrder, component)
 		}
 	}
+	for _, m := range sorted {
+		if err := db.apply(ctx, component, m, len(sorted)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply runs one migration unless it was applied already. The check and the
+// change happen in one (immediate) transaction, so concurrent callers, in
+// this process or another, apply each migration exactly once.
+func (db *DB) apply(ctx context.Context, component string, m Migration, known int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
+	}
+	defer tx.Rollback()
 	var have int
-	if err := db.QueryRowContext(ctx,
+	if err := tx.QueryRowContext(ctx,
 		`SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = ?`, component).Scan(&have); err != nil {
 		return fmt.Errorf("store: migrate %s: %w", component, err)
 	}
-	if have > len(sorted) {
-		return fmt.Errorf("store: migrate %s: database is at version %d, newer than this binary (%d)", component, have, len(sorted))
+	if have > known {
+		return fmt.Errorf("store: migrate %s: database is at version %d, newer than this binary (%d)", component, have, known)
 	}
-	for _, m := range sorted[have:] {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
-		}
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
-		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO schema_migrations(component, version, applied) VALUES (?, ?, ?)`,
-			component, m.Version, time.Now().Unix()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
-		}
+	if have >= m.Version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations(component, version, applied) VALUES (?, ?, ?)`,
+		component, m.Version, time.Now().Unix()); err != nil {
+		return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migrate %s to %d: %w", component, m.Version, err)
 	}
 	return nil
 }

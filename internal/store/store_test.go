@@ -82,3 +82,26 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 		t.Fatal("table of a failed migration was kept")
 	}
 }
+
+func TestConcurrentMigrateAppliesOnce(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	migs := []Migration{{Version: 1, SQL: `CREATE TABLE c (x)`}, {Version: 2, SQL: `INSERT INTO c VALUES (1)`}}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { errs <- db.Migrate(context.Background(), "c", migs) }()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	db.QueryRow(`SELECT COUNT(*) FROM c`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("migration 2 applied %d times", n)
+	}
+}
