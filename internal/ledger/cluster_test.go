@@ -289,3 +289,52 @@ func TestThreeVotersWithNonVoter(t *testing.T) {
 }
 
 func raftAddr(id peer.ID) raft.ServerAddress { return raft.ServerAddress(id.String()) }
+
+func TestServiceConfigAndLifecycle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := New(ctx, Config{}); err == nil {
+		t.Fatal("New without a host succeeded")
+	}
+	h, key := testHost(t)
+	if _, err := New(ctx, Config{Host: h, Voter: true}); err == nil {
+		t.Fatal("voter without Dir succeeded")
+	}
+	// A non-voter that knows no voter cannot submit: ErrNoLeader once its
+	// context ends, and Create/AddVoter say ErrNotVoter.
+	svc, err := New(ctx, Config{Host: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := newAccount(t)
+	st, err := NewTransfer(key, bob.id, 1, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = svc.Submit(sctx, st)
+	scancel()
+	if !errors.Is(err, ErrNoLeader) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("submit with no voter: %v", err)
+	}
+	if err := svc.AddVoter(ctx, h.ID()); !errors.Is(err, ErrNotVoter) {
+		t.Fatalf("AddVoter on non-voter: %v", err)
+	}
+	// Malformed transfers are refused before any network use.
+	bad := st
+	bad.Amount = -5
+	if _, err := svc.Submit(ctx, bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative amount: %v", err)
+	}
+	// Serve returns after its context ends; calls afterwards say ErrClosed.
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(serveCtx) }()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := svc.Submit(ctx, st); !errors.Is(err, ErrClosed) {
+		t.Fatalf("submit after close: %v", err)
+	}
+}

@@ -62,6 +62,7 @@ var errCodes = []error{
 	ErrNoLeader,
 	ErrClosed,
 	errNotLeader,
+	errBadRequest,
 }
 
 // errNotLeader is internal: a forwarded request reached a voter that is not
