@@ -286,6 +286,15 @@ func TestThreeVotersWithNonVoter(t *testing.T) {
 	if st, _ := leader.svc.Status(ctx); len(st.Voters) != 3 || slices.Contains(st.Voters, fourth.host.ID().String()) {
 		t.Fatalf("voters after remove: %v", st.Voters)
 	}
+	// Once removed, its raft streams are reset like any non-voter's.
+	s, err = fourth.host.NewStream(ctx, leader.host.ID(), RaftProtocol)
+	if err == nil {
+		_ = s.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = s.Write([]byte{0, 1, 2})
+		if _, err = s.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+			t.Fatalf("raft stream from a removed voter: %v, want reset", err)
+		}
+	}
 }
 
 func raftAddr(id peer.ID) raft.ServerAddress { return raft.ServerAddress(id.String()) }
