@@ -70,6 +70,13 @@ func TestTenNodesManyStreams(t *testing.T) {
 	})
 
 	t.Logf("%d nodes met through the DHT in %v", nodes, time.Since(start))
+	// Connect each node to its stream targets explicitly: the DHT need not
+	// have connected every pair, and discovery is not what is tested here.
+	for i, n := range ns {
+		for j := 1; j <= peersPerNode; j++ {
+			mustConnect(t, n, ns[(i+j)%nodes])
+		}
+	}
 	start = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
