@@ -134,8 +134,8 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 	r := &Runner{
 		log:      log,
 		ceiling:  ceiling,
-		maxMods:  cmp(cfg.MaxModules, DefaultMaxModules),
-		maxBytes: cmp(cfg.MaxModuleBytes, DefaultMaxModuleBytes),
+		maxMods:  orDefault(cfg.MaxModules, DefaultMaxModules),
+		maxBytes: orDefault(cfg.MaxModuleBytes, DefaultMaxModuleBytes),
 		modules:  make(map[[32]byte]*Module),
 		inflight: make(map[[32]byte]*compileCall),
 	}
@@ -164,8 +164,8 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 	return r, nil
 }
 
-// cmp returns v, or def when v is not positive.
-func cmp(v, def int) int {
+// orDefault returns v, or def when v is not positive.
+func orDefault(v, def int) int {
 	if v <= 0 {
 		return def
 	}

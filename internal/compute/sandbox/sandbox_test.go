@@ -173,6 +173,35 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// TestLoopDoesNotStallGC checks that a spinning guest leaves the rest of the
+// process running: a garbage collection (which must stop every goroutine)
+// completes while the guest spins.
+func TestLoopDoesNotStallGC(t *testing.T) {
+	r, _ := testRunner(t)
+	loop := compile(t, r, wasmLoop)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Run(testCtx(t), loop, Unit{}, Limits{Timeout: 1500 * time.Millisecond})
+		errc <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // let the guest start spinning
+	done := make(chan time.Duration, 1)
+	go func() {
+		start := time.Now()
+		runtime.GC()
+		done <- time.Since(start)
+	}()
+	select {
+	case took := <-done:
+		t.Logf("GC during a spinning guest took %v", took)
+	case err := <-errc:
+		t.Fatalf("the GC waited for the guest to be stopped (%v)", err)
+	}
+	if err := <-errc; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+}
+
 func TestCallerCancel(t *testing.T) {
 	r, _ := testRunner(t)
 	loop := compile(t, r, wasmLoop)
