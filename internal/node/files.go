@@ -105,8 +105,8 @@ func (n *Node) newFiles(ctx context.Context) error {
 		seeder = sh
 	}
 	var src transfer.BlockSource = sh
-	if n.wrapSource != nil {
-		src = n.wrapSource(src)
+	if n.opts.wrapSource != nil {
+		src = n.opts.wrapSource(src)
 	}
 	tr, err := transfer.New(transfer.Config{
 		Host:        n.p2p.Host(),

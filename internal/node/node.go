@@ -41,6 +41,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by the status endpoint.
 	Version string
+
+	// wrapSource, set by this package's tests, wraps the block source the
+	// node serves (to make a lying provider).
+	wrapSource func(transfer.BlockSource) transfer.BlockSource
 }
 
 // ErrLocked is returned by [New] when another daemon holds the home.
@@ -60,10 +64,6 @@ type Node struct {
 	started time.Time
 	private bool
 	files   *files
-
-	// wrapSource, set by tests, wraps the block source the node serves
-	// (to make a lying provider).
-	wrapSource func(transfer.BlockSource) transfer.BlockSource
 
 	closeOnce sync.Once
 }
@@ -216,6 +216,8 @@ func (n *Node) takeLock() error {
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	n.lock = f
+	// An api file left by a daemon that was killed is stale: we hold the lock.
+	os.Remove(n.home.Path(config.FileAPI))
 	return nil
 }
 

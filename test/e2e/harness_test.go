@@ -95,6 +95,8 @@ func startDaemonHome(t *testing.T, home string, extra ...string) *daemon {
 func startProcess(t *testing.T, home string, cmd *exec.Cmd) *daemon {
 	t.Helper()
 	d := &daemon{t: t, home: home, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	// An api file left by a killed daemon is stale; wait for the new one.
+	os.Remove(filepath.Join(home, "api"))
 	cmd.Stdout, cmd.Stderr = d.out, d.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
