@@ -2,6 +2,7 @@
 // figure beside its limit (raw TCP, BLAKE3, native code, IPFS's kubo).
 //
 //	peerpath-bench idle [--bin PATH] [--peers 4] [--wait 30s]
+//	peerpath-bench transfer [--bin PATH] [--size 1073741824]
 package main
 
 import (
@@ -18,7 +19,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(idleCmd())
+	root.AddCommand(idleCmd(), transferCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "peerpath-bench:", err)
 		os.Exit(1)
