@@ -47,14 +47,16 @@
 // # Known limitations (wazero v1.12)
 //
 //   - Termination is checked only at loop headers. Each check leaves the
-//     machine code for a Go trampoline, which makes loop-heavy guests about
-//     10 to 50 times slower than without it (see the examples' wasm/native
-//     benchmarks), yet a guest that never loops, such as an exponentially
-//     recursive function, is still never interrupted: its goroutine spins
-//     past the timeout, and because machine code cannot be preempted it can
-//     also stall the Go garbage collector. Running units in a child process
-//     that can be killed (with the checks turned off) would fix both; until
-//     then, run only jobs from peers you are willing to trust with a CPU.
+//     machine code for a Go trampoline, which makes loop-heavy guests much
+//     slower: the examples' units ran 12 to 70 times slower than native Go
+//     with the checks, against 3 to 9 times without them (wazero alone, on
+//     a loaded 2-core machine; see BenchmarkWasmVsNative in examples/).
+//     Yet a guest that never loops, such as an exponentially recursive
+//     function, is still never interrupted: its goroutine spins past the
+//     timeout, and since machine code cannot be preempted it may also stall
+//     the garbage collector. Running units in a child process that can be
+//     killed (with the checks turned off) would fix both; until then, run
+//     jobs only from peers you are willing to trust with a CPU.
 //   - Compile time is not bounded by ctx (wazero compiles without checking
 //     it); it is bounded by [RunnerConfig.MaxModuleBytes] and precheck's
 //     structural limits.
