@@ -35,6 +35,10 @@ type Status struct {
 	RateIn        float64 `json:"rate_in"`
 	RateOut       float64 `json:"rate_out"`
 	Private       bool    `json:"private"`
+	// Announced and ToAnnounce count provider records announced in the
+	// DHT and queued in all, for the shared content.
+	Announced  int `json:"announced"`
+	ToAnnounce int `json:"to_announce"`
 }
 
 // ConnectRequest is the body of POST /api/v1/connect.

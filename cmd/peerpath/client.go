@@ -189,6 +189,7 @@ func statusCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(w, "peers         %d\n", st.Peers)
 			fmt.Fprintf(w, "routing table %d\n", st.RoutingTable)
 			fmt.Fprintf(w, "reachability  %s\n", st.Reachability)
+			fmt.Fprintf(w, "announced     %d of %d provider records\n", st.Announced, st.ToAnnounce)
 			fmt.Fprintf(w, "bandwidth in  %s total, %s/s\n", humanBytes(float64(st.BytesIn)), humanBytes(st.RateIn))
 			fmt.Fprintf(w, "bandwidth out %s total, %s/s\n", humanBytes(float64(st.BytesOut)), humanBytes(st.RateOut))
 			return nil

@@ -26,7 +26,7 @@ type lyingSource struct {
 	transfer.BlockSource
 	honest bool // serve chunks as they are
 	lies   atomic.Int64
-	extra map[cid.Cid][]byte
+	extra  map[cid.Cid][]byte
 }
 
 func (l *lyingSource) Manifest(ctx context.Context, id cid.Cid) ([]byte, error) {

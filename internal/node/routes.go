@@ -46,7 +46,10 @@ func (n *Node) routes() {
 	})
 	a.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		st := n.p2p.Status()
+		done, total := n.files.share.AnnounceProgress()
 		return api.Status{
+			Announced:     done,
+			ToAnnounce:    total,
 			ID:            n.ID().String(),
 			Version:       n.opts.Version,
 			UptimeSeconds: time.Since(n.started).Seconds(),
