@@ -47,8 +47,11 @@ func (s *Service) notLeader(r *raft.Raft) clientResponse {
 
 func (s *Service) serveRequest(ctx context.Context, remote peer.ID, req clientRequest) clientResponse {
 	r := s.raft.Load()
-	if r == nil || s.closed() {
+	if r == nil {
 		return responseFor(ErrNotVoter)
+	}
+	if s.closed() {
+		return responseFor(ErrClosed) // the caller retries elsewhere
 	}
 	leading := r.State() == raft.Leader
 	switch req.Op {

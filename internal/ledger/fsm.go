@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/bits"
 	"sort"
@@ -403,16 +405,19 @@ func (st *state) check() error {
 	return nil
 }
 
-// Snapshot captures the full state. The copy is taken under the lock; it is
-// written out later, off the apply path.
+// Snapshot captures the full state. It copies the maps under the lock
+// (History slices are shared: entries below a slice's length are never
+// modified, appends go past it and trims allocate anew) and encodes them
+// later in Persist, off the apply path.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	b, err := json.Marshal(f.st)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: snapshot: %w", err)
-	}
-	return &fsmSnapshot{data: b}, nil
+	cp := *f.st
+	cp.Balances = maps.Clone(f.st.Balances)
+	cp.Applied = maps.Clone(f.st.Applied)
+	cp.Granted = maps.Clone(f.st.Granted)
+	cp.History = maps.Clone(f.st.History)
+	return &fsmSnapshot{st: &cp}, nil
 }
 
 // Restore replaces the state with a snapshot written by Snapshot.
@@ -443,14 +448,18 @@ func readSnapshot(r io.Reader) (*state, error) {
 	return st, nil
 }
 
-type fsmSnapshot struct{ data []byte }
+type fsmSnapshot struct{ st *state }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := io.WriteString(sink, snapshotMagic); err != nil {
-		sink.Cancel()
-		return fmt.Errorf("ledger: persist snapshot: %w", err)
+	w := bufio.NewWriterSize(sink, 1<<16)
+	_, err := w.WriteString(snapshotMagic)
+	if err == nil {
+		err = json.NewEncoder(w).Encode(s.st)
 	}
-	if _, err := sink.Write(s.data); err != nil {
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
 		sink.Cancel()
 		return fmt.Errorf("ledger: persist snapshot: %w", err)
 	}
