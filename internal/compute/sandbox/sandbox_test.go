@@ -114,6 +114,29 @@ func TestEcho(t *testing.T) {
 	}
 }
 
+// TestFreshInstances checks that runs share no state: memory starts fresh
+// and concurrent runs see only their own input.
+func TestFreshInstances(t *testing.T) {
+	r, prog := testRunner(t)
+	once := compile(t, r, wasmOnce)
+	for range 3 {
+		if _, err := r.Run(testCtx(t), once, Unit{}, Limits{}); err != nil {
+			t.Fatalf("memory survived a previous run: %v", err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			in := bytes.Repeat([]byte{byte('a' + i)}, 1000+i)
+			res, err := r.Run(testCtx(t), prog, Unit{Stdin: in, Args: []string{"echo"}}, Limits{})
+			if err != nil || !bytes.Equal(res.Stdout, in) {
+				t.Errorf("concurrent run %d: err %v, %d bytes out", i, err, len(res.Stdout))
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestArgsEnv(t *testing.T) {
 	r, prog := testRunner(t)
 	u := Unit{Args: []string{"argsenv", "a b", "c"}, Env: map[string]string{"ZED": "1", "PEERPATH_UNIT": "7", "EMPTY": ""}}

@@ -148,3 +148,16 @@ var (
 	// wasmNamesBomb has a name section claiming 2^32-1 function names.
 	wasmNamesBomb = concat(wasmNop, section(0, concat(name("name"), []byte{0x01, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f})...))
 )
+
+// wasmOnce traps if its memory already holds the mark it leaves, so a
+// second run traps unless every run gets fresh memory.
+var wasmOnce = buildModule(modOptions{
+	body: []byte{
+		0x41, 0x00, // i32.const 0
+		0x2d, 0x00, 0x00, // i32.load8_u
+		0x04, 0x40, 0x00, 0x0b, // if: unreachable
+		0x41, 0x00, 0x41, 0x01, // i32.const 0, i32.const 1
+		0x3a, 0x00, 0x00, // i32.store8
+	},
+	memPages: 1, exportStart: true,
+})
