@@ -30,9 +30,10 @@ func TestThreeNodesDiscoverViaDHT(t *testing.T) {
 	eventually(t, 15*time.Second, "B connected to C", func() bool {
 		return b.Host().Network().Connectedness(c.ID()) == network.Connected
 	})
-	if len(b.Host().Peerstore().Addrs(c.ID())) == 0 {
-		t.Error("B has no address for C in its peerstore")
-	}
+	// If C dialled B, B learns C's listen addresses through identify.
+	eventually(t, 5*time.Second, "C's addresses in B's peerstore", func() bool {
+		return len(b.Host().Peerstore().Addrs(c.ID())) > 0
+	})
 	eventually(t, 10*time.Second, "B's routing table holds A and C", func() bool {
 		return b.Status().RoutingTable >= 2
 	})
