@@ -150,8 +150,54 @@ func (s *Service) newSession(id cid.Cid, opt GetOptions) *session {
 	return ss
 }
 
-// getDir creates the folder dir and downloads m's entries into it.
+// getDir creates the folder dir and downloads m's entries (and subfolders)
+// into it, up to parallelFiles files at once.
 func (ss *session) getDir(ctx context.Context, m *content.DirManifest, dir string, depth int) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	g := &fileGroup{sem: make(chan struct{}, parallelFiles), cancel: cancel}
+	err := ss.walkDir(ctx, g, m, dir, depth)
+	if err != nil {
+		cancel(err)
+	}
+	g.wg.Wait()
+	if err == nil {
+		err = g.err
+	}
+	return err
+}
+
+// fileGroup runs the file downloads of a folder concurrently, cancelling
+// them all on the first error.
+type fileGroup struct {
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+	cancel context.CancelCauseFunc
+}
+
+func (g *fileGroup) spawn(ctx context.Context, fn func() error) error {
+	select {
+	case g.sem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	g.wg.Go(func() {
+		defer func() { <-g.sem }()
+		if err := fn(); err != nil {
+			g.mu.Lock()
+			if g.err == nil {
+				g.err = err
+			}
+			g.mu.Unlock()
+			g.cancel(err)
+		}
+	})
+	return nil
+}
+
+func (ss *session) walkDir(ctx context.Context, g *fileGroup, m *content.DirManifest, dir string, depth int) error {
 	if depth > maxDirDepth {
 		return fmt.Errorf("%w: folders nested deeper than %d", ErrBadContent, maxDirDepth)
 	}
@@ -173,25 +219,36 @@ func (ss *session) getDir(ctx context.Context, m *content.DirManifest, dir strin
 		if err := ss.checkInside(p); err != nil {
 			return err
 		}
-		if !content.IsFile(e.ID) && !content.IsDir(e.ID) {
+		switch {
+		case content.IsFile(e.ID):
+			err := g.spawn(ctx, func() error {
+				_, sub, err := ss.fetchManifest(ctx, e.ID, []cid.Cid{ss.root})
+				if err != nil {
+					return err
+				}
+				fm, ok := sub.(*content.FileManifest)
+				if !ok || fm.Size != e.Size {
+					return fmt.Errorf("%w: entry %q: manifest does not match the folder's entry", ErrBadContent, e.Name)
+				}
+				return ss.getFile(ctx, e.ID, fm, p, []cid.Cid{e.ID, ss.root})
+			})
+			if err != nil {
+				return err
+			}
+		case content.IsDir(e.ID):
+			_, sub, err := ss.fetchManifest(ctx, e.ID, []cid.Cid{ss.root})
+			if err != nil {
+				return err
+			}
+			dm, ok := sub.(*content.DirManifest)
+			if !ok {
+				return fmt.Errorf("%w: entry %q: not a folder manifest", ErrBadContent, e.Name)
+			}
+			if err := ss.walkDir(ctx, g, dm, p, depth+1); err != nil {
+				return err
+			}
+		default:
 			return fmt.Errorf("%w: entry %q is neither file nor folder", ErrBadContent, e.Name)
-		}
-		_, sub, err := ss.fetchManifest(ctx, e.ID, []cid.Cid{ss.root})
-		if err != nil {
-			return err
-		}
-		switch sub := sub.(type) {
-		case *content.FileManifest:
-			if sub.Size != e.Size {
-				return fmt.Errorf("%w: entry %q: manifest size %d, folder says %d", ErrBadContent, e.Name, sub.Size, e.Size)
-			}
-			if err := ss.getFile(ctx, e.ID, sub, p, []cid.Cid{e.ID, ss.root}); err != nil {
-				return err
-			}
-		case *content.DirManifest:
-			if err := ss.getDir(ctx, sub, p, depth+1); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
@@ -535,9 +592,9 @@ func (ss *session) addFetched(n int64) {
 	ss.mu.Unlock()
 }
 
-func (ss *session) setSources(n int) {
+func (ss *session) addSources(delta int) {
 	ss.mu.Lock()
-	ss.prog.Sources = n
+	ss.prog.Sources += delta
 	ss.mu.Unlock()
 	ss.report(false)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -48,7 +49,7 @@ func TestGetFile(t *testing.T) {
 			for _, s := range srcs {
 				// A little service time, so every source is up before
 				// the others could finish alone.
-				s.onChunk = func(cid.Cid) { time.Sleep(2 * time.Millisecond) }
+				s.set(func(s *memSource) { s.onChunk = func(cid.Cid) { time.Sleep(2 * time.Millisecond) } })
 			}
 			seeder := &recordingSeeder{}
 			c := newClient(t, f, func(c *Config) { c.Seeder = seeder })
@@ -117,6 +118,11 @@ func TestGetFolder(t *testing.T) {
 				"void":  tree{},
 				"é 名前":  randBytes(10),
 			}
+			many := tree{}
+			for i := range 30 {
+				many[fmt.Sprintf("f%02d", i)] = randBytes(1000 + i*3000)
+			}
+			tr["many"] = many
 			src := newMemSource()
 			id, total := src.addTree(tr, testChunk)
 			f, _, _ := swarm(t, src, n)
@@ -128,7 +134,7 @@ func TestGetFolder(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertTree(t, out, tr)
-			if !res.Dir || res.Files != 6 || res.Size != total || res.Fetched > total+total/2 {
+			if !res.Dir || res.Files != 36 || res.Size != total || res.Fetched > total+total/2 {
 				t.Fatalf("result %+v (total %d)", res, total)
 			}
 			if len(seeder.calls) != 1 || seeder.calls[0] != out+" "+id.String() {
@@ -184,13 +190,13 @@ func TestResume(t *testing.T) {
 			// First run: cancelled after 20 chunks were served.
 			ctx1, cancel1 := context.WithCancel(ctx)
 			var served atomic.Int64
-			srcs[0].mu.Lock()
-			srcs[0].onChunk = func(cid.Cid) {
-				if served.Add(1) == 20 {
-					cancel1()
+			srcs[0].set(func(s *memSource) {
+				s.onChunk = func(cid.Cid) {
+					if served.Add(1) == 20 {
+						cancel1()
+					}
 				}
-			}
-			srcs[0].mu.Unlock()
+			})
 			_, err := c.Get(ctx1, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("first run: %v", err)
@@ -219,9 +225,7 @@ func TestResume(t *testing.T) {
 			}
 
 			// Second run: only the missing chunks are requested.
-			srcs[0].mu.Lock()
-			srcs[0].onChunk = nil
-			srcs[0].mu.Unlock()
+			srcs[0].set(func(s *memSource) { s.onChunk = nil })
 			srcs[0].resetCounts()
 			res, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
 			if err != nil {
@@ -314,8 +318,8 @@ func TestLyingProvider(t *testing.T) {
 			odd[id] = true
 		}
 	}
-	srcs[0].lie = func(cid.Cid) bool { return true }
-	srcs[1].lie = func(id cid.Cid) bool { return odd[id] }
+	srcs[0].set(func(s *memSource) { s.lie = func(cid.Cid) bool { return true } })
+	srcs[1].set(func(s *memSource) { s.lie = func(id cid.Cid) bool { return odd[id] } })
 	c := newClient(t, f, nil)
 	out := filepath.Join(t.TempDir(), "file.bin")
 	res, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
@@ -347,7 +351,7 @@ func TestOnlyLiars(t *testing.T) {
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, srcs, _ := swarm(t, src, 1)
-	srcs[0].lie = func(cid.Cid) bool { return true }
+	srcs[0].set(func(s *memSource) { s.lie = func(cid.Cid) bool { return true } })
 	c := newClient(t, f, nil)
 	out := filepath.Join(t.TempDir(), "file.bin")
 	_, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: time.Second})
@@ -390,7 +394,7 @@ func TestNoProvider(t *testing.T) {
 		fm := src.addFile(data, testChunk)
 		f, srcs, _ := swarm(t, src, 1)
 		var n atomic.Int64
-		srcs[0].notFound = func(cid.Cid) bool { return n.Add(1) > 10 }
+		srcs[0].set(func(s *memSource) { s.notFound = func(cid.Cid) bool { return n.Add(1) > 10 } })
 		c := newClient(t, f, nil)
 		out := filepath.Join(t.TempDir(), "file.bin")
 		_, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: time.Second})
@@ -409,7 +413,7 @@ func TestNoProvider(t *testing.T) {
 			}
 		}
 		// With the provider back, the download completes.
-		srcs[0].notFound = nil
+		srcs[0].set(func(s *memSource) { s.notFound = nil })
 		if _, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 5 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
@@ -493,5 +497,41 @@ func TestOutputExists(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); string(b) != "mine" {
 		t.Fatal("existing file overwritten")
+	}
+}
+
+// TestResumeFolder: a folder download cancelled midway completes on the next
+// Get, without fetching again the files already complete.
+func TestResumeFolder(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	tr := tree{}
+	for i := range 12 {
+		tr[fmt.Sprintf("f%02d", i)] = randBytes(4 * testChunk)
+	}
+	src := newMemSource()
+	id, _ := src.addTree(tr, testChunk)
+	f, srcs, _ := swarm(t, src, 1)
+	c := newClient(t, f, nil)
+	out := filepath.Join(t.TempDir(), "folder")
+	ctx1, cancel1 := context.WithCancel(ctx)
+	var served atomic.Int64
+	srcs[0].set(func(s *memSource) {
+		s.onChunk = func(cid.Cid) {
+			if served.Add(1) == 20 {
+				cancel1()
+			}
+		}
+	})
+	if _, err := c.Get(ctx1, id, GetOptions{Output: out, Timeout: 10 * time.Second}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	srcs[0].set(func(s *memSource) { s.onChunk = nil })
+	res, err := c.Get(ctx, id, GetOptions{Output: out, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertTree(t, out, tr)
+	if res.Resumed == 0 || res.Chunks >= 48 || res.Chunks+int(res.Resumed/testChunk) != 48 {
+		t.Fatalf("result %+v", res)
 	}
 }

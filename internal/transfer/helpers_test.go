@@ -84,6 +84,13 @@ func (m *memSource) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, 
 	return b, nil
 }
 
+// set changes the source's behaviour under its lock.
+func (m *memSource) set(fn func(m *memSource)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fn(m)
+}
+
 func (m *memSource) requestCount(id cid.Cid) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

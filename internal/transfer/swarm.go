@@ -271,9 +271,9 @@ func (j *fileJob) manage(ctx context.Context) error {
 			sctx, scancel := context.WithCancelCause(ctx)
 			src := &source{ai: ai, ctx: sctx, cancel: scancel}
 			active[ai.ID] = src
+			ss.addSources(1)
 			go func() { events <- sourceEvent{src, j.runSource(src)} }()
 		}
-		ss.setSources(len(active))
 		if len(active) >= 3 {
 			lastFull = now
 		}
@@ -310,6 +310,7 @@ func (j *fileJob) manage(ctx context.Context) error {
 		select {
 		case ev := <-events:
 			delete(active, ev.src.ai.ID)
+			ss.addSources(-1)
 			id := ev.src.ai.ID
 			err := ev.err
 			if cause := context.Cause(ev.src.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -357,8 +358,8 @@ func (j *fileJob) manage(ctx context.Context) error {
 	for len(active) > 0 {
 		ev := <-events
 		delete(active, ev.src.ai.ID)
+		ss.addSources(-1)
 	}
-	ss.setSources(0)
 	return result
 }
 

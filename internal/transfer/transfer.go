@@ -88,6 +88,7 @@ const (
 	commitEvery      = 32
 	commitInterval   = 250 * time.Millisecond
 	maxDirDepth      = 64
+	parallelFiles    = 4
 
 	scoreChunk    = 1
 	scoreMax      = 1000
