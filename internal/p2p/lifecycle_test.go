@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestServeAndCloseLifecycle(t *testing.T) {
@@ -151,5 +152,25 @@ func TestPubSubBetweenNodes(t *testing.T) {
 	}
 	if string(msg.Data) != "hello" || msg.ReceivedFrom != a.ID() {
 		t.Errorf("got %q from %s", msg.Data, msg.ReceivedFrom)
+	}
+}
+
+func TestLibP2PMetricsOptIn(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := testNode(t, func(c *Config) { c.LibP2PMetrics = reg })
+	b := testNode(t, nil)
+	mustConnect(t, b, a)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	libp2pFamilies := 0
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "libp2p_") {
+			libp2pFamilies++
+		}
+	}
+	if libp2pFamilies == 0 {
+		t.Errorf("no libp2p_ metrics in the opted-in registry (%d families)", len(mfs))
 	}
 }

@@ -202,7 +202,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p: connection manager: %w", err)
 	}
-	rm, err := newResourceManager()
+	rm, err := newResourceManager(cfg.LibP2PMetrics != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -328,10 +328,11 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 // newResourceManager returns go-libp2p's resource manager with its default
 // limits scaled to this machine's memory and file descriptors, plus the
-// default limits for libp2p's own services (identify, ping, relay, ...).
+// default limits for libp2p's own services (identify, ping, relay, ...),
+// with higher per-peer stream limits (see the package doc).
 // Loopback connections are exempt from the per-IP connection limits, so
 // tests with many local nodes do not hit them.
-func newResourceManager() (network.ResourceManager, error) {
+func newResourceManager(withMetrics bool) (network.ResourceManager, error) {
 	scaling := rcmgr.DefaultLimits
 	// Services fan out: a swarm download may hold hundreds of streams of
 	// one protocol to one peer. The defaults (64 inbound streams per
@@ -349,7 +350,13 @@ func newResourceManager() (network.ResourceManager, error) {
 	}
 	libp2p.SetDefaultServiceLimits(&scaling)
 	limits := scaling.AutoScale()
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	var opts []rcmgr.Option
+	if !withMetrics {
+		// Its metrics are process-wide counters updated on every stream
+		// event; skip that work unless someone reads them.
+		opts = append(opts, rcmgr.WithMetricsDisabled())
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: resource manager: %w", err)
 	}
