@@ -450,6 +450,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 
 type fsmSnapshot struct{ st *state }
 
+// Persist writes the snapshot magic and the JSON state to sink.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	w := bufio.NewWriterSize(sink, 1<<16)
 	_, err := w.WriteString(snapshotMagic)
@@ -466,6 +467,7 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
+// Release is a no-op: the copy is garbage collected.
 func (s *fsmSnapshot) Release() {}
 
 // sortedKeys is used where iteration order must not matter to callers.

@@ -716,6 +716,7 @@ func (s *Service) IsLeader() bool {
 // slogWriter forwards raft's (hclog's) text lines to slog.
 type slogWriter struct{ log *slog.Logger }
 
+// Write logs one hclog line at Info.
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.log.Info(strings.TrimSpace(string(p)), "component", "raft")
 	return len(p), nil

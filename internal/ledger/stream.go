@@ -112,7 +112,9 @@ func (sl *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (
 // peerAddr is a peer ID as a net.Addr.
 type peerAddr peer.ID
 
+// Network is "libp2p".
 func (a peerAddr) Network() string { return "libp2p" }
+// String is the peer ID.
 func (a peerAddr) String() string  { return peer.ID(a).String() }
 
 // streamConn is a libp2p stream as a net.Conn.
@@ -120,5 +122,7 @@ type streamConn struct {
 	network.Stream
 }
 
+// LocalAddr is our peer ID.
 func (c *streamConn) LocalAddr() net.Addr  { return peerAddr(c.Conn().LocalPeer()) }
+// RemoteAddr is the remote peer ID.
 func (c *streamConn) RemoteAddr() net.Addr { return peerAddr(c.Conn().RemotePeer()) }

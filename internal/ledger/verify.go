@@ -132,8 +132,10 @@ func newVerifyingStore(inner raft.LogStore, fsm *FSM) *verifyingStore {
 	return &verifyingStore{LogStore: inner, fsm: fsm, sem: make(chan struct{}, 2)}
 }
 
+// StoreLog stores one entry (see StoreLogs).
 func (v *verifyingStore) StoreLog(l *raft.Log) error { return v.StoreLogs([]*raft.Log{l}) }
 
+// StoreLogs stores entries, then starts checking their signatures.
 func (v *verifyingStore) StoreLogs(logs []*raft.Log) error {
 	if err := v.LogStore.StoreLogs(logs); err != nil {
 		return err

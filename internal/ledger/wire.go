@@ -60,7 +60,9 @@ type remoteError struct {
 	sentinel error
 }
 
+// Error is the remote message.
 func (e *remoteError) Error() string { return e.msg }
+// Unwrap is the sentinel for the remote code (nil if none).
 func (e *remoteError) Unwrap() error { return e.sentinel }
 
 func (r *clientResponse) err() error {
