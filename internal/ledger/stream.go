@@ -114,8 +114,9 @@ type peerAddr peer.ID
 
 // Network is "libp2p".
 func (a peerAddr) Network() string { return "libp2p" }
+
 // String is the peer ID.
-func (a peerAddr) String() string  { return peer.ID(a).String() }
+func (a peerAddr) String() string { return peer.ID(a).String() }
 
 // streamConn is a libp2p stream as a net.Conn.
 type streamConn struct {
@@ -123,6 +124,7 @@ type streamConn struct {
 }
 
 // LocalAddr is our peer ID.
-func (c *streamConn) LocalAddr() net.Addr  { return peerAddr(c.Conn().LocalPeer()) }
+func (c *streamConn) LocalAddr() net.Addr { return peerAddr(c.Conn().LocalPeer()) }
+
 // RemoteAddr is the remote peer ID.
 func (c *streamConn) RemoteAddr() net.Addr { return peerAddr(c.Conn().RemotePeer()) }

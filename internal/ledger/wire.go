@@ -62,6 +62,7 @@ type remoteError struct {
 
 // Error is the remote message.
 func (e *remoteError) Error() string { return e.msg }
+
 // Unwrap is the sentinel for the remote code (nil if none).
 func (e *remoteError) Unwrap() error { return e.sentinel }
 
