@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -60,6 +62,14 @@ type RunnerConfig struct {
 	// MaxModuleBytes bounds the size of a module given to Compile. Zero
 	// means DefaultMaxModuleBytes (64 MiB).
 	MaxModuleBytes int
+	// Isolate runs every unit in a child process (this program, re-executed)
+	// that is killed when the unit's time is up. Guests then run without
+	// wazero's loop-header termination checks, several times faster, and a
+	// guest that cannot be interrupted in-process (deep recursion without
+	// loops) is still stopped. The program's main (and TestMain) must call
+	// [ServeChild] first thing. Each unit pays for starting a process and
+	// loading the compiled module from the cache (tens of milliseconds).
+	Isolate bool
 }
 
 // Runner compiles and runs untrusted WASI modules. It is safe for
@@ -73,6 +83,16 @@ type Runner struct {
 	cache   wazero.CompilationCache
 	rt      wazero.Runtime
 	wasiFns map[string]api.FunctionDefinition
+
+	// Isolated mode (see RunnerConfig.Isolate).
+	isolate   bool
+	childPath string // executable re-run as the child
+	childDir  string // compilation cache shared with the children
+	tempDir   bool   // childDir was created by NewRunner and is removed by Close
+	// onOverflow, in a child, reports an output overflow and exits: the
+	// guest runs without termination checks, so it cannot be stopped
+	// otherwise.
+	onOverflow func(stdout, stderr []byte)
 
 	closeCtx  context.Context // done once Close is called
 	closeStop context.CancelFunc
@@ -119,6 +139,42 @@ func (m *Module) Size() int { return len(m.wasm) }
 // that closes guests when their context ends, with the WASI preview 1 host
 // module instantiated once. Call Close to release it.
 func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
+	if !cfg.Isolate {
+		return buildRunner(ctx, cfg, true)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: isolation needs the executable's path: %w", err)
+	}
+	// The parent compiles without termination checks, for the children to
+	// load from the disk cache. wazero's cache key does not record whether
+	// the checks were compiled in, so this cache must never be shared with
+	// a runner that executes guests in-process.
+	dir, temp := "", false
+	if cfg.CacheDir != "" {
+		dir = filepath.Join(cfg.CacheDir, "isolated")
+	} else {
+		if dir, err = os.MkdirTemp("", "peerpath-sandbox-*"); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		temp = true
+	}
+	inner := cfg
+	inner.CacheDir = dir
+	r, err := buildRunner(ctx, inner, false)
+	if err != nil {
+		if temp {
+			_ = os.RemoveAll(dir)
+		}
+		return nil, err
+	}
+	r.isolate, r.childPath, r.childDir, r.tempDir = true, exe, dir, temp
+	return r, nil
+}
+
+// buildRunner creates a runner whose guests run in this process, with or
+// without wazero's termination checks (without only in a child process).
+func buildRunner(ctx context.Context, cfg RunnerConfig, terminate bool) (*Runner, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,7 +206,7 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 	}
 	rc := wazero.NewRuntimeConfig().
 		WithCoreFeatures(coreFeatures).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(terminate).
 		WithMemoryLimitPages(uint32(ceiling / pageSize)).
 		WithCompilationCache(r.cache)
 	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
@@ -378,6 +434,9 @@ func (r *Runner) Run(ctx context.Context, m *Module, u Unit, lim Limits) (Result
 	if m.minMemory > lim.MemoryBytes {
 		return Result{}, fmt.Errorf("sandbox: %w: initial memory %d bytes exceeds the limit %d", ErrMemory, m.minMemory, lim.MemoryBytes)
 	}
+	if r.isolate {
+		return r.runChild(ctx, m, u, lim)
+	}
 
 	runCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
@@ -385,8 +444,17 @@ func (r *Runner) Run(ctx context.Context, m *Module, u Unit, lim Limits) (Result
 	defer stopOnClose()
 
 	guard := &memoryGuard{limit: lim.MemoryBytes}
-	stdout := &cappedBuffer{limit: lim.MaxOutput, onOverflow: cancel}
-	stderr := &cappedBuffer{limit: lim.MaxStderr, onOverflow: cancel}
+	var stdout, stderr *cappedBuffer
+	overflow := func() {
+		cancel()
+		if r.onOverflow != nil {
+			out, _ := stdout.result()
+			errOut, _ := stderr.result()
+			r.onOverflow(out, errOut)
+		}
+	}
+	stdout = &cappedBuffer{limit: lim.MaxOutput, onOverflow: overflow}
+	stderr = &cappedBuffer{limit: lim.MaxStderr, onOverflow: overflow}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions(). // _start is called below, after the memory check
@@ -510,6 +578,11 @@ func (r *Runner) Close(ctx context.Context) error {
 	err := r.rt.Close(ctx)
 	if cerr := r.cache.Close(ctx); err == nil {
 		err = cerr
+	}
+	if r.tempDir {
+		if rerr := os.RemoveAll(r.childDir); err == nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("sandbox: close: %w", err)

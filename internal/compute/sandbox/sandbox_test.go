@@ -22,6 +22,7 @@ import (
 var cacheDir string
 
 func TestMain(m *testing.M) {
+	ServeChild() // the isolation tests re-run this binary as the child
 	dir, err := os.MkdirTemp("", "sandbox-test-cache-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

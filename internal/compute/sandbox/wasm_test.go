@@ -161,3 +161,22 @@ var wasmOnce = buildModule(modOptions{
 	},
 	memPages: 1, exportStart: true,
 })
+
+// wasmExpRecursion calls f(40), where f(n) calls f(n-1) twice: 2^40 calls
+// and no loop, so wazero's loop-header checks never run.
+var wasmExpRecursion = func() []byte {
+	types := section(1, 0x02, 0x60, 0x00, 0x00, 0x60, 0x01, 0x7f, 0x00)
+	funcs := section(3, 0x02, 0x00, 0x01)
+	mem := section(5, 0x01, 0x00, 0x01)
+	exp := section(7, concat([]byte{0x02}, name("_start"), []byte{0x00, 0x00}, name("memory"), []byte{0x02, 0x00})...)
+	start := []byte{0x00, 0x41, 40, 0x10, 0x01, 0x0b} // i32.const 40, call f
+	f := []byte{
+		0x00,                   // no locals
+		0x20, 0x00, 0x04, 0x40, // local.get 0, if
+		0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01, // f(n-1)
+		0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01, // f(n-1)
+		0x0b, 0x0b, // end if, end
+	}
+	code := section(10, concat([]byte{0x02}, uleb(uint64(len(start))), start, uleb(uint64(len(f))), f)...)
+	return concat(wasmNop[:8], types, funcs, mem, exp, code)
+}()
