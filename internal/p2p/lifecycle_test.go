@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -172,5 +173,28 @@ func TestLibP2PMetricsOptIn(t *testing.T) {
 	}
 	if libp2pFamilies == 0 {
 		t.Errorf("no libp2p_ metrics in the opted-in registry (%d families)", len(mfs))
+	}
+}
+
+func TestReachabilityFromEventBus(t *testing.T) {
+	n := testNode(t, nil)
+	if r := n.Status().Reachability; r != "unknown" {
+		t.Fatalf("initial reachability %q, want unknown", r)
+	}
+	em, err := n.Host().EventBus().Emitter(new(event.EvtLocalReachabilityChanged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer em.Close()
+	for _, tc := range []struct {
+		r    network.Reachability
+		want string
+	}{{network.ReachabilityPublic, "public"}, {network.ReachabilityPrivate, "private"}} {
+		if err := em.Emit(event.EvtLocalReachabilityChanged{Reachability: tc.r}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Second, "reachability "+tc.want, func() bool {
+			return n.Status().Reachability == tc.want
+		})
 	}
 }

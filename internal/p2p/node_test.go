@@ -49,6 +49,15 @@ func TestThreeNodesDiscoverViaDHT(t *testing.T) {
 	if st.Reachability != "unknown" && st.Reachability != "private" && st.Reachability != "public" {
 		t.Errorf("reachability %q", st.Reachability)
 	}
+	// Serve pings each peer as it connects.
+	eventually(t, 5*time.Second, "latency to C measured", func() bool {
+		for _, p := range b.Peers() {
+			if p.ID == c.ID().String() {
+				return p.LatencyMS > 0
+			}
+		}
+		return false
+	})
 	var sawC bool
 	for _, p := range b.Peers() {
 		if p.ID == c.ID().String() {
