@@ -39,3 +39,10 @@ func BenchmarkWasmVsNative(b *testing.B) {
 	job := jobtest.Load(b, ".")
 	job.Ratio(b, kernel.Run, jobtest.Unit(1000, []string{"-span", "10000000"}, nil))
 }
+
+// BenchmarkIsolatedVsNative is BenchmarkWasmVsNative with each unit run in a
+// child process (no loop checks, plus process start and module load).
+func BenchmarkIsolatedVsNative(b *testing.B) {
+	job := jobtest.LoadIsolated(b, ".")
+	job.Ratio(b, kernel.Run, jobtest.Unit(1000, []string{"-span", "10000000"}, nil))
+}

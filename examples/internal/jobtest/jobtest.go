@@ -21,9 +21,9 @@ import (
 )
 
 var (
-	mu     sync.Mutex
-	runner *sandbox.Runner
-	jobs   = map[string]*Job{}
+	mu      sync.Mutex
+	runners = map[bool]*sandbox.Runner{} // by isolation
+	jobs    = map[string]*Job{}
 )
 
 // Job is a compiled example module.
@@ -34,37 +34,48 @@ type Job struct {
 
 // Load builds the main package in dir as a WASI module and compiles it in
 // the test process's runner.
-func Load(tb testing.TB, dir string) *Job {
+func Load(tb testing.TB, dir string) *Job { return load(tb, dir, false) }
+
+// LoadIsolated is Load for a runner that runs each unit in a child process
+// (sandbox.RunnerConfig.Isolate).
+func LoadIsolated(tb testing.TB, dir string) *Job { return load(tb, dir, true) }
+
+func load(tb testing.TB, dir string, isolate bool) *Job {
 	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if j := jobs[dir]; j != nil {
+	key := fmt.Sprint(isolate, dir)
+	if j := jobs[key]; j != nil {
 		return j
 	}
 	wasm := sandboxtest.BuildWasm(tb, dir)
-	if runner == nil {
-		r, err := sandbox.NewRunner(context.Background(), sandbox.RunnerConfig{})
+	r := runners[isolate]
+	if r == nil {
+		var err error
+		r, err = sandbox.NewRunner(context.Background(), sandbox.RunnerConfig{Isolate: isolate})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		runner = r
+		runners[isolate] = r
 	}
-	m, err := runner.Compile(context.Background(), wasm)
+	m, err := r.Compile(context.Background(), wasm)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	j := &Job{runner: runner, module: m}
-	jobs[dir] = j
+	j := &Job{runner: r, module: m}
+	jobs[key] = j
 	return j
 }
 
-// Main runs the tests, closes the runner and checks for leaked goroutines.
-// Call it from TestMain.
+// Main serves as a sandbox child when started as one, otherwise runs the
+// tests, closes the runners and checks for leaked goroutines. Call it from
+// TestMain.
 func Main(m *testing.M) {
+	sandbox.ServeChild()
 	code := m.Run()
 	mu.Lock()
-	if runner != nil {
-		_ = runner.Close(context.Background())
+	for _, r := range runners {
+		_ = r.Close(context.Background())
 	}
 	mu.Unlock()
 	if code == 0 {
