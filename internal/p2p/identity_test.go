@@ -170,6 +170,27 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// TestSecondNodeOnSamePort checks that a node cannot take a fixed TCP port
+// that another node serves (go-libp2p listens with SO_REUSEPORT, which
+// would otherwise let both bind it).
+func TestSecondNodeOnSamePort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "/ip4/127.0.0.1/tcp/" + itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	testNode(t, func(c *Config) { c.ListenAddrs = []string{addr} })
+	n, err := New(context.Background(), Config{Identity: newKey(t), ListenAddrs: []string{addr}})
+	if err == nil {
+		n.Close()
+		t.Fatal("second node listens on the same TCP port")
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("err = %v, want address already in use", err)
+	}
+}
+
 func secpKey(t *testing.T) crypto.PrivKey {
 	sk, _, err := crypto.GenerateSecp256k1Key(rand.Reader)
 	if err != nil {

@@ -260,7 +260,11 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}()
 
 	for _, a := range listen {
-		if lerr := h.Network().Listen(a); lerr != nil {
+		lerr := probeTCP(a)
+		if lerr == nil {
+			lerr = h.Network().Listen(a)
+		}
+		if lerr != nil {
 			if !userAddrs && isIP6(a) {
 				// The default IPv6 addresses are best effort: many hosts
 				// have IPv6 disabled.
@@ -376,6 +380,35 @@ func parseListenAddrs(strs []string) ([]ma.Multiaddr, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// probeTCP binds a's TCP address once without SO_REUSEPORT and releases
+// it. go-libp2p's TCP transport listens with SO_REUSEPORT (so that hole
+// punching can dial from the listen port), which lets a second node bind a
+// port that another node already serves, the kernel then splitting incoming
+// connections between them. The probe turns that into an "address already
+// in use" error. Port 0 and non-TCP addresses are not probed.
+func probeTCP(a ma.Multiaddr) error {
+	if _, err := a.ValueForProtocol(ma.P_TCP); err != nil {
+		return nil
+	}
+	na, err := manet.ToNetAddr(a)
+	if err != nil {
+		return nil // let the transport report it
+	}
+	tcp, ok := na.(*net.TCPAddr)
+	if !ok || tcp.Port == 0 {
+		return nil
+	}
+	network := "tcp4"
+	if tcp.IP.To4() == nil {
+		network = "tcp6"
+	}
+	l, err := net.ListenTCP(network, tcp)
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 func parseBootstrap(self peer.ID, strs []string) ([]peer.AddrInfo, error) {
