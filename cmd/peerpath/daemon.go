@@ -59,6 +59,8 @@ func (d *daemonFlags) bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&d.cfg.MaxUpload, "max-upload", 0, "upload limit in bytes/s (0 = unlimited)")
 	fs.Int64Var(&d.cfg.MaxDownload, "max-download", 0, "download limit in bytes/s (0 = unlimited)")
 	fs.BoolVar(&d.cfg.NoSeed, "no-seed", false, "don't serve what this node downloads")
+	fs.BoolVar(&d.cfg.LedgerVoter, "ledger-voter", false, "be a voter of the credits ledger")
+	fs.StringSliceVar(&d.cfg.LedgerVoters, "ledger-voters", nil, "peer IDs of ledger voters, comma-separated")
 }
 
 // apply overrides file with the flags the user set.
@@ -80,6 +82,8 @@ func (d *daemonFlags) apply(fs *pflag.FlagSet, file config.Config) config.Config
 	set("max-upload", func() { out.MaxUpload = d.cfg.MaxUpload })
 	set("max-download", func() { out.MaxDownload = d.cfg.MaxDownload })
 	set("no-seed", func() { out.NoSeed = d.cfg.NoSeed })
+	set("ledger-voter", func() { out.LedgerVoter = d.cfg.LedgerVoter })
+	set("ledger-voters", func() { out.LedgerVoters = d.cfg.LedgerVoters })
 	return out
 }
 

@@ -86,6 +86,8 @@ func newRoot() *cobra.Command {
 		sharesCmd(g),
 		unshareCmd(g),
 		getCmd(g),
+		walletCmd(g),
+		ledgerCmd(g),
 	)
 	return root
 }

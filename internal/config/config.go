@@ -59,6 +59,11 @@ type Config struct {
 	MaxDownload int64 `toml:"max_download"`
 	// NoSeed stops the node from serving what it downloaded.
 	NoSeed bool `toml:"no_seed"`
+	// LedgerVoter makes this node a voter of the credits ledger.
+	LedgerVoter bool `toml:"ledger_voter"`
+	// LedgerVoters lists peer IDs believed to be ledger voters, so a node
+	// knows whom to ask first.
+	LedgerVoters []string `toml:"ledger_voters"`
 }
 
 // DefaultListen is the listen set used when Config.Listen is empty.
@@ -198,6 +203,13 @@ max_download = {{.MaxDownload}}
 
 # true stops the node from serving files it downloaded.
 no_seed = {{.NoSeed}}
+
+# true makes this node a voter of the replicated credits ledger (3 or 5 in a
+# real network). Its raft log and snapshots live in HOME/ledger.
+ledger_voter = {{.LedgerVoter}}
+
+# Peer IDs of ledger voters, so this node knows whom to ask first.
+ledger_voters = {{list .LedgerVoters}}
 `))
 
 // Render returns c as a commented config file.

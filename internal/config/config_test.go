@@ -20,6 +20,9 @@ func TestRenderedDefaultsLoadBack(t *testing.T) {
 	if len(got.Bootstrap) == 0 && len(want.Bootstrap) == 0 {
 		got.Bootstrap, want.Bootstrap = nil, nil
 	}
+	if len(got.LedgerVoters) == 0 && len(want.LedgerVoters) == 0 {
+		got.LedgerVoters, want.LedgerVoters = nil, nil
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("loaded %+v\nwant %+v", got, want)
 	}

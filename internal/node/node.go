@@ -26,6 +26,7 @@ import (
 
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/httpapi"
+	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
@@ -64,6 +65,7 @@ type Node struct {
 	started time.Time
 	private bool
 	files   *files
+	ledger  *ledger.Service
 
 	closeOnce sync.Once
 }
@@ -194,6 +196,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newFiles(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.newLedger(ctx); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -250,6 +255,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		{"p2p", n.p2p.Serve},
 		{"share", n.files.share.Serve},
 		{"transfer", n.files.transfer.Serve},
+		{"ledger", n.ledger.Serve},
 		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}
 	var wg sync.WaitGroup
@@ -288,6 +294,9 @@ func (n *Node) close() {
 	n.closeOnce.Do(func() {
 		if n.apiLn != nil {
 			n.apiLn.Close()
+		}
+		if n.ledger != nil {
+			n.ledger.Close()
 		}
 		if n.p2p != nil {
 			if err := n.p2p.Close(); err != nil {

@@ -20,13 +20,15 @@ import (
 // errorStatus maps the domain errors of the node's subsystems to HTTP
 // statuses, for httpapi's single mapping point.
 func errorStatus() map[error]int {
-	return map[error]int{
+	m := map[error]int{
 		p2p.ErrMsgTooLarge: http.StatusRequestEntityTooLarge,
 		share.ErrNotShared: http.StatusNotFound,
 		share.ErrNotFound:  http.StatusNotFound,
 		fs.ErrNotExist:     http.StatusNotFound,
 		transfer.ErrExists: http.StatusConflict,
 	}
+	ledgerErrorStatus(m)
+	return m
 }
 
 // routes mounts the node's own endpoints; each subsystem's come from its

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Balance answers GET /api/v1/wallet. Balance is in credits, written
+// exactly (a JSON number with up to six decimals).
+type Balance struct {
+	Account string      `json:"account"`
+	Balance json.Number `json:"balance"`
+}
+
+// SendRequest is the body of POST /api/v1/wallet/send. Amount is in
+// credits ("2.5").
+type SendRequest struct {
+	To     string `json:"to"`
+	Amount string `json:"amount"`
+	Memo   string `json:"memo,omitempty"`
+	Ref    string `json:"ref,omitempty"`
+	// ID makes a retry safe: the same ID applies at most once. Empty: the
+	// node picks a new one.
+	ID string `json:"id,omitempty"`
+}
+
+// Receipt is the outcome of an applied transfer. Amount and Fee are in
+// credits.
+type Receipt struct {
+	ID     string      `json:"id"`
+	Index  uint64      `json:"index"`
+	Amount json.Number `json:"amount"`
+	Fee    json.Number `json:"fee"`
+	Replay bool        `json:"replay,omitempty"`
+}
+
+// Transfer is one entry of a wallet's history. Amount is in credits.
+type Transfer struct {
+	ID     string      `json:"id"`
+	Kind   string      `json:"kind"`
+	From   string      `json:"from,omitempty"`
+	To     string      `json:"to"`
+	Amount json.Number `json:"amount"`
+	Memo   string      `json:"memo,omitempty"`
+	Ref    string      `json:"ref,omitempty"`
+	Time   int64       `json:"time"`
+}
+
+// LedgerStatus answers GET /api/v1/ledger/status.
+type LedgerStatus struct {
+	Leader      string   `json:"leader"`
+	Voters      []string `json:"voters"`
+	CommitIndex uint64   `json:"commit_index"`
+}
+
+// LedgerCreateRequest is the body of POST /api/v1/ledger/create. Genesis is
+// the genesis file's JSON ({"PEERID": credits, …} or the long form).
+type LedgerCreateRequest struct {
+	Voters  []string        `json:"voters"`
+	Genesis json.RawMessage `json:"genesis"`
+}
+
+// VoterRequest is the body of POST and DELETE /api/v1/ledger/voters.
+type VoterRequest struct {
+	ID string `json:"id"`
+}
+
+// Balance returns account's balance; empty account means this node's.
+func (c *Client) Balance(ctx context.Context, account string) (Balance, error) {
+	var v Balance
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/wallet?account="+url.QueryEscape(account), nil, &v)
+}
+
+// Send pays credits from this node's account.
+func (c *Client) Send(ctx context.Context, req SendRequest) (Receipt, error) {
+	var v Receipt
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/wallet/send", req, &v)
+}
+
+// History lists the transfers of account (empty: this node's), newest first.
+func (c *Client) History(ctx context.Context, account string, limit int) ([]Transfer, error) {
+	var v []Transfer
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/wallet/history?account="+url.QueryEscape(account)+"&limit="+strconv.Itoa(limit), nil, &v)
+}
+
+// LedgerStatus returns the ledger's leader, voters and commit index.
+func (c *Client) LedgerStatus(ctx context.Context) (LedgerStatus, error) {
+	var v LedgerStatus
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/ledger/status", nil, &v)
+}
+
+// LedgerCreate creates a new ledger; the node must be one of the voters.
+func (c *Client) LedgerCreate(ctx context.Context, req LedgerCreateRequest) error {
+	return c.Do(ctx, http.MethodPost, Prefix+"/ledger/create", req, nil)
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/peerpath/peerpath/api"
+)
+
+func walletCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "wallet [ACCOUNT]",
+		Short: "Show a credits balance: yours, or any account's",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			acct := ""
+			if len(args) == 1 {
+				acct = args[0]
+			}
+			ctx, cancel := timeoutCtx(c, 20*time.Second)
+			defer cancel()
+			b, err := cl.Balance(ctx, acct)
+			if err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), b)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s credits  (%s)\n", b.Balance, b.Account)
+			return nil
+		},
+	}
+	var memo, ref, id string
+	send := &cobra.Command{
+		Use:   "send ACCOUNT AMOUNT",
+		Short: "Pay credits to an account (a peer ID); AMOUNT in credits, e.g. 2.5",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 40*time.Second)
+			defer cancel()
+			rc, err := cl.Send(ctx, api.SendRequest{To: args[0], Amount: args[1], Memo: memo, Ref: ref, ID: id})
+			if err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), rc)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "sent %s credits to %s (fee %s), transfer %s\n", rc.Amount, args[0], rc.Fee, rc.ID)
+			if rc.Replay {
+				fmt.Fprintln(c.OutOrStdout(), "(this transfer id had already applied; nothing was paid twice)")
+			}
+			return nil
+		},
+	}
+	send.Flags().StringVar(&memo, "memo", "", "a note for the receiver")
+	send.Flags().StringVar(&ref, "ref", "", "a reference (job id, listing id)")
+	send.Flags().StringVar(&id, "id", "", "transfer id, to retry a transfer safely (default: a new one)")
+	var limit int
+	history := &cobra.Command{
+		Use:   "history [ACCOUNT]",
+		Short: "List an account's transfers, newest first",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			acct := ""
+			if len(args) == 1 {
+				acct = args[0]
+			}
+			ctx, cancel := timeoutCtx(c, 20*time.Second)
+			defer cancel()
+			ts, err := cl.History(ctx, acct, limit)
+			if err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), ts)
+			}
+			if len(ts) == 0 {
+				fmt.Fprintln(c.OutOrStdout(), "no transfers")
+				return nil
+			}
+			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tKIND\tFROM\tTO\tAMOUNT\tMEMO")
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", time.Unix(0, t.Time).Format(time.DateTime), t.Kind, short(t.From), short(t.To), t.Amount, t.Memo)
+			}
+			return tw.Flush()
+		},
+	}
+	history.Flags().IntVar(&limit, "limit", 50, "at most this many transfers")
+	c.AddCommand(send, history)
+	return c
+}
+
+func short(id string) string {
+	if len(id) > 16 {
+		return id[:8] + "…" + id[len(id)-6:]
+	}
+	return id
+}
+
+func ledgerCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "ledger", Short: "The replicated credits ledger"}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show the ledger's leader, voters and commit index",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 20*time.Second)
+			defer cancel()
+			st, err := cl.LedgerStatus(ctx)
+			if err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), st)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "leader        %s\nvoters        %s\ncommit index  %d\n", st.Leader, strings.Join(st.Voters, ", "), st.CommitIndex)
+			return nil
+		},
+	}
+	var voters []string
+	var genesis string
+	create := &cobra.Command{
+		Use:   "create --voters ID,ID,ID --genesis FILE",
+		Short: "Create a new ledger (run against one of the voters, all of them running)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if len(voters) == 0 || genesis == "" {
+				return errors.New("--voters and --genesis are required")
+			}
+			data, err := os.ReadFile(genesis)
+			if err != nil {
+				return err
+			}
+			if !json.Valid(data) {
+				return fmt.Errorf("%s is not JSON; want {\"PEERID\": credits, …}", genesis)
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 60*time.Second)
+			defer cancel()
+			if err := cl.LedgerCreate(ctx, api.LedgerCreateRequest{Voters: voters, Genesis: data}); err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), map[string]bool{"created": true})
+			}
+			fmt.Fprintf(c.OutOrStdout(), "ledger created with %d voters\n", len(voters))
+			return nil
+		},
+	}
+	create.Flags().StringSliceVar(&voters, "voters", nil, "peer IDs of the voters, comma-separated (must include this node)")
+	create.Flags().StringVar(&genesis, "genesis", "", `JSON file {"PEERID": credits, …}; its total is the supply`)
+	voterCmd := func(use, short, method string) *cobra.Command {
+		return &cobra.Command{
+			Use:   use + " PEERID",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error {
+				cl, err := g.client()
+				if err != nil {
+					return err
+				}
+				ctx, cancel := timeoutCtx(c, 60*time.Second)
+				defer cancel()
+				if err := cl.Do(ctx, method, api.Prefix+"/ledger/voters", api.VoterRequest{ID: args[0]}, nil); err != nil {
+					return clientErr(err)
+				}
+				fmt.Fprintln(c.OutOrStdout(), "done")
+				return nil
+			},
+		}
+	}
+	c.AddCommand(status, create,
+		voterCmd("add-voter", "Add a voter (a running node started with --ledger-voter)", "POST"),
+		voterCmd("remove-voter", "Remove a voter", "DELETE"))
+	return c
+}
