@@ -347,3 +347,65 @@ func TestServiceConfigAndLifecycle(t *testing.T) {
 		t.Fatalf("submit after close: %v", err)
 	}
 }
+
+// TestCreateWaitsForQuorumAndResumes: Create on a lone voter cannot commit
+// the genesis; once the other voters run, calling Create again finishes it
+// without bootstrapping twice, and a third call says ErrLedgerExists.
+func TestCreateWaitsForQuorumAndResumes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := t.TempDir()
+	keys := make([]crypto.PrivKey, 3)
+	ids := make([]peer.ID, 3)
+	for i := range keys {
+		keys[i] = newAccount(t).key
+		ids[i], _ = peer.IDFromPrivateKey(keys[i])
+	}
+	cfg := func(i int) Config {
+		return Config{Dir: filepath.Join(base, ids[i].String()), Voter: true, Voters: ids, ElectionTimeout: 300 * time.Millisecond}
+	}
+	first, err := startNode(keys[0], cfg(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []*benchNode{first}
+	defer func() {
+		for _, n := range nodes {
+			_ = n.close()
+		}
+	}()
+	alice := newAccount(t)
+	g := Genesis{Balances: map[string]int64{alice.id: 42}}
+	short, cancelShort := context.WithTimeout(ctx, 800*time.Millisecond)
+	err = first.svc.Create(short, ids, g)
+	cancelShort()
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Create without a quorum: %v, want a deadline error", err)
+	}
+	for i := 1; i < 3; i++ {
+		n, err := startNode(keys[i], cfg(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	introduce(nodes...)
+	if err := first.svc.Create(ctx, ids[:2], g); !errors.Is(err, ErrLedgerExists) {
+		t.Fatalf("Create with other voters: %v, want ErrLedgerExists", err)
+	}
+	if err := first.svc.Create(ctx, ids, g); err != nil {
+		t.Fatalf("resumed Create: %v", err)
+	}
+	waitConverged(t, ctx, nodes)
+	for _, n := range nodes {
+		if b, err := n.svc.Balance(ctx, alice.id); err != nil || b != 42 {
+			t.Fatalf("balance %d %v", b, err)
+		}
+		if n.svc.fsm.Supply() != 42 {
+			t.Fatalf("supply %d: genesis applied twice?", n.svc.fsm.Supply())
+		}
+	}
+	if err := first.svc.Create(ctx, ids, g); !errors.Is(err, ErrLedgerExists) {
+		t.Fatalf("third Create: %v", err)
+	}
+}

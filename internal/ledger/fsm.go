@@ -357,6 +357,13 @@ func (f *FSM) Lookup(id string) (Receipt, bool) {
 	return rec.Receipt, ok
 }
 
+// hasGenesis reports whether a genesis has been applied here.
+func (f *FSM) hasGenesis() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.Genesis != nil
+}
+
 // AppliedIndex returns the last raft log index applied to this state
 // (raft's own AppliedIndex may run ahead of the state machine).
 func (f *FSM) AppliedIndex() uint64 {

@@ -559,9 +559,12 @@ func (s *Service) localStatus(r *raft.Raft) Status {
 
 // Create bootstraps a new ledger whose voters are voters (which must
 // include this node) and applies genesis through the log. Call it on one
-// running voter; the others must be running with empty state. It returns
-// ErrLedgerExists if this voter already has raft state, ErrNotVoter on a
-// non-voter.
+// running voter; the others must be running with empty state and, until a
+// quorum of them runs, Create waits (until ctx ends). It returns
+// ErrLedgerExists if this voter already has a ledger (or raft state for
+// other voters), ErrNotVoter on a non-voter. A Create that gave up before
+// its genesis committed may be called again with the same voters: it
+// resumes instead of bootstrapping twice.
 func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis) error {
 	r := s.raft.Load()
 	if r == nil {
@@ -573,13 +576,6 @@ func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis)
 	if !slices.Contains(voters, s.host.ID()) {
 		return fmt.Errorf("ledger: create: voters must include this node %s", s.host.ID())
 	}
-	exists, err := raft.HasExistingState(s.store, s.store, s.snaps)
-	if err != nil {
-		return fmt.Errorf("ledger: create: %w", err)
-	}
-	if exists || len(r.GetConfiguration().Configuration().Servers) > 0 {
-		return ErrLedgerExists
-	}
 	var conf raft.Configuration
 	for _, v := range voters {
 		if slices.ContainsFunc(conf.Servers, func(srv raft.Server) bool { return srv.ID == raft.ServerID(v.String()) }) {
@@ -589,11 +585,26 @@ func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis)
 			Suffrage: raft.Voter, ID: raft.ServerID(v.String()), Address: raft.ServerAddress(v.String()),
 		})
 	}
-	if err := r.BootstrapCluster(conf).Error(); err != nil {
-		if errors.Is(err, raft.ErrCantBootstrap) {
-			return ErrLedgerExists
+	exists, err := raft.HasExistingState(s.store, s.store, s.snaps)
+	if err != nil {
+		return fmt.Errorf("ledger: create: %w", err)
+	}
+	current := r.GetConfiguration().Configuration().Servers
+	switch {
+	case !exists && len(current) == 0:
+		if err := r.BootstrapCluster(conf).Error(); err != nil {
+			if errors.Is(err, raft.ErrCantBootstrap) {
+				return ErrLedgerExists
+			}
+			return fmt.Errorf("ledger: bootstrap: %w", err)
 		}
-		return fmt.Errorf("ledger: bootstrap: %w", err)
+	case s.fsm.hasGenesis() || !sameServers(current, conf.Servers):
+		return ErrLedgerExists
+	default:
+		// Bootstrapped with these voters by an earlier Create that gave up
+		// before its genesis committed (no quorum yet): apply it now. If a
+		// genesis did commit meanwhile, the state machine refuses this one.
+		s.log.Info("ledger: create: resuming genesis of a bootstrapped ledger")
 	}
 	data, err := encodeGenesis(genesis)
 	if err != nil {
@@ -612,6 +623,19 @@ func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis)
 		return fmt.Errorf("ledger: create: %w", err)
 	}
 	return nil
+}
+
+// sameServers reports whether a and b hold the same server IDs.
+func sameServers(a, b []raft.Server) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y raft.Server) bool { return y.ID == x.ID }) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Service) applyGenesis(ctx context.Context, g *Genesis, data []byte) error {
