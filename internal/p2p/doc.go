@@ -70,6 +70,13 @@
 // [Config.HighWater]. Remote input on our own protocols is bounded by
 // [ReadMsg]'s limit, checked before any allocation.
 //
+// Ports. go-libp2p listens on TCP with SO_REUSEPORT (hole punching dials
+// from the listen port), which would let a second node bind a fixed port
+// that another node already serves and silently share its connections; New
+// first binds each fixed TCP port once without it, so a port in use is an
+// error. The default IPv6 addresses are best effort (a host without IPv6
+// still starts); every other listen failure is an error.
+//
 // NAT traversal. AutoNAT (v1, whose result is [Status].Reachability, and
 // v2 for individual addresses) tells the node whether it is reachable; as
 // peers are equal, every node also answers the others' AutoNAT requests.
