@@ -44,22 +44,36 @@
 // a generic exit or trap. A guest that copes with the refusal and succeeds is
 // not failed.
 //
-// # Known limitations (wazero v1.12)
+// # Stopping runaway guests: in-process or isolated
 //
-//   - Termination is checked only at loop headers. Each check leaves the
-//     machine code for a Go trampoline, which makes loop-heavy guests much
-//     slower: the examples' units ran 12 to 70 times slower than native Go
-//     with the checks, against 3 to 9 times without them (wazero alone, on
-//     a loaded 2-core machine; see BenchmarkWasmVsNative in examples/).
-//     Yet a guest that never loops, such as an exponentially recursive
-//     function, is still never interrupted: its goroutine spins past the
-//     timeout, and since machine code cannot be preempted it may also stall
-//     the garbage collector. Running units in a child process that can be
-//     killed (with the checks turned off) would fix both; until then, run
-//     jobs only from peers you are willing to trust with a CPU.
-//   - Compile time is not bounded by ctx (wazero compiles without checking
-//     it); it is bounded by [RunnerConfig.MaxModuleBytes] and precheck's
-//     structural limits.
+// wazero cannot preempt machine code. With WithCloseOnContextDone it checks
+// for termination at loop headers only, and each check leaves the machine
+// code for a Go trampoline. So, in the default in-process mode:
+//
+//   - loop-heavy guests run much slower: the examples' units ran 12 to 80
+//     times slower than native Go, against 3 to 9 times for wazero without
+//     the checks (a loaded 2-core machine; see BenchmarkWasmVsNative in
+//     examples/);
+//   - a guest that never loops, such as an exponentially recursive
+//     function, is never interrupted: its goroutine spins past the timeout.
+//
+// With [RunnerConfig.Isolate] each unit runs in a child process (this
+// program re-executed, see [ServeChild]) compiled without the checks and
+// killed when its time is up, the caller's context ends or the runner
+// closes. That stops every guest, and a crash or a runaway in the child
+// cannot touch the daemon. The price is a process start and a module load
+// per unit: about 50 ms, plus 0.2 to 0.6 s for a 2.5 MB Go module here.
+// Keeping a pool of children per module would remove most of it; until
+// then isolation pays for units that run for seconds, and in-process mode
+// suits short units from trusted peers.
+//
+// wazero's on-disk cache key does not record whether the checks were
+// compiled in: never point another wazero runtime at [RunnerConfig.CacheDir]
+// (the runner keeps isolated code in its own subdirectory).
+//
+// Compile time is not bounded by ctx (wazero compiles without checking it);
+// it is bounded by [RunnerConfig.MaxModuleBytes] and structural limits
+// checked before wazero decodes the module (precheck.go).
 //
 // # Failures
 //
