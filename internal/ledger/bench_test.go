@@ -9,7 +9,10 @@ import (
 func TestBenchSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	const n = 1500
+	n := 1500
+	if raceEnabled {
+		n = 300
+	}
 	res, err := Bench(ctx, n)
 	if err != nil {
 		t.Fatal(err)
