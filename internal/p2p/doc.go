@@ -18,7 +18,9 @@
 // multiplexed by yamux. TLS is offered first because on our machines one
 // TCP+TLS+yamux stream moves 0.75-0.82 GB/s against 0.70-0.76 GB/s for
 // Noise and about 0.3 GB/s for QUIC (see DESIGN.md); Noise is kept so any
-// libp2p peer can connect, and QUIC for NAT traversal. No WebSocket, WebRTC
+// libp2p peer can connect, and QUIC for NAT traversal. For the same reason
+// dials try TCP first and QUIC 250 ms later (go-libp2p's default ranker does
+// the opposite), so two nodes that both offer TCP end up on TCP. No WebSocket, WebRTC
 // or WebTransport: nothing in peerpath runs in a browser.
 //
 // Our own network. The DHT uses the protocol prefix [DHTPrefix]

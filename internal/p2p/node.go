@@ -198,13 +198,14 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 
-	cm, err := connmgr.NewConnManager(cfg.LowWater, cfg.HighWater, connmgr.WithGracePeriod(time.Minute))
-	if err != nil {
-		return nil, fmt.Errorf("p2p: connection manager: %w", err)
-	}
 	rm, err := newResourceManager(cfg.LibP2PMetrics != nil)
 	if err != nil {
 		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(cfg.LowWater, cfg.HighWater, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		_ = rm.Close()
+		return nil, fmt.Errorf("p2p: connection manager: %w", err)
 	}
 	bw := metrics.NewBandwidthCounter()
 
@@ -218,6 +219,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DialRanker(tcpFirstRanker),
 		libp2p.ConnectionManager(cm),
 		libp2p.ResourceManager(rm),
 		libp2p.BandwidthReporter(bw),

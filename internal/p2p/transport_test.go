@@ -3,12 +3,14 @@ package p2p
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	yamux "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // TestTLSPreferred checks that two peerpath nodes secure their connection
@@ -22,6 +24,73 @@ func TestTLSPreferred(t *testing.T) {
 		if st.Security != libp2ptls.ID || st.StreamMultiplexer != yamux.ID {
 			t.Errorf("connection uses %s + %s, want %s + %s", st.Security, st.StreamMultiplexer, libp2ptls.ID, yamux.ID)
 		}
+	}
+}
+
+// TestTCPPreferredOverQUIC checks that nodes listening on both TCP and QUIC
+// connect over TCP (faster for bulk transfer here), and that a QUIC-only
+// peer is still reached.
+func TestTCPPreferredOverQUIC(t *testing.T) {
+	both := func(c *Config) {
+		c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1", "/ip4/127.0.0.1/tcp/0"}
+	}
+	a := testNode(t, both)
+	b := testNode(t, both)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Give the dialer both addresses, QUIC first.
+	var quicAddr string
+	for _, s := range b.Addrs() {
+		if strings.Contains(s, "/quic-v1/") {
+			quicAddr = s
+		}
+	}
+	if quicAddr == "" {
+		t.Fatalf("B has no QUIC address: %v", b.Addrs())
+	}
+	for _, s := range b.Addrs() {
+		ai, err := parsePeerAddr(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Host().Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+	}
+	if err := a.Connect(ctx, quicAddr); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
+		if tr := c.ConnState().Transport; tr != "tcp" {
+			t.Errorf("connection over %s, want tcp", tr)
+		}
+	}
+
+	quicOnly := testNode(t, func(c *Config) { c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0/quic-v1"} })
+	mustConnect(t, a, quicOnly)
+	for _, c := range a.Host().Network().ConnsToPeer(quicOnly.ID()) {
+		if tr := c.ConnState().Transport; tr != "quic-v1" {
+			t.Errorf("connection to QUIC-only peer over %s", tr)
+		}
+	}
+}
+
+func TestTCPFirstRanker(t *testing.T) {
+	tcp := ma.StringCast("/ip4/1.2.3.4/tcp/4101")
+	quic := ma.StringCast("/ip4/1.2.3.4/udp/4101/quic-v1")
+	relay := ma.StringCast("/ip4/5.6.7.8/tcp/4101/p2p/12D3KooWSjSkTkj9tVfMtMXff5LTaZ2wuaU4KYW8UUkSfC2PRFCS/p2p-circuit")
+	got := map[string]time.Duration{}
+	for _, d := range tcpFirstRanker([]ma.Multiaddr{quic, relay, tcp}) {
+		got[d.Addr.String()] = d.Delay
+	}
+	if len(got) != 3 || got[tcp.String()] != 0 || got[quic.String()] != quicAfterTCP || got[relay.String()] <= quicAfterTCP {
+		t.Errorf("delays %v", got)
+	}
+	only := tcpFirstRanker([]ma.Multiaddr{quic})
+	if len(only) != 1 || only[0].Delay != 0 {
+		t.Errorf("QUIC-only delays %v, want immediate", only)
+	}
+	relayOnly := tcpFirstRanker([]ma.Multiaddr{relay})
+	if len(relayOnly) != 1 || relayOnly[0].Delay != 0 {
+		t.Errorf("relay-only delays %v, want immediate", relayOnly)
 	}
 }
 
