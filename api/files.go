@@ -123,3 +123,27 @@ func (c *Client) Get(ctx context.Context, req GetRequest, progress func(GetEvent
 	}
 	return GetResult{}, fmt.Errorf("api: download stream ended without a result")
 }
+
+// DownloadRequest is the body of POST /api/v1/downloads. Output is an
+// absolute path; empty means HOME/downloads/NAME (or the CID when Name is
+// empty or not a plain file name).
+type DownloadRequest struct {
+	CID    string `json:"cid"`
+	Output string `json:"output,omitempty"`
+	Name   string `json:"name,omitempty"`
+}
+
+// Download is a background download; State is running, paused, done,
+// failed or cancelled.
+type Download struct {
+	ID      string    `json:"id"`
+	CID     string    `json:"cid"`
+	Output  string    `json:"output"`
+	State   string    `json:"state"`
+	Done    int64     `json:"done"`
+	Total   int64     `json:"total"`
+	Sources int       `json:"sources"`
+	Rate    float64   `json:"rate"`
+	Error   string    `json:"error,omitempty"`
+	Started time.Time `json:"started"`
+}

@@ -88,6 +88,7 @@ func newRoot() *cobra.Command {
 		getCmd(g),
 		walletCmd(g),
 		ledgerCmd(g),
+		uiCmd(g),
 	)
 	return root
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
+	"github.com/peerpath/peerpath/internal/webui"
 )
 
 // Options configures a Node.
@@ -53,19 +54,22 @@ var ErrLocked = errors.New("another peerpath daemon is already running with this
 
 // Node is a running peerpath node.
 type Node struct {
-	opts    Options
-	log     *slog.Logger
-	home    config.Home
-	lock    *os.File
-	db      *store.DB
-	p2p     *p2p.Node
-	api     *httpapi.Server
-	apiLn   net.Listener
-	reg     *prometheus.Registry
-	started time.Time
-	private bool
-	files   *files
-	ledger  *ledger.Service
+	opts      Options
+	log       *slog.Logger
+	home      config.Home
+	lock      *os.File
+	db        *store.DB
+	p2p       *p2p.Node
+	api       *httpapi.Server
+	apiLn     net.Listener
+	reg       *prometheus.Registry
+	started   time.Time
+	private   bool
+	files     *files
+	ledger    *ledger.Service
+	downloads *downloads
+	serveCtx  context.Context // set by Serve before the API starts
+	sessions  *webui.Sessions
 
 	closeOnce sync.Once
 }
@@ -199,6 +203,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newLedger(ctx); err != nil {
 		return nil, err
 	}
+	n.downloads = newDownloads(n)
+	n.downloadRoutes()
+	n.uiRoutes()
 	return n, nil
 }
 
@@ -226,6 +233,10 @@ func (n *Node) takeLock() error {
 	return nil
 }
 
+// runCtx is the context of the running node: work started by a request
+// that must outlive the request (a background download) runs under it.
+func (n *Node) runCtx() context.Context { return n.serveCtx }
+
 // ID returns the node's peer ID.
 func (n *Node) ID() peer.ID { return n.p2p.ID() }
 
@@ -247,6 +258,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	defer n.close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	n.serveCtx = ctx
 
 	services := []struct {
 		name string
@@ -256,6 +268,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		{"share", n.files.share.Serve},
 		{"transfer", n.files.transfer.Serve},
 		{"ledger", n.ledger.Serve},
+		{"downloads", n.downloads.serve},
 		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}
 	var wg sync.WaitGroup

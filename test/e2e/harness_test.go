@@ -240,3 +240,7 @@ func lines(s string) []string {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+const e2eSecond = time.Second
+
+func errState(v any) error { return fmt.Errorf("not done yet: %+v", v) }

@@ -1,0 +1,187 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/httpapi"
+	"github.com/peerpath/peerpath/internal/transfer"
+)
+
+// downloads runs background downloads that can be paused, resumed and
+// cancelled (the web app's Downloads page). A paused download keeps its
+// verified chunks (transfer's durable record), so resuming fetches only
+// what is missing.
+type downloads struct {
+	n    *Node
+	dir  string
+	mu   sync.Mutex
+	next int
+	all  map[string]*download
+	wg   sync.WaitGroup
+}
+
+type download struct {
+	api.Download
+	cancel context.CancelFunc
+}
+
+func newDownloads(n *Node) *downloads {
+	return &downloads{n: n, dir: filepath.Join(string(n.home), "downloads"), all: map[string]*download{}}
+}
+
+// start runs (or resumes) d in the background. Called with mu held.
+func (ds *downloads) start(ctx context.Context, d *download) {
+	ctx, cancel := context.WithCancel(ctx)
+	d.cancel = cancel
+	d.State = "running"
+	d.Error = ""
+	id, _ := cid.Decode(d.CID)
+	ds.wg.Add(1)
+	go func() {
+		defer ds.wg.Done()
+		res, err := ds.n.files.transfer.Get(ctx, id, transfer.GetOptions{
+			Output: d.Output,
+			Progress: func(p transfer.Progress) {
+				ds.mu.Lock()
+				d.Done, d.Total, d.Sources, d.Rate = p.Done, p.Total, p.Sources, p.Rate
+				ds.mu.Unlock()
+			},
+		})
+		ds.mu.Lock()
+		defer ds.mu.Unlock()
+		switch {
+		case err == nil:
+			d.State, d.Done, d.Total, d.Sources, d.Rate = "done", res.Size, res.Size, 0, 0
+		case d.State == "paused" || d.State == "cancelled":
+			// Stopped on purpose.
+		default:
+			d.State, d.Error = "failed", err.Error()
+		}
+	}()
+}
+
+func (ds *downloads) add(ctx context.Context, req api.DownloadRequest) (api.Download, error) {
+	id, err := cid.Decode(req.CID)
+	if err != nil {
+		return api.Download{}, httpapi.BadRequest(fmt.Errorf("bad content id %q: %w", req.CID, err))
+	}
+	out := req.Output
+	if out == "" {
+		name := req.Name
+		if name == "" || filepath.Base(name) != name || name == "." || name == ".." {
+			name = id.String()
+		}
+		if err := os.MkdirAll(ds.dir, 0o755); err != nil {
+			return api.Download{}, err
+		}
+		out = filepath.Join(ds.dir, name)
+	}
+	if out, err = absPath(out); err != nil {
+		return api.Download{}, err
+	}
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	for _, d := range ds.all {
+		if d.Output == out && (d.State == "running" || d.State == "paused") {
+			return d.Download, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("%s is already being downloaded", out)}
+		}
+	}
+	ds.next++
+	d := &download{Download: api.Download{ID: strconv.Itoa(ds.next), CID: id.String(), Output: out, Started: time.Now()}}
+	ds.all[d.ID] = d
+	ds.start(ctx, d)
+	return d.Download, nil
+}
+
+func (ds *downloads) list() []api.Download {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	out := make([]api.Download, 0, len(ds.all))
+	for _, d := range ds.all {
+		out = append(out, d.Download)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
+	return out
+}
+
+var errNoDownload = errors.New("no such download")
+
+func (ds *downloads) act(ctx context.Context, id, action string) (api.Download, error) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	d, ok := ds.all[id]
+	if !ok {
+		return api.Download{}, httpapi.NotFound(errNoDownload)
+	}
+	switch action {
+	case "pause":
+		if d.State != "running" {
+			return d.Download, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("download %s is %s", id, d.State)}
+		}
+		d.State = "paused"
+		d.cancel()
+	case "resume":
+		if d.State != "paused" && d.State != "failed" {
+			return d.Download, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("download %s is %s", id, d.State)}
+		}
+		ds.start(ctx, d)
+	case "cancel":
+		if d.State == "running" {
+			d.cancel()
+		}
+		if d.State != "done" {
+			d.State = "cancelled"
+			// A cancelled download drops its partial data.
+			os.Remove(d.Output + ".part")
+			os.Remove(d.Output + ".part.state")
+		}
+		delete(ds.all, id)
+	default:
+		return api.Download{}, httpapi.BadRequest(fmt.Errorf("unknown action %q", action))
+	}
+	return d.Download, nil
+}
+
+// serve keeps the manager until ctx ends, then waits for its downloads.
+func (ds *downloads) serve(ctx context.Context) error {
+	<-ctx.Done()
+	ds.wg.Wait()
+	return nil
+}
+
+func (n *Node) downloadRoutes() {
+	// Downloads outlive the request that started them; they end with the
+	// node.
+	a, ds := n.api, n.downloads
+	a.HandleFunc("POST /api/v1/downloads", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req api.DownloadRequest
+		if err := httpapi.DecodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		d, err := ds.add(n.runCtx(), req)
+		if err != nil {
+			return nil, err
+		}
+		return httpapi.WithStatus(http.StatusAccepted, d), nil
+	})
+	a.HandleFunc("GET /api/v1/downloads", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return ds.list(), nil
+	})
+	for _, action := range []string{"pause", "resume", "cancel"} {
+		a.HandleFunc("POST /api/v1/downloads/{id}/"+action, func(w http.ResponseWriter, r *http.Request) (any, error) {
+			return ds.act(n.runCtx(), r.PathValue("id"), action)
+		})
+	}
+}
