@@ -3,6 +3,7 @@
 //
 //	peerpath-bench idle [--bin PATH] [--peers 4] [--wait 30s]
 //	peerpath-bench transfer [--bin PATH] [--size 1073741824]
+//	peerpath-bench ledger [--n 20000] [--clients 8,64,128,256]
 package main
 
 import (
@@ -19,7 +20,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(idleCmd(), transferCmd())
+	root.AddCommand(idleCmd(), transferCmd(), ledgerCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "peerpath-bench:", err)
 		os.Exit(1)
