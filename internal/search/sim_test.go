@@ -1,0 +1,43 @@
+package search
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestSimulateCI runs the simulation at CI size and asserts the issue's
+// targets.
+func TestSimulateCI(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var log *slog.Logger
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	res, err := Simulate(ctx, SimConfig{Peers: simCIPeers, Queries: 30, Seed: 1, Dir: t.TempDir(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.Recall < 0.95 {
+		t.Errorf("recall %.3f < 0.95", res.Recall)
+	}
+	if res.P95 > time.Second {
+		t.Errorf("p95 %v > 1s", res.P95)
+	}
+	if res.ChurnRecall < 0.90 {
+		t.Errorf("recall under churn %.3f < 0.90", res.ChurnRecall)
+	}
+	if res.Precision10 < 0.90 {
+		t.Errorf("precision@10 with spammers %.3f < 0.90", res.Precision10)
+	}
+	if res.EmptyQueryDuration > time.Second {
+		t.Errorf("a query nothing matches took %v", res.EmptyQueryDuration)
+	}
+	if n := len(res.SpamAnswersByRound); n < 3 || res.SpamAnswersByRound[n-1] > 0 {
+		t.Errorf("spammers still accepted in the last round: %v", res.SpamAnswersByRound)
+	}
+}
