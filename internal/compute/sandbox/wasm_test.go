@@ -180,3 +180,62 @@ var wasmExpRecursion = func() []byte {
 	code := section(10, concat([]byte{0x02}, uleb(uint64(len(start))), start, uleb(uint64(len(f))), f)...)
 	return concat(wasmNop[:8], types, funcs, mem, exp, code)
 }()
+
+// wasiModule assembles a module importing fd_read, fd_write (functions 0
+// and 1), random_get (2) and proc_exit (3) from WASI, whose _start
+// (function 4) runs body. Memory: one page.
+func wasiModule(body []byte) []byte {
+	types := section(1,
+		0x04,
+		0x60, 0x00, 0x00, // 0: () -> ()
+		0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, // 1: fd_read, fd_write
+		0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, // 2: random_get
+		0x60, 0x01, 0x7f, 0x00, // 3: proc_exit
+	)
+	imp := func(fn string, typ byte) []byte {
+		return concat(name("wasi_snapshot_preview1"), name(fn), []byte{0x00, typ})
+	}
+	imports := section(2, concat([]byte{0x04}, imp("fd_read", 1), imp("fd_write", 1), imp("random_get", 2), imp("proc_exit", 3))...)
+	funcs := section(3, 0x01, 0x00)
+	mem := section(5, 0x01, 0x00, 0x01)
+	exp := section(7, concat([]byte{0x02}, name("_start"), []byte{0x00, 0x04}, name("memory"), []byte{0x02, 0x00})...)
+	b := concat([]byte{0x00}, body, []byte{0x0b})
+	code := section(10, concat([]byte{0x01}, uleb(uint64(len(b))), b)...)
+	return concat(wasmNop[:8], types, imports, funcs, mem, exp, code)
+}
+
+// Instruction snippets for wasiModule bodies. The iovec lives at 0, the
+// byte count at 8 (fd_read) or 12 (fd_write), the buffer at 64.
+var (
+	setIOV = func(length []byte) []byte { // iov = {64, length}
+		return concat([]byte{0x41, 0x00, 0x41, 0xc0, 0x00, 0x36, 0x02, 0x00, 0x41, 0x04}, length, []byte{0x36, 0x02, 0x00})
+	}
+	callRead  = []byte{0x41, 0x00, 0x41, 0x00, 0x41, 0x01, 0x41, 0x08, 0x10, 0x00, 0x1a} // fd_read(0, iov, 1, 8)
+	callWrite = []byte{0x41, 0x01, 0x41, 0x00, 0x41, 0x01, 0x41, 0x0c, 0x10, 0x01, 0x1a} // fd_write(1, iov, 1, 12)
+)
+
+var (
+	// wasiEcho copies stdin to stdout.
+	wasiEcho = wasiModule(concat(
+		[]byte{0x02, 0x40, 0x03, 0x40},   // block, loop
+		setIOV([]byte{0x41, 0x80, 0x20}), // len 4096
+		callRead,
+		[]byte{0x41, 0x08, 0x28, 0x02, 0x00, 0x45, 0x0d, 0x01},             // if nread == 0: break
+		[]byte{0x41, 0x04, 0x41, 0x08, 0x28, 0x02, 0x00, 0x36, 0x02, 0x00}, // iov.len = nread
+		callWrite,
+		[]byte{0x0c, 0x00, 0x0b, 0x0b}, // br loop, end, end
+	))
+	// wasiExit7 exits with code 7.
+	wasiExit7 = wasiModule([]byte{0x41, 0x07, 0x10, 0x03})
+	// wasiSpam writes 1 KiB to stdout forever, ignoring errors.
+	wasiSpam = wasiModule(concat(
+		setIOV([]byte{0x41, 0x80, 0x08}), // len 1024
+		[]byte{0x03, 0x40}, callWrite, []byte{0x0c, 0x00, 0x0b},
+	))
+	// wasiRandom writes 16 bytes from random_get.
+	wasiRandom = wasiModule(concat(
+		[]byte{0x41, 0xc0, 0x00, 0x41, 0x10, 0x10, 0x02, 0x1a}, // random_get(64, 16)
+		setIOV([]byte{0x41, 0x10}),
+		callWrite,
+	))
+)
