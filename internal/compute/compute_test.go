@@ -1,0 +1,128 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A job submitted on one node runs on two other nodes' workers, and its
+// results are byte-identical to a local run of the module.
+func TestRemoteWorkersMatchLocalRun(t *testing.T) {
+	mod := testModule(t)
+	c := newCluster(t, 3)
+	sub := c.start(0, false, nil, nil)
+	c.start(1, true, nil, nil)
+	c.start(2, true, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+
+	args := []string{"work", "100000"}
+	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 6, Args: args, Reward: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := [][]byte{[]byte("hello"), {}, bytes.Repeat([]byte("ab"), 100000)}
+	id2, err := sub.Submit(ctx, JobSpec{Module: mod, Inputs: inputs, Args: []string{"echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitFor(t, sub, id, 30*time.Second)
+	if st.State != StateDone || st.Validated != 6 {
+		t.Fatalf("status %+v", st)
+	}
+	want := []string{c.nodes[1].h.ID().String(), c.nodes[2].h.ID().String()}
+	slices.Sort(want)
+	if !slices.Equal(st.Workers, want) {
+		t.Errorf("workers %v, want %v", st.Workers, want)
+	}
+	res, err := sub.Results(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 6 {
+		t.Fatalf("%d results", len(res))
+	}
+	for i := range 6 {
+		if local := localRun(t, mod, args, i, nil); !bytes.Equal(res[i], local) {
+			t.Errorf("unit %d: %q, local run %q", i, res[i], local)
+		}
+	}
+	st2 := waitFor(t, sub, id2, 30*time.Second)
+	if st2.State != StateDone {
+		t.Fatalf("inputs job: %+v", st2)
+	}
+	res2, err := sub.Results(ctx, id2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range inputs {
+		if local := localRun(t, mod, []string{"echo"}, i, in); !bytes.Equal(res2[i], local) {
+			t.Errorf("input unit %d: %.40q, local run %.40q", i, res2[i], local)
+		}
+	}
+
+	// No Payer: the owed ledger has one line per unit and matching worker.
+	pays, err := sub.Payments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pays) != 12 {
+		t.Fatalf("%d payment records, want 12: %+v", len(pays), pays)
+	}
+	seen := map[string]bool{}
+	for _, p := range pays {
+		if p.State != "owed" || p.Amount != 5 || !strings.HasPrefix(p.Ref, id+"/") || !slices.Contains(want, p.Worker) {
+			t.Errorf("payment %+v", p)
+		}
+		seen[p.Ref+" "+p.Worker] = true
+	}
+	if len(seen) != 12 {
+		t.Errorf("duplicate payment records")
+	}
+	jobs, err := sub.Jobs(ctx)
+	if err != nil || len(jobs) != 2 || jobs[0].ID != id2 {
+		t.Errorf("Jobs: %v %+v", err, jobs)
+	}
+}
+
+// A node runs its own job on its local worker; with default replication its
+// own results count as trusted single copies.
+func TestLocalWorker(t *testing.T) {
+	mod := testModule(t)
+	c := newCluster(t, 1)
+	svc := c.start(0, true, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := svc.Submit(ctx, JobSpec{Module: mod, Count: 4, Args: []string{"work", "1000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitFor(t, svc, id, 20*time.Second)
+	if st.State != StateDone || st.Results != 4 || st.Singles != 4 {
+		t.Fatalf("status %+v", st)
+	}
+	res, _ := svc.Results(ctx, id)
+	for i := range 4 {
+		if want := fmt.Sprintf("unit=%d ", i); !strings.HasPrefix(string(res[i]), want) {
+			t.Errorf("unit %d: %q", i, res[i])
+		}
+	}
+	if ws := svc.WorkerStatus(); ws.Completed != 4 || !ws.Enabled {
+		t.Errorf("worker status %+v", ws)
+	}
+	// Nothing is owed to ourselves.
+	if pays, _ := svc.Payments(ctx); len(pays) != 0 {
+		t.Errorf("payments to self: %+v", pays)
+	}
+	if err := svc.Cancel(ctx, id); err == nil {
+		t.Error("cancelled a finished job")
+	}
+	if _, err := svc.Status(ctx, "nope"); err == nil {
+		t.Error("status of an unknown job")
+	}
+}

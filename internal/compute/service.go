@@ -1,0 +1,668 @@
+package compute
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/zeebo/blake3"
+
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
+	"github.com/peerpath/peerpath/internal/store"
+)
+
+// Errors returned by the Service.
+var (
+	// ErrNotFound is returned by Status, Results and Cancel for an unknown
+	// job id.
+	ErrNotFound = errors.New("compute: job not found")
+	// ErrInvalidJob is returned by Submit for a spec it cannot run: no or
+	// an invalid module, no units, inputs too large, quorum above
+	// replication...
+	ErrInvalidJob = errors.New("compute: invalid job")
+	// ErrFinished is returned by Cancel for a job that is already done,
+	// failed or cancelled.
+	ErrFinished = errors.New("compute: job already finished")
+)
+
+// Payer pays a worker for validated work. The node implements it over the
+// ledger. Pay may be called again for the same (to, ref) after a failure or
+// a restart, so it must be idempotent per (to, ref): ref is "jobID/unit",
+// shared by every worker paid for that unit.
+type Payer interface {
+	Pay(ctx context.Context, to peer.ID, micro int64, memo, ref string) error
+}
+
+// Config configures a Service.
+type Config struct {
+	// Host is the node's libp2p host. Required.
+	Host host.Host
+	// PubSub carries job adverts. Nil means this node neither advertises
+	// its jobs nor hears others': it can only run its own jobs.
+	PubSub *pubsub.PubSub
+	// DB holds all job state. Required.
+	DB *store.DB
+	// Runner runs units. Required to run units as a worker; a node that
+	// only submits may leave it nil.
+	Runner *sandbox.Runner
+	// Payer pays workers. Nil keeps the account of what each worker is
+	// owed in the database only (see Service.Payments).
+	Payer Payer
+	// Logger receives the service's logs. Nil discards them.
+	Logger *slog.Logger
+	// Worker is the initial worker configuration (see Service.SetWorker).
+	Worker WorkerConfig
+}
+
+// WorkerConfig configures the node's worker.
+type WorkerConfig struct {
+	// Enabled lets the node run other peers' units (and its own).
+	Enabled bool `json:"enabled"`
+	// CPUs is how many units run at once. Zero means 1.
+	CPUs int `json:"cpus"`
+	// IdleOnly runs units only while the machine's own load (everything
+	// but this process) leaves cores idle.
+	IdleOnly bool `json:"idle_only"`
+	// MaxMemory refuses jobs whose units may use more memory. Zero means no
+	// limit beyond the runner's.
+	MaxMemory uint64 `json:"max_memory"`
+}
+
+// tunables are the scheduler's knobs; tests and Bench shorten them.
+type tunables struct {
+	advertEvery time.Duration // re-advertise active jobs
+	retry       time.Duration // worker back-off when a job has no unit free
+	trustAfter  int           // validated results before single copies
+	spotRate    float64       // share of a trusted worker's units replicated anyway
+	grace       time.Duration // added to a unit's timeout before its worker is deemed gone
+}
+
+var defaultTunables = tunables{advertEvery: 5 * time.Second, retry: time.Second, trustAfter: 10, spotRate: 0.1, grace: 15 * time.Second}
+
+// Service is the compute service of one node: the submitter's scheduler for
+// its own jobs and the node's worker. Create it with New and run it with
+// Serve.
+type Service struct {
+	cfg  Config
+	log  *slog.Logger
+	self peer.ID
+	db   *store.DB
+	tune tunables
+	ctx  context.Context // New's ctx until Serve, then Serve's
+
+	mu      sync.Mutex
+	jobs    map[string]*job
+	assigns map[string]*assignment
+	workers map[peer.ID]*workerRec
+	rnd     *rand.Rand
+
+	payWake    chan struct{}
+	advertWake chan struct{}
+
+	w *worker
+}
+
+// New creates the service, applying its database migrations and loading
+// the jobs a previous run left.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Host == nil || cfg.DB == nil {
+		return nil, errors.New("compute: Config.Host and Config.DB are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.DB.Migrate(ctx, component, migrations); err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
+	}
+	jobs, err := loadJobs(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	workers, err := loadWorkers(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg: cfg, log: log, self: cfg.Host.ID(), db: cfg.DB, tune: defaultTunables, ctx: ctx,
+		jobs: jobs, assigns: map[string]*assignment{}, workers: workers,
+		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		payWake: make(chan struct{}, 1), advertWake: make(chan struct{}, 1),
+	}
+	for _, j := range jobs {
+		if j.finishedState() {
+			j.module = nil
+		} else {
+			log.Info("compute: resuming job", "job", j.id, "validated", j.validated, "units", len(j.units))
+		}
+	}
+	s.w = newWorker(s, cfg.Worker)
+	return s, nil
+}
+
+func (s *Service) rand() float64 { return s.rnd.Float64() }
+
+// Serve runs the service until ctx ends: it advertises active jobs, serves
+// workers' requests, runs units when the worker is on, and pays workers.
+// It returns nil when ctx ends.
+func (s *Service) Serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
+
+	var (
+		topic *pubsub.Topic
+		sub   *pubsub.Subscription
+		err   error
+	)
+	if s.cfg.PubSub != nil {
+		topic, err = s.cfg.PubSub.Join(Topic)
+		if err != nil {
+			return fmt.Errorf("compute: joining %s: %w", Topic, err)
+		}
+		sub, err = topic.Subscribe()
+		if err != nil {
+			topic.Close()
+			return fmt.Errorf("compute: subscribing %s: %w", Topic, err)
+		}
+	}
+	streams := newStreamSet()
+	var wg sync.WaitGroup
+	s.cfg.Host.SetStreamHandler(Protocol, func(st network.Stream) {
+		if !streams.add(st) {
+			st.Reset()
+			return
+		}
+		defer streams.remove(st)
+		s.handle(ctx, st)
+	})
+	wg.Add(1)
+	go func() { defer wg.Done(); s.payLoop(ctx) }()
+	if topic != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); s.advertLoop(ctx, topic) }()
+		go func() { defer wg.Done(); s.w.listen(ctx, sub) }()
+	}
+	s.w.serve(ctx) // returns when ctx ends and its units have stopped
+
+	s.cfg.Host.RemoveStreamHandler(Protocol)
+	streams.close()
+	streams.wg.Wait()
+	if sub != nil {
+		sub.Cancel()
+	}
+	wg.Wait()
+	if topic != nil {
+		topic.Close()
+	}
+	s.mu.Lock()
+	for _, a := range s.assigns {
+		s.abandon(a, "service stopped")
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// JobSpec describes a job to Submit.
+type JobSpec struct {
+	// Module is the WASI preview 1 command module.
+	Module []byte
+	// Inputs gives one unit per input, which is the unit's stdin.
+	Inputs [][]byte
+	// Count gives Count units instead (when Inputs is empty): unit i gets
+	// PEERPATH_UNIT=i in its environment and i as its last argument, after
+	// Args.
+	Count int
+	// Args are the arguments of every unit.
+	Args []string
+	// MemoryBytes caps each unit's memory. Zero means 256 MiB.
+	MemoryBytes uint64
+	// Timeout is each unit's wall-clock budget. Zero means 60 s.
+	Timeout time.Duration
+	// Replication is how many workers run each unit at first, and Quorum
+	// how many identical outputs accept it. Zero means 2 and 2.
+	Replication, Quorum int
+	// Reward is paid per validated unit to each worker whose output
+	// matched, in micro-credits.
+	Reward int64
+	// MaxTries is how many failed executions fail a unit (and the job).
+	// Zero means 3.
+	MaxTries int
+}
+
+// Submit stores a new job and starts scheduling it. It returns the job's
+// id. Errors wrap ErrInvalidJob for a spec that cannot run.
+func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
+	sp := storedSpec{
+		Args: spec.Args, MemoryBytes: spec.MemoryBytes, TimeoutMS: spec.Timeout.Milliseconds(),
+		Replication: spec.Replication, Quorum: spec.Quorum, Reward: spec.Reward, MaxTries: spec.MaxTries,
+	}
+	if sp.MemoryBytes == 0 {
+		sp.MemoryBytes = sandbox.DefaultMemoryBytes
+	}
+	if spec.Timeout == 0 {
+		sp.TimeoutMS = sandbox.DefaultTimeout.Milliseconds()
+	}
+	if sp.Replication == 0 {
+		sp.Replication = 2
+	}
+	if sp.Quorum == 0 {
+		sp.Quorum = min(2, sp.Replication)
+	}
+	if sp.MaxTries == 0 {
+		sp.MaxTries = 3
+	}
+	switch {
+	case len(spec.Module) == 0 || len(spec.Module) > MaxModuleBytes:
+		return "", fmt.Errorf("%w: module of %d bytes", ErrInvalidJob, len(spec.Module))
+	case len(spec.Inputs) > 0 && spec.Count > 0:
+		return "", fmt.Errorf("%w: both inputs and a count", ErrInvalidJob)
+	case len(spec.Inputs) == 0 && spec.Count <= 0:
+		return "", fmt.Errorf("%w: no units", ErrInvalidJob)
+	case sp.TimeoutMS <= 0:
+		return "", fmt.Errorf("%w: timeout %v", ErrInvalidJob, spec.Timeout)
+	case sp.Replication < 1 || sp.Quorum < 1 || sp.Quorum > sp.Replication:
+		return "", fmt.Errorf("%w: replication %d, quorum %d", ErrInvalidJob, sp.Replication, sp.Quorum)
+	case sp.Reward < 0 || sp.MaxTries < 1:
+		return "", fmt.Errorf("%w: reward %d, max tries %d", ErrInvalidJob, sp.Reward, sp.MaxTries)
+	case len(spec.Args) > maxArgs-1:
+		return "", fmt.Errorf("%w: %d arguments", ErrInvalidJob, len(spec.Args))
+	}
+	for _, a := range spec.Args {
+		if len(a) > maxString {
+			return "", fmt.Errorf("%w: argument of %d bytes", ErrInvalidJob, len(a))
+		}
+	}
+	for i, in := range spec.Inputs {
+		if len(in) > MaxInline {
+			return "", fmt.Errorf("%w: input %d is %d bytes, more than %d", ErrInvalidJob, i, len(in), MaxInline)
+		}
+	}
+	sp.Units, sp.Inputs = spec.Count, len(spec.Inputs) > 0
+	if sp.Inputs {
+		sp.Units = len(spec.Inputs)
+	}
+	if s.cfg.Runner != nil {
+		if _, err := s.cfg.Runner.Compile(ctx, spec.Module); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrInvalidJob, err)
+		}
+	}
+	j := &job{
+		id: newID(), spec: sp, module: spec.Module, moduleHash: blake3.Sum256(spec.Module),
+		created: time.Now(), state: StateQueued, workers: map[peer.ID]bool{},
+		units: make([]*unit, sp.Units),
+	}
+	for i := range j.units {
+		j.units[i] = newUnit(i)
+	}
+	if err := insertJob(ctx, s.db, j, spec.Inputs); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.jobs[j.id] = j
+	s.mu.Unlock()
+	s.log.Info("compute: job submitted", "job", j.id, "units", sp.Units, "replication", sp.Replication, "quorum", sp.Quorum)
+	s.w.learnLocal(j)
+	select {
+	case s.advertWake <- struct{}{}:
+	default:
+	}
+	return j.id, nil
+}
+
+// JobStatus is a job's progress.
+type JobStatus struct {
+	ID          string    `json:"id"`
+	State       string    `json:"state"` // queued, running, done, failed, cancelled
+	Units       int       `json:"units"`
+	Queued      int       `json:"queued"`    // units waiting for a worker
+	Running     int       `json:"running"`   // units some worker is running
+	Validated   int       `json:"validated"` // units accepted
+	Failed      int       `json:"failed"`    // units failed on all their tries
+	Workers     []string  `json:"workers"`   // workers that returned results
+	ETASeconds  float64   `json:"eta_s"`     // estimated time to done; 0 when unknown or finished
+	Reasons     []string  `json:"reasons"`   // why units failed (or are failing)
+	Created     time.Time `json:"created"`
+	Finished    time.Time `json:"finished,omitzero"`
+	Reward      int64     `json:"reward"` // micro-credits per validated unit and matching worker
+	Replication int       `json:"replication"`
+	Quorum      int       `json:"quorum"`
+	// Results counts successful executions; Results/Validated is the
+	// redundancy the job paid for.
+	Results int `json:"results"`
+	// Singles counts units accepted from a single trusted worker's copy.
+	Singles int `json:"singles"`
+}
+
+// Status returns the status of job id, or ErrNotFound.
+func (s *Service) Status(ctx context.Context, id string) (JobStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobs[id]
+	if j == nil {
+		return JobStatus{}, fmt.Errorf("%w: %.64q", ErrNotFound, id)
+	}
+	return s.statusLocked(j), nil
+}
+
+func (s *Service) statusLocked(j *job) JobStatus {
+	st := JobStatus{
+		ID: j.id, State: j.state, Units: len(j.units), Validated: j.validated, Failed: j.failed,
+		Created: j.created, Finished: j.finished, Reward: j.spec.Reward,
+		Replication: j.spec.Replication, Quorum: j.spec.Quorum, Results: j.results, Singles: j.singles,
+		Workers: []string{}, Reasons: []string{},
+	}
+	for w := range j.workers {
+		st.Workers = append(st.Workers, w.String())
+	}
+	sort.Strings(st.Workers)
+	if j.reason != "" {
+		st.Reasons = append(st.Reasons, j.reason)
+	}
+	for _, u := range j.units {
+		if u.state != unitQueued {
+			continue
+		}
+		if len(u.running) > 0 {
+			st.Running++
+		} else {
+			st.Queued++
+		}
+		if u.reason != "" && len(st.Reasons) < 10 && !j.finishedState() {
+			st.Reasons = append(st.Reasons, fmt.Sprintf("unit %d: %s", u.idx, u.reason))
+		}
+	}
+	if !j.finishedState() && j.doneSince > 0 {
+		rate := float64(j.doneSince) / time.Since(j.started).Seconds()
+		st.ETASeconds = float64(len(j.units)-j.validated-j.failed) / rate
+	}
+	return st
+}
+
+// Jobs returns the status of every job, newest first.
+func (s *Service) Jobs(ctx context.Context) ([]JobStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]JobStatus, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		out = append(out, s.statusLocked(j))
+	}
+	slices.SortFunc(out, func(a, b JobStatus) int { return b.Created.Compare(a.Created) })
+	return out, nil
+}
+
+// Results returns the validated outputs of job id by unit index (units not
+// validated are absent), or ErrNotFound.
+func (s *Service) Results(ctx context.Context, id string) (map[int][]byte, error) {
+	s.mu.Lock()
+	_, ok := s.jobs[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %.64q", ErrNotFound, id)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT idx, output FROM compute_units WHERE job = ? AND state = ?`, id, unitValidated)
+	if err != nil {
+		return nil, fmt.Errorf("compute: results: %w", err)
+	}
+	defer rows.Close()
+	out := map[int][]byte{}
+	for rows.Next() {
+		var (
+			i   int
+			out0 []byte
+		)
+		if err := rows.Scan(&i, &out0); err != nil {
+			return nil, fmt.Errorf("compute: results: %w", err)
+		}
+		if out0 == nil {
+			out0 = []byte{}
+		}
+		out[i] = out0
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("compute: results: %w", err)
+	}
+	return out, nil
+}
+
+// Cancel stops job id: no more units are handed out and results still
+// arriving are dropped. It returns ErrNotFound or ErrFinished.
+func (s *Service) Cancel(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobs[id]
+	if j == nil {
+		return fmt.Errorf("%w: %.64q", ErrNotFound, id)
+	}
+	if j.finishedState() {
+		return fmt.Errorf("%w: %s is %s", ErrFinished, id, j.state)
+	}
+	return s.endJob(ctx, j, StateCancelled, "cancelled by the submitter")
+}
+
+// handle serves one worker's stream: a module request or a work request
+// followed, once the unit has run, by its result.
+func (s *Service) handle(ctx context.Context, st network.Stream) {
+	defer st.Close()
+	w := st.Conn().RemotePeer()
+	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+	req, _, err := readMessage(st)
+	if err != nil {
+		s.log.Debug("compute: bad request", "peer", w, "err", err)
+		st.Reset()
+		return
+	}
+	switch req.Op {
+	case opModule:
+		s.mu.Lock()
+		j := s.jobs[req.Job]
+		var mod []byte
+		var h [32]byte
+		if j != nil && !j.finishedState() {
+			mod, h = j.module, j.moduleHash
+		}
+		s.mu.Unlock()
+		if mod == nil {
+			_ = writeMessage(st, message{Op: opNone, Final: true, Reason: "no such active job"}, nil)
+			return
+		}
+		_ = st.SetDeadline(time.Now().Add(time.Minute))
+		_ = writeMessage(st, message{Op: opModule, Job: req.Job, Hash: hex.EncodeToString(h[:])}, mod)
+	case opWork:
+		s.mu.Lock()
+		m, body, a := s.assign(w, req.Job)
+		s.mu.Unlock()
+		if err := writeMessage(st, m, body); err != nil || a == nil {
+			if a != nil {
+				s.mu.Lock()
+				s.abandon(a, "sending unit: "+err.Error())
+				s.mu.Unlock()
+			}
+			return
+		}
+		_ = st.SetDeadline(time.Now().Add(time.Duration(m.TimeoutMS)*time.Millisecond + s.tune.grace))
+		res, out, err := readMessage(st)
+		if err == nil && (res.Op != opResult || res.Attempt != a.id) {
+			err = fmt.Errorf("%w: expected the result of attempt %s", errProtocol, a.id)
+		}
+		if err == nil && res.ErrKind == "" {
+			if h, herr := parseHash(res.Hash); herr != nil || h != blake3.Sum256(out) {
+				err = fmt.Errorf("%w: output does not match its hash", errProtocol)
+			}
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.abandon(a, err.Error())
+			s.mu.Unlock()
+			st.Reset()
+			return
+		}
+		err = s.complete(ctx, a, out, res.ErrKind, res.Reason)
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Warn("compute: recording result", "job", a.job.id, "unit", a.unit.idx, "err", err)
+		}
+		_ = writeMessage(st, message{Op: opAck}, nil)
+	default:
+		st.Reset()
+	}
+}
+
+// advertLoop publishes an advert of every active job now and then, and at
+// once when a job is submitted.
+func (s *Service) advertLoop(ctx context.Context, topic *pubsub.Topic) {
+	t := time.NewTicker(s.tune.advertEvery)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		var ads [][]byte
+		for _, j := range s.jobs {
+			if j.finishedState() {
+				continue
+			}
+			a := advert{V: 1, Job: j.id, Submitter: s.self.String(), Module: hex.EncodeToString(j.moduleHash[:]),
+				ModuleSize: len(j.module), Units: len(j.units), Reward: j.spec.Reward, Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS}
+			b, _ := json.Marshal(a)
+			ads = append(ads, b)
+		}
+		s.mu.Unlock()
+		for _, b := range ads {
+			if err := topic.Publish(ctx, b); err != nil && ctx.Err() == nil {
+				s.log.Warn("compute: advertising job", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.advertWake:
+		}
+	}
+}
+
+// payLoop pays what is owed through the Payer, retrying failures.
+func (s *Service) payLoop(ctx context.Context) {
+	if s.cfg.Payer == nil {
+		return
+	}
+	backoff := time.Second
+	for {
+		err := s.payOwed(ctx)
+		wait := time.Hour
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("compute: paying workers", "err", err)
+			wait = backoff
+			backoff = min(2*backoff, time.Minute)
+		} else {
+			backoff = time.Second
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.payWake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (s *Service) payOwed(ctx context.Context) error {
+	type owed struct {
+		ref, worker string
+		amount      int64
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT ref, worker, amount FROM compute_payments WHERE state = 'owed' ORDER BY created LIMIT 1000`)
+	if err != nil {
+		return fmt.Errorf("compute: %w", err)
+	}
+	var list []owed
+	for rows.Next() {
+		var o owed
+		if err := rows.Scan(&o.ref, &o.worker, &o.amount); err != nil {
+			rows.Close()
+			return fmt.Errorf("compute: %w", err)
+		}
+		list = append(list, o)
+	}
+	rows.Close()
+	for _, o := range list {
+		to, err := peer.Decode(o.worker)
+		if err != nil {
+			continue
+		}
+		if err := s.cfg.Payer.Pay(ctx, to, o.amount, "compute unit "+o.ref, o.ref); err != nil {
+			return fmt.Errorf("compute: paying %s for %s: %w", o.worker, o.ref, err)
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE compute_payments SET state = 'paid', paid = ? WHERE ref = ? AND worker = ?`,
+			time.Now().UnixNano(), o.ref, o.worker); err != nil {
+			return fmt.Errorf("compute: %w", err)
+		}
+	}
+	if len(list) == 1000 {
+		select {
+		case s.payWake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// streamSet tracks open streams so Serve can reset them when it stops.
+type streamSet struct {
+	wg     sync.WaitGroup // handlers running
+	mu     sync.Mutex
+	m      map[network.Stream]bool
+	closed bool
+}
+
+func newStreamSet() *streamSet { return &streamSet{m: map[network.Stream]bool{}} }
+
+func (ss *streamSet) add(st network.Stream) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
+	ss.m[st] = true
+	ss.wg.Add(1)
+	return true
+}
+
+func (ss *streamSet) remove(st network.Stream) {
+	ss.mu.Lock()
+	delete(ss.m, st)
+	ss.mu.Unlock()
+	ss.wg.Done()
+}
+
+func (ss *streamSet) close() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.closed = true
+	for st := range ss.m {
+		st.Reset()
+	}
+}
+
+// unitRef is a payment reference: jobID/unit.
+func unitRef(job string, unit int) string { return job + "/" + strconv.Itoa(unit) }

@@ -1,0 +1,471 @@
+package compute
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/zeebo/blake3"
+
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
+)
+
+// WorkerStatus is the state of the node's worker.
+type WorkerStatus struct {
+	WorkerConfig
+	Running   int   `json:"running"`   // units running now
+	Completed int64 `json:"completed"` // units run successfully
+	Failed    int64 `json:"failed"`    // units that failed (trap, timeout, memory...)
+	Jobs      int   `json:"jobs"`      // jobs known from adverts (and our own)
+	Paused    bool  `json:"paused"`    // idle-only and the machine is busy
+}
+
+// knownJob is a job this worker heard of.
+type knownJob struct {
+	ad        advert
+	submitter peer.ID
+	hash      [32]byte
+	local     bool
+	seen      time.Time
+	notBefore time.Time     // back-off
+	backoff   time.Duration // last back-off after an error
+}
+
+// worker runs units for this node's and other peers' jobs.
+type worker struct {
+	s *Service
+
+	mu        sync.Mutex
+	cfg       WorkerConfig
+	jobs      map[string]*knownJob
+	running   int
+	completed int64
+	failed    int64
+	paused    bool
+	rr        int
+	modules   map[[32]byte]*sandbox.Module
+	modOrder  [][32]byte
+	idle      *idleMonitor
+
+	wake chan struct{}
+
+	// Test hooks (set before Serve).
+	tamper  func(out []byte) []byte  // a cheating worker's lie
+	onStart func(job string, u int) // a unit starts running
+}
+
+const (
+	maxCachedModules = 16
+	jobForgetAfter   = 10 * time.Minute
+)
+
+func newWorker(s *Service, cfg WorkerConfig) *worker {
+	w := &worker{s: s, cfg: cfg, jobs: map[string]*knownJob{}, modules: map[[32]byte]*sandbox.Module{},
+		wake: make(chan struct{}, 1), idle: newIdleMonitor()}
+	for _, j := range s.jobs {
+		if !j.finishedState() {
+			w.learnLocal(j)
+		}
+	}
+	return w
+}
+
+// SetWorker changes the worker's configuration at run time: turning it off
+// stops taking new units (running ones finish).
+func (s *Service) SetWorker(cfg WorkerConfig) {
+	s.w.mu.Lock()
+	s.w.cfg = cfg
+	s.w.mu.Unlock()
+	s.wakeWorker()
+}
+
+// WorkerStatus returns the worker's configuration and activity.
+func (s *Service) WorkerStatus() WorkerStatus {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cfg := w.cfg
+	if cfg.CPUs <= 0 {
+		cfg.CPUs = 1
+	}
+	return WorkerStatus{WorkerConfig: cfg, Running: w.running, Completed: w.completed, Failed: w.failed, Jobs: len(w.jobs), Paused: w.paused}
+}
+
+func (s *Service) wakeWorker() {
+	select {
+	case s.w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) learnLocal(j *job) {
+	w.mu.Lock()
+	w.jobs[j.id] = &knownJob{ad: advert{Job: j.id, Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS}, submitter: w.s.self,
+		hash: j.moduleHash, local: true, seen: time.Now()}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// listen learns jobs from adverts.
+func (w *worker) listen(ctx context.Context, sub *pubsub.Subscription) {
+	for {
+		msg, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		from := msg.GetFrom()
+		if from == w.s.self {
+			continue
+		}
+		ad, err := decodeAdvert(msg.Data, from)
+		if err != nil {
+			w.s.log.Debug("compute: bad advert", "from", from, "err", err)
+			continue
+		}
+		h, _ := parseHash(ad.Module)
+		w.mu.Lock()
+		kj := w.jobs[ad.Job]
+		if kj == nil {
+			kj = &knownJob{ad: ad, submitter: from, hash: h}
+			w.jobs[ad.Job] = kj
+			w.s.log.Debug("compute: job advertised", "job", ad.Job, "submitter", from, "units", ad.Units)
+		}
+		if !kj.local && kj.submitter == from {
+			kj.seen = time.Now()
+		}
+		w.mu.Unlock()
+		w.s.wakeWorker()
+	}
+}
+
+// limitLocked is how many units may run now.
+func (w *worker) limitLocked() int {
+	if !w.cfg.Enabled || w.s.cfg.Runner == nil {
+		return 0
+	}
+	n := max(w.cfg.CPUs, 1)
+	w.paused = false
+	if w.cfg.IdleOnly {
+		if free := w.idle.freeCores(); free < n {
+			n = free
+			w.paused = free <= 0
+		}
+	}
+	return n
+}
+
+// pickLocked chooses the next job to ask for a unit, round robin.
+func (w *worker) pickLocked(now time.Time) *knownJob {
+	var ids []string
+	for id, kj := range w.jobs {
+		if !kj.local && now.Sub(kj.seen) > jobForgetAfter {
+			delete(w.jobs, id)
+			continue
+		}
+		if kj.notBefore.After(now) || (w.cfg.MaxMemory > 0 && kj.ad.Memory > w.cfg.MaxMemory) {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	w.rr++
+	return w.jobs[ids[w.rr%len(ids)]]
+}
+
+// serve runs units until ctx ends, then waits for running units to stop.
+func (w *worker) serve(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		now := time.Now()
+		for w.running < w.limitLocked() {
+			kj := w.pickLocked(now)
+			if kj == nil {
+				break
+			}
+			// Hold the job back until this request is answered, so free
+			// slots spread over jobs and a job with no unit free is not
+			// asked again at once.
+			kj.notBefore = now.Add(time.Minute)
+			w.running++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.runOne(ctx, kj)
+				w.mu.Lock()
+				w.running--
+				w.mu.Unlock()
+				w.s.wakeWorker()
+			}()
+		}
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// runOne asks kj's submitter for a unit, runs it and returns the result.
+func (w *worker) runOne(ctx context.Context, kj *knownJob) {
+	var (
+		retry time.Duration
+		final bool
+		err   error
+	)
+	if kj.local {
+		retry, final, err = w.runLocal(ctx, kj)
+	} else {
+		retry, final, err = w.runRemote(ctx, kj)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case final:
+		delete(w.jobs, kj.ad.Job)
+	case err != nil:
+		kj.backoff = min(max(2*kj.backoff, 500*time.Millisecond), 30*time.Second)
+		kj.notBefore = time.Now().Add(kj.backoff)
+		if ctx.Err() == nil {
+			w.s.log.Debug("compute: worker request failed", "job", kj.ad.Job, "submitter", kj.submitter, "err", err)
+		}
+	default:
+		kj.backoff = 0
+		kj.notBefore = time.Now().Add(retry)
+	}
+}
+
+func (w *worker) runLocal(ctx context.Context, kj *knownJob) (time.Duration, bool, error) {
+	s := w.s
+	s.mu.Lock()
+	m, body, a := s.assign(s.self, kj.ad.Job)
+	var mod []byte
+	if a != nil {
+		mod = a.job.module
+	}
+	s.mu.Unlock()
+	if a == nil {
+		return time.Duration(m.RetryMS) * time.Millisecond, m.Final, nil
+	}
+	compiled, err := w.compile(ctx, kj.hash, mod)
+	var out []byte
+	var kind, reason string
+	if err != nil {
+		kind, reason = classify(ctx, err, nil)
+	} else {
+		out, kind, reason = w.execute(ctx, compiled, m, body)
+	}
+	s.mu.Lock()
+	if ctx.Err() != nil {
+		s.abandon(a, "worker stopped")
+	} else if err := s.complete(ctx, a, out, kind, reason); err != nil {
+		s.log.Warn("compute: recording local result", "job", kj.ad.Job, "err", err)
+	}
+	s.mu.Unlock()
+	return 0, false, nil
+}
+
+func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bool, error) {
+	mod, final, err := w.module(ctx, kj)
+	if err != nil || final {
+		return 0, final, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	st, err := w.s.cfg.Host.NewStream(sctx, kj.submitter, Protocol)
+	cancel()
+	if err != nil {
+		return 0, false, fmt.Errorf("compute: opening stream: %w", err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { st.Reset() })
+	defer stop()
+	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := writeMessage(st, message{Op: opWork, Job: kj.ad.Job}, nil); err != nil {
+		st.Reset()
+		return 0, false, err
+	}
+	m, body, err := readMessage(st)
+	if err != nil {
+		st.Reset()
+		return 0, false, err
+	}
+	if m.Op == opNone {
+		return time.Duration(m.RetryMS) * time.Millisecond, m.Final, nil
+	}
+	if m.Op != opUnit {
+		st.Reset()
+		return 0, false, fmt.Errorf("%w: expected a unit, got %q", errProtocol, m.Op)
+	}
+	w.mu.Lock()
+	maxMem := w.cfg.MaxMemory
+	w.mu.Unlock()
+	var out []byte
+	var kind, reason string
+	if maxMem > 0 && m.Memory > maxMem {
+		kind, reason = kindOther, "unit memory above this worker's limit"
+	} else {
+		_ = st.SetDeadline(time.Time{})
+		out, kind, reason = w.execute(ctx, mod, m, body)
+	}
+	if ctx.Err() != nil {
+		st.Reset()
+		return 0, false, ctx.Err()
+	}
+	h := blake3.Sum256(out)
+	res := message{Op: opResult, Job: m.Job, Unit: m.Unit, Attempt: m.Attempt, ErrKind: kind, Reason: reason}
+	if kind == "" {
+		res.Hash = hex.EncodeToString(h[:])
+	} else {
+		out = nil
+	}
+	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := writeMessage(st, res, out); err != nil {
+		st.Reset()
+		return 0, false, err
+	}
+	if ack, _, err := readMessage(st); err != nil || ack.Op != opAck {
+		st.Reset()
+		return 0, false, fmt.Errorf("compute: result not acknowledged: %v", err)
+	}
+	return 0, false, nil
+}
+
+// module returns kj's compiled module, fetching it from the submitter
+// when it is not cached. The bytes must match the advertised hash.
+func (w *worker) module(ctx context.Context, kj *knownJob) (*sandbox.Module, bool, error) {
+	w.mu.Lock()
+	m := w.modules[kj.hash]
+	w.mu.Unlock()
+	if m != nil {
+		return m, false, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	st, err := w.s.cfg.Host.NewStream(sctx, kj.submitter, Protocol)
+	if err != nil {
+		return nil, false, fmt.Errorf("compute: opening stream: %w", err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(sctx, func() { st.Reset() })
+	defer stop()
+	if err := writeMessage(st, message{Op: opModule, Job: kj.ad.Job}, nil); err != nil {
+		st.Reset()
+		return nil, false, err
+	}
+	resp, body, err := readMessage(st)
+	if err != nil {
+		st.Reset()
+		return nil, false, fmt.Errorf("compute: fetching module: %w", err)
+	}
+	if resp.Op == opNone {
+		return nil, resp.Final, nil
+	}
+	if resp.Op != opModule || blake3.Sum256(body) != kj.hash {
+		return nil, false, fmt.Errorf("%w: module does not match the advertised hash", errProtocol)
+	}
+	mod, err := w.compile(ctx, kj.hash, body)
+	if err != nil {
+		return nil, true, err // an invalid module will not get better
+	}
+	return mod, false, nil
+}
+
+// compile compiles module bytes (hash h) and caches the result.
+func (w *worker) compile(ctx context.Context, h [32]byte, wasm []byte) (*sandbox.Module, error) {
+	w.mu.Lock()
+	m := w.modules[h]
+	w.mu.Unlock()
+	if m != nil {
+		return m, nil
+	}
+	m, err := w.s.cfg.Runner.Compile(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compute: compiling module: %w", err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.modules[h] == nil {
+		w.modules[h] = m
+		w.modOrder = append(w.modOrder, h)
+		if len(w.modOrder) > maxCachedModules {
+			delete(w.modules, w.modOrder[0])
+			w.modOrder = w.modOrder[1:]
+		}
+	}
+	return m, nil
+}
+
+// execute runs one unit in the sandbox and classifies its failure.
+func (w *worker) execute(ctx context.Context, mod *sandbox.Module, m message, stdin []byte) (out []byte, kind, reason string) {
+	if w.onStart != nil {
+		w.onStart(m.Job, m.Unit)
+	}
+	lim := sandbox.Limits{MemoryBytes: m.Memory, Timeout: time.Duration(m.TimeoutMS) * time.Millisecond, MaxOutput: MaxInline}
+	res, err := w.s.cfg.Runner.Run(ctx, mod, sandbox.Unit{Stdin: stdin, Args: m.Args, Env: m.Env}, lim)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		kind, reason = classify(ctx, err, res.Stderr)
+		if kind != kindOther {
+			w.failed++
+		}
+		return nil, kind, reason
+	}
+	w.completed++
+	out = res.Stdout
+	if out == nil {
+		out = []byte{}
+	}
+	if w.tamper != nil {
+		out = w.tamper(out)
+	}
+	return out, "", ""
+}
+
+// classify maps a sandbox error to a failure kind and a reason for the
+// submitter.
+func classify(ctx context.Context, err error, stderr []byte) (string, string) {
+	reason := err.Error()
+	if len(stderr) > 0 {
+		tail := stderr[max(0, len(stderr)-200):]
+		reason += "; stderr: " + strings.TrimSpace(string(tail))
+	}
+	if len(reason) > maxString {
+		reason = reason[:maxString]
+	}
+	switch {
+	case ctx.Err() != nil, errors.Is(err, sandbox.ErrClosed):
+		return kindOther, reason
+	case errors.Is(err, sandbox.ErrTimeout):
+		return kindTimeout, reason
+	case errors.Is(err, sandbox.ErrMemory):
+		return kindMemory, reason
+	case errors.Is(err, sandbox.ErrTrap):
+		return kindTrap, reason
+	case errors.Is(err, sandbox.ErrExit):
+		return kindExit, reason
+	case errors.Is(err, sandbox.ErrOutputTooLarge):
+		return kindOutput, reason
+	case errors.Is(err, sandbox.ErrInvalidModule), errors.Is(err, sandbox.ErrInvalidUnit):
+		return kindInvalid, reason
+	}
+	return kindOther, reason
+}
