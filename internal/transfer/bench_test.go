@@ -10,11 +10,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+
 	"github.com/peerpath/peerpath/internal/content"
 )
 
 // benchSize is the file size the benchmarks move.
 const benchSize = 64 << 20
+
+// cpuMeter reports the process CPU time per byte moved ("cpu-ns/B"): on a
+// shared, loaded machine it compares the paths better than wall time does.
+type cpuMeter struct {
+	start time.Duration
+	bytes int64
+}
+
+func (m *cpuMeter) begin()      { m.start = processCPU() }
+func (m *cpuMeter) add(n int64) { m.bytes += n }
+func (m *cpuMeter) report(b *testing.B) {
+	if m.bytes > 0 && m.start > 0 {
+		b.ReportMetric(float64(processCPU()-m.start)/float64(m.bytes), "cpu-ns/B")
+	}
+}
 
 // The Get benchmarks download a 64 MiB file of 1 MiB chunks from in-memory
 // sources (which hand out bytes without re-hashing them, as if from a
@@ -37,14 +54,19 @@ func benchGet(b *testing.B, n int) {
 	c := newClient(b, f, nil)
 	dir := b.TempDir()
 	b.SetBytes(benchSize)
-	b.ResetTimer()
+	var cpu cpuMeter
+	defer cpu.report(b)
 	for i := 0; b.Loop(); i++ {
+		if i == 0 {
+			cpu.begin()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		out := filepath.Join(dir, strconv.Itoa(i))
 		if _, err := c.Get(ctx, fm.ID(), GetOptions{Output: out}); err != nil {
 			b.Fatal(err)
 		}
 		cancel()
+		cpu.add(benchSize)
 		b.StopTimer()
 		os.Remove(out)
 		b.StartTimer()
@@ -78,7 +100,10 @@ func BenchmarkRawTCP(b *testing.B) {
 	}()
 	buf := make([]byte, content.DefaultChunkSize)
 	b.SetBytes(benchSize)
+	var cpu cpuMeter
+	cpu.begin()
 	for b.Loop() {
+		cpu.add(benchSize)
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			b.Fatal(err)
@@ -89,6 +114,48 @@ func BenchmarkRawTCP(b *testing.B) {
 			b.Fatalf("copied %d: %v", n, err)
 		}
 	}
+	cpu.report(b)
 	ln.Close()
 	<-done
+}
+
+// BenchmarkLibp2pStream copies the same amount over one bare libp2p stream
+// (TCP+TLS+yamux, both hosts in this process, 1 MiB writes and reads): the
+// ceiling of a single source, without verification or files.
+func BenchmarkLibp2pStream(b *testing.B) {
+	srv, cli := newHost(b), newHost(b)
+	data := randBytes(content.DefaultChunkSize)
+	const proto = "/peerpath/bench/1"
+	srv.SetStreamHandler(proto, func(st network.Stream) {
+		defer st.Close()
+		for sent := 0; sent < benchSize; sent += len(data) {
+			if _, err := st.Write(data); err != nil {
+				st.Reset()
+				return
+			}
+		}
+	})
+	defer srv.RemoveStreamHandler(proto)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cli.Connect(ctx, addrInfo(srv)); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, content.DefaultChunkSize)
+	b.SetBytes(benchSize)
+	var cpu cpuMeter
+	cpu.begin()
+	defer cpu.report(b)
+	for b.Loop() {
+		cpu.add(benchSize)
+		st, err := cli.NewStream(ctx, srv.ID(), proto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{st}, buf)
+		st.Close()
+		if err != nil || n != benchSize {
+			b.Fatalf("copied %d: %v", n, err)
+		}
+	}
 }

@@ -103,6 +103,10 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 		switch m := m.(type) {
 		case *content.FileManifest:
 			ss.addTotal(m.Size)
+			if err = os.MkdirAll(filepath.Dir(ss.out), 0o755); err != nil {
+				err = errorf("create folder of %s: %w", ss.out, err)
+				break
+			}
 			err = ss.getFile(ctx, id, m, ss.out, []cid.Cid{id})
 		case *content.DirManifest:
 			ss.addTotal(m.Size())
@@ -406,7 +410,7 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 	asked := false
 	for {
 		for _, ai := range ss.candidates() {
-			if tried[ai.ID] {
+			if tried[ai.ID] || !time.Now().Before(deadline) {
 				continue
 			}
 			tried[ai.ID] = true
@@ -455,7 +459,7 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 
 // manifestFrom fetches manifest id from one peer and decodes it.
 func (ss *session) manifestFrom(ctx context.Context, ai peer.AddrInfo, id cid.Cid) ([]byte, any, error) {
-	ctx, cancel := context.WithTimeout(ctx, idleTimeout)
+	ctx, cancel := context.WithTimeout(ctx, min(idleTimeout, ss.timeout))
 	defer cancel()
 	st, err := ss.openStream(ctx, ai)
 	if err != nil {

@@ -23,6 +23,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(kill9Env) != "" {
+		os.Exit(kill9Child())
+	}
 	goleak.VerifyTestMain(m,
 		// go-libp2p starts process-wide background goroutines on first use
 		// (the resource manager's metrics and the observed-address

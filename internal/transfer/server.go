@@ -114,7 +114,7 @@ func (s *Service) handle(ctx context.Context, st network.Stream) {
 			return
 		}
 		st.SetReadDeadline(time.Time{})
-		if err := s.serveOne(ctx, st, p, req); err != nil {
+		if err := s.serveOne(ctx, deadlineStream{st: st, d: idleTimeout}, p, req); err != nil {
 			log.Debug("transfer: serving failed", "id", req.id, "err", err)
 			st.Reset()
 			return
@@ -124,7 +124,7 @@ func (s *Service) handle(ctx context.Context, st network.Stream) {
 
 // serveOne answers one request. It returns an error only when the stream is
 // no longer usable.
-func (s *Service) serveOne(ctx context.Context, st network.Stream, p peer.ID, req request) error {
+func (s *Service) serveOne(ctx context.Context, st io.Writer, p peer.ID, req request) error {
 	src := s.cfg.Source
 	if src == nil {
 		return writeMessage(st, statusNotFound, req.id.String())
@@ -169,7 +169,7 @@ func (s *Service) serveOne(ctx context.Context, st network.Stream, p peer.ID, re
 }
 
 // sourceError answers a request the BlockSource could not satisfy.
-func (s *Service) sourceError(st network.Stream, req request, err error) error {
+func (s *Service) sourceError(st io.Writer, req request, err error) error {
 	if isNotFound(err) {
 		return writeMessage(st, statusNotFound, req.id.String())
 	}

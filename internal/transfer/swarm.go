@@ -414,6 +414,7 @@ func (j *fileJob) runStream(src *source, st network.Stream) error {
 			j.release(src, i)
 		}
 	}()
+	r := deadlineStream{st: st, d: idleTimeout}
 	req := make([]byte, 0, pipelineDepth*(2+MaxCIDLen))
 	for {
 		ch := j.waitCh()
@@ -454,12 +455,11 @@ func (j *fileJob) runStream(src *source, st network.Stream) error {
 		}
 		i := q[0]
 		_, n := j.lay.rangeOf(i)
-		st.SetReadDeadline(time.Now().Add(idleTimeout))
-		if _, err := readResponseHeader(st, int(n), int(n)); err != nil {
+		if _, err := readResponseHeader(r, int(n), int(n)); err != nil {
 			return fmt.Errorf("transfer: chunk %d from %s: %w", i, p, err)
 		}
 		buf := j.ss.s.getBuf(int(n))
-		if err := j.ss.s.down.readFull(ctx, st, p, *buf); err != nil {
+		if err := j.ss.s.down.readFull(ctx, r, p, *buf); err != nil {
 			j.ss.s.putBuf(buf)
 			return fmt.Errorf("transfer: chunk %d from %s: %w", i, p, err)
 		}

@@ -80,21 +80,27 @@ const (
 	// BanScore: peers whose score is at or below it are not used as sources.
 	BanScore = -200
 
-	streamsPerSource = 2
-	pipelineDepth    = 4
-	idleTimeout      = 60 * time.Second
-	connectTimeout   = 15 * time.Second
-	limitPiece       = 64 << 10
-	commitEvery      = 32
-	commitInterval   = 250 * time.Millisecond
-	maxDirDepth      = 64
-	parallelFiles    = 4
+	idleTimeout    = 60 * time.Second
+	connectTimeout = 15 * time.Second
+	limitPiece     = 64 << 10
+	commitEvery    = 32
+	commitInterval = 250 * time.Millisecond
+	maxDirDepth    = 64
+	parallelFiles  = 4
 
 	scoreChunk    = 1
 	scoreMax      = 1000
 	scoreBadChunk = -100
 	scoreProtocol = -25
 	scoreMin      = -1000
+)
+
+// Per-source pipelining: each source gets streamsPerSource streams, each
+// with up to pipelineDepth requests outstanding. Variables so benchmarks can
+// compare settings.
+var (
+	streamsPerSource = 2
+	pipelineDepth    = 4
 )
 
 // Errors returned by this package.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ipfs/go-cid"
 )
@@ -193,6 +194,28 @@ func sanitize(b []byte) string {
 		out[i] = c
 	}
 	return string(out)
+}
+
+// deadlineStream renews a read or write deadline of d before every Read and
+// Write, so a transfer may take as long as it needs while it progresses, but
+// a peer that stops reading or sending for d is cut off.
+type deadlineStream struct {
+	st interface {
+		io.ReadWriter
+		SetReadDeadline(time.Time) error
+		SetWriteDeadline(time.Time) error
+	}
+	d time.Duration
+}
+
+func (s deadlineStream) Read(b []byte) (int, error) {
+	s.st.SetReadDeadline(time.Now().Add(s.d))
+	return s.st.Read(b)
+}
+
+func (s deadlineStream) Write(b []byte) (int, error) {
+	s.st.SetWriteDeadline(time.Now().Add(s.d))
+	return s.st.Write(b)
 }
 
 // unexpected turns io.EOF inside a message into io.ErrUnexpectedEOF.
