@@ -109,3 +109,40 @@ func TestMDNSStaysLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestMDNSDialDedup checks that repeated mDNS sightings of an unreachable
+// peer cause one dial, not one per sighting.
+func TestMDNSDialDedup(t *testing.T) {
+	n := testNode(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := &mdnsNotifee{n: n, ctx: ctx}
+	// A peer on a closed port: the dial fails fast.
+	other := testNode(t, nil)
+	ai, err := parsePeerAddr(other.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ai.Addrs = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/1")}
+	for range 5 {
+		m.HandlePeerFound(*ai)
+	}
+	eventually(t, 5*time.Second, "the dial to fail", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.busy) == 0 && !m.failed[ai.ID].IsZero()
+	})
+	first := m.failed[ai.ID]
+	m.HandlePeerFound(*ai) // within mdnsRetry: no new dial
+	time.Sleep(100 * time.Millisecond)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.busy[ai.ID] || !m.failed[ai.ID].Equal(first) {
+		t.Error("redialled an unreachable LAN peer within mdnsRetry")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.lan[ai.ID] {
+		t.Error("peer seen by mDNS not marked as LAN")
+	}
+}

@@ -246,11 +246,21 @@ func (n *Node) pingLoop(ctx context.Context) {
 }
 
 // mdnsNotifee connects to peers found on the LAN and remembers them as LAN
-// peers.
+// peers. mDNS reports a peer again on every answer it hears, so dials are
+// deduplicated, and a peer that could not be reached (for example one on
+// another private network, whose handshake stalls until the dial timeout)
+// is left alone for mdnsRetry.
 type mdnsNotifee struct {
 	n   *Node
 	ctx context.Context
+
+	mu     sync.Mutex
+	busy   map[peer.ID]bool      // dial in flight
+	failed map[peer.ID]time.Time // last failed dial
 }
+
+// mdnsRetry is how long an unreachable LAN peer is left alone.
+var mdnsRetry = time.Minute
 
 // HandlePeerFound is called by the mDNS service in a goroutine of its own.
 func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
@@ -258,23 +268,48 @@ func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 	if info.ID == n.h.ID() {
 		return
 	}
-	n.spawn(func() {
-		n.mu.Lock()
-		n.lan[info.ID] = true
-		n.mu.Unlock()
-		if n.h.Network().Connectedness(info.ID) == network.Connected {
-			return
-		}
+	n.mu.Lock()
+	n.lan[info.ID] = true
+	n.mu.Unlock()
+	if n.h.Network().Connectedness(info.ID) == network.Connected {
+		return
+	}
+	m.mu.Lock()
+	if m.busy == nil {
+		m.busy = make(map[peer.ID]bool)
+		m.failed = make(map[peer.ID]time.Time)
+	}
+	if m.busy[info.ID] || time.Since(m.failed[info.ID]) < mdnsRetry {
+		m.mu.Unlock()
+		return
+	}
+	m.busy[info.ID] = true
+	m.mu.Unlock()
+
+	started := n.spawn(func() {
 		ctx, cancel := context.WithTimeout(m.ctx, dialTimeout)
 		defer cancel()
-		if err := n.connect(ctx, info); err != nil {
-			if m.ctx.Err() == nil {
-				n.log.Debug("mDNS peer unreachable", "peer", info.ID, "err", err)
-			}
-			return
+		err := n.connect(ctx, info)
+		m.mu.Lock()
+		delete(m.busy, info.ID)
+		if err != nil {
+			m.failed[info.ID] = time.Now()
+		} else {
+			delete(m.failed, info.ID)
 		}
-		n.log.Info("connected to LAN peer", "peer", info.ID)
+		m.mu.Unlock()
+		switch {
+		case err == nil:
+			n.log.Info("connected to LAN peer", "peer", info.ID)
+		case m.ctx.Err() == nil:
+			n.log.Debug("mDNS peer unreachable", "peer", info.ID, "err", err)
+		}
 	})
+	if !started {
+		m.mu.Lock()
+		delete(m.busy, info.ID)
+		m.mu.Unlock()
+	}
 }
 
 // mdnsStaysLocal reports whether running mDNS suits a node listening on
