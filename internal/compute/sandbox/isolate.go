@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -21,6 +20,7 @@ type childRequest struct {
 	Ceiling  uint64
 	Wasm     []byte
 	Unit     Unit
+	SeedSet  bool // gob sends an empty Unit.Seed as nil; this keeps it apart
 	Limits   Limits
 }
 
@@ -72,73 +72,199 @@ func ServeChild() {
 	os.Exit(serveChild(os.Stdin, os.Stdout))
 }
 
-// serveChild runs one unit read from in and writes the response to out.
+// serveChild runs the units read from in, writing one response each to
+// out, until in ends. A request carries the module's bytes only when the
+// module changes.
 func serveChild(in io.Reader, out io.Writer) int {
-	var req childRequest
-	if err := gob.NewDecoder(in).Decode(&req); err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox child: bad request:", err)
-		return 3
-	}
+	dec, enc := gob.NewDecoder(in), gob.NewEncoder(out)
 	respond := func(res Result, err error) {
-		if werr := gob.NewEncoder(out).Encode(encodeResponse(res, err)); werr != nil {
+		if werr := enc.Encode(encodeResponse(res, err)); werr != nil {
 			fmt.Fprintln(os.Stderr, "sandbox child: write response:", werr)
 			os.Exit(4)
 		}
 	}
 	ctx := context.Background()
-	r, err := buildRunner(ctx, RunnerConfig{CacheDir: req.CacheDir, MaxMemoryBytes: req.Ceiling}, false)
-	if err != nil {
-		respond(Result{}, err)
-		return 0
+	var (
+		r *Runner
+		m *Module
+	)
+	for {
+		var req childRequest
+		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0
+			}
+			fmt.Fprintln(os.Stderr, "sandbox child: bad request:", err)
+			return 3
+		}
+		if r == nil {
+			var err error
+			r, err = buildRunner(ctx, RunnerConfig{CacheDir: req.CacheDir, MaxMemoryBytes: req.Ceiling, MaxModules: 1}, false)
+			if err != nil {
+				respond(Result{}, err)
+				return 0
+			}
+		}
+		if req.Wasm != nil {
+			var err error
+			if m, err = r.Compile(ctx, req.Wasm); err != nil {
+				respond(Result{}, err)
+				return 0
+			}
+		}
+		if m == nil {
+			fmt.Fprintln(os.Stderr, "sandbox child: no module")
+			return 3
+		}
+		if req.SeedSet && req.Unit.Seed == nil {
+			req.Unit.Seed = []byte{}
+		}
+		start := time.Now()
+		r.onOverflow = func(stdout, stderr []byte) {
+			// The guest runs without termination checks: report and exit.
+			respond(Result{Stdout: stdout, Stderr: stderr, Duration: time.Since(start)},
+				fmt.Errorf("sandbox: %w: stdout cap %d bytes, stderr cap %d bytes", ErrOutputTooLarge, req.Limits.MaxOutput, req.Limits.MaxStderr))
+			os.Exit(0)
+		}
+		res, err := r.Run(ctx, m, req.Unit, req.Limits)
+		respond(res, err)
 	}
-	start := time.Now()
-	r.onOverflow = func(stdout, stderr []byte) {
-		respond(Result{Stdout: stdout, Stderr: stderr, Duration: time.Since(start)},
-			fmt.Errorf("sandbox: %w: stdout cap %d bytes, stderr cap %d bytes", ErrOutputTooLarge, req.Limits.MaxOutput, req.Limits.MaxStderr))
-		os.Exit(0)
-	}
-	m, err := r.Compile(ctx, req.Wasm)
-	if err != nil {
-		respond(Result{}, err)
-		return 0
-	}
-	res, err := r.Run(ctx, m, req.Unit, req.Limits)
-	respond(res, err)
-	return 0
 }
 
-// runChild runs one unit in a child process, killing it when the unit's
-// time is up, the caller's context ends or the runner closes.
-func (r *Runner) runChild(ctx context.Context, m *Module, u Unit, lim Limits) (Result, error) {
-	var req bytes.Buffer
-	if err := gob.NewEncoder(&req).Encode(childRequest{
-		CacheDir: r.childDir, Ceiling: r.ceiling, Wasm: m.wasm, Unit: u, Limits: lim,
-	}); err != nil {
-		return Result{}, fmt.Errorf("sandbox: encode child request: %w", err)
-	}
-	// The response holds at most both output caps plus a little framing.
-	stdout := &cappedBuffer{limit: lim.MaxOutput + lim.MaxStderr + 64<<10}
-	stderr := &cappedBuffer{limit: 16 << 10}
+// maxIdleChildren bounds the children kept between units.
+const maxIdleChildren = 4
+
+// child is a running child process. Its module is loaded after its first
+// unit; a child is reused only for units of the same module.
+type child struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	enc    *gob.Encoder
+	dec    *gob.Decoder
+	stderr *cappedBuffer
+	waited chan error // receives cmd.Wait's result once
+	hash   [32]byte   // module loaded, zero before the first unit
+	loaded bool
+}
+
+// startChild starts a child process.
+func (r *Runner) startChild() (*child, error) {
 	cmd := exec.Command(r.childPath)
 	cmd.Env = []string{childEnv + "=1"}
-	cmd.Stdin = &req
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	setChildAttrs(cmd)
-
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return Result{}, fmt.Errorf("sandbox: start child: %w", err)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: child stdin: %w", err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: child stdout: %w", err)
+	}
+	c := &child{cmd: cmd, stdin: stdin, stderr: &cappedBuffer{limit: 16 << 10}, waited: make(chan error, 1)}
+	cmd.Stderr = c.stderr
+	setChildAttrs(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("sandbox: start child: %w", err)
+	}
+	c.enc, c.dec = gob.NewEncoder(stdin), gob.NewDecoder(stdout)
+	go func() { c.waited <- cmd.Wait() }()
+	return c, nil
+}
+
+// kill stops the child and waits for it.
+func (c *child) kill() {
+	_ = c.cmd.Process.Kill()
+	<-c.waited
+}
+
+// stop ends an idle child by closing its input, killing it if it lingers.
+func (c *child) stop() {
+	_ = c.stdin.Close()
+	select {
+	case <-c.waited:
+	case <-time.After(2 * time.Second):
+		c.kill()
+	}
+}
+
+// takeChild returns an idle child that has m loaded, or a new child.
+func (r *Runner) takeChild(m *Module) (*child, error) {
+	r.mu.Lock()
+	for i, c := range r.idle {
+		if c.hash == m.hash {
+			r.idle = append(r.idle[:i], r.idle[i+1:]...)
+			r.mu.Unlock()
+			return c, nil
+		}
+	}
+	r.mu.Unlock()
+	return r.startChild()
+}
+
+// putChild keeps a healthy child for the next unit of its module, stopping
+// the oldest idle child beyond the limit.
+func (r *Runner) putChild(c *child) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		c.stop()
+		return
+	}
+	r.idle = append(r.idle, c)
+	var drop *child
+	if len(r.idle) > maxIdleChildren {
+		drop, r.idle = r.idle[0], r.idle[1:]
+	}
+	r.mu.Unlock()
+	if drop != nil {
+		drop.stop()
+	}
+}
+
+// stopIdleChildren stops every idle child (at Close).
+func (r *Runner) stopIdleChildren() {
+	r.mu.Lock()
+	idle := r.idle
+	r.idle = nil
+	r.mu.Unlock()
+	for _, c := range idle {
+		c.stop()
+	}
+}
+
+// runChild runs one unit in a child process, reusing an idle child that has
+// the module loaded, and kills the child when the unit's time is up, the
+// caller's context ends or the runner closes.
+func (r *Runner) runChild(ctx context.Context, m *Module, u Unit, lim Limits) (Result, error) {
+	start := time.Now()
+	c, err := r.takeChild(m)
+	if err != nil {
+		return Result{}, err
+	}
+	req := childRequest{CacheDir: r.childDir, Ceiling: r.ceiling, Unit: u, SeedSet: u.Seed != nil, Limits: lim}
+	if !c.loaded {
+		req.Wasm = m.wasm
+	}
+	type reply struct {
+		resp childResponse
+		err  error
+	}
+	replies := make(chan reply, 1)
+	go func() {
+		if err := c.enc.Encode(req); err != nil {
+			replies <- reply{err: err}
+			return
+		}
+		var resp childResponse
+		err := c.dec.Decode(&resp)
+		replies <- reply{resp, err}
+	}()
 	timer := time.NewTimer(lim.Timeout)
 	defer timer.Stop()
 
 	var stopped error
-	var waitErr error
+	var rep reply
 	select {
-	case waitErr = <-waited:
+	case rep = <-replies:
 	case <-timer.C:
 		stopped = fmt.Errorf("sandbox: %w: %v", ErrTimeout, lim.Timeout)
 	case <-ctx.Done():
@@ -147,26 +273,34 @@ func (r *Runner) runChild(ctx context.Context, m *Module, u Unit, lim Limits) (R
 		stopped = fmt.Errorf("sandbox: %w", ErrClosed)
 	}
 	if stopped != nil {
-		_ = cmd.Process.Kill()
-		<-waited
+		c.kill()
+		<-replies // the pipes are closed: the exchange ends
 		r.log.Debug("sandbox: child killed", "hash", fmt.Sprintf("%x", m.hash[:8]), "err", stopped)
 		return Result{Duration: time.Since(start)}, stopped
 	}
-
-	out, _ := stdout.result()
-	var resp childResponse
-	if err := gob.NewDecoder(bytes.NewReader(out)).Decode(&resp); err != nil {
-		errOut, _ := stderr.result()
-		return Result{Duration: time.Since(start)}, fmt.Errorf("sandbox: %w: child process failed (%v): %q", ErrTrap, waitErr, firstLine(string(errOut)))
+	if rep.err != nil {
+		c.kill()
+		errOut, _ := c.stderr.result()
+		return Result{Duration: time.Since(start)}, fmt.Errorf("sandbox: %w: child process failed (%v): %q", ErrTrap, rep.err, firstLine(string(errOut)))
 	}
+	resp := rep.resp
 	res := resp.Result
 	res.Duration = time.Since(start)
-	if resp.Reason == 0 {
-		return res, nil
-	}
 	if resp.Reason < 0 || resp.Reason >= len(childReasons) {
+		c.kill()
 		return res, fmt.Errorf("sandbox: %w: child reported unknown reason %d: %s", ErrTrap, resp.Reason, resp.Msg)
 	}
+	reason := childReasons[resp.Reason]
+	switch {
+	case errors.Is(reason, ErrOutputTooLarge), errors.Is(reason, ErrInvalidModule), errors.Is(reason, ErrInvalidUnit):
+		c.kill() // the child exits (or stops serving) after these
+	default:
+		c.hash, c.loaded = m.hash, true
+		r.putChild(c)
+	}
 	r.log.Debug("sandbox: unit ran in child", "hash", fmt.Sprintf("%x", m.hash[:8]), "took", res.Duration, "err", resp.Msg)
-	return res, &childError{reason: childReasons[resp.Reason], msg: resp.Msg}
+	if reason == nil {
+		return res, nil
+	}
+	return res, &childError{reason: reason, msg: resp.Msg}
 }

@@ -35,6 +35,17 @@ func TestIsolated(t *testing.T) {
 			t.Fatalf("isolated %x, in-process %x (%v)", a.Stdout, b.Stdout, err)
 		}
 	})
+	t.Run("empty seed", func(t *testing.T) {
+		u := Unit{Seed: []byte{}}
+		a, err := r.Run(testCtx(t), compile(t, r, wasiRandom), u, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := inproc.Run(testCtx(t), compile(t, inproc, wasiRandom), u, Limits{})
+		if err != nil || !bytes.Equal(a.Stdout, b.Stdout) {
+			t.Fatalf("isolated %x, in-process %x (%v)", a.Stdout, b.Stdout, err)
+		}
+	})
 	t.Run("exit", func(t *testing.T) {
 		res, err := r.Run(testCtx(t), compile(t, r, wasiExit7), Unit{}, Limits{})
 		if !errors.Is(err, ErrExit) || res.ExitCode != 7 {
@@ -78,6 +89,49 @@ func TestIsolated(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// TestIsolatedReuse checks that a child serves successive units of its
+// module, and that a killed child is not reused.
+func TestIsolatedReuse(t *testing.T) {
+	r := newRunner(t, RunnerConfig{Isolate: true})
+	echo := compile(t, r, wasiEcho)
+	idlePids := func() []int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var pids []int
+		for _, c := range r.idle {
+			pids = append(pids, c.cmd.Process.Pid)
+		}
+		return pids
+	}
+	var first []int
+	for i := range 3 {
+		in := []byte{byte('a' + i)}
+		res, err := r.Run(testCtx(t), echo, Unit{Stdin: in}, Limits{})
+		if err != nil || !bytes.Equal(res.Stdout, in) {
+			t.Fatalf("run %d: %v, %q", i, err, res.Stdout)
+		}
+		pids := idlePids()
+		if len(pids) != 1 || (first != nil && pids[0] != first[0]) {
+			t.Fatalf("run %d: idle children %v, first %v", i, pids, first)
+		}
+		first = pids
+	}
+	// Another module gets its own child.
+	if _, err := r.Run(testCtx(t), compile(t, r, wasiRandom), Unit{}, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(idlePids()); n != 2 {
+		t.Fatalf("%d idle children, want 2", n)
+	}
+	// A child killed for its timeout is gone.
+	if _, err := r.Run(testCtx(t), compile(t, r, wasmLoop), Unit{}, Limits{Timeout: 100 * time.Millisecond}); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(idlePids()); n != 2 {
+		t.Fatalf("%d idle children after a timeout, want 2", n)
+	}
 }
 
 // TestIsolatedClose checks that closing the runner kills running children.

@@ -86,9 +86,10 @@ type Runner struct {
 
 	// Isolated mode (see RunnerConfig.Isolate).
 	isolate   bool
-	childPath string // executable re-run as the child
-	childDir  string // compilation cache shared with the children
-	tempDir   bool   // childDir was created by NewRunner and is removed by Close
+	childPath string   // executable re-run as the child
+	childDir  string   // compilation cache shared with the children
+	tempDir   bool     // childDir was created by NewRunner and is removed by Close
+	idle      []*child // guarded by mu: children waiting for a unit
 	// onOverflow, in a child, reports an output overflow and exits: the
 	// guest runs without termination checks, so it cannot be stopped
 	// otherwise.
@@ -568,6 +569,7 @@ func (r *Runner) Close(ctx context.Context) error {
 	r.mu.Unlock()
 	r.closeStop()
 	r.busy.Wait()
+	r.stopIdleChildren()
 
 	r.mu.Lock()
 	for h, m := range r.modules {
