@@ -43,6 +43,8 @@ type Config struct {
 	Bootstrap []string `toml:"bootstrap"`
 	// NoMDNS turns off LAN discovery.
 	NoMDNS bool `toml:"no_mdns"`
+	// NoPortMap turns off UPnP / NAT-PMP port mapping on the router.
+	NoPortMap bool `toml:"no_port_map"`
 	// SwarmKey is the path of a private network's pre-shared key. Empty
 	// means the public peerpath network.
 	SwarmKey string `toml:"swarm_key"`
@@ -185,6 +187,9 @@ bootstrap = {{list .Bootstrap}}
 
 # true turns off mDNS discovery of peers on the local network.
 no_mdns = {{.NoMDNS}}
+
+# true turns off asking the router (UPnP / NAT-PMP) to forward a port.
+no_port_map = {{.NoPortMap}}
 
 # Path of a private network's pre-shared key (see "peerpath swarm-key new").
 # With a key the node talks only to peers holding the same key (TCP only).

@@ -151,6 +151,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		ListenAddrs: cfg.Listen,
 		Bootstrap:   cfg.Bootstrap,
 		MDNS:        !cfg.NoMDNS,
+		NoPortMap:   cfg.NoPortMap,
 		Logger:      n.log.With("sys", "p2p"),
 	}
 	if cfg.SwarmKey != "" {
