@@ -423,7 +423,7 @@ func (s *Service) Results(ctx context.Context, id string) (map[int][]byte, error
 	out := map[int][]byte{}
 	for rows.Next() {
 		var (
-			i   int
+			i    int
 			out0 []byte
 		)
 		if err := rows.Scan(&i, &out0); err != nil {

@@ -57,7 +57,7 @@ type worker struct {
 	wake chan struct{}
 
 	// Test hooks (set before Serve).
-	tamper  func(out []byte) []byte  // a cheating worker's lie
+	tamper  func(out []byte) []byte // a cheating worker's lie
 	onStart func(job string, u int) // a unit starts running
 }
 
