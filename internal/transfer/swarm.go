@@ -386,7 +386,13 @@ func (j *fileJob) runSource(src *source) error {
 				errs <- err
 				return
 			}
-			errs <- j.runStream(src, st)
+			err = j.runStream(src, st)
+			var re *RemoteError
+			if errors.As(err, &re) && re.Busy() {
+				// The peer limits our streams: carry on with fewer.
+				err = nil
+			}
+			errs <- err
 		}()
 	}
 	var first error

@@ -5,46 +5,60 @@
 // # Protocol
 //
 // One libp2p protocol, [ProtocolID], carries both manifest fetches and chunk
-// requests, so a getter needs one stream to fetch a manifest and then keeps
-// using it (and a second one) for chunks. Requests are tiny binary frames and
-// may be pipelined; each response is a 5-byte header followed directly by the
-// bulk bytes (see wire.go). Every length is checked against what the client
-// expects before the body is read.
+// requests (one protocol, so one stream negotiation serves both). Requests
+// are tiny binary frames and may be pipelined on a stream; each response is a
+// 5-byte header (status, length) followed directly by the bulk bytes, with no
+// per-chunk protobuf copy (see wire.go). Every length is checked against what
+// the client expects (the exact chunk size from the manifest, or
+// content.MaxManifestSize) before the body is read.
 //
 // # Downloading
 //
 // [Service.Get] fetches the manifest from any provider and verifies it with
-// content.Decode. A file is downloaded by every provider at once: each source
-// runs [streamsPerSource] streams, each with up to [pipelineDepth] requests
-// outstanding, and takes the next missing chunk whenever a slot frees up
-// (work stealing), so a slow source simply takes fewer chunks. Near the end,
-// idle sources duplicate chunks still in flight elsewhere (at most two copies
-// of one chunk), so one stalled peer cannot hold the download back.
+// content.Decode; a manifest whose bytes hash to the id but do not decode
+// (for example a folder entry named "../x") is refused as [ErrBadContent].
+// A file is downloaded from every provider at once: each source runs two
+// streams, each with up to four requests outstanding, and takes the next
+// missing chunk whenever a slot frees up (work stealing), so a slow source
+// simply takes fewer chunks. In the end game an idle source duplicates a
+// chunk that has been in flight elsewhere for several times the usual chunk
+// time (at most two copies of a chunk), so one stalled peer cannot hold the
+// download back. Folders are created under the output (every name checked
+// with content.ValidName, every joined path checked to stay inside the
+// output, symbolic links refused), with up to four files downloading at once.
 //
 // Every chunk is verified against its id before it is written (WriteAt into
-// NAME.part). A source that sends bytes that do not verify, or breaks the
-// protocol, is dropped for the rest of the download and scored down
-// ([Service.PeerScore]); its chunks go back to the others. Verified chunks
-// are recorded durably only after the data file is fsynced (in batches), in a
-// sidecar NAME.part.state or, when [Config.DB] is set, in the database. When
-// every chunk is present the data file is fsynced, renamed to NAME and the
-// directory fsynced, so a kill -9 at any moment loses at most the chunks in
-// flight; the next Get resumes from the recorded chunks (re-verifying them).
+// NAME.part, from pooled 1 MiB buffers, on worker goroutines while the
+// stream reads the next response). A source that sends bytes that do not
+// verify, or breaks the protocol, is dropped for the rest of the Get and
+// scored down ([Service.PeerScore]); its chunks go back to the others.
+// Verified chunks are recorded durably only after the data file is fsynced
+// (in batches of 32 chunks or every 250 ms), in a sidecar NAME.part.state
+// or, when [Config.DB] is set, in the database. When every chunk is present
+// the data file is fsynced, renamed to NAME and the folder fsynced, so a
+// kill -9 at any moment loses at most the chunks not yet recorded; the next
+// Get resumes from the recorded chunks, re-verifying their bytes on disk.
+//
+// With no provider, or none that delivers, Get asks the [ProviderFinder]
+// again with backoff (250 ms doubling to 5 s) and fails with
+// [ErrNoProviders] once GetOptions.Timeout passes without progress, keeping
+// the partial data.
 //
 // # Serving
 //
 // [Service.Serve] answers requests only with bytes returned by
 // [BlockSource], which verifies what it reads. Every request is bounded: the
-// cid length is checked before it is read, each peer may hold at most
-// [MaxStreamsPerPeer] streams (one request in service on each), idle streams
-// are closed, and unknown ids get a clear not-found response.
+// CID length is checked before it is read, each peer may hold at most
+// [MaxStreamsPerPeer] streams and all peers [MaxServeStreams] (one request
+// in service on each; more are answered busy), a stream idle or stalled for
+// a minute is closed, and unknown ids get a clear not-found response.
 //
 // # Rate limits
 //
 // MaxUpload and MaxDownload are token buckets (golang.org/x/time/rate) shared
-// by all peers. Data moves in pieces of at most [limitPiece] bytes, and each
-// peer waits for at most one piece at a time, so peers competing for a limit
-// are served round-robin: a fair share each, whatever their stream count.
+// by all peers. Data moves in pieces of at most 64 KiB, and each peer waits
+// for at most one piece at a time, so peers competing for a limit are served
+// round-robin: a fair share each, whatever their number of streams.
 package transfer
 
 import (
@@ -59,6 +73,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -69,12 +84,14 @@ const ProtocolID = "/peerpath/block/1.0.0"
 const (
 	// MaxChunkSize bounds the chunk size a manifest may declare and the
 	// size of any chunk served.
-	MaxChunkSize = 16 << 20
+	MaxChunkSize = content.MaxChunkSize
 	// MaxStreamsPerPeer bounds the streams one peer may have open to this
-	// server at once; a stream beyond it is answered busy and closed.
-	MaxStreamsPerPeer = 8
+	// server at once; a stream beyond it is answered busy and closed. A
+	// getter uses streamsPerSource per file, parallelFiles files at once.
+	MaxStreamsPerPeer = 16
 	// MaxServeStreams bounds the streams served at once, over all peers.
-	MaxServeStreams = 256
+	// Each holds at most one chunk buffer (1 MiB) while it serves.
+	MaxServeStreams = 64
 	// DefaultTimeout is used when GetOptions.Timeout is zero.
 	DefaultTimeout = 2 * time.Minute
 	// BanScore: peers whose score is at or below it are not used as sources.
@@ -182,12 +199,10 @@ type Service struct {
 	scoreMu sync.Mutex
 	scores  map[peer.ID]int
 
-	serveMu  sync.Mutex
-	serving  bool
-	perPeer  map[peer.ID]int
-	total    int
-	dbMigErr error
-	dbOnce   sync.Once
+	serveMu sync.Mutex
+	serving bool
+	perPeer map[peer.ID]int
+	total   int
 }
 
 // New returns a Service for cfg.
@@ -264,8 +279,8 @@ func (s *Service) putBuf(b *[]byte) {
 	}
 }
 
-// defaultBuf is the pooled buffer size, content.DefaultChunkSize.
-const defaultBuf = 1 << 20
+// defaultBuf is the pooled buffer size.
+const defaultBuf = content.DefaultChunkSize
 
 // isNotFound reports whether a BlockSource error means "absent".
 func isNotFound(err error) bool {
