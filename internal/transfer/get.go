@@ -97,6 +97,22 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 		return Result{}, fmt.Errorf("%w: %s is not a file or folder id", ErrBadContent, id)
 	}
 	ss := s.newSession(id, opt)
+	abs, err := filepath.Abs(ss.out)
+	if err != nil {
+		return Result{}, errorf("output %s: %w", ss.out, err)
+	}
+	s.outMu.Lock()
+	if s.outputs[abs] {
+		s.outMu.Unlock()
+		return Result{}, fmt.Errorf("%w: %s", ErrInProgress, abs)
+	}
+	s.outputs[abs] = true
+	s.outMu.Unlock()
+	defer func() {
+		s.outMu.Lock()
+		delete(s.outputs, abs)
+		s.outMu.Unlock()
+	}()
 
 	raw, m, err := ss.fetchManifest(ctx, id, nil)
 	if err == nil {

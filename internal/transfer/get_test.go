@@ -536,3 +536,41 @@ func TestResumeFolder(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
+
+// TestGetSameOutputTwice: a second Get to an output being written fails
+// clearly instead of racing on the same part file.
+func TestGetSameOutputTwice(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	data := randBytes(16 * testChunk)
+	src := newMemSource()
+	fm := src.addFile(data, testChunk)
+	f, srcs, _ := swarm(t, src, 1)
+	started := make(chan struct{})
+	var once atomic.Bool
+	srcs[0].set(func(s *memSource) {
+		s.onChunk = func(cid.Cid) {
+			if once.CompareAndSwap(false, true) {
+				close(started)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	c := newClient(t, f, nil)
+	out := filepath.Join(t.TempDir(), "f")
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second})
+		first <- err
+	}()
+	<-started
+	if _, err := c.Get(ctx, fm.ID(), GetOptions{Output: out, Timeout: 10 * time.Second}); !errors.Is(err, ErrInProgress) {
+		t.Fatalf("second Get: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, data) {
+		t.Fatal("file differs")
+	}
+}

@@ -140,6 +140,9 @@ var (
 	// cannot download (not a file, folder or chunk id) or a manifest whose
 	// layout is out of bounds.
 	ErrBadContent = errors.New("transfer: bad content")
+	// ErrInProgress is returned (wrapped) by [Service.Get] when another Get
+	// of this Service is already writing to the same output path.
+	ErrInProgress = errors.New("transfer: a download to this path is in progress")
 	// ErrServing is returned by [Service.Serve] when it is already running.
 	ErrServing = errors.New("transfer: already serving")
 )
@@ -203,6 +206,9 @@ type Service struct {
 	serving bool
 	perPeer map[peer.ID]int
 	total   int
+
+	outMu   sync.Mutex
+	outputs map[string]bool // absolute output paths of Gets running
 }
 
 // New returns a Service for cfg.
@@ -224,6 +230,7 @@ func New(cfg Config) (*Service, error) {
 		down:    newLimiter(cfg.MaxDownload),
 		scores:  make(map[peer.ID]int),
 		perPeer: make(map[peer.ID]int),
+		outputs: make(map[string]bool),
 	}
 	return s, nil
 }
