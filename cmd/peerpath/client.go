@@ -58,6 +58,11 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printJSONCompact writes v as one line of JSON.
+func printJSONCompact(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
 func timeoutCtx(c *cobra.Command, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Context(), d)
 }

@@ -89,6 +89,9 @@ func newRoot() *cobra.Command {
 		walletCmd(g),
 		ledgerCmd(g),
 		uiCmd(g),
+		searchCmd(g),
+		blockCmd(g, true),
+		blockCmd(g, false),
 	)
 	return root
 }

@@ -156,6 +156,9 @@ func (n *Node) fileRoutes() {
 		if err != nil {
 			return nil, err
 		}
+		if n.search != nil {
+			n.search.Refresh()
+		}
 		return toAPIShare(s), nil
 	})
 	a.HandleFunc("GET /api/v1/shares", func(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -176,6 +179,9 @@ func (n *Node) fileRoutes() {
 		}
 		if err := f.share.Remove(r.Context(), p); err != nil {
 			return nil, err
+		}
+		if n.search != nil {
+			n.search.Refresh()
 		}
 		return map[string]string{"removed": p}, nil
 	})

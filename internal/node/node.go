@@ -28,6 +28,7 @@ import (
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
 	"github.com/peerpath/peerpath/internal/webui"
@@ -67,6 +68,7 @@ type Node struct {
 	private   bool
 	files     *files
 	ledger    *ledger.Service
+	search    *search.Service
 	downloads *downloads
 	serveCtx  context.Context // set by Serve before the API starts
 	sessions  *webui.Sessions
@@ -204,6 +206,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newLedger(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.newSearch(ctx); err != nil {
+		return nil, err
+	}
 	n.downloads = newDownloads(n)
 	n.downloadRoutes()
 	n.uiRoutes()
@@ -269,6 +274,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		{"share", n.files.share.Serve},
 		{"transfer", n.files.transfer.Serve},
 		{"ledger", n.ledger.Serve},
+		{"search", n.search.Serve},
 		{"downloads", n.downloads.serve},
 		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}

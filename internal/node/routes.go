@@ -13,6 +13,7 @@ import (
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/transfer"
 )
@@ -28,6 +29,8 @@ func errorStatus() map[error]int {
 		transfer.ErrExists: http.StatusConflict,
 	}
 	ledgerErrorStatus(m)
+	m[search.ErrQueryTooLarge] = http.StatusRequestEntityTooLarge
+	m[search.ErrBadQuery] = http.StatusBadRequest
 	return m
 }
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/spf13/cobra"
+
+	"github.com/peerpath/peerpath/api"
+)
+
+func searchCmd(g *globals) *cobra.Command {
+	var (
+		timeout time.Duration
+		limit   int
+	)
+	c := &cobra.Command{
+		Use:   "search QUERY...",
+		Short: `Search the whole network by name and tags, e.g. "beatles hey jude type:audio size>3MB"`,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), timeout+10*time.Second)
+			defer cancel()
+			out := c.OutOrStdout()
+			seen := map[string]api.SearchResult{}
+			err = cl.Search(ctx, strings.Join(args, " "), limit, timeout, func(r api.SearchResult) {
+				if g.json {
+					// One object a line, as results stream in.
+					printJSONCompact(out, r)
+					return
+				}
+				if _, ok := seen[r.CID]; !ok {
+					fmt.Fprintf(out, "%-48s %9s  %-8s %d peers  %s\n", r.Name, humanBytes(float64(r.Size)), r.Type, len(r.Providers), r.CID)
+				}
+				seen[r.CID] = r
+			})
+			if err != nil {
+				return clientErr(err)
+			}
+			if !g.json {
+				if len(seen) == 0 {
+					fmt.Fprintln(out, "no results")
+					return nil
+				}
+				// Final ranking, once every answer is in.
+				all := make([]api.SearchResult, 0, len(seen))
+				for _, r := range seen {
+					all = append(all, r)
+				}
+				sort.Slice(all, func(i, j int) bool { return all[i].Score > all[j].Score })
+				fmt.Fprintf(out, "\n%d results, best first:\n", len(all))
+				for i, r := range all {
+					fmt.Fprintf(out, "%3d. %s  (%s, %s, %d peers)\n     peerpath get %s -o %q\n", i+1, r.Name, humanBytes(float64(r.Size)), r.Type, len(r.Providers), r.CID, r.Name)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for answers")
+	c.Flags().IntVar(&limit, "limit", 50, "at most this many results")
+	return c
+}
+
+func blockCmd(g *globals, block bool) *cobra.Command {
+	use, short, method := "block PEERID", "Block a peer: its search answers and queries are ignored (a local blocklist)", "POST"
+	if !block {
+		use, short, method = "unblock PEERID", "Remove a peer from the local blocklist", "DELETE"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if _, err := peer.Decode(args[0]); err != nil {
+				return fmt.Errorf("bad peer ID %q: %v", args[0], err)
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeoutCtx(c, 10*time.Second)
+			defer cancel()
+			var out map[string]string
+			if err := cl.Do(ctx, method, api.Prefix+"/blocked", api.BlockRequest{ID: args[0]}, &out); err != nil {
+				return clientErr(err)
+			}
+			if g.json {
+				return printJSON(c.OutOrStdout(), out)
+			}
+			for k, v := range out {
+				fmt.Fprintln(c.OutOrStdout(), k, v)
+			}
+			return nil
+		},
+	}
+}
