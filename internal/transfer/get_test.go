@@ -454,24 +454,35 @@ func TestRateLimit(t *testing.T) {
 		_, h := newServer(t, src, limit)
 		f := &staticFinder{}
 		f.set(addrInfo(h))
-		// Two clients at once share the server's upload limit.
-		errs := make(chan error, 2)
+		// Two clients at once share the server's upload limit, fairly:
+		// neither finishes long before the other.
+		type done struct {
+			err error
+			at  time.Duration
+		}
+		dones := make(chan done, 2)
 		start := time.Now()
 		for k := range 2 {
 			c := newClient(t, f, nil)
 			go func() {
 				_, err := c.Get(ctx, fm.ID(), GetOptions{Output: filepath.Join(t.TempDir(), "f"+string(rune('a'+k)))})
-				errs <- err
+				dones <- done{err, time.Since(start)}
 			}()
 		}
+		var at []time.Duration
 		for range 2 {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
+			d := <-dones
+			if d.err != nil {
+				t.Fatal(d.err)
 			}
+			at = append(at, d.at)
 		}
 		el := time.Since(start)
 		if rate := float64(2*len(data)) / el.Seconds(); rate > 1.5*limit {
 			t.Fatalf("uploaded %.0f B/s, limit %d", rate, limit)
+		}
+		if at[0] < at[1]*6/10 {
+			t.Fatalf("unfair share: one client done after %v, the other after %v", at[0], at[1])
 		}
 	})
 }

@@ -409,10 +409,15 @@ func (j *fileJob) runSource(src *source) error {
 // runStream pipelines chunk requests over one stream: it keeps up to
 // pipelineDepth requests outstanding and hands each response to the
 // verifiers while it reads the next one.
-func (j *fileJob) runStream(src *source, st network.Stream) error {
+func (j *fileJob) runStream(src *source, st network.Stream) (err error) {
 	ctx := src.ctx
 	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
+	defer func() {
+		if err != nil {
+			st.Reset() // mid-response: the stream cannot be reused
+		}
+	}()
 	p := src.ai.ID
 	var q []int // requested, in order
 	defer func() {
