@@ -60,6 +60,10 @@ func (d *daemonFlags) bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&d.cfg.MaxUpload, "max-upload", 0, "upload limit in bytes/s (0 = unlimited)")
 	fs.Int64Var(&d.cfg.MaxDownload, "max-download", 0, "download limit in bytes/s (0 = unlimited)")
 	fs.BoolVar(&d.cfg.NoSeed, "no-seed", false, "don't serve what this node downloads")
+	fs.BoolVar(&d.cfg.Worker, "worker", false, "lend this node's CPU to other peers' jobs")
+	fs.IntVar(&d.cfg.WorkerCPUs, "cpus", 0, "worker: units run at once (0 = 1)")
+	fs.BoolVar(&d.cfg.WorkerIdleOnly, "idle-only", false, "worker: run units only while the machine is otherwise idle")
+	fs.Var(&bytesFlag{&d.cfg.WorkerMaxMemory}, "max-memory", "worker: refuse jobs whose units may use more memory (e.g. 512MiB)")
 	fs.BoolVar(&d.cfg.LedgerVoter, "ledger-voter", false, "be a voter of the credits ledger")
 	fs.StringSliceVar(&d.cfg.LedgerVoters, "ledger-voters", nil, "peer IDs of ledger voters, comma-separated")
 }
@@ -84,6 +88,10 @@ func (d *daemonFlags) apply(fs *pflag.FlagSet, file config.Config) config.Config
 	set("max-upload", func() { out.MaxUpload = d.cfg.MaxUpload })
 	set("max-download", func() { out.MaxDownload = d.cfg.MaxDownload })
 	set("no-seed", func() { out.NoSeed = d.cfg.NoSeed })
+	set("worker", func() { out.Worker = d.cfg.Worker })
+	set("cpus", func() { out.WorkerCPUs = d.cfg.WorkerCPUs })
+	set("idle-only", func() { out.WorkerIdleOnly = d.cfg.WorkerIdleOnly })
+	set("max-memory", func() { out.WorkerMaxMemory = d.cfg.WorkerMaxMemory })
 	set("ledger-voter", func() { out.LedgerVoter = d.cfg.LedgerVoter })
 	set("ledger-voters", func() { out.LedgerVoters = d.cfg.LedgerVoters })
 	return out

@@ -90,6 +90,9 @@ func newRoot() *cobra.Command {
 		ledgerCmd(g),
 		uiCmd(g),
 		searchCmd(g),
+		jobCmd(g),
+		jobsCmd(g),
+		workerCmd(g),
 		blockCmd(g, true),
 		blockCmd(g, false),
 	)

@@ -61,6 +61,16 @@ type Config struct {
 	MaxDownload int64 `toml:"max_download"`
 	// NoSeed stops the node from serving what it downloaded.
 	NoSeed bool `toml:"no_seed"`
+	// Worker lends this node's idle CPU to other peers' jobs.
+	Worker bool `toml:"worker"`
+	// WorkerCPUs is how many units run at once; 0 means 1.
+	WorkerCPUs int `toml:"worker_cpus"`
+	// WorkerIdleOnly runs units only while the machine's own load leaves
+	// cores idle.
+	WorkerIdleOnly bool `toml:"worker_idle_only"`
+	// WorkerMaxMemory refuses jobs whose units may use more memory, in
+	// bytes; 0 means no limit beyond the sandbox's.
+	WorkerMaxMemory uint64 `toml:"worker_max_memory"`
 	// LedgerVoter makes this node a voter of the credits ledger.
 	LedgerVoter bool `toml:"ledger_voter"`
 	// LedgerVoters lists peer IDs believed to be ledger voters, so a node
@@ -155,6 +165,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("config: log_format %q: want text or json", c.LogFormat)
 	}
+	if c.WorkerCPUs < 0 {
+		return errors.New("config: worker_cpus must not be negative")
+	}
 	if c.MaxUpload < 0 || c.MaxDownload < 0 {
 		return errors.New("config: max_upload and max_download must not be negative")
 	}
@@ -208,6 +221,16 @@ max_download = {{.MaxDownload}}
 
 # true stops the node from serving files it downloaded.
 no_seed = {{.NoSeed}}
+
+# Volunteer compute: true lends this node's CPU to other peers' jobs, which
+# run in a WebAssembly sandbox (no files, no network, capped memory and time).
+worker = {{.Worker}}
+# Units run at once (0 means 1).
+worker_cpus = {{.WorkerCPUs}}
+# true runs units only while the machine's own load leaves cores idle.
+worker_idle_only = {{.WorkerIdleOnly}}
+# Refuse jobs whose units may use more memory than this many bytes (0: no limit).
+worker_max_memory = {{.WorkerMaxMemory}}
 
 # true makes this node a voter of the replicated credits ledger (3 or 5 in a
 # real network). Its raft log and snapshots live in HOME/ledger.

@@ -24,6 +24,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/peerpath/peerpath/internal/compute"
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/ledger"
@@ -69,6 +71,8 @@ type Node struct {
 	files     *files
 	ledger    *ledger.Service
 	search    *search.Service
+	compute   *compute.Service
+	runner    *sandbox.Runner
 	downloads *downloads
 	serveCtx  context.Context // set by Serve before the API starts
 	sessions  *webui.Sessions
@@ -209,6 +213,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newSearch(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.newCompute(ctx); err != nil {
+		return nil, err
+	}
 	n.downloads = newDownloads(n)
 	n.downloadRoutes()
 	n.uiRoutes()
@@ -275,6 +282,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		{"transfer", n.files.transfer.Serve},
 		{"ledger", n.ledger.Serve},
 		{"search", n.search.Serve},
+		{"compute", n.compute.Serve},
 		{"downloads", n.downloads.serve},
 		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}
@@ -314,6 +322,11 @@ func (n *Node) close() {
 	n.closeOnce.Do(func() {
 		if n.apiLn != nil {
 			n.apiLn.Close()
+		}
+		if n.runner != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			n.runner.Close(ctx)
+			cancel()
 		}
 		if n.ledger != nil {
 			n.ledger.Close()

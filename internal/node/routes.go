@@ -11,6 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/compute"
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
@@ -31,6 +33,10 @@ func errorStatus() map[error]int {
 	ledgerErrorStatus(m)
 	m[search.ErrQueryTooLarge] = http.StatusRequestEntityTooLarge
 	m[search.ErrBadQuery] = http.StatusBadRequest
+	m[compute.ErrNotFound] = http.StatusNotFound
+	m[compute.ErrInvalidJob] = http.StatusBadRequest
+	m[compute.ErrFinished] = http.StatusConflict
+	m[sandbox.ErrInvalidModule] = http.StatusBadRequest
 	return m
 }
 

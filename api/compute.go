@@ -1,0 +1,60 @@
+package api
+
+import "time"
+
+// JobRequest is the body of POST /api/v1/jobs. Module and Inputs travel
+// base64-encoded (JSON []byte).
+type JobRequest struct {
+	Module      []byte   `json:"module"`
+	Inputs      [][]byte `json:"inputs,omitempty"`
+	Count       int      `json:"count,omitempty"`
+	Args        []string `json:"args,omitempty"`
+	MemoryBytes uint64   `json:"memory_bytes,omitempty"`
+	Timeout     string   `json:"timeout,omitempty"` // per unit, e.g. "60s"
+	Replication int      `json:"replication,omitempty"`
+	Quorum      int      `json:"quorum,omitempty"`
+	Reward      string   `json:"reward,omitempty"` // credits per unit
+	MaxTries    int      `json:"max_tries,omitempty"`
+}
+
+// Job is a job's status.
+type Job struct {
+	ID          string    `json:"id"`
+	State       string    `json:"state"`
+	Units       int       `json:"units"`
+	Queued      int       `json:"queued"`
+	Running     int       `json:"running"`
+	Validated   int       `json:"validated"`
+	Failed      int       `json:"failed"`
+	Workers     []string  `json:"workers"`
+	ETASeconds  float64   `json:"eta_s"`
+	Reasons     []string  `json:"reasons"`
+	Created     time.Time `json:"created"`
+	Finished    time.Time `json:"finished,omitzero"`
+	Reward      string    `json:"reward"`
+	Replication int       `json:"replication"`
+	Quorum      int       `json:"quorum"`
+	Results     int       `json:"results"`
+	Singles     int       `json:"singles"`
+}
+
+// JobResults answers GET /api/v1/jobs/{id}/results: the validated output of
+// each unit, by unit index.
+type JobResults struct {
+	ID      string         `json:"id"`
+	Outputs map[int][]byte `json:"outputs"`
+}
+
+// Worker is the node's worker configuration and state (GET and POST
+// /api/v1/worker).
+type Worker struct {
+	Enabled   bool   `json:"enabled"`
+	CPUs      int    `json:"cpus"`
+	IdleOnly  bool   `json:"idle_only"`
+	MaxMemory uint64 `json:"max_memory"`
+	Running   int    `json:"running"`
+	Completed int64  `json:"completed"`
+	Failed    int64  `json:"failed"`
+	Jobs      int    `json:"jobs"`
+	Paused    bool   `json:"paused"`
+}

@@ -1,0 +1,176 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/compute"
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
+	"github.com/peerpath/peerpath/internal/httpapi"
+	"github.com/peerpath/peerpath/internal/ledger"
+)
+
+// ledgerPayer pays workers through the ledger. The transfer id is derived
+// from (worker, ref), so a payment retried after a failure or a restart
+// applies once (within the ledger's id window).
+type ledgerPayer struct{ n *Node }
+
+func (p ledgerPayer) Pay(ctx context.Context, to peer.ID, micro int64, memo, ref string) error {
+	sum := sha256.Sum256([]byte("peerpath-compute-pay\x00" + to.String() + "\x00" + ref))
+	t := ledger.Transfer{
+		ID:     hex.EncodeToString(sum[:16]),
+		From:   p.n.ID().String(),
+		To:     to.String(),
+		Amount: micro,
+		Memo:   memo,
+		Ref:    ref,
+		Time:   time.Now().UnixNano(),
+	}
+	st, err := ledger.Sign(p.n.p2p.Host().Peerstore().PrivKey(p.n.ID()), t)
+	if err != nil {
+		return err
+	}
+	_, err = p.n.ledger.Submit(ctx, st)
+	return err
+}
+
+func (n *Node) newCompute(ctx context.Context) error {
+	cfg := n.opts.Config
+	runner, err := sandbox.NewRunner(ctx, sandbox.RunnerConfig{
+		CacheDir: filepath.Join(string(n.home), "wasm-cache"),
+		Logger:   n.log.With("sys", "sandbox"),
+	})
+	if err != nil {
+		return err
+	}
+	n.runner = runner
+	c, err := compute.New(ctx, compute.Config{
+		Host:   n.p2p.Host(),
+		PubSub: n.p2p.PubSub(),
+		DB:     n.db,
+		Runner: runner,
+		Payer:  ledgerPayer{n},
+		Logger: n.log.With("sys", "compute"),
+		Worker: compute.WorkerConfig{
+			Enabled:   cfg.Worker,
+			CPUs:      cfg.WorkerCPUs,
+			IdleOnly:  cfg.WorkerIdleOnly,
+			MaxMemory: cfg.WorkerMaxMemory,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	n.compute = c
+	n.computeRoutes()
+	return nil
+}
+
+func toAPIJob(j compute.JobStatus) api.Job {
+	nn := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return api.Job{ID: j.ID, State: j.State, Units: j.Units, Queued: j.Queued, Running: j.Running,
+		Validated: j.Validated, Failed: j.Failed, Workers: nn(j.Workers), ETASeconds: j.ETASeconds,
+		Reasons: nn(j.Reasons), Created: j.Created, Finished: j.Finished, Reward: ledger.FormatCredits(j.Reward),
+		Replication: j.Replication, Quorum: j.Quorum, Results: j.Results, Singles: j.Singles}
+}
+
+func toAPIWorker(w compute.WorkerStatus) api.Worker {
+	return api.Worker{Enabled: w.Enabled, CPUs: w.CPUs, IdleOnly: w.IdleOnly, MaxMemory: w.MaxMemory,
+		Running: w.Running, Completed: w.Completed, Failed: w.Failed, Jobs: w.Jobs, Paused: w.Paused}
+}
+
+// maxJobRequest bounds a job submission: a module plus its inputs.
+const maxJobRequest = 256 << 20
+
+func (n *Node) computeRoutes() {
+	a, c := n.api, n.compute
+	a.HandleFunc("POST /api/v1/jobs", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req api.JobRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJobRequest))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return nil, httpapi.BadRequest(fmt.Errorf("bad job request: %w", err))
+		}
+		spec := compute.JobSpec{Module: req.Module, Inputs: req.Inputs, Count: req.Count, Args: req.Args,
+			MemoryBytes: req.MemoryBytes, Replication: req.Replication, Quorum: req.Quorum, MaxTries: req.MaxTries}
+		if req.Timeout != "" {
+			d, err := time.ParseDuration(req.Timeout)
+			if err != nil || d <= 0 {
+				return nil, httpapi.BadRequest(fmt.Errorf("bad timeout %q", req.Timeout))
+			}
+			spec.Timeout = d
+		}
+		if req.Reward != "" {
+			micro, err := ledger.ParseCredits(req.Reward)
+			if err != nil || micro < 0 {
+				return nil, httpapi.BadRequest(fmt.Errorf("bad reward %q", req.Reward))
+			}
+			spec.Reward = micro
+		}
+		id, err := c.Submit(r.Context(), spec)
+		if err != nil {
+			return nil, err
+		}
+		return httpapi.WithStatus(http.StatusCreated, map[string]string{"id": id}), nil
+	})
+	a.HandleFunc("GET /api/v1/jobs", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		js, err := c.Jobs(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		out := make([]api.Job, 0, len(js))
+		for _, j := range js {
+			out = append(out, toAPIJob(j))
+		}
+		return out, nil
+	})
+	a.HandleFunc("GET /api/v1/jobs/{id}", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		j, err := c.Status(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return toAPIJob(j), nil
+	})
+	a.HandleFunc("GET /api/v1/jobs/{id}/results", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		res, err := c.Results(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return api.JobResults{ID: r.PathValue("id"), Outputs: res}, nil
+	})
+	a.HandleFunc("POST /api/v1/jobs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		if err := c.Cancel(r.Context(), r.PathValue("id")); err != nil {
+			return nil, err
+		}
+		return map[string]string{"cancelled": r.PathValue("id")}, nil
+	})
+	a.HandleFunc("GET /api/v1/worker", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return toAPIWorker(c.WorkerStatus()), nil
+	})
+	a.HandleFunc("POST /api/v1/worker", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		var req api.Worker
+		if err := httpapi.DecodeJSON(r, &req); err != nil {
+			return nil, err
+		}
+		if req.CPUs < 0 {
+			return nil, httpapi.BadRequest(errors.New("cpus must not be negative"))
+		}
+		c.SetWorker(compute.WorkerConfig{Enabled: req.Enabled, CPUs: req.CPUs, IdleOnly: req.IdleOnly, MaxMemory: req.MaxMemory})
+		return toAPIWorker(c.WorkerStatus()), nil
+	})
+}
