@@ -20,6 +20,7 @@ import (
 func demoCmd(g *globals) *cobra.Command {
 	var peers int
 	var logLevel string
+	var noSamples bool
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Start a small network of peers on this machine (loopback) and keep it running until Ctrl-C",
@@ -30,18 +31,19 @@ func demoCmd(g *globals) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, c, peers, logLevel)
+			return runDemo(ctx, c, peers, logLevel, !noSamples)
 		},
 	}
 	c.Flags().IntVar(&peers, "peers", 4, "number of peers to start")
 	c.Flags().StringVar(&logLevel, "log-level", "warn", "log level of the peers")
+	c.Flags().BoolVar(&noSamples, "no-samples", false, "start the peers without sample files, ledger and job")
 	return c
 }
 
 // runDemo starts n nodes in this process, each with its own home under one
 // temporary folder, all bootstrapped from the first. It removes the folder
 // when it returns.
-func runDemo(ctx context.Context, c *cobra.Command, n int, logLevel string) (err error) {
+func runDemo(ctx context.Context, c *cobra.Command, n int, logLevel string, samples bool) (err error) {
 	dir, err := os.MkdirTemp("", "peerpath-demo-")
 	if err != nil {
 		return err
@@ -72,8 +74,12 @@ func runDemo(ctx context.Context, c *cobra.Command, n int, logLevel string) (err
 		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 		cfg.API = "127.0.0.1:0"
 		cfg.NoMDNS = true
-		if i > 0 {
+		if i == 0 {
+			cfg.LedgerVoter = true
+		} else {
 			cfg.Bootstrap = nodes[0].P2P().Addrs()
+			cfg.LedgerVoters = []string{nodes[0].ID().String()}
+			cfg.Worker = true
 		}
 		nd, err := node.New(ctx, node.Options{Home: home, Config: cfg, Logger: log.With("peer", i+1), Version: versionString()})
 		if err != nil {
@@ -92,7 +98,12 @@ func runDemo(ctx context.Context, c *cobra.Command, n int, logLevel string) (err
 		home := filepath.Join(dir, fmt.Sprintf("peer%d", i+1))
 		fmt.Fprintf(out, "peer %d  %s  api %s  home %s\n", i+1, nd.ID(), nd.APIURL(), home)
 	}
-	fmt.Fprintf(out, "try:  go run ./cmd/peerpath --home %s peers\n", filepath.Join(dir, "peer1"))
+	if samples {
+		demoSamples(ctx, out, dir, nodes)
+	}
+	fmt.Fprintf(out, "\nopen the web app (one-time link, valid 2 minutes):\n  %s\n", nodes[0].LoginURL())
+	fmt.Fprintf(out, "a new link any time:  go run ./cmd/peerpath --home %s ui --print-url\n", filepath.Join(dir, "peer1"))
+	fmt.Fprintf(out, "or the CLI:           go run ./cmd/peerpath --home %s search beatles\n", filepath.Join(dir, "peer1"))
 	fmt.Fprintln(out, "demo ready; press Ctrl-C to stop")
 
 	select {

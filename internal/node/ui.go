@@ -19,3 +19,8 @@ func (n *Node) uiRoutes() {
 		return map[string]string{"url": n.APIURL() + "/ui/login?code=" + s.NewCode()}, nil
 	})
 }
+
+// LoginURL returns a fresh one-time login URL of the web app.
+func (n *Node) LoginURL() string {
+	return n.APIURL() + "/ui/login?code=" + n.sessions.NewCode()
+}

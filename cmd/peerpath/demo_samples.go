@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/node"
+)
+
+// sampleFiles are the demo's shared files, spread over the peers.
+var sampleFiles = [][]string{
+	{"Music/The Beatles - Hey Jude.mp3", "Music/Beyoncé - Halo.mp3", "Music/Miles Davis - So What.flac"},
+	{"Books/Moby Dick - Herman Melville.txt", "Photos/Lighthouse at dusk.png", "Music/The Beatles - Let It Be.mp3"},
+	{"Software/peerpath-demo-tool.tar.gz", "Music/Nina Simone - Feeling Good.ogg"},
+}
+
+// demoSamples gives the demo something to look at: shared files on the
+// peers, a ledger with credits for everyone (peer 1 is its voter), and,
+// when the Go toolchain and the examples are at hand, a Mandelbrot job.
+func demoSamples(ctx context.Context, out io.Writer, dir string, nodes []*node.Node) {
+	clients := make([]*api.Client, len(nodes))
+	for i, n := range nodes {
+		clients[i] = api.NewClient(n.APIURL(), n.Token())
+	}
+	defer func() {
+		for _, c := range clients {
+			c.CloseIdle()
+		}
+	}()
+
+	// Shared files.
+	for i, files := range sampleFiles {
+		if len(nodes) < 2 {
+			break
+		}
+		k := 1 + i%(len(nodes)-1) // peers 2..N share, peer 1 searches
+		root := filepath.Join(dir, "samples", fmt.Sprintf("peer%d", k+1))
+		for _, f := range files {
+			p := filepath.Join(root, f)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			b := make([]byte, 64<<10+len(f)*1000)
+			rand.Read(b)
+			os.WriteFile(p, b, 0o644)
+		}
+		for _, top := range topFolders(files) {
+			if s, err := clients[k].AddShare(ctx, filepath.Join(root, top)); err == nil {
+				fmt.Fprintf(out, "peer %d shares %s (%d files)\n", k+1, s.Name, s.Files)
+			}
+		}
+	}
+
+	// A ledger: peer 1 is the voter; everyone starts with 100 credits.
+	genesis := map[string]any{}
+	for _, n := range nodes {
+		genesis[n.ID().String()] = 100
+	}
+	g, _ := json.Marshal(genesis)
+	if err := clients[0].LedgerCreate(ctx, api.LedgerCreateRequest{Voters: []string{nodes[0].ID().String()}, Genesis: g}); err != nil {
+		fmt.Fprintln(out, "demo: no ledger:", err)
+	} else {
+		fmt.Fprintln(out, "ledger ready: every peer holds 100 credits (peer 1 is the voter)")
+	}
+
+	// A sample job, if we can build one.
+	if id, err := demoJob(ctx, dir, clients[0]); err != nil {
+		fmt.Fprintln(out, "demo: no sample job:", err)
+	} else {
+		fmt.Fprintf(out, "sample job %s: a Mandelbrot image in 16 tiles, running on the other peers' workers\n", id)
+	}
+}
+
+func topFolders(files []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		top := strings.SplitN(f, "/", 2)[0]
+		if !seen[top] {
+			seen[top] = true
+			out = append(out, top)
+		}
+	}
+	return out
+}
+
+// demoJob builds examples/mandelbrot as WebAssembly (when run from the
+// repository with Go installed) and submits it.
+func demoJob(ctx context.Context, dir string, c *api.Client) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("the Go toolchain is not on PATH")
+	}
+	if _, err := os.Stat("examples/mandelbrot"); err != nil {
+		return "", fmt.Errorf("run the demo from the repository root to get the sample job")
+	}
+	wasm := filepath.Join(dir, "mandelbrot.wasm")
+	bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(bctx, goBin, "build", "-o", wasm, "./examples/mandelbrot")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the example: %v: %s", err, b)
+	}
+	mod, err := os.ReadFile(wasm)
+	if err != nil {
+		return "", err
+	}
+	var res map[string]string
+	if err := c.Do(ctx, http.MethodPost, api.Prefix+"/jobs", api.JobRequest{Module: mod, Count: 16, Reward: "0.1"}, &res); err != nil {
+		return "", err
+	}
+	return res["id"], nil
+}
