@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
 echo "== go: $(go version)"
+
+# The browser tests drive Debian's Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "== installing chromium (apt)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq chromium >/dev/null
+fi
 go mod download
 
 echo "== gofmt"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -179,6 +180,33 @@ func (n *Node) downloadRoutes() {
 	a.HandleFunc("GET /api/v1/downloads", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return ds.list(), nil
 	})
+	// GET /api/v1/downloads/{id}/file serves a finished download's file, so
+	// the web app can open it.
+	a.Handle("GET /api/v1/downloads/{id}/file", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ds.mu.Lock()
+		d, ok := ds.all[r.PathValue("id")]
+		var out, state string
+		if ok {
+			out, state = d.Output, d.State
+		}
+		ds.mu.Unlock()
+		switch {
+		case !ok:
+			n.api.WriteError(w, r, httpapi.NotFound(errNoDownload))
+			return
+		case state != "done":
+			n.api.WriteError(w, r, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("download is %s", state)})
+			return
+		}
+		fi, err := os.Stat(out)
+		if err != nil || fi.IsDir() {
+			n.api.WriteError(w, r, httpapi.BadRequest(fmt.Errorf("%s is a folder or gone", out)))
+			return
+		}
+		w.Header().Set("Content-Disposition", "inline; filename*=UTF-8''"+url.PathEscape(filepath.Base(out)))
+		w.Header().Set("Content-Security-Policy", "sandbox")
+		http.ServeFile(w, r, out)
+	}))
 	for _, action := range []string{"pause", "resume", "cancel"} {
 		a.HandleFunc("POST /api/v1/downloads/{id}/"+action, func(w http.ResponseWriter, r *http.Request) (any, error) {
 			return ds.act(n.runCtx(), r.PathValue("id"), action)

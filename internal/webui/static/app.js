@@ -90,6 +90,39 @@ const pages = {
     drawChart(root.querySelector("#bw"));
   },
 
+  async search(root) {
+    // Results stream in as the user types; refresh() only updates the
+    // downloads started from here.
+    updateSearchDownloads(root);
+  },
+
+  async compute(root) {
+    const [w, jobs] = await Promise.all([api("GET", "/worker"), api("GET", "/jobs")]);
+    const form = root.querySelector("#worker-form");
+    if (form && !form.dataset.touched) {
+      form.enabled.checked = w.enabled;
+      form.cpus.value = Math.max(1, w.cpus);
+      form.idle.checked = w.idle_only;
+    }
+    bind(root, "workerstatus", (w.enabled ? (w.paused ? "On, paused while the machine is busy" : "On") : "Off") +
+      ` · ${w.running} running · ${w.completed} completed · ${w.failed} failed · ${w.jobs} jobs known`);
+    bind(root, "jobrows", jobs.map(j => {
+      const pct = j.units ? Math.floor(100 * j.validated / j.units) : 0;
+      const actions = el("td", {});
+      actions.append(el("button", { class: "plain", type: "button", onclick: () => { selectedJob = j.id; refresh(); } }, "Results"));
+      if (j.state === "queued" || j.state === "running") actions.append(el("button", { class: "plain", type: "button", onclick: async () => {
+        try { await api("POST", `/jobs/${j.id}/cancel`); refresh(); } catch (e) { toast(e.message); }
+      } }, "Cancel"));
+      return el("tr", {},
+        el("td", { class: "id", text: j.id }),
+        el("td", { text: j.state + (j.reasons && j.reasons.length ? ": " + j.reasons[0] : "") }),
+        el("td", {}, el("progress", { max: "100", value: String(pct), "aria-label": pct + "% validated" }), ` ${j.validated}/${j.units}`),
+        el("td", { text: j.workers.length }),
+        actions);
+    }));
+    if (selectedJob) await showResults(root, selectedJob);
+  },
+
   async shares(root) {
     const shares = await api("GET", "/shares");
     bind(root, "sharerows", shares.map(s => el("tr", {},
@@ -173,9 +206,163 @@ function drawChart(canvas) {
   line(bw.out, "#2457a6");
 }
 
+// ---- search -----------------------------------------------------------------
+
+let searchAbort = null;
+const searchDownloads = {}; // cid -> download id
+
+async function runSearch(root, q) {
+  if (searchAbort) searchAbort.abort();
+  const tbody = root.querySelector("#results");
+  tbody.replaceChildren();
+  if (!q.trim()) { bind(root, "searchstatus", ""); return; }
+  const ctrl = new AbortController();
+  searchAbort = ctrl;
+  bind(root, "searchstatus", "Searching…");
+  const rows = {};
+  let count = 0;
+  try {
+    const resp = await fetch(API + "/search?timeout=4s&q=" + encodeURIComponent(q), { credentials: "same-origin", signal: ctrl.signal });
+    if (!resp.ok) {
+      const data = await resp.json().catch(() => ({}));
+      throw new Error(data.error || resp.statusText);
+    }
+    const reader = resp.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i); buf = buf.slice(i + 1);
+        if (!line.trim()) continue;
+        const r = JSON.parse(line);
+        if (!rows[r.cid]) count++;
+        const row = resultRow(r);
+        if (rows[r.cid]) rows[r.cid].replaceWith(row); else tbody.append(row);
+        rows[r.cid] = row;
+        bind(root, "searchstatus", count + (count === 1 ? " result" : " results") + " so far…");
+      }
+    }
+    bind(root, "searchstatus", count ? count + (count === 1 ? " result" : " results") : "No results");
+  } catch (e) {
+    if (e.name !== "AbortError") bind(root, "searchstatus", e.message);
+  }
+}
+
+function resultRow(r) {
+  const cell = el("td", { "data-cid": r.cid });
+  cell.append(el("button", { type: "button", "aria-label": "Download " + r.name, onclick: async () => {
+    try {
+      const d = await api("POST", "/downloads", { cid: r.cid, name: r.name });
+      searchDownloads[r.cid] = d.id;
+      updateSearchDownloads(document.getElementById("main"));
+    } catch (e) { toast(e.message); }
+  } }, "Download"));
+  return el("tr", {},
+    el("td", { title: r.cid, text: r.name }),
+    el("td", { text: bytes(r.size) }),
+    el("td", { text: r.type }),
+    el("td", { text: r.providers.length }),
+    cell);
+}
+
+async function updateSearchDownloads(root) {
+  if (!Object.keys(searchDownloads).length) return;
+  const dls = await api("GET", "/downloads");
+  for (const [cid, id] of Object.entries(searchDownloads)) {
+    const d = dls.find(x => x.id === id);
+    const cell = root.querySelector(`td[data-cid="${cid}"]`);
+    if (!d || !cell) continue;
+    const pct = d.total ? Math.floor(100 * d.done / d.total) : 0;
+    if (d.state === "done") {
+      cell.replaceChildren(el("a", { href: `${API}/downloads/${d.id}/file`, target: "_blank", rel: "noopener", class: "done-link" }, "Open"), " saved to " + d.output);
+    } else if (d.state === "failed") {
+      cell.replaceChildren("failed: " + d.error);
+    } else {
+      cell.replaceChildren(el("progress", { max: "100", value: String(pct), "aria-label": "Downloading " + pct + "%" }), " " + pct + "%");
+    }
+  }
+}
+
+// ---- compute ------------------------------------------------------------------
+
+let selectedJob = null;
+
+async function showResults(root, id) {
+  const sec = root.querySelector("#job-results");
+  if (!sec) return;
+  const res = await api("GET", `/jobs/${id}/results`);
+  sec.hidden = false;
+  bind(root, "resultjob", id);
+  const imgs = root.querySelector("#result-images");
+  const text = root.querySelector("#result-text");
+  const idx = Object.keys(res.outputs).map(Number).sort((a, b) => a - b);
+  // PNG tiles (the Mandelbrot example) fill in as they arrive; other
+  // outputs show as text.
+  const lines = [];
+  for (const i of idx) {
+    const b64 = res.outputs[i];
+    if (b64.startsWith("iVBORw0KGgo")) {
+      let img = imgs.querySelector(`img[data-unit="${i}"]`);
+      if (!img) {
+        img = el("img", { "data-unit": String(i), alt: "tile " + i, src: "data:image/png;base64," + b64 });
+        const next = [...imgs.children].find(c => Number(c.dataset.unit) > i);
+        imgs.insertBefore(img, next || null);
+      }
+    } else {
+      lines.push(i + ": " + atob(b64).slice(0, 200).trim());
+    }
+  }
+  text.textContent = lines.join("\n");
+  text.hidden = !lines.length;
+}
+
+function toBase64(buf) {
+  const bytes = new Uint8Array(buf);
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
 // ---- forms ----------------------------------------------------------------
 
 function wireForms(root) {
+  const sf = root.querySelector("#search-form");
+  if (sf) {
+    let t = null;
+    sf.q.addEventListener("input", () => { clearTimeout(t); t = setTimeout(() => runSearch(root, sf.q.value), 300); });
+    sf.addEventListener("submit", ev => { ev.preventDefault(); runSearch(root, sf.q.value); });
+    sf.q.focus();
+  }
+  const wf = root.querySelector("#worker-form");
+  if (wf) {
+    wf.addEventListener("input", () => { wf.dataset.touched = "1"; });
+    wf.addEventListener("submit", async ev => {
+      ev.preventDefault();
+      try {
+        await api("POST", "/worker", { enabled: wf.enabled.checked, cpus: Number(wf.cpus.value) || 1, idle_only: wf.idle.checked, max_memory: 0 });
+        delete wf.dataset.touched;
+        toast(wf.enabled.checked ? "Worker on" : "Worker off");
+        refresh();
+      } catch (e) { toast(e.message); }
+    });
+  }
+  const jf = root.querySelector("#job-form");
+  if (jf) jf.addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const file = jf.module.files[0];
+    if (!file) return;
+    try {
+      const module = toBase64(await file.arrayBuffer());
+      const r = await api("POST", "/jobs", { module, count: Number(jf.count.value), reward: jf.reward.value || "0" });
+      selectedJob = r.id;
+      toast("Job " + r.id + " submitted");
+      refresh();
+    } catch (e) { toast(e.message); }
+  });
   const share = root.querySelector("#share-form");
   if (share) share.addEventListener("submit", async ev => {
     ev.preventDefault();
