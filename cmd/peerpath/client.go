@@ -67,30 +67,39 @@ func timeoutCtx(c *cobra.Command, d time.Duration) (context.Context, context.Can
 	return context.WithTimeout(c.Context(), d)
 }
 
+// query asks the daemon for a value with get (bounded by d) and prints it:
+// as JSON with --json, else with text. get takes the client first, so
+// method expressions such as (*api.Client).ID fit.
+func query[T any](g *globals, c *cobra.Command, d time.Duration, get func(*api.Client, context.Context) (T, error), text func(io.Writer, T) error) error {
+	cl, err := g.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Context(), d)
+	defer cancel()
+	v, err := get(cl, ctx)
+	if err != nil {
+		return clientErr(err)
+	}
+	if g.json {
+		return printJSON(c.OutOrStdout(), v)
+	}
+	return text(c.OutOrStdout(), v)
+}
+
 func idCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "id",
 		Short: "Show this node's peer ID and addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 10*time.Second)
-			defer cancel()
-			id, err := cl.ID(ctx)
-			if err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), id)
-			}
-			fmt.Fprintln(c.OutOrStdout(), id.ID)
-			for _, a := range id.Addrs {
-				fmt.Fprintln(c.OutOrStdout(), "  "+a)
-			}
-			return nil
+			return query(g, c, 10*time.Second, (*api.Client).ID, func(w io.Writer, id api.Identity) error {
+				fmt.Fprintln(w, id.ID)
+				for _, a := range id.Addrs {
+					fmt.Fprintln(w, "  "+a)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -101,39 +110,30 @@ func peersCmd(g *globals) *cobra.Command {
 		Short: "List connected peers",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 10*time.Second)
-			defer cancel()
-			ps, err := cl.Peers(ctx)
-			if err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), ps)
-			}
-			if len(ps) == 0 {
-				fmt.Fprintln(c.OutOrStdout(), "no peers connected")
-				return nil
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tLATENCY\tLAN\tADDRESS")
-			for _, p := range ps {
-				addr := ""
-				if len(p.Addrs) > 0 {
-					addr = p.Addrs[0]
-				}
-				lan := ""
-				if p.LAN {
-					lan = "yes"
-				}
-				fmt.Fprintf(tw, "%s\t%.1f ms\t%s\t%s\n", p.ID, p.LatencyMS, lan, addr)
-			}
-			return tw.Flush()
+			return query(g, c, 10*time.Second, (*api.Client).Peers, printPeers)
 		},
 	}
+}
+
+func printPeers(w io.Writer, ps []api.Peer) error {
+	if len(ps) == 0 {
+		fmt.Fprintln(w, "no peers connected")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tLATENCY\tLAN\tADDRESS")
+	for _, p := range ps {
+		addr := ""
+		if len(p.Addrs) > 0 {
+			addr = p.Addrs[0]
+		}
+		lan := ""
+		if p.LAN {
+			lan = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%.1f ms\t%s\t%s\n", p.ID, p.LatencyMS, lan, addr)
+	}
+	return tw.Flush()
 }
 
 func connectCmd(g *globals) *cobra.Command {
@@ -169,37 +169,27 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "Show uptime, peers, DHT size, reachability and bandwidth",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 10*time.Second)
-			defer cancel()
-			st, err := cl.Status(ctx)
-			if err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), st)
-			}
-			net := "public"
-			if st.Private {
-				net = "private (swarm key)"
-			}
-			w := c.OutOrStdout()
-			fmt.Fprintf(w, "peer ID       %s\n", st.ID)
-			fmt.Fprintf(w, "version       %s\n", st.Version)
-			fmt.Fprintf(w, "uptime        %s\n", (time.Duration(st.UptimeSeconds) * time.Second).String())
-			fmt.Fprintf(w, "network       %s\n", net)
-			fmt.Fprintf(w, "peers         %d\n", st.Peers)
-			fmt.Fprintf(w, "routing table %d\n", st.RoutingTable)
-			fmt.Fprintf(w, "reachability  %s\n", st.Reachability)
-			fmt.Fprintf(w, "announced     %d of %d provider records\n", st.Announced, st.ToAnnounce)
-			fmt.Fprintf(w, "bandwidth in  %s total, %s/s\n", humanBytes(float64(st.BytesIn)), humanBytes(st.RateIn))
-			fmt.Fprintf(w, "bandwidth out %s total, %s/s\n", humanBytes(float64(st.BytesOut)), humanBytes(st.RateOut))
-			return nil
+			return query(g, c, 10*time.Second, (*api.Client).Status, printStatus)
 		},
 	}
+}
+
+func printStatus(w io.Writer, st api.Status) error {
+	net := "public"
+	if st.Private {
+		net = "private (swarm key)"
+	}
+	fmt.Fprintf(w, "peer ID       %s\n", st.ID)
+	fmt.Fprintf(w, "version       %s\n", st.Version)
+	fmt.Fprintf(w, "uptime        %s\n", (time.Duration(st.UptimeSeconds) * time.Second).String())
+	fmt.Fprintf(w, "network       %s\n", net)
+	fmt.Fprintf(w, "peers         %d\n", st.Peers)
+	fmt.Fprintf(w, "routing table %d\n", st.RoutingTable)
+	fmt.Fprintf(w, "reachability  %s\n", st.Reachability)
+	fmt.Fprintf(w, "announced     %d of %d provider records\n", st.Announced, st.ToAnnounce)
+	fmt.Fprintf(w, "bandwidth in  %s total, %s/s\n", humanBytes(float64(st.BytesIn)), humanBytes(st.RateIn))
+	fmt.Fprintf(w, "bandwidth out %s total, %s/s\n", humanBytes(float64(st.BytesOut)), humanBytes(st.RateOut))
+	return nil
 }
 
 func humanBytes(b float64) string {

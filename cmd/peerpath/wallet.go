@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -20,25 +22,11 @@ func walletCmd(g *globals) *cobra.Command {
 		Short: "Show a credits balance: yours, or any account's",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
+			get := func(cl *api.Client, ctx context.Context) (api.Balance, error) { return cl.Balance(ctx, optArg(args)) }
+			return query(g, c, 20*time.Second, get, func(w io.Writer, b api.Balance) error {
+				_, err := fmt.Fprintf(w, "%s credits  (%s)\n", b.Balance, b.Account)
 				return err
-			}
-			acct := ""
-			if len(args) == 1 {
-				acct = args[0]
-			}
-			ctx, cancel := timeoutCtx(c, 20*time.Second)
-			defer cancel()
-			b, err := cl.Balance(ctx, acct)
-			if err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), b)
-			}
-			fmt.Fprintf(c.OutOrStdout(), "%s credits  (%s)\n", b.Balance, b.Account)
-			return nil
+			})
 		},
 	}
 	var memo, ref, id string
@@ -76,38 +64,36 @@ func walletCmd(g *globals) *cobra.Command {
 		Short: "List an account's transfers, newest first",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
+			get := func(cl *api.Client, ctx context.Context) ([]api.Transfer, error) {
+				return cl.History(ctx, optArg(args), limit)
 			}
-			acct := ""
-			if len(args) == 1 {
-				acct = args[0]
-			}
-			ctx, cancel := timeoutCtx(c, 20*time.Second)
-			defer cancel()
-			ts, err := cl.History(ctx, acct, limit)
-			if err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), ts)
-			}
-			if len(ts) == 0 {
-				fmt.Fprintln(c.OutOrStdout(), "no transfers")
-				return nil
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tKIND\tFROM\tTO\tAMOUNT\tMEMO")
-			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", time.Unix(0, t.Time).Format(time.DateTime), t.Kind, short(t.From), short(t.To), t.Amount, t.Memo)
-			}
-			return tw.Flush()
+			return query(g, c, 20*time.Second, get, printHistory)
 		},
 	}
 	history.Flags().IntVar(&limit, "limit", 50, "at most this many transfers")
 	c.AddCommand(send, history)
 	return c
+}
+
+func printHistory(w io.Writer, ts []api.Transfer) error {
+	if len(ts) == 0 {
+		fmt.Fprintln(w, "no transfers")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tKIND\tFROM\tTO\tAMOUNT\tMEMO")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", time.Unix(0, t.Time).Format(time.DateTime), t.Kind, short(t.From), short(t.To), t.Amount, t.Memo)
+	}
+	return tw.Flush()
+}
+
+// optArg returns the first argument, or "" when there is none.
+func optArg(args []string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return ""
 }
 
 func short(id string) string {
@@ -124,21 +110,10 @@ func ledgerCmd(g *globals) *cobra.Command {
 		Short: "Show the ledger's leader, voters and commit index",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := g.client()
-			if err != nil {
+			return query(g, c, 20*time.Second, (*api.Client).LedgerStatus, func(w io.Writer, st api.LedgerStatus) error {
+				_, err := fmt.Fprintf(w, "leader        %s\nvoters        %s\ncommit index  %d\n", st.Leader, strings.Join(st.Voters, ", "), st.CommitIndex)
 				return err
-			}
-			ctx, cancel := timeoutCtx(c, 20*time.Second)
-			defer cancel()
-			st, err := cl.LedgerStatus(ctx)
-			if err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), st)
-			}
-			fmt.Fprintf(c.OutOrStdout(), "leader        %s\nvoters        %s\ncommit index  %d\n", st.Leader, strings.Join(st.Voters, ", "), st.CommitIndex)
-			return nil
+			})
 		},
 	}
 	var voters []string
