@@ -22,6 +22,7 @@ type childRequest struct {
 	Unit     Unit
 	SeedSet  bool // gob sends an empty Unit.Seed as nil; this keeps it apart
 	Limits   Limits
+	Ping     bool // only answer, to show the program serves as a child
 }
 
 // childResponse is what a child writes on its stdout before exiting.
@@ -96,6 +97,10 @@ func serveChild(in io.Reader, out io.Writer) int {
 			}
 			fmt.Fprintln(os.Stderr, "sandbox child: bad request:", err)
 			return 3
+		}
+		if req.Ping {
+			respond(Result{}, nil)
+			continue
 		}
 		if r == nil {
 			var err error
@@ -186,18 +191,70 @@ func (c *child) stop() {
 	}
 }
 
-// takeChild returns an idle child that has m loaded, or a new child.
+// takeChild returns an idle child that has m loaded, else an idle child
+// with no module yet, else a new child.
 func (r *Runner) takeChild(m *Module) (*child, error) {
 	r.mu.Lock()
+	pick := -1
 	for i, c := range r.idle {
-		if c.hash == m.hash {
-			r.idle = append(r.idle[:i], r.idle[i+1:]...)
-			r.mu.Unlock()
-			return c, nil
+		if c.loaded && c.hash == m.hash {
+			pick = i
+			break
 		}
+		if !c.loaded && pick < 0 {
+			pick = i
+		}
+	}
+	if pick >= 0 {
+		c := r.idle[pick]
+		r.idle = append(r.idle[:pick], r.idle[pick+1:]...)
+		r.mu.Unlock()
+		return c, nil
 	}
 	r.mu.Unlock()
 	return r.startChild()
+}
+
+// probeChild starts a child and checks that it answers, so that a program
+// that forgot to call ServeChild fails at NewRunner rather than at every
+// unit. The child is kept for the first unit.
+func (r *Runner) probeChild() error {
+	c, err := r.startChild()
+	if err != nil {
+		return err
+	}
+	answered := make(chan error, 1)
+	go func() {
+		if err := c.enc.Encode(childRequest{Ping: true}); err != nil {
+			answered <- err
+			return
+		}
+		var resp childResponse
+		if err := c.dec.Decode(&resp); err != nil {
+			answered <- err
+			return
+		}
+		if resp.Reason != 0 {
+			answered <- errors.New(resp.Msg)
+			return
+		}
+		answered <- nil
+	}()
+	timedOut := false
+	select {
+	case err = <-answered:
+	case <-time.After(10 * time.Second):
+		err, timedOut = errors.New("no answer within 10s"), true
+	}
+	if err != nil {
+		c.kill()
+		if timedOut {
+			<-answered // the pipes are closed: the exchange ends
+		}
+		return fmt.Errorf("sandbox: %s does not serve as a sandbox child (does main call sandbox.ServeChild?): %w", r.childPath, err)
+	}
+	r.putChild(c)
+	return nil
 }
 
 // putChild keeps a healthy child for the next unit of its module, stopping

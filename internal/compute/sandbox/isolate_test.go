@@ -155,3 +155,15 @@ func TestIsolatedClose(t *testing.T) {
 		t.Fatalf("err = %v after %v", err, time.Since(start))
 	}
 }
+
+// TestIsolatedNeedsServeChild checks that NewRunner refuses an executable
+// that does not serve as a child.
+func TestIsolatedNeedsServeChild(t *testing.T) {
+	for _, exe := range []string{"/bin/true", "/nonexistent/peerpath"} {
+		r, err := newIsolatedRunner(context.Background(), RunnerConfig{Isolate: true}, exe)
+		if err == nil {
+			_ = r.Close(context.Background())
+			t.Fatalf("%s accepted as a sandbox child", exe)
+		}
+	}
+}

@@ -147,6 +147,13 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: isolation needs the executable's path: %w", err)
 	}
+	return newIsolatedRunner(ctx, cfg, exe)
+}
+
+// newIsolatedRunner creates a runner whose units run in children started
+// from exe.
+func newIsolatedRunner(ctx context.Context, cfg RunnerConfig, exe string) (*Runner, error) {
+	var err error
 	// The parent compiles without termination checks, for the children to
 	// load from the disk cache. wazero's cache key does not record whether
 	// the checks were compiled in, so this cache must never be shared with
@@ -170,6 +177,10 @@ func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 		return nil, err
 	}
 	r.isolate, r.childPath, r.childDir, r.tempDir = true, exe, dir, temp
+	if err := r.probeChild(); err != nil {
+		_ = r.Close(ctx)
+		return nil, err
+	}
 	return r, nil
 }
 
