@@ -84,6 +84,8 @@ func (s *Service) serveRequest(ctx context.Context, remote peer.ID, req clientRe
 	case opStatus:
 		st := s.localStatus(r)
 		return clientResponse{Status: &st}
+	case opListing, opOrder, opOrders, opRatings:
+		return s.serveMarket(req)
 	}
 	// Genesis and membership changes: only from voters, only on the leader.
 	if !s.isVoter(remote) {

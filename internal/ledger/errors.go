@@ -33,6 +33,22 @@ var (
 	// has been created yet (no genesis applied on the answering voter).
 	ErrNoLedger = errors.New("ledger: no ledger")
 
+	// ErrNotFound is returned for a market operation or query naming a
+	// listing or order the ledger does not hold.
+	ErrNotFound = errors.New("ledger: not found")
+	// ErrSettled is returned for a release, refund or rating that does not
+	// fit the order's state: an order settles exactly once, and only a
+	// released order can be rated, once.
+	ErrSettled = errors.New("ledger: order already settled")
+	// ErrNotPermitted is returned for a market operation signed by an
+	// account that may not perform it (not the seller, not one of the
+	// order's voters, a buyer asking for a refund before the deadline).
+	ErrNotPermitted = errors.New("ledger: not permitted")
+	// ErrListing is returned for a purchase that does not match its
+	// listing (withdrawn, expired, other price or seller) or a listing that
+	// cannot be registered (duplicate id, bad key record).
+	ErrListing = errors.New("ledger: listing refused")
+
 	// ErrNotVoter is returned by Create, AddVoter and RemoveVoter on a
 	// service that is not configured as a voter.
 	ErrNotVoter = errors.New("ledger: not a voter")
@@ -63,6 +79,10 @@ var errCodes = []error{
 	ErrClosed,
 	errNotLeader,
 	errBadRequest,
+	ErrNotFound,
+	ErrSettled,
+	ErrNotPermitted,
+	ErrListing,
 }
 
 // errNotLeader is internal: a forwarded request reached a voter that is not

@@ -57,6 +57,11 @@ type state struct {
 	GrantHour  int64                 `json:"grant_hour"`
 	GrantCount int                   `json:"grant_count"`
 	History    map[string][]Transfer `json:"history"`
+	// Market state (escrow.go). Values are replaced, never modified in
+	// place, because snapshots share them.
+	Listings map[string]MarketListing `json:"listings,omitempty"`
+	Orders   map[string]Order         `json:"orders,omitempty"`
+	Ratings  map[string][]Rating      `json:"ratings,omitempty"`
 }
 
 func newState() *state {
@@ -65,6 +70,9 @@ func newState() *state {
 		Applied:  map[string]appliedRec{},
 		Granted:  map[string]bool{},
 		History:  map[string][]Transfer{},
+		Listings: map[string]MarketListing{},
+		Orders:   map[string]Order{},
+		Ratings:  map[string][]Rating{},
 	}
 }
 
@@ -261,6 +269,14 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 		st.add(t.To, g.Amount)
 		rec.Amount = g.Amount
 		hist.Amount = g.Amount
+	default:
+		if err := st.applyMarket(t, &rec); err != nil {
+			return Receipt{}, err
+		}
+		hist.Data = nil // history stays small; the state holds what matters
+		if t.From != t.To {
+			st.record(t.From, hist)
+		}
 	}
 	st.record(t.To, hist)
 	st.Applied[t.ID] = appliedRec{Receipt: rec, TxTime: t.Time}
@@ -406,8 +422,13 @@ func (st *state) check() error {
 		}
 		sum += v
 	}
+	esc := st.escrow()
+	if esc < 0 {
+		return fmt.Errorf("ledger: invariant: negative escrow %d", esc)
+	}
+	sum += esc
 	if sum != st.Supply {
-		return fmt.Errorf("ledger: invariant: balances sum to %d, supply is %d", sum, st.Supply)
+		return fmt.Errorf("ledger: invariant: balances and escrow sum to %d, supply is %d", sum, st.Supply)
 	}
 	return nil
 }
@@ -424,6 +445,9 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	cp.Applied = maps.Clone(f.st.Applied)
 	cp.Granted = maps.Clone(f.st.Granted)
 	cp.History = maps.Clone(f.st.History)
+	cp.Listings = maps.Clone(f.st.Listings)
+	cp.Orders = maps.Clone(f.st.Orders)
+	cp.Ratings = maps.Clone(f.st.Ratings)
 	return &fsmSnapshot{st: &cp}, nil
 }
 
@@ -451,6 +475,16 @@ func readSnapshot(r io.Reader) (*state, error) {
 	}
 	if st.Balances == nil || st.Applied == nil || st.Granted == nil || st.History == nil {
 		return nil, errors.New("ledger: restore: incomplete snapshot")
+	}
+	// Snapshots from before the market had no market maps.
+	if st.Listings == nil {
+		st.Listings = map[string]MarketListing{}
+	}
+	if st.Orders == nil {
+		st.Orders = map[string]Order{}
+	}
+	if st.Ratings == nil {
+		st.Ratings = map[string][]Rating{}
 	}
 	return st, nil
 }

@@ -63,6 +63,9 @@ func FuzzUnmarshalSignedTransfer(f *testing.F) {
 	b, _ := st.MarshalBinary()
 	f.Add(b)
 	f.Add([]byte{})
+	buy := SignedTransfer{Transfer: Transfer{ID: "o1", Kind: KindBuy, From: "x", To: "y", Amount: 5, Ref: "L", Data: make([]byte, 32), Time: 9}, Sig: []byte("sig")}
+	b, _ = buy.MarshalBinary()
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := UnmarshalSignedTransfer(data)
 		if err != nil {
@@ -109,14 +112,15 @@ func FuzzClientResponse(f *testing.F) {
 	f.Add([]byte(`{"code":1,"error":"ledger: insufficient funds"}`))
 	f.Add([]byte(`{"receipt":{"id":"x","index":3}}`))
 	f.Add([]byte(`{"code":999}`))
+	f.Add([]byte(`{"order":{"id":"o","state":"released","sealed_key":"AQ=="},"orders":[{"id":"o"}],"ratings":[{"stars":5}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		resp, err := decodeResponse(data)
 		if err != nil {
 			return
 		}
 		_ = resp.err()
-		if len(resp.History) > historyLimit {
-			t.Fatal("history limit not enforced")
+		if len(resp.History) > historyLimit || len(resp.Orders) > maxOrdersReply || len(resp.Ratings) > ratingsLimit {
+			t.Fatal("history, orders or ratings limit not enforced")
 		}
 	})
 }

@@ -449,7 +449,8 @@ func (s *Service) retry(ctx context.Context, op func(context.Context) error) err
 func retryable(err error) bool {
 	for _, decided := range []error{ErrInsufficientFunds, ErrBadSignature, ErrUnknownAccount,
 		ErrInvalid, ErrExpired, ErrGrantRefused, ErrNoLedger, ErrNotVoter, ErrLedgerExists,
-		errBadRequest, context.Canceled, context.DeadlineExceeded} {
+		errBadRequest, ErrNotFound, ErrSettled, ErrNotPermitted, ErrListing,
+		context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, decided) {
 			return false
 		}

@@ -24,6 +24,16 @@ const (
 	// (issuance: the supply grows). From is empty, Amount is zero in the
 	// request, and it is signed by To.
 	KindGrant Kind = 1
+	// Market kinds (escrow.go): listing keys held by the voters, escrowed
+	// purchases, their settlement, ratings and sponsorship. Their signed
+	// bytes and binary form carry Data; the older kinds' do not.
+	KindList    Kind = 2
+	KindUnlist  Kind = 3
+	KindBuy     Kind = 4
+	KindRelease Kind = 5
+	KindRefund  Kind = 6
+	KindRate    Kind = 7
+	KindSponsor Kind = 8
 )
 
 // Field limits, checked before a transfer is signed, decoded or applied.
@@ -33,6 +43,7 @@ const (
 	maxMemoLen    = 256
 	maxRefLen     = 256
 	maxSigLen     = 256
+	maxDataLen    = 16 << 10
 )
 
 // Transfer is the signed content of a ledger operation. Accounts are peer ID
@@ -48,6 +59,9 @@ type Transfer struct {
 	Memo   string `json:"memo,omitempty"`
 	Ref    string `json:"ref,omitempty"`
 	Time   int64  `json:"time"`
+	// Data is the payload of a market kind (see escrow.go); empty for
+	// KindTransfer and KindGrant, whose encodings do not include it.
+	Data []byte `json:"data,omitempty"`
 }
 
 // SignedTransfer is a Transfer with the signer's signature over
@@ -96,8 +110,15 @@ func (t *Transfer) appendBody(b []byte) []byte {
 	b = appendString(b, t.Memo)
 	b = appendString(b, t.Ref)
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Time))
+	if t.Kind.hasData() {
+		b = binary.AppendUvarint(b, uint64(len(t.Data)))
+		b = append(b, t.Data...)
+	}
 	return b
 }
+
+// hasData reports whether the kind's encodings carry Data.
+func (k Kind) hasData() bool { return k >= KindList }
 
 // Signer returns the account whose key must sign t.
 func (t *Transfer) Signer() string {
@@ -118,6 +139,8 @@ func (t *Transfer) Validate() error {
 		return fmt.Errorf("%w: account", ErrInvalid)
 	case len(t.Memo) > maxMemoLen || len(t.Ref) > maxRefLen:
 		return fmt.Errorf("%w: memo or ref too long", ErrInvalid)
+	case len(t.Data) > maxDataLen || (len(t.Data) > 0 && !t.Kind.hasData()):
+		return fmt.Errorf("%w: data", ErrInvalid)
 	}
 	switch t.Kind {
 	case KindTransfer:
@@ -132,7 +155,7 @@ func (t *Transfer) Validate() error {
 			return fmt.Errorf("%w: a grant has no payer and no amount", ErrInvalid)
 		}
 	default:
-		return fmt.Errorf("%w: kind %d", ErrInvalid, t.Kind)
+		return t.validateMarket()
 	}
 	return nil
 }
@@ -332,6 +355,11 @@ func (r *reader) signed() SignedTransfer {
 	st.Memo = r.string(maxMemoLen)
 	st.Ref = r.string(maxRefLen)
 	st.Time = int64(r.u64())
+	if st.Kind.hasData() {
+		if d := r.bytes(maxDataLen); len(d) > 0 {
+			st.Data = append([]byte(nil), d...)
+		}
+	}
 	st.Sig = append([]byte(nil), r.bytes(maxSigLen)...)
 	return st
 }

@@ -28,6 +28,10 @@ const (
 	opGenesis = "genesis"
 	opAdd     = "add_voter"
 	opRemove  = "remove_voter"
+	opListing = "market_listing"
+	opOrder   = "market_order"
+	opOrders  = "market_orders"
+	opRatings = "market_ratings"
 )
 
 type clientRequest struct {
@@ -37,6 +41,8 @@ type clientRequest struct {
 	Limit    int             `json:"limit,omitempty"`
 	Genesis  *Genesis        `json:"genesis,omitempty"`
 	Peer     string          `json:"peer,omitempty"`
+	// Ref names the listing or order of a market query.
+	Ref string `json:"ref,omitempty"`
 	// Forwarded is set by a voter passing a request on to the leader; a
 	// voter that is not the leader answers it with errNotLeader instead of
 	// forwarding again, so requests never loop.
@@ -44,13 +50,17 @@ type clientRequest struct {
 }
 
 type clientResponse struct {
-	Code    int        `json:"code,omitempty"` // index in errCodes; -1: other error
-	Error   string     `json:"error,omitempty"`
-	Leader  string     `json:"leader,omitempty"` // hint, with errNotLeader
-	Receipt *Receipt   `json:"receipt,omitempty"`
-	Balance int64      `json:"balance,omitempty"`
-	History []Transfer `json:"history,omitempty"`
-	Status  *Status    `json:"status,omitempty"`
+	Code    int            `json:"code,omitempty"` // index in errCodes; -1: other error
+	Error   string         `json:"error,omitempty"`
+	Leader  string         `json:"leader,omitempty"` // hint, with errNotLeader
+	Receipt *Receipt       `json:"receipt,omitempty"`
+	Balance int64          `json:"balance,omitempty"`
+	History []Transfer     `json:"history,omitempty"`
+	Status  *Status        `json:"status,omitempty"`
+	Listing *MarketListing `json:"listing,omitempty"`
+	Order   *Order         `json:"order,omitempty"`
+	Orders  []Order        `json:"orders,omitempty"`
+	Ratings []Rating       `json:"ratings,omitempty"`
 }
 
 // remoteError is an error returned by a remote node; it unwraps to the
@@ -145,6 +155,14 @@ func decodeRequest(body []byte) (clientRequest, error) {
 			return clientRequest{}, fmt.Errorf("%w: negative limit", errBadRequest)
 		}
 	case opStatus:
+	case opListing, opOrder:
+		if req.Ref == "" || len(req.Ref) > maxRefLen {
+			return clientRequest{}, fmt.Errorf("%w: ref", errBadRequest)
+		}
+	case opOrders, opRatings:
+		if req.Account == "" || len(req.Account) > maxAccountLen {
+			return clientRequest{}, fmt.Errorf("%w: account", errBadRequest)
+		}
 	case opGenesis:
 		if req.Genesis == nil {
 			return clientRequest{}, fmt.Errorf("%w: genesis missing", errBadRequest)
@@ -170,6 +188,9 @@ func decodeResponse(body []byte) (clientResponse, error) {
 	}
 	if len(resp.History) > historyLimit {
 		return clientResponse{}, fmt.Errorf("ledger: bad response: %d history entries", len(resp.History))
+	}
+	if len(resp.Orders) > maxOrdersReply || len(resp.Ratings) > ratingsLimit {
+		return clientResponse{}, fmt.Errorf("ledger: bad response: %d orders, %d ratings", len(resp.Orders), len(resp.Ratings))
 	}
 	return resp, nil
 }

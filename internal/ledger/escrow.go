@@ -1,0 +1,438 @@
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Market operations (the escrow extension).
+//
+// The marketplace (internal/market) needs a purchase to complete while the
+// seller is offline, and to end in exactly one of: seller paid and buyer
+// holding a key matching the listing's commitment, or buyer refunded. The
+// ledger's voters are already the network's replicated, trusted-by-quorum
+// role, so they hold the keys:
+//
+//   - KindList (signed by the seller) registers a listing: price, ciphertext
+//     CID, a commitment to the content key (SHA-256), an expiry, and the key
+//     sealed to each current voter (ListingKey.Sealed). Nobody else can open
+//     those copies.
+//   - KindBuy (signed by the buyer, To the seller, Amount the price, Ref the
+//     listing, Data the buyer's one-time X25519 public key) moves price plus
+//     the operator fee from the buyer into escrow: an Order in state
+//     OrderPending. The transfer ID is the order ID, so a replayed order
+//     applies once.
+//   - A voter's market service sees the pending order, opens its sealed copy
+//     of the key, checks it against the commitment and either submits
+//     KindRelease (Data: the key sealed to the buyer's key) — escrow goes to
+//     the seller, the fee to the operator, and the sealed key is stored in
+//     the order for the buyer to read — or KindRefund when its copy does not
+//     match (the seller sealed a wrong key): escrow goes back to the buyer.
+//   - After OrderTimeout of ledger time, the buyer may refund a still
+//     pending order itself (KindRefund signed by the buyer).
+//   - KindRate (signed by the buyer of a released order, once) records 1–5
+//     stars and a comment for the seller. KindSponsor pays the operator for
+//     a listing's rank. KindUnlist withdraws a listing.
+//
+// Every rule is checked by every voter in Apply (deterministic, replicated);
+// release and voter refunds must be signed by one of the voters the key was
+// sealed to (recorded in the order), so no other account can settle an
+// escrow. The escrowed amounts count toward the supply: balances plus
+// pending escrow always equal the supply (CheckInvariant).
+
+// OrderTimeout is how long, in ledger time, an order may stay pending before
+// its buyer may take the escrow back.
+const OrderTimeout = 5 * time.Minute
+
+// Limits on market state.
+const (
+	ratingsLimit   = 100  // ratings kept per seller
+	maxOrdersReply = 1000 // orders returned by one Orders query
+	maxSealed      = 64   // voters a listing key may be sealed to
+	commitLen      = 32
+	buyerKeyLen    = 32
+	maxSealedKey   = 1024
+)
+
+// Order states.
+const (
+	OrderPending  = "pending"
+	OrderReleased = "released"
+	OrderRefunded = "refunded"
+)
+
+// ListingKey is the Data of a KindList transfer: what the voters hold for a
+// listing.
+type ListingKey struct {
+	// CID is the content id of the ciphertext.
+	CID string `json:"cid"`
+	// Size is the ciphertext's size in bytes.
+	Size int64 `json:"size"`
+	// Commit is the SHA-256 of the content key.
+	Commit []byte `json:"commit"`
+	// Expiry is when the listing stops selling (Unix nanoseconds).
+	Expiry int64 `json:"expiry"`
+	// Sealed maps each voter's peer ID to the content key sealed to it.
+	Sealed map[string][]byte `json:"sealed"`
+}
+
+// DecodeListingKey parses and bounds-checks a ListingKey.
+func DecodeListingKey(b []byte) (ListingKey, error) {
+	var lk ListingKey
+	if len(b) > maxDataLen {
+		return lk, fmt.Errorf("%w: listing key of %d bytes", ErrListing, len(b))
+	}
+	if err := json.Unmarshal(b, &lk); err != nil {
+		return lk, fmt.Errorf("%w: listing key: %w", ErrListing, err)
+	}
+	switch {
+	case lk.CID == "" || len(lk.CID) > maxRefLen:
+		return lk, fmt.Errorf("%w: listing key cid", ErrListing)
+	case lk.Size < 0:
+		return lk, fmt.Errorf("%w: listing key size", ErrListing)
+	case len(lk.Commit) != commitLen:
+		return lk, fmt.Errorf("%w: commitment of %d bytes", ErrListing, len(lk.Commit))
+	case len(lk.Sealed) == 0 || len(lk.Sealed) > maxSealed:
+		return lk, fmt.Errorf("%w: key sealed to %d voters", ErrListing, len(lk.Sealed))
+	}
+	for v, k := range lk.Sealed {
+		if len(v) > maxAccountLen || len(k) == 0 || len(k) > maxSealedKey {
+			return lk, fmt.Errorf("%w: sealed key for %q", ErrListing, v)
+		}
+	}
+	return lk, nil
+}
+
+// Encode returns the JSON form carried in a KindList transfer's Data.
+func (lk ListingKey) Encode() []byte {
+	b, _ := json.Marshal(lk) // cannot fail: plain fields
+	return b
+}
+
+// MarketListing is a listing as the ledger holds it.
+type MarketListing struct {
+	ID     string `json:"id"`
+	Seller string `json:"seller"`
+	Price  int64  `json:"price"`
+	ListingKey
+	// Sponsored is the total the seller paid the operator for rank.
+	Sponsored int64 `json:"sponsored,omitempty"`
+	Withdrawn bool  `json:"withdrawn,omitempty"`
+	Created   int64 `json:"created"`
+}
+
+// Order is a purchase held in escrow and, once settled, its outcome.
+type Order struct {
+	ID       string `json:"id"`
+	Listing  string `json:"listing"`
+	Buyer    string `json:"buyer"`
+	Seller   string `json:"seller"`
+	Price    int64  `json:"price"`
+	Fee      int64  `json:"fee"`
+	BuyerKey []byte `json:"buyer_key"`
+	// Voters may settle the order (the voters the listing key was sealed to).
+	Voters   []string `json:"voters"`
+	Created  int64    `json:"created"`
+	Deadline int64    `json:"deadline"`
+	State    string   `json:"state"`
+	// SealedKey is the content key sealed to BuyerKey (released orders).
+	SealedKey []byte `json:"sealed_key,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Settled   int64  `json:"settled,omitempty"`
+	Rated     bool   `json:"rated,omitempty"`
+}
+
+// Rating is a buyer's signed rating of a seller, tied to a released order.
+type Rating struct {
+	Order   string `json:"order"`
+	Buyer   string `json:"buyer"`
+	Seller  string `json:"seller"`
+	Stars   int    `json:"stars"`
+	Comment string `json:"comment,omitempty"`
+	Time    int64  `json:"time"`
+}
+
+// validateMarket checks the static shape of the market kinds.
+func (t *Transfer) validateMarket() error {
+	bad := func(what string) error { return fmt.Errorf("%w: kind %d: %s", ErrInvalid, t.Kind, what) }
+	if t.From == "" {
+		return bad("no signer")
+	}
+	if t.Ref == "" {
+		return bad("no ref")
+	}
+	switch t.Kind {
+	case KindList:
+		if t.To != t.From || t.Amount <= 0 || len(t.Data) == 0 {
+			return bad("a listing is to the seller itself, with a positive price and a key record")
+		}
+	case KindUnlist:
+		if t.To != t.From || t.Amount != 0 || len(t.Data) != 0 {
+			return bad("shape")
+		}
+	case KindBuy:
+		if t.To == t.From || t.Amount <= 0 || len(t.Data) != buyerKeyLen {
+			return bad("a purchase pays a positive price to another account with a 32-byte key")
+		}
+	case KindRelease:
+		if t.Amount != 0 || len(t.Data) == 0 || len(t.Data) > maxSealedKey {
+			return bad("shape")
+		}
+	case KindRefund:
+		if t.Amount != 0 || len(t.Data) != 0 {
+			return bad("shape")
+		}
+	case KindRate:
+		if t.To == t.From || t.Amount < 1 || t.Amount > 5 || len(t.Data) != 0 {
+			return bad("a rating gives 1 to 5 stars to another account")
+		}
+	case KindSponsor:
+		if t.To == t.From || t.Amount <= 0 || len(t.Data) != 0 {
+			return bad("shape")
+		}
+	default:
+		return fmt.Errorf("%w: kind %d", ErrInvalid, t.Kind)
+	}
+	return nil
+}
+
+// applyMarket applies a verified market transfer. Caller holds the lock and
+// has checked the ID, time and To. It fills rec's amounts.
+func (st *state) applyMarket(t *SignedTransfer, rec *Receipt) error {
+	switch t.Kind {
+	case KindList:
+		if _, ok := st.Listings[t.Ref]; ok {
+			return fmt.Errorf("%w: listing %s already registered", ErrListing, t.Ref)
+		}
+		lk, err := DecodeListingKey(t.Data)
+		if err != nil {
+			return err
+		}
+		if lk.Expiry <= st.Clock {
+			return fmt.Errorf("%w: listing %s already expired", ErrListing, t.Ref)
+		}
+		st.Listings[t.Ref] = MarketListing{ID: t.Ref, Seller: t.From, Price: t.Amount, ListingKey: lk, Created: st.Clock}
+	case KindUnlist:
+		l, ok := st.Listings[t.Ref]
+		if !ok {
+			return fmt.Errorf("%w: listing %s", ErrNotFound, t.Ref)
+		}
+		if l.Seller != t.From {
+			return fmt.Errorf("%w: %s is not the seller of listing %s", ErrNotPermitted, t.From, t.Ref)
+		}
+		l.Withdrawn = true
+		st.Listings[t.Ref] = l
+	case KindBuy:
+		l, ok := st.Listings[t.Ref]
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: listing %s", ErrNotFound, t.Ref)
+		case l.Withdrawn:
+			return fmt.Errorf("%w: listing %s was withdrawn", ErrListing, t.Ref)
+		case st.Clock >= l.Expiry:
+			return fmt.Errorf("%w: listing %s expired", ErrListing, t.Ref)
+		case l.Seller != t.To || l.Price != t.Amount:
+			return fmt.Errorf("%w: order for listing %s must pay %s to %s", ErrListing, t.Ref, FormatCredits(l.Price), l.Seller)
+		}
+		fee, err := st.fee(t.Amount)
+		if err != nil {
+			return err
+		}
+		need := t.Amount + fee
+		if need < 0 || st.Balances[t.From] < need {
+			return fmt.Errorf("%w: %s has %s, needs %s", ErrInsufficientFunds, t.From,
+				FormatCredits(st.Balances[t.From]), FormatCredits(need))
+		}
+		st.add(t.From, -need)
+		st.Orders[t.ID] = Order{
+			ID: t.ID, Listing: t.Ref, Buyer: t.From, Seller: t.To, Price: t.Amount, Fee: fee,
+			BuyerKey: t.Data, Voters: sortedKeys(l.Sealed), Created: st.Clock,
+			Deadline: st.Clock + int64(OrderTimeout), State: OrderPending,
+		}
+		rec.Amount, rec.Fee = t.Amount, fee
+	case KindRelease, KindRefund:
+		o, ok := st.Orders[t.Ref]
+		if !ok {
+			return fmt.Errorf("%w: order %s", ErrNotFound, t.Ref)
+		}
+		if o.State != OrderPending {
+			return fmt.Errorf("%w: order %s is %s", ErrSettled, o.ID, o.State)
+		}
+		voter := slices.Contains(o.Voters, t.From)
+		if t.Kind == KindRelease {
+			if !voter {
+				return fmt.Errorf("%w: %s may not release order %s", ErrNotPermitted, t.From, o.ID)
+			}
+			if t.To != o.Seller {
+				return fmt.Errorf("%w: release of order %s must pay its seller", ErrInvalid, o.ID)
+			}
+			st.add(o.Seller, o.Price)
+			if o.Fee > 0 {
+				st.add(st.Genesis.Operator, o.Fee)
+			}
+			o.State, o.SealedKey = OrderReleased, t.Data
+			rec.Amount, rec.Fee = o.Price, o.Fee
+		} else {
+			if t.To != o.Buyer {
+				return fmt.Errorf("%w: refund of order %s must pay its buyer", ErrInvalid, o.ID)
+			}
+			if !voter && !(t.From == o.Buyer && st.Clock > o.Deadline) {
+				return fmt.Errorf("%w: %s may not refund order %s (buyers may after %s)", ErrNotPermitted, t.From, o.ID,
+					time.Unix(0, o.Deadline).UTC().Format(time.RFC3339))
+			}
+			st.add(o.Buyer, o.Price+o.Fee)
+			o.State = OrderRefunded
+			rec.Amount = o.Price + o.Fee
+		}
+		o.Reason, o.Settled = t.Memo, st.Clock
+		st.Orders[o.ID] = o
+	case KindRate:
+		o, ok := st.Orders[t.Ref]
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: order %s", ErrNotFound, t.Ref)
+		case o.Buyer != t.From || o.Seller != t.To:
+			return fmt.Errorf("%w: only the buyer of order %s may rate its seller", ErrNotPermitted, o.ID)
+		case o.State != OrderReleased || o.Rated:
+			return fmt.Errorf("%w: order %s is %s (rated: %v); only a completed purchase is rated, once", ErrSettled, o.ID, o.State, o.Rated)
+		}
+		o.Rated = true
+		st.Orders[o.ID] = o
+		rs := st.Ratings[o.Seller]
+		if len(rs) >= ratingsLimit {
+			rs = rs[len(rs)-ratingsLimit+1:]
+		}
+		// Copy on write: snapshots share the old slice.
+		st.Ratings[o.Seller] = append(slices.Clip(rs), Rating{Order: o.ID, Buyer: o.Buyer, Seller: o.Seller,
+			Stars: int(t.Amount), Comment: t.Memo, Time: st.Clock})
+		rec.Amount = t.Amount
+	case KindSponsor:
+		l, ok := st.Listings[t.Ref]
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: listing %s", ErrNotFound, t.Ref)
+		case l.Seller != t.From:
+			return fmt.Errorf("%w: only the seller sponsors listing %s", ErrNotPermitted, t.Ref)
+		case st.Genesis.Operator == "" || t.To != st.Genesis.Operator:
+			return fmt.Errorf("%w: sponsorship is paid to the operator", ErrInvalid)
+		case st.Balances[t.From] < t.Amount:
+			return fmt.Errorf("%w: %s has %s, needs %s", ErrInsufficientFunds, t.From,
+				FormatCredits(st.Balances[t.From]), FormatCredits(t.Amount))
+		}
+		st.add(t.From, -t.Amount)
+		st.add(t.To, t.Amount)
+		l.Sponsored += t.Amount
+		st.Listings[t.Ref] = l
+		rec.Amount = t.Amount
+	default:
+		return fmt.Errorf("%w: kind %d", ErrInvalid, t.Kind)
+	}
+	return nil
+}
+
+// escrow is the total held in pending orders.
+func (st *state) escrow() int64 {
+	var sum int64
+	for _, o := range st.Orders {
+		if o.State == OrderPending {
+			sum += o.Price + o.Fee
+		}
+	}
+	return sum
+}
+
+// Escrow returns the credits held in escrow by pending orders.
+func (f *FSM) Escrow() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.escrow()
+}
+
+// MarketListing returns a registered listing.
+func (f *FSM) MarketListing(id string) (MarketListing, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st.Genesis == nil {
+		return MarketListing{}, ErrNoLedger
+	}
+	l, ok := f.st.Listings[id]
+	if !ok {
+		return MarketListing{}, fmt.Errorf("%w: listing %s", ErrNotFound, id)
+	}
+	return l, nil
+}
+
+// Order returns an order.
+func (f *FSM) Order(id string) (Order, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st.Genesis == nil {
+		return Order{}, ErrNoLedger
+	}
+	o, ok := f.st.Orders[id]
+	if !ok {
+		return Order{}, fmt.Errorf("%w: order %s", ErrNotFound, id)
+	}
+	return o, nil
+}
+
+// Orders returns the orders where acct is buyer or seller, newest first
+// (at most maxOrdersReply).
+func (f *FSM) Orders(acct string) ([]Order, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st.Genesis == nil {
+		return nil, ErrNoLedger
+	}
+	var out []Order
+	for _, o := range f.st.Orders {
+		if o.Buyer == acct || o.Seller == acct {
+			out = append(out, o)
+		}
+	}
+	sortOrders(out)
+	if len(out) > maxOrdersReply {
+		out = out[:maxOrdersReply]
+	}
+	return out, nil
+}
+
+// PendingOrders returns every pending order, oldest first.
+func (f *FSM) PendingOrders() []Order {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []Order
+	for _, o := range f.st.Orders {
+		if o.State == OrderPending {
+			out = append(out, o)
+		}
+	}
+	sortOrders(out)
+	slices.Reverse(out)
+	return out
+}
+
+// Ratings returns the ratings of a seller, newest first.
+func (f *FSM) Ratings(seller string) ([]Rating, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st.Genesis == nil {
+		return nil, ErrNoLedger
+	}
+	rs := slices.Clone(f.st.Ratings[seller])
+	slices.Reverse(rs)
+	return rs, nil
+}
+
+// sortOrders sorts newest first, by ID within one ledger time.
+func sortOrders(os []Order) {
+	sort.Slice(os, func(i, j int) bool {
+		if os[i].Created != os[j].Created {
+			return os[i].Created > os[j].Created
+		}
+		return os[i].ID < os[j].ID
+	})
+}
