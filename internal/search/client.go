@@ -74,12 +74,17 @@ const (
 	providerCap = 300
 	// maxLookups bounds the keyword lookups per query (the longest words,
 	// which are usually the rarest).
-	maxLookups = 3
+	maxLookups = 2
 	// lookupGrace is how long a keyword lookup goes on after its first
 	// provider record arrives: every holder stores the same records, so
 	// walking on to the rest of the K closest would cost messages for
 	// nothing.
-	lookupGrace = 150 * time.Millisecond
+	lookupGrace = 50 * time.Millisecond
+	// askParallel is how many search requests are in flight at once.
+	askParallel = 10
+	// saturation is how many valid answers in a row with no new result end
+	// the asking.
+	saturation = 12
 	// canaryRate is the share of requests to trusted peers that still carry
 	// a canary.
 	canaryRate = 0.2
@@ -142,18 +147,7 @@ func (s *Service) Search(ctx context.Context, queryStr string, opt Options, emit
 	if err != nil {
 		return err
 	}
-	if len(cands) > opt.MaxPeers {
-		cands = cands[:opt.MaxPeers]
-	}
-	var wg sync.WaitGroup
-	for _, p := range cands {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.askAndMerge(ctx, p, q, queryStr, min(opt.Limit, maxWireResults), agg, &st)
-		}()
-	}
-	wg.Wait()
+	s.askCandidates(ctx, cands, q, queryStr, min(opt.Limit, maxWireResults), opt.MaxPeers, agg, &st)
 	if parent.Err() != nil {
 		return fmt.Errorf("search: %w", parent.Err())
 	}
@@ -285,8 +279,61 @@ func (s *Service) candidates(ctx context.Context, kws []string, st *stats) ([]pe
 	return out, nil
 }
 
-// askAndMerge asks p, checks its answer and merges it.
-func (s *Service) askAndMerge(ctx context.Context, p peer.ID, q query, queryStr string, limit int, agg *aggregator, st *stats) {
+// askCandidates asks the candidates in order, askParallel at a time, until
+// every one has been asked or answered, maxPeers valid answers have come
+// in, 2*maxPeers requests have been sent, or saturation consecutive valid
+// answers have brought no new result. The last rule is what keeps the cost
+// flat as a popular file's copies grow with the network: after a dozen
+// peers that all hold the same file, the next ones almost surely do too.
+// Answers dropped as spam do not count, so spammers cannot use up the
+// budget of honest answers.
+func (s *Service) askCandidates(ctx context.Context, cands []peer.ID, q query, queryStr string, limit, maxPeers int, agg *aggregator, st *stats) {
+	var (
+		mu       sync.Mutex
+		valid    int
+		sinceNew int
+		sent     int
+		next     int
+		wg       sync.WaitGroup
+	)
+	done := func() bool { // with mu held
+		return next >= len(cands) || valid >= maxPeers || sent >= 2*maxPeers || sinceNew >= saturation
+	}
+	var launch func()
+	launch = func() {
+		p := cands[next]
+		next++
+		sent++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, fresh := s.askAndMerge(ctx, p, q, queryStr, limit, agg, st)
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				valid++
+				if fresh > 0 {
+					sinceNew = 0
+				} else {
+					sinceNew++
+				}
+			}
+			if ctx.Err() == nil && !done() {
+				launch()
+			}
+		}()
+	}
+	mu.Lock()
+	for i := 0; i < askParallel && !done(); i++ {
+		launch()
+	}
+	mu.Unlock()
+	wg.Wait()
+}
+
+// askAndMerge asks p, checks its answer and merges it. It reports whether
+// the answer was valid and how many results it added that were new.
+func (s *Service) askAndMerge(ctx context.Context, p peer.ID, q query, queryStr string, limit int, agg *aggregator, st *stats) (ok bool, fresh int) {
 	r := s.rep(p)
 	canary := ""
 	if !r.trusted() || mrand.Float64() < canaryRate {
@@ -299,13 +346,13 @@ func (s *Service) askAndMerge(ctx context.Context, p peer.ID, q query, queryStr 
 			s.log.Info("search: dropped answer with a bad signature", "peer", p)
 		}
 		st.dropped.Add(1)
-		return
+		return false, 0
 	}
 	if canary != "" {
 		if len(canaryHits) > 0 {
 			s.strike(p, "matched a canary query")
 			st.dropped.Add(1)
-			return
+			return false, 0
 		}
 		s.updateRep(p, func(r *peerRep) { r.passes++ })
 	}
@@ -313,25 +360,25 @@ func (s *Service) askAndMerge(ctx context.Context, p peer.ID, q query, queryStr 
 		if (q.Type != "" && h.Type != q.Type) || (q.MinSize >= 0 && h.Size <= q.MinSize) || (q.MaxSize >= 0 && h.Size >= q.MaxSize) {
 			s.strike(p, "result outside the query's filters")
 			st.dropped.Add(1)
-			return
+			return false, 0
 		}
 	}
-	if s.cfg.Fetcher != nil && len(hits) > 0 && !r.trusted() {
+	if s.cfg.Fetcher != nil && len(hits) > 0 && !r.trusted() && mrand.Float64() < s.cfg.ManifestCheckRate {
 		h := hits[mrand.IntN(len(hits))]
 		st.fetches.Add(1)
 		switch err := s.checkManifest(ctx, p, h); {
 		case errors.Is(err, errFalseClaim):
 			s.strike(p, err.Error())
 			st.dropped.Add(1)
-			return
+			return false, 0
 		case err != nil:
 			st.dropped.Add(1)
-			return
+			return false, 0
 		}
 	}
 	st.answered.Add(1)
 	rp := s.rep(p)
-	agg.add(p, hits, rp.score())
+	return true, agg.add(p, hits, rp.score())
 }
 
 var errFalseClaim = errors.New("search: result does not match its manifest")
@@ -450,7 +497,8 @@ type aggResult struct {
 	provs  map[peer.ID]bool
 }
 
-func (a *aggregator) add(p peer.ID, hits []hit, rep float64) {
+// add merges p's hits and returns how many were new CIDs.
+func (a *aggregator) add(p peer.ID, hits []hit, rep float64) (fresh int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, h := range hits {
@@ -459,6 +507,7 @@ func (a *aggregator) add(p peer.ID, hits []hit, rep float64) {
 			if len(a.byCID) >= a.limit {
 				continue
 			}
+			fresh++
 			r = &aggResult{Result: Result{CID: h.CID, Name: h.Name, Size: h.Size, Type: h.Type}, provs: map[peer.ID]bool{}}
 			a.byCID[h.CID] = r
 		}
@@ -476,6 +525,7 @@ func (a *aggregator) add(p peer.ID, hits []hit, rep float64) {
 			a.emit(out)
 		}
 	}
+	return fresh
 }
 
 // scoreOf ranks a result: text relevance (bm25, squashed into [0, 1)), plus

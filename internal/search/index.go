@@ -39,7 +39,7 @@ CREATE TABLE search_peers (
 // entry is one indexed file or folder.
 type entry struct {
 	key, cid, name, path, typ, meta string
-	size                             int64
+	size                            int64
 }
 
 // syncIndex brings the FTS index in line with the catalog: entries gone
@@ -225,5 +225,3 @@ func (s *Service) match(ctx context.Context, q query, limit int) ([]hit, error) 
 	}
 	return out, nil
 }
-
-

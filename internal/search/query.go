@@ -225,4 +225,9 @@ func init() {
 	add(TypeDocument, "pdf doc docx odt rtf txt md html htm epub mobi xls xlsx ods ppt pptx odp csv tex djvu")
 	add(TypeArchive, "zip rar 7z tar gz tgz bz2 xz zst lz4 cab")
 	add(TypeSoftware, "exe msi dmg pkg deb rpm apk appimage iso img jar bin wasm")
+	// An extension says the type, which the type: filter asks for; as a
+	// keyword it would reach a large share of all peers.
+	for e := range extTypes {
+		stopWords[e] = true
+	}
 }

@@ -49,6 +49,10 @@ type Config struct {
 	// Fetcher, if set, is used to cross-check sampled results of peers not
 	// yet trusted against their manifests.
 	Fetcher ManifestFetcher
+	// ManifestCheckRate is the share of answers from peers not yet trusted
+	// whose claims are cross-checked (one sampled result each) against the
+	// manifest; default 0.3, and 1 checks every such answer.
+	ManifestCheckRate float64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// QueryRate is the fair rate of incoming queries per peer (default 5/s,
@@ -110,6 +114,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.AnnounceRate == 0 {
 		cfg.AnnounceRate = 20
+	}
+	if cfg.ManifestCheckRate == 0 {
+		cfg.ManifestCheckRate = 0.3
 	}
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = 10 * time.Second

@@ -143,7 +143,11 @@ func Simulate(ctx context.Context, cfg SimConfig) (res SimResult, err error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.Dir == "" {
-		dir, err := os.MkdirTemp("", "peerpath-search-sim-")
+		base := ""
+		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+			base = "/dev/shm" // databases in memory: setup is I/O bound otherwise
+		}
+		dir, err := os.MkdirTemp(base, "peerpath-search-sim-")
 		if err != nil {
 			return res, fmt.Errorf("search: sim: %w", err)
 		}
@@ -151,6 +155,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (res SimResult, err error) {
 		cfg.Dir = dir
 	}
 	start := time.Now()
+	defer func() { cfg.Logger.Info("sim: done", "took", time.Since(start)) }()
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5ea4c4))
 	cat := genCatalogue(rng, cfg.Files)
 	nSpam := int(math.Round(cfg.SpamFraction * float64(cfg.Peers)))
@@ -183,6 +188,9 @@ func Simulate(ctx context.Context, cfg SimConfig) (res SimResult, err error) {
 		dhtN += float64(r.stats.DHTRequests)
 		asked += float64(r.stats.PeersAsked)
 		nres += float64(r.found)
+		if r.recall < 1 {
+			cfg.Logger.Info("sim: partial recall", "query", q.text, "recall", r.recall, "found", r.found, "candidates", r.stats.Candidates, "asked", r.stats.PeersAsked, "answered", r.stats.Answered, "dropped", r.stats.Dropped)
+		}
 		if i%10 == 0 {
 			cfg.Logger.Info("sim: baseline", "query", i, "recall", r.recall, "dur", r.dur, "msgs", r.stats.Messages())
 		}
@@ -478,6 +486,7 @@ func (f simFetcher) FetchManifest(ctx context.Context, p peer.ID, id cid.Cid) ([
 
 func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rng *rand.Rand) (*simNet, error) {
 	sn := &simNet{cfg: cfg, cat: cat, mn: mocknet.New(), peers: map[peer.ID]*simPeer{}, svcs: map[peer.ID]*Service{}, fakeCIDs: map[string]bool{}}
+	t0 := time.Now()
 	sn.mn.SetLinkDefaults(mocknet.LinkOptions{Latency: cfg.Latency})
 	for i := range cfg.Peers {
 		h, err := sn.mn.GenPeer()
@@ -509,6 +518,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 			}
 		}
 	}
+	cfg.Logger.Info("sim: hosts linked", "took", time.Since(t0))
 	// DHTs, routing tables filled from global knowledge.
 	for _, id := range sn.ids {
 		sp := sn.peers[id]
@@ -531,6 +541,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 			sp.h.Peerstore().AddAddrs(p, sn.peers[p].h.Addrs(), peerstore.PermanentAddrTTL)
 		}
 	}
+	cfg.Logger.Info("sim: routing tables filled", "took", time.Since(t0))
 	// Services.
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -580,6 +591,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 			_ = svc.Serve(sctx)
 		}()
 	}
+	cfg.Logger.Info("sim: services up", "took", time.Since(t0))
 	// Keyword provider records, where Provide would put them.
 	provs := map[string][]peer.ID{}
 	for _, id := range sn.ids {
@@ -703,13 +715,20 @@ type simQuery struct {
 }
 
 // genQueries picks target files among those held (half by popularity, half
-// uniformly) and takes two or three of their name's words as the query,
-// typed without accents.
+// uniformly) and queries two or three of their name's words, typed without
+// accents: the name's rarest word (as people type a distinctive word, an
+// artist or an unusual title word) plus one or two others at random.
 func (sn *simNet) genQueries(rng *rand.Rand, n int) []simQuery {
 	held := sn.heldFiles()
 	var list []int
+	df := map[string]int{}
 	for f := range held {
 		list = append(list, f)
+	}
+	for f := range sn.cat.names {
+		for _, w := range keywords(sn.cat.names[f]) {
+			df[w]++
+		}
 	}
 	sort.Ints(list)
 	var out []simQuery
@@ -727,8 +746,11 @@ func (sn *simNet) genQueries(rng *rand.Rand, n int) []simQuery {
 		if len(ws) < 2 {
 			continue
 		}
-		rng.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
+		sort.SliceStable(ws, func(i, j int) bool { return df[ws[i]] < df[ws[j]] })
+		rest := ws[1:]
+		rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
 		ws = ws[:min(len(ws), 2+rng.IntN(2))]
+		rng.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
 		out = append(out, simQuery{text: strings.Join(ws, " "), words: ws})
 	}
 	return out

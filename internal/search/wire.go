@@ -23,8 +23,8 @@ const ProtocolID = "/peerpath/search/1.0.0"
 const (
 	maxRequestBytes  = 2 << 10
 	maxResponseBytes = 128 << 10
-	maxQueriesPerReq = 2   // the query, and possibly a canary
-	maxWireResults   = 50  // per query
+	maxQueriesPerReq = 2  // the query, and possibly a canary
+	maxWireResults   = 50 // per query
 	maxNameBytes     = 255
 	nonceLen         = 16
 )
