@@ -436,3 +436,13 @@ func sortOrders(os []Order) {
 		return os[i].ID < os[j].ID
 	})
 }
+
+// operator returns the genesis operator ("" before genesis or if none).
+func (f *FSM) operator() string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.st.Genesis == nil {
+		return ""
+	}
+	return f.st.Genesis.Operator
+}

@@ -58,6 +58,9 @@ type Status struct {
 	Leader      string   `json:"leader"`
 	Voters      []string `json:"voters"`
 	CommitIndex uint64   `json:"commit_index"`
+	// Operator is the genesis operator account (fees, sponsorship); empty
+	// when none is configured or no ledger exists yet.
+	Operator string `json:"operator,omitempty"`
 }
 
 // Service is one node's part of the ledger: on a voter it runs raft, the
@@ -555,6 +558,7 @@ func (s *Service) localStatus(r *raft.Raft) Status {
 		}
 	}
 	slices.Sort(st.Voters)
+	st.Operator = s.fsm.operator()
 	return st
 }
 

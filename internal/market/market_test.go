@@ -1,0 +1,459 @@
+package market
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"go.uber.org/goleak"
+
+	"github.com/peerpath/peerpath/internal/ledger"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// network is an in-process stand-in for the ledger (a real ledger FSM,
+// entries applied one by one), the file layer and the search layer.
+type network struct {
+	mu       sync.Mutex
+	fsm      *ledger.FSM
+	idx      uint64
+	voters   []string
+	operator string
+	files    map[string][]byte // cid -> bytes
+	names    map[string]string // cid -> name
+	owners   map[string]string // path -> cid
+}
+
+func newNetwork(t *testing.T, voters []string, operator string, balances map[string]int64) *network {
+	n := &network{fsm: ledger.NewFSM(), idx: 1, voters: voters, operator: operator,
+		files: map[string][]byte{}, names: map[string]string{}, owners: map[string]string{}}
+	g, _ := json.Marshal(ledger.Genesis{Balances: balances, FeeBPS: 100, Operator: operator})
+	if out := n.fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: append([]byte{2}, g...)}); out != nil {
+		t.Fatalf("genesis: %v", out)
+	}
+	return n
+}
+
+// nodeLedger is one node's view of the ledger.
+type nodeLedger struct {
+	n     *network
+	voter bool
+}
+
+func (l nodeLedger) Submit(ctx context.Context, st ledger.SignedTransfer) (ledger.Receipt, error) {
+	l.n.mu.Lock()
+	defer l.n.mu.Unlock()
+	l.n.idx++
+	b, _ := st.MarshalBinary()
+	data := []byte{1}
+	data = binary.BigEndian.AppendUint64(data, uint64(time.Now().UnixNano()))
+	data = binary.AppendUvarint(data, 1)
+	data = append(data, b...)
+	out := l.n.fsm.Apply(&raft.Log{Index: l.n.idx, Type: raft.LogCommand, Data: data})
+	res, ok := out.([]ledger.TxResult)
+	if !ok {
+		return ledger.Receipt{}, fmt.Errorf("apply: %v", out)
+	}
+	if err := l.n.fsm.CheckInvariant(); err != nil {
+		panic(err)
+	}
+	return res[0].Receipt, res[0].Err
+}
+
+func (l nodeLedger) Status(ctx context.Context) (ledger.Status, error) {
+	return ledger.Status{Voters: l.n.voters, Operator: l.n.operator}, nil
+}
+func (l nodeLedger) MarketListing(ctx context.Context, id string) (ledger.MarketListing, error) {
+	return l.n.fsm.MarketListing(id)
+}
+func (l nodeLedger) Order(ctx context.Context, id string) (ledger.Order, error) {
+	return l.n.fsm.Order(id)
+}
+func (l nodeLedger) Orders(ctx context.Context, a string) ([]ledger.Order, error) {
+	return l.n.fsm.Orders(a)
+}
+func (l nodeLedger) Ratings(ctx context.Context, s string) ([]ledger.Rating, error) {
+	return l.n.fsm.Ratings(s)
+}
+func (l nodeLedger) PendingOrders() []ledger.Order {
+	if !l.voter {
+		return nil
+	}
+	return l.n.fsm.PendingOrders()
+}
+func (l nodeLedger) IsLeader() bool { return l.voter }
+
+func (n *network) Share(ctx context.Context, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	id := "bafk" + hex.EncodeToString(sum[:12])
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.files[id], n.names[id], n.owners[path] = b, filepath.Base(path), id
+	return id, nil
+}
+
+func (n *network) Unshare(ctx context.Context, path string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	id, ok := n.owners[path]
+	if !ok {
+		return errors.New("not shared")
+	}
+	delete(n.files, id)
+	delete(n.names, id)
+	delete(n.owners, path)
+	return nil
+}
+
+func (n *network) Fetch(ctx context.Context, id, out string) error {
+	n.mu.Lock()
+	b, ok := n.files[id]
+	n.mu.Unlock()
+	if !ok {
+		return errors.New("no providers")
+	}
+	return os.WriteFile(out, b, 0o644)
+}
+
+func (n *network) Find(ctx context.Context, q string, emit func(Hit)) error {
+	n.mu.Lock()
+	var hits []Hit
+	for id, name := range n.names {
+		if strings.Contains(strings.ToLower(name), strings.ToLower(q)) {
+			hits = append(hits, Hit{CID: id, Name: name, Score: 1})
+		}
+	}
+	n.mu.Unlock()
+	for _, h := range hits {
+		emit(h)
+	}
+	return nil
+}
+
+func (n *network) Refresh() {}
+
+type testNode struct {
+	key crypto.PrivKey
+	id  string
+	svc *Service
+}
+
+func newKey(t *testing.T) (crypto.PrivKey, string) {
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := peer.IDFromPrivateKey(k)
+	return k, id.String()
+}
+
+func (n *network) node(t *testing.T, key crypto.PrivKey, voter bool) *Service {
+	s, err := New(Config{Key: key, Dir: t.TempDir(), Ledger: nodeLedger{n: n, voter: voter}, Files: n, Finder: n,
+		SettleInterval: 20 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type world struct {
+	net                         *network
+	seller, buyer, voter, other *Service
+	opID                        string
+}
+
+func newWorld(t *testing.T) *world {
+	sk, sid := newKey(t)
+	bk, bid := newKey(t)
+	vk, vid := newKey(t)
+	ok, oid := newKey(t)
+	_, opID := newKey(t)
+	n := newNetwork(t, []string{vid}, opID, map[string]int64{bid: 100_000_000, sid: 10_000_000, oid: 1_000_000})
+	w := &world{net: n, seller: n.node(t, sk, false), buyer: n.node(t, bk, false), voter: n.node(t, vk, true),
+		other: n.node(t, ok, false), opID: opID}
+	return w
+}
+
+func (w *world) serveVoter(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.voter.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func writeFile(t *testing.T, data []byte) string {
+	p := filepath.Join(t.TempDir(), "goods.bin")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func bal(t *testing.T, n *network, id string) int64 {
+	b, err := n.fsm.Balance(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSellFindBuyRate(t *testing.T) {
+	w := newWorld(t)
+	w.serveVoter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	plain := bytes.Repeat([]byte("the secret recipe for peerpath pancakes. "), 2000)
+	res, err := w.seller.Sell(ctx, SellRequest{Path: writeFile(t, plain), Title: "Pancake Recipes", Tags: []string{"food"}, Price: 5_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ciphertext is shared and does not reveal the plaintext; a random
+	// key does not open it.
+	ct := w.net.files[res.CID]
+	if len(ct) == 0 || bytes.Contains(ct, []byte("secret recipe")) {
+		t.Fatalf("ciphertext of %d bytes missing or revealing", len(ct))
+	}
+	rnd, _ := age.GenerateX25519Identity()
+	if err := decryptTo(new(bytes.Buffer), bytes.NewReader(ct), rnd.String()); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("random key: %v", err)
+	}
+	if own := w.seller.Listings(); len(own) != 1 || own[0].ID != res.ID {
+		t.Fatalf("own listings %+v", own)
+	}
+	found, stats, err := w.buyer.Search(ctx, "pancake")
+	if err != nil || len(found) != 1 || found[0].ID != res.ID || found[0].Price != 5_000_000 || stats.Dropped != 0 {
+		t.Fatalf("search: %+v %+v %v", found, stats, err)
+	}
+	sellerBefore, buyerBefore := bal(t, w.net, w.seller.id), bal(t, w.net, w.buyer.id)
+	out := filepath.Join(t.TempDir(), "bought")
+	br, err := w.buyer.Buy(ctx, res.ID, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, plain) {
+		t.Fatal("decrypted goods differ")
+	}
+	if d := bal(t, w.net, w.seller.id) - sellerBefore; d != 5_000_000 {
+		t.Fatalf("seller got %d", d)
+	}
+	if d := buyerBefore - bal(t, w.net, w.buyer.id); d != 5_000_000+br.Fee || br.Fee != 50_000 {
+		t.Fatalf("buyer paid %d, fee %d", d, br.Fee)
+	}
+	if bal(t, w.net, w.opID) != 50_000 {
+		t.Fatalf("operator has %d", bal(t, w.net, w.opID))
+	}
+	// Buying again resumes the released order: no second payment.
+	if _, err := w.buyer.Buy(ctx, res.ID, out+"2"); err != nil {
+		t.Fatal(err)
+	}
+	if d := buyerBefore - bal(t, w.net, w.buyer.id); d != 5_050_000 {
+		t.Fatalf("second buy charged again: paid %d", d)
+	}
+	ords, err := w.buyer.Orders(ctx)
+	if err != nil || len(ords) != 1 || ords[0].State != ledger.OrderReleased || ords[0].Role != "buy" || ords[0].Title != "Pancake Recipes" {
+		t.Fatalf("buyer orders %+v %v", ords, err)
+	}
+	sales, _ := w.seller.Orders(ctx)
+	if len(sales) != 1 || sales[0].Role != "sell" {
+		t.Fatalf("seller orders %+v", sales)
+	}
+	// Only the buyer rates, once.
+	if err := w.other.Rate(ctx, br.Order, 1, "never bought"); !errors.Is(err, ledger.ErrNotPermitted) {
+		t.Fatalf("rating by a non-buyer: %v", err)
+	}
+	if err := w.buyer.Rate(ctx, br.Order, 5, "tasty"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.buyer.Rate(ctx, br.Order, 5, "again"); !errors.Is(err, ledger.ErrSettled) {
+		t.Fatalf("second rating: %v", err)
+	}
+	page, err := w.other.Seller(ctx, w.seller.id)
+	if err != nil || page.Count != 1 || page.Rating != 5 || page.Ratings[0].Comment != "tasty" {
+		t.Fatalf("seller page %+v %v", page, err)
+	}
+	found, _, _ = w.other.Search(ctx, "pancake")
+	if len(found) != 1 || found[0].Rating != 5 || found[0].Ratings != 1 {
+		t.Fatalf("rating not in results: %+v", found)
+	}
+	// Withdrawn: no longer found, no longer sold.
+	if err := w.seller.Withdraw(ctx, res.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.other.Buy(ctx, res.ID, filepath.Join(t.TempDir(), "x")); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("buying a withdrawn listing: %v", err)
+	}
+}
+
+// TestWrongKeyRefunds: a seller registers a key record whose sealed copy
+// is not the key committed to; the voter refunds the buyer.
+func TestWrongKeyRefunds(t *testing.T) {
+	w := newWorld(t)
+	w.serveVoter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := w.seller
+	key, _ := newContentKey()
+	wrong, _ := newContentKey()
+	var ct bytes.Buffer
+	if err := encryptTo(&ct, strings.NewReader("goods"), key); err != nil {
+		t.Fatal(err)
+	}
+	p := writeFile(t, ct.Bytes())
+	cid, _ := w.net.Share(ctx, p)
+	l, err := Sign(s.cfg.Key, Listing{Version: 1, Title: "Cheat", Price: 1_000_000, CID: cid, Size: int64(ct.Len()),
+		Commit: hex.EncodeToString(commitment(key.String())), Seller: s.id, Expiry: time.Now().Add(time.Hour).UnixNano()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpub, err := x25519FromPeer(w.net.voters[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, _ := seal(vpub, []byte(wrong.String()))
+	if err := s.register(ctx, l.ID(), l.Price, ledger.ListingKey{CID: cid, Size: int64(ct.Len()), Commit: commitment(key.String()),
+		Expiry: l.Expiry, Sealed: map[string][]byte{w.net.voters[0]: box}}); err != nil {
+		t.Fatal(err)
+	}
+	before, sellerBefore := bal(t, w.net, w.buyer.id), bal(t, w.net, s.id)
+	out := filepath.Join(t.TempDir(), "out")
+	_, err = w.buyer.Buy(ctx, l.ID(), out)
+	if !errors.Is(err, ErrRefunded) {
+		t.Fatalf("buy with a wrong key: %v", err)
+	}
+	if bal(t, w.net, w.buyer.id) != before || bal(t, w.net, s.id) != sellerBefore {
+		t.Fatalf("buyer %d (was %d), seller %d (was %d)", bal(t, w.net, w.buyer.id), before, bal(t, w.net, s.id), sellerBefore)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("output written for a refunded order")
+	}
+	ords, _ := w.buyer.Orders(ctx)
+	if len(ords) != 1 || ords[0].State != ledger.OrderRefunded || !strings.Contains(ords[0].Reason, "commitment") {
+		t.Fatalf("orders %+v", ords)
+	}
+}
+
+func TestForgedListingsDropped(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := w.seller.Sell(ctx, SellRequest{Path: writeFile(t, []byte("song")), Title: "Lovely Song", Price: 2_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine := w.seller.Listings()[0].Listing
+	// 1. The seller's listing with its price changed: bad signature.
+	forged := genuine
+	forged.Price = 1
+	// 2. A listing properly signed by another peer that the ledger never
+	//    registered (e.g. pointing at the seller's ciphertext).
+	fake, err := Sign(w.other.cfg.Key, Listing{Version: 1, Title: "Lovely Song cheap", Price: 1, CID: genuine.CID,
+		Commit: genuine.Commit, Seller: w.other.id, Expiry: time.Now().Add(time.Hour).UnixNano()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3. Claims to be the seller's but signed by another key.
+	impostor := genuine
+	impostor.Title = "Lovely Song deluxe"
+	impostor.Sig, _ = w.other.cfg.Key.Sign(impostor.signingBytes())
+	dir := t.TempDir()
+	for i, l := range []Listing{forged, fake, impostor} {
+		p := filepath.Join(dir, fmt.Sprintf("Lovely Song %d%s", i, ListingSuffix))
+		os.WriteFile(p, l.Encode(), 0o644)
+		if _, err := w.net.Share(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found, stats, err := w.buyer.Search(ctx, "lovely")
+	if err != nil || len(found) != 1 || found[0].ID != res.ID || stats.Dropped != 3 {
+		t.Fatalf("search: %+v %+v %v", found, stats, err)
+	}
+	if _, err := w.buyer.Check(ctx, &forged); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("forged: %v", err)
+	}
+	if _, err := w.buyer.Check(ctx, &impostor); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("impostor: %v", err)
+	}
+	if _, err := w.buyer.Check(ctx, &fake); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("unregistered: %v", err)
+	}
+	expired := genuine
+	expired.Expiry = time.Now().Add(-time.Minute).UnixNano()
+	expired, _ = Sign(w.seller.cfg.Key, expired)
+	if err := expired.Verify(time.Now()); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+}
+
+func TestSponsoredFirst(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := w.seller.Sell(ctx, SellRequest{Path: writeFile(t, []byte("a")), Title: "Guitar lessons one", Price: 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.other.Sell(ctx, SellRequest{Path: writeFile(t, []byte("b")), Title: "Guitar lessons two", Price: 1_000_000, Sponsor: 300_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, _, err := w.buyer.Search(ctx, "guitar")
+	if err != nil || len(found) != 2 || found[0].ID != b.ID || !found[0].Sponsored || found[1].ID != a.ID || found[1].Sponsored {
+		t.Fatalf("ranking: %+v %v", found, err)
+	}
+	if bal(t, w.net, w.opID) != 300_000 {
+		t.Fatalf("operator has %d", bal(t, w.net, w.opID))
+	}
+	if err := w.buyer.Sponsor(ctx, a.ID, 1); !errors.Is(err, ledger.ErrNotPermitted) {
+		t.Fatalf("sponsoring someone else's listing: %v", err)
+	}
+}
+
+func TestX25519FromPeerMatchesKey(t *testing.T) {
+	for range 20 {
+		k, id := newKey(t)
+		pub, err := x25519FromPeer(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv, err := x25519FromKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(pub.Bytes(), priv.PublicKey().Bytes()) {
+			t.Fatal("derived X25519 public keys differ")
+		}
+		box, err := seal(pub, []byte("content key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := open(priv, box); err != nil || string(msg) != "content key" {
+			t.Fatalf("open: %q %v", msg, err)
+		}
+		other, _ := newKey(t)
+		op, _ := x25519FromKey(other)
+		if _, err := open(op, box); !errors.Is(err, ErrWrongKey) {
+			t.Fatalf("opened by another key: %v", err)
+		}
+	}
+}
