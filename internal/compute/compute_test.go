@@ -13,12 +13,13 @@ import (
 // A job submitted on one node runs on two other nodes' workers, and its
 // results are byte-identical to a local run of the module.
 func TestRemoteWorkersMatchLocalRun(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 3)
 	sub := c.start(0, false, nil, nil)
 	c.start(1, true, nil, nil)
 	c.start(2, true, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
 	args := []string{"work", "100000"}
@@ -31,7 +32,7 @@ func TestRemoteWorkersMatchLocalRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := waitFor(t, sub, id, 30*time.Second)
+	st := waitFor(t, sub, id, 80*time.Second)
 	if st.State != StateDone || st.Validated != 6 {
 		t.Fatalf("status %+v", st)
 	}
@@ -52,7 +53,7 @@ func TestRemoteWorkersMatchLocalRun(t *testing.T) {
 			t.Errorf("unit %d: %q, local run %q", i, res[i], local)
 		}
 	}
-	st2 := waitFor(t, sub, id2, 30*time.Second)
+	st2 := waitFor(t, sub, id2, 80*time.Second)
 	if st2.State != StateDone {
 		t.Fatalf("inputs job: %+v", st2)
 	}
@@ -93,16 +94,17 @@ func TestRemoteWorkersMatchLocalRun(t *testing.T) {
 // A node runs its own job on its local worker; with default replication its
 // own results count as trusted single copies.
 func TestLocalWorker(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 1)
 	svc := c.start(0, true, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
 	id, err := svc.Submit(ctx, JobSpec{Module: mod, Count: 4, Args: []string{"work", "1000"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := waitFor(t, svc, id, 20*time.Second)
+	st := waitFor(t, svc, id, 60*time.Second)
 	if st.State != StateDone || st.Results != 4 || st.Singles != 4 {
 		t.Fatalf("status %+v", st)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -42,7 +43,14 @@ func TestMain(m *testing.M) {
 func testRunner(t *testing.T) *sandbox.Runner {
 	t.Helper()
 	runnerOnce.Do(func() {
-		runner, runnerErr = sandbox.NewRunner(context.Background(), sandbox.RunnerConfig{MaxMemoryBytes: 1 << 30})
+		// Compiled code is cached on disk across test runs, as the go
+		// command caches builds: compiling the 2.6 MB test module takes
+		// about 13 s under the race detector.
+		cfg := sandbox.RunnerConfig{MaxMemoryBytes: 1 << 30}
+		if dir, err := os.UserCacheDir(); err == nil {
+			cfg.CacheDir = filepath.Join(dir, "peerpath-test", "compute-wazero")
+		}
+		runner, runnerErr = sandbox.NewRunner(context.Background(), cfg)
 	})
 	if runnerErr != nil {
 		t.Fatal(runnerErr)
@@ -53,7 +61,11 @@ func testRunner(t *testing.T) *sandbox.Runner {
 // testModule is testdata/job built for wasip1.
 func testModule(t *testing.T) []byte {
 	t.Helper()
-	return sandboxtest.BuildWasm(t, "testdata/job")
+	mod := sandboxtest.BuildWasm(t, "testdata/job")
+	if _, err := testRunner(t).Compile(context.Background(), mod); err != nil {
+		t.Fatal(err)
+	}
+	return mod
 }
 
 var testTune = tunables{advertEvery: 200 * time.Millisecond, retry: 50 * time.Millisecond, trustAfter: 10, spotRate: 0.1, grace: 3 * time.Second}

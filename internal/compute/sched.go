@@ -240,7 +240,9 @@ func (s *Service) hasResult(u *unit, w peer.ID) bool {
 // failure kind and reason. Called with s.mu held.
 func (s *Service) complete(ctx context.Context, a *assignment, output []byte, kind, reason string) error {
 	if s.assigns[a.id] != a {
-		return fmt.Errorf("compute: assignment %s is not pending", a.id)
+		// Its job ended (failed, cancelled) while the unit ran.
+		s.log.Debug("compute: result of a dropped assignment", "job", a.job.id, "unit", a.unit.idx, "worker", a.worker)
+		return nil
 	}
 	delete(s.assigns, a.id)
 	j, u := a.job, a.unit

@@ -15,12 +15,13 @@ import (
 // A runaway module (endless loop, unbounded memory) fails its units with
 // clear reasons, and the workers go on to run a good job.
 func TestRunawayModule(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 3)
 	sub := c.start(0, false, nil, nil)
 	w1 := c.start(1, true, nil, nil)
 	w2 := c.start(2, true, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
 	spin, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 2, Args: []string{"spin"}, Timeout: 300 * time.Millisecond, MaxTries: 2})
@@ -36,7 +37,7 @@ func TestRunawayModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]string{spin: "time limit exceeded", hog: "memory limit exceeded", exit: "non-zero exit code: 3"} {
-		st := waitFor(t, sub, id, 30*time.Second)
+		st := waitFor(t, sub, id, 80*time.Second)
 		if st.State != StateFailed || st.Failed < 1 || len(st.Reasons) == 0 || !strings.Contains(st.Reasons[0], want) {
 			t.Errorf("job %s: state %s, reasons %q; want failed with %q", id, st.State, st.Reasons, want)
 		}
@@ -48,7 +49,7 @@ func TestRunawayModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := waitFor(t, sub, good, 30*time.Second); st.State != StateDone || len(st.Workers) != 2 {
+	if st := waitFor(t, sub, good, 60*time.Second); st.State != StateDone || len(st.Workers) != 2 {
 		t.Fatalf("good job after runaways: %+v", st)
 	}
 }
@@ -56,6 +57,7 @@ func TestRunawayModule(t *testing.T) {
 // A worker that returns wrong outputs is outvoted, loses its reliability,
 // is excluded and is not paid; the results are still right.
 func TestCheaterCaught(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 4)
 	sub := c.start(0, false, nil, nil)
@@ -72,14 +74,14 @@ func TestCheaterCaught(t *testing.T) {
 		}
 	})
 	cheater := c.nodes[3].h.ID()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := []string{"work", "300000"}
+	args := []string{"work", "50000"}
 	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 12, Args: args, Reward: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := waitFor(t, sub, id, 40*time.Second)
+	st := waitFor(t, sub, id, 80*time.Second)
 	if st.State != StateDone {
 		t.Fatalf("status %+v", st)
 	}
@@ -118,6 +120,7 @@ func TestCheaterCaught(t *testing.T) {
 
 // A worker killed while running a unit is routed around.
 func TestWorkerKilledMidUnit(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 4)
 	sub := c.start(0, false, nil, nil)
@@ -138,9 +141,9 @@ func TestWorkerKilledMidUnit(t *testing.T) {
 			})
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := []string{"work", "3000000"}
+	args := []string{"work", "300000"}
 	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 6, Args: args})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +153,7 @@ func TestWorkerKilledMidUnit(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the victim never started a unit")
 	}
-	st := waitFor(t, sub, id, 40*time.Second)
+	st := waitFor(t, sub, id, 80*time.Second)
 	if st.State != StateDone {
 		t.Fatalf("status %+v", st)
 	}
@@ -170,14 +173,15 @@ func TestWorkerKilledMidUnit(t *testing.T) {
 // A submitter restarted mid-job (service closed and opened again on the
 // same database) carries on to done.
 func TestSubmitterRestart(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 3)
 	sub := c.start(0, false, nil, nil)
 	c.start(1, true, nil, nil)
 	c.start(2, true, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	args := []string{"work", "1000000"}
+	args := []string{"work", "200000"}
 	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 10, Args: args})
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +211,7 @@ func TestSubmitterRestart(t *testing.T) {
 	if err != nil || st.Validated < 2 || st.Running != 0 {
 		t.Fatalf("after restart: %+v, %v", st, err)
 	}
-	st = waitFor(t, sub, id, 40*time.Second)
+	st = waitFor(t, sub, id, 80*time.Second)
 	if st.State != StateDone {
 		t.Fatalf("status %+v", st)
 	}
@@ -245,19 +249,20 @@ func (p *fakePayer) Pay(ctx context.Context, to peer.ID, micro int64, memo, ref 
 // The Payer is called once per validated unit per matching worker, with the
 // reward and ref jobID/unit, even when it fails at first.
 func TestPayments(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 3)
 	payer := &fakePayer{fails: 1}
 	sub := c.start(0, false, payer, nil)
 	c.start(1, true, nil, nil)
 	c.start(2, true, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 4, Args: []string{"work", "1000"}, Reward: 1_500_000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := waitFor(t, sub, id, 30*time.Second); st.State != StateDone {
+	if st := waitFor(t, sub, id, 60*time.Second); st.State != StateDone {
 		t.Fatalf("status %+v", st)
 	}
 	workers := map[peer.ID]bool{c.nodes[1].h.ID(): true, c.nodes[2].h.ID(): true}
@@ -298,26 +303,27 @@ func TestPayments(t *testing.T) {
 // Adaptive replication: once workers have a clean record, most units run
 // once, with spot checks, and redundancy falls well below 2.
 func TestAdaptiveReplication(t *testing.T) {
+	t.Parallel()
 	mod := testModule(t)
 	c := newCluster(t, 3)
 	sub := c.start(0, false, nil, func(s *Service) { s.tune.trustAfter = 5 })
 	c.start(1, true, nil, nil)
 	c.start(2, true, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	// Warm-up: build a record.
 	warm, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 12, Args: []string{"work", "10"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := waitFor(t, sub, warm, 30*time.Second); st.State != StateDone || st.Results < 12 {
+	if st := waitFor(t, sub, warm, 60*time.Second); st.State != StateDone || st.Results < 12 {
 		t.Fatalf("warm-up %+v", st)
 	}
-	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 60, Args: []string{"work", "10"}})
+	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 40, Args: []string{"work", "10"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := waitFor(t, sub, id, 40*time.Second)
+	st := waitFor(t, sub, id, 80*time.Second)
 	if st.State != StateDone {
 		t.Fatalf("status %+v", st)
 	}
