@@ -241,12 +241,15 @@ func TestResume(t *testing.T) {
 				if have[i] && n > 0 {
 					t.Errorf("chunk %d was recorded but requested again", i)
 				}
-				if !have[i] && n != 1 {
+				// The end game may ask a second source... or the same one
+				// again for a chunk in flight too long (at most 2 copies).
+				if !have[i] && (n < 1 || n > 2) {
 					t.Errorf("missing chunk %d requested %d times", i, n)
 				}
 				requested += n
 			}
-			if requested != len(fm.Chunks)-len(have) || res.Chunks != requested ||
+			missing := len(fm.Chunks) - len(have)
+			if requested < missing || requested > 2*missing || res.Chunks != missing ||
 				res.Resumed != int64(len(have))*testChunk {
 				t.Fatalf("requested %d, result %+v, had %d of %d", requested, res, len(have), len(fm.Chunks))
 			}
