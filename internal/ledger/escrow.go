@@ -446,3 +446,13 @@ func (f *FSM) operator() string {
 	}
 	return f.st.Genesis.Operator
 }
+
+// String names the kind: transfer, grant, list, unlist, buy, release,
+// refund, rate, sponsor.
+func (k Kind) String() string {
+	names := [...]string{"transfer", "grant", "list", "unlist", "buy", "release", "refund", "rate", "sponsor"}
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return fmt.Sprintf("kind%d", k)
+}
