@@ -51,16 +51,16 @@ type SearchStats struct {
 // providers, verified (seller's signature, expiry) and checked against the
 // ledger's escrow record; the rest are dropped. Results are ranked
 // sponsored first, then by relevance weighted by the seller's rating.
-func (s *Service) Search(ctx context.Context, query string) ([]SearchResult, SearchStats, error) {
+// within bounds the network search (0: Config.SearchTimeout); fetching and
+// checking the listings found takes at most 10 s more per listing.
+func (s *Service) Search(ctx context.Context, query string, within time.Duration) ([]SearchResult, SearchStats, error) {
 	var stats SearchStats
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.SearchTimeout+10*time.Second)
-		defer cancel()
+	if within <= 0 {
+		within = s.cfg.SearchTimeout
 	}
 	hits := map[string]Hit{}
 	var order []string
-	fctx, cancel := context.WithTimeout(ctx, s.cfg.SearchTimeout)
+	fctx, cancel := context.WithTimeout(ctx, within)
 	err := s.cfg.Finder.Find(fctx, query, func(h Hit) {
 		if !strings.HasSuffix(h.Name, ListingSuffix) {
 			return

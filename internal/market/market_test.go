@@ -240,7 +240,7 @@ func TestSellFindBuyRate(t *testing.T) {
 	if own := w.seller.Listings(); len(own) != 1 || own[0].ID != res.ID {
 		t.Fatalf("own listings %+v", own)
 	}
-	found, stats, err := w.buyer.Search(ctx, "pancake")
+	found, stats, err := w.buyer.Search(ctx, "pancake", 0)
 	if err != nil || len(found) != 1 || found[0].ID != res.ID || found[0].Price != 5_000_000 || stats.Dropped != 0 {
 		t.Fatalf("search: %+v %+v %v", found, stats, err)
 	}
@@ -292,7 +292,7 @@ func TestSellFindBuyRate(t *testing.T) {
 	if err != nil || page.Count != 1 || page.Rating != 5 || page.Ratings[0].Comment != "tasty" {
 		t.Fatalf("seller page %+v %v", page, err)
 	}
-	found, _, _ = w.other.Search(ctx, "pancake")
+	found, _, _ = w.other.Search(ctx, "pancake", 0)
 	if len(found) != 1 || found[0].Rating != 5 || found[0].Ratings != 1 {
 		t.Fatalf("rating not in results: %+v", found)
 	}
@@ -384,7 +384,7 @@ func TestForgedListingsDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	found, stats, err := w.buyer.Search(ctx, "lovely")
+	found, stats, err := w.buyer.Search(ctx, "lovely", 0)
 	if err != nil || len(found) != 1 || found[0].ID != res.ID || stats.Dropped != 3 {
 		t.Fatalf("search: %+v %+v %v", found, stats, err)
 	}
@@ -417,7 +417,7 @@ func TestSponsoredFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, _, err := w.buyer.Search(ctx, "guitar")
+	found, _, err := w.buyer.Search(ctx, "guitar", 0)
 	if err != nil || len(found) != 2 || found[0].ID != b.ID || !found[0].Sponsored || found[1].ID != a.ID || found[1].Sponsored {
 		t.Fatalf("ranking: %+v %v", found, err)
 	}
