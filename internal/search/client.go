@@ -81,7 +81,7 @@ const (
 	// nothing.
 	lookupGrace = 50 * time.Millisecond
 	// askParallel is how many search requests are in flight at once.
-	askParallel = 10
+	askParallel = 16
 	// saturation is how many valid answers in a row with no new result end
 	// the asking.
 	saturation = 12

@@ -34,6 +34,11 @@ func TestSimulateCI(t *testing.T) {
 	if res.Precision10 < 0.90 {
 		t.Errorf("precision@10 with spammers %.3f < 0.90", res.Precision10)
 	}
+	// O(log N) DHT messages plus a bounded number of requests: at N = 50
+	// about 17 are sent; flooding would send about 50.
+	if res.MessagesPerQuery > 35 || res.DHTPerQuery > 25 {
+		t.Errorf("messages per query %.1f (DHT %.1f)", res.MessagesPerQuery, res.DHTPerQuery)
+	}
 	if res.EmptyQueryDuration > time.Second {
 		t.Errorf("a query nothing matches took %v", res.EmptyQueryDuration)
 	}
