@@ -84,6 +84,7 @@ type Service struct {
 	mu        sync.Mutex
 	serving   bool
 	limiters  map[peer.ID]*limiter
+	pruned    time.Time
 	peers     map[peer.ID]*peerRep
 	blocked   map[peer.ID]bool
 	announced map[string]time.Time
@@ -259,7 +260,8 @@ func (s *Service) allow(p peer.ID) bool {
 	now := time.Now()
 	l := s.limiters[p]
 	if l == nil {
-		if len(s.limiters) > 10000 { // forget idle peers so the map stays bounded
+		if len(s.limiters) > 10000 && now.Sub(s.pruned) > time.Minute { // forget idle peers so the map stays bounded
+			s.pruned = now
 			for id, x := range s.limiters {
 				if now.Sub(x.last) > time.Minute {
 					delete(s.limiters, id)
