@@ -88,7 +88,7 @@ func marketErrorStatus(m map[error]int) {
 	m[market.ErrWrongKey] = http.StatusBadGateway
 	m[market.ErrNotFound] = http.StatusNotFound
 	m[market.ErrRefunded] = http.StatusConflict
-	m[market.ErrPending] = http.StatusAccepted
+	m[market.ErrPending] = http.StatusGatewayTimeout
 	m[ledger.ErrNotFound] = http.StatusNotFound
 	m[ledger.ErrSettled] = http.StatusConflict
 	m[ledger.ErrNotPermitted] = http.StatusForbidden

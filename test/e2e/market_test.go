@@ -67,6 +67,11 @@ func TestMarketSellFindBuyOffline(t *testing.T) {
 		t.Fatalf("listings: %+v", own)
 	}
 
+	// A sponsors its listing: 0.5 credits to the operator.
+	if _, errOut, code := cli(t, "market", "sponsor", sold.ID, "0.5", "--home", a.home); code != 0 {
+		t.Fatalf("sponsor: %s", errOut)
+	}
+
 	// B fetches the ciphertext and cannot read it.
 	ct := filepath.Join(t.TempDir(), "ciphertext")
 	var got api.GetResult
@@ -131,7 +136,7 @@ func TestMarketSellFindBuyOffline(t *testing.T) {
 			t.Fatalf("result lacks %q: %v", k, hit)
 		}
 	}
-	if hit["seller"] != aid || hit["cid"] != sold.CID || hit["title"] != "Quantum Pancake Cookbook" || fmt.Sprint(hit["price"]) != "10" {
+	if hit["seller"] != aid || hit["cid"] != sold.CID || hit["title"] != "Quantum Pancake Cookbook" || fmt.Sprint(hit["price"]) != "10" || hit["sponsored"] != true {
 		t.Fatalf("result %v", hit)
 	}
 
@@ -147,16 +152,17 @@ func TestMarketSellFindBuyOffline(t *testing.T) {
 	if br.Price.String() != "10" || br.Fee.String() != "0.1" {
 		t.Fatalf("buy result %+v", br)
 	}
-	// A's balance rose by the price (the fee is the buyer's, to the operator).
+	// A's balance rose by the price (the fee is the buyer's, to the
+	// operator): 1 - 0.5 sponsorship + 10.
 	eventually(t, 10*time.Second, func() error {
-		if got := balance(t, b, aid); got != "11" {
-			return fmt.Errorf("A has %s, want 11", got)
+		if got := balance(t, b, aid); got != "10.5" {
+			return fmt.Errorf("A has %s, want 10.5", got)
 		}
 		if got := balance(t, b, cid); got != "89.9" {
 			return fmt.Errorf("C has %s, want 89.9", got)
 		}
-		if got := balance(t, b, vid); got != "0.1" {
-			return fmt.Errorf("operator has %s, want 0.1", got)
+		if got := balance(t, b, vid); got != "0.6" {
+			return fmt.Errorf("operator has %s, want 0.6 (sponsorship and fee)", got)
 		}
 		return nil
 	})
