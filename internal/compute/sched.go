@@ -86,6 +86,7 @@ type assignment struct {
 	unit   *unit
 	worker peer.ID
 	start  time.Time
+	cancel func() // tells the worker to stop (resets its stream); nil for the local worker
 }
 
 // workerRec is the submitter's record of one worker.
@@ -214,6 +215,9 @@ func (s *Service) abandon(a *assignment, why string) {
 		return
 	}
 	delete(s.assigns, a.id)
+	if a.cancel != nil {
+		a.cancel()
+	}
 	u := a.unit
 	delete(u.running, a.id)
 	if !s.hasResult(u, a.worker) {
@@ -327,6 +331,15 @@ func (s *Service) validate(ctx context.Context, j *job, u *unit, h [32]byte, out
 		if r.hash != h {
 			rec.invalid++
 			s.log.Info("compute: wrong result", "job", j.id, "unit", u.idx, "worker", r.worker, "invalid", rec.invalid, "excluded", rec.excluded())
+			if rec.excluded() {
+				// Hand its other units to honest workers now rather
+				// than wait for more wrong answers.
+				for _, a := range s.assigns {
+					if a.worker == r.worker {
+						s.abandon(a, "worker excluded")
+					}
+				}
+			}
 		} else {
 			if q > 1 {
 				rec.valid++
@@ -395,8 +408,11 @@ func (s *Service) endJob(ctx context.Context, j *job, state, reason string) erro
 // finishJob drops a finished job's pending state.
 func (s *Service) finishJob(j *job) {
 	for _, u := range j.units {
-		for id := range u.running {
+		for id, a := range u.running {
 			delete(s.assigns, id)
+			if a.cancel != nil {
+				a.cancel()
+			}
 		}
 		u.running = map[string]*assignment{}
 		u.results = nil

@@ -486,6 +486,9 @@ func (s *Service) handle(ctx context.Context, st network.Stream) {
 	case opWork:
 		s.mu.Lock()
 		m, body, a := s.assign(w, req.Job)
+		if a != nil {
+			a.cancel = func() { st.Reset() }
+		}
 		s.mu.Unlock()
 		if err := writeMessage(st, m, body); err != nil || a == nil {
 			if a != nil {

@@ -333,3 +333,44 @@ func TestAdaptiveReplication(t *testing.T) {
 		t.Errorf("redundancy %.2f with %d single copies of %d: adaptive replication did not work", ratio, st.Singles, st.Units)
 	}
 }
+
+// Cancelling a job stops its units on the workers at once, and the job
+// stays cancelled.
+func TestCancelStopsWorkers(t *testing.T) {
+	t.Parallel()
+	mod := testModule(t)
+	c := newCluster(t, 3)
+	sub := c.start(0, false, nil, nil)
+	w1 := c.start(1, true, nil, nil)
+	w2 := c.start(2, true, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 4, Args: []string{"spin"}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w1.WorkerStatus().Running+w2.WorkerStatus().Running < 2 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("workers never started")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := sub.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for w1.WorkerStatus().Running+w2.WorkerStatus().Running > 0 {
+		if time.Since(start) > 15*time.Second {
+			t.Fatal("workers still running units of a cancelled job")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, err := sub.Status(ctx, id)
+	if err != nil || st.State != StateCancelled || st.Running != 0 {
+		t.Fatalf("status %+v, %v", st, err)
+	}
+	if err := sub.Cancel(ctx, id); !errors.Is(err, ErrFinished) {
+		t.Errorf("second cancel: %v", err)
+	}
+}

@@ -317,17 +317,39 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 	w.mu.Lock()
 	maxMem := w.cfg.MaxMemory
 	w.mu.Unlock()
+	// The submitter says nothing more until our result; if the stream
+	// ends before, the unit was taken back (job cancelled, submitter gone)
+	// and running it further is wasted work.
+	unitCtx, stopUnit := context.WithCancel(ctx)
+	defer stopUnit()
+	type reply struct {
+		m   message
+		err error
+	}
+	acks := make(chan reply, 1)
+	_ = st.SetReadDeadline(time.Time{})
+	go func() {
+		m, _, err := readMessage(st)
+		if err != nil {
+			stopUnit()
+		}
+		acks <- reply{m, err}
+	}()
 	var out []byte
 	var kind, reason string
 	if maxMem > 0 && m.Memory > maxMem {
 		kind, reason = kindOther, "unit memory above this worker's limit"
 	} else {
-		_ = st.SetDeadline(time.Time{})
-		out, kind, reason = w.execute(ctx, mod, m, body)
+		_ = st.SetWriteDeadline(time.Time{})
+		out, kind, reason = w.execute(unitCtx, mod, m, body)
 	}
-	if ctx.Err() != nil {
+	if unitCtx.Err() != nil {
 		st.Reset()
-		return 0, false, ctx.Err()
+		<-acks
+		if ctx.Err() != nil {
+			return 0, false, ctx.Err()
+		}
+		return 0, false, errors.New("compute: the submitter took the unit back")
 	}
 	h := blake3.Sum256(out)
 	res := message{Op: opResult, Job: m.Job, Unit: m.Unit, Attempt: m.Attempt, ErrKind: kind, Reason: reason}
@@ -339,11 +361,12 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := writeMessage(st, res, out); err != nil {
 		st.Reset()
+		<-acks
 		return 0, false, err
 	}
-	if ack, _, err := readMessage(st); err != nil || ack.Op != opAck {
+	if ack := <-acks; ack.err != nil || ack.m.Op != opAck {
 		st.Reset()
-		return 0, false, fmt.Errorf("compute: result not acknowledged: %v", err)
+		return 0, false, fmt.Errorf("compute: result not acknowledged: %v", ack.err)
 	}
 	return 0, false, nil
 }

@@ -1,0 +1,32 @@
+package compute
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// Bench runs end to end on a small scale and its figures hold together.
+func TestBench(t *testing.T) {
+	t.Parallel()
+	mod := testModule(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	res, err := Bench(ctx, BenchConfig{
+		Trivial: mod, TrivialArgs: []string{"work", "1"}, TrivialUnits: 10,
+		CPU: mod, CPUArgs: []string{"work", "100000"}, CPUUnits: 6,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.TrivialUnitsPerSec <= 0 || res.SandboxUnitsPerSec <= 0 || len(res.Speedup) != 3 || res.Speedup[0].Speedup != 1 {
+		t.Errorf("figures %+v", res)
+	}
+	if res.CheatWrongAccepted != 0 {
+		t.Errorf("%d wrong results accepted", res.CheatWrongAccepted)
+	}
+	if res.Redundancy < 1 || res.RedundancyWarmup < 1 || res.Redundancy > 2 || res.CheatThroughputKept <= 0 {
+		t.Errorf("redundancy %.2f, warm-up %.2f, throughput kept %.2f", res.Redundancy, res.RedundancyWarmup, res.CheatThroughputKept)
+	}
+}
