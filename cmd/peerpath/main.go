@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=…" by release builds.
@@ -41,6 +43,9 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	// A worker runs each unit in a child process of this same program (the
+	// sandbox's isolated mode); such a child does its unit and exits here.
+	sandbox.ServeChild()
 	root := newRoot()
 	if err := root.Execute(); err != nil {
 		var ee exitError
@@ -93,6 +98,7 @@ func newRoot() *cobra.Command {
 		jobCmd(g),
 		jobsCmd(g),
 		workerCmd(g),
+		marketCmd(g),
 		blockCmd(g, true),
 		blockCmd(g, false),
 	)

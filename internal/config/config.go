@@ -71,6 +71,11 @@ type Config struct {
 	// WorkerMaxMemory refuses jobs whose units may use more memory, in
 	// bytes; 0 means no limit beyond the sandbox's.
 	WorkerMaxMemory uint64 `toml:"worker_max_memory"`
+	// SandboxInProcess runs units inside the daemon instead of in child
+	// processes. Child processes are faster (no loop checks) and can stop any
+	// runaway guest; in-process is for embedding peerpath in a program that
+	// cannot re-execute itself.
+	SandboxInProcess bool `toml:"sandbox_in_process"`
 	// LedgerVoter makes this node a voter of the credits ledger.
 	LedgerVoter bool `toml:"ledger_voter"`
 	// LedgerVoters lists peer IDs believed to be ledger voters, so a node
@@ -231,6 +236,10 @@ worker_cpus = {{.WorkerCPUs}}
 worker_idle_only = {{.WorkerIdleOnly}}
 # Refuse jobs whose units may use more memory than this many bytes (0: no limit).
 worker_max_memory = {{.WorkerMaxMemory}}
+
+# true runs units inside the daemon instead of in killable child processes
+# (slower, and a guest that never loops cannot be stopped on time).
+sandbox_in_process = {{.SandboxInProcess}}
 
 # true makes this node a voter of the replicated credits ledger (3 or 5 in a
 # real network). Its raft log and snapshots live in HOME/ledger.

@@ -49,6 +49,7 @@ func (n *Node) newCompute(ctx context.Context) error {
 	runner, err := sandbox.NewRunner(ctx, sandbox.RunnerConfig{
 		CacheDir: filepath.Join(string(n.home), "wasm-cache"),
 		Logger:   n.log.With("sys", "sandbox"),
+		Isolate:  !cfg.SandboxInProcess,
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/ledger"
+	"github.com/peerpath/peerpath/internal/market"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/store"
@@ -72,6 +73,7 @@ type Node struct {
 	ledger    *ledger.Service
 	search    *search.Service
 	compute   *compute.Service
+	market    *market.Service
 	runner    *sandbox.Runner
 	downloads *downloads
 	serveCtx  context.Context // set by Serve before the API starts
@@ -216,6 +218,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newCompute(ctx); err != nil {
 		return nil, err
 	}
+	if n.market, err = n.newMarket(ctx); err != nil {
+		return nil, err
+	}
 	n.downloads = newDownloads(n)
 	n.downloadRoutes()
 	n.uiRoutes()
@@ -283,6 +288,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		{"ledger", n.ledger.Serve},
 		{"search", n.search.Serve},
 		{"compute", n.compute.Serve},
+		{"market", n.market.Serve},
 		{"downloads", n.downloads.serve},
 		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}

@@ -10,11 +10,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/testutil"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.LeakOptions()...) }
+func TestMain(m *testing.M) {
+	// The node's sandbox runs units in children of this test binary.
+	sandbox.ServeChild()
+	goleak.VerifyTestMain(m, testutil.LeakOptions()...)
+}
 
 func testConfig() config.Config {
 	cfg := config.Default()
@@ -67,8 +72,17 @@ func TestNodeLifecycle(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if _, err := os.Stat(homeB.Path(config.FileAPI)); err != nil {
-		t.Fatalf("api file missing while running: %v", err)
+	// Serve writes the api file (with an fsync) right after starting the
+	// API, so give it a moment.
+	for {
+		_, err := os.Stat(homeB.Path(config.FileAPI))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("api file missing while running: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	stopB()

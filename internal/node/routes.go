@@ -31,6 +31,7 @@ func errorStatus() map[error]int {
 		transfer.ErrExists: http.StatusConflict,
 	}
 	ledgerErrorStatus(m)
+	marketErrorStatus(m)
 	m[search.ErrQueryTooLarge] = http.StatusRequestEntityTooLarge
 	m[search.ErrBadQuery] = http.StatusBadRequest
 	m[compute.ErrNotFound] = http.StatusNotFound
