@@ -38,6 +38,7 @@ type network struct {
 	files    map[string][]byte // cid -> bytes
 	names    map[string]string // cid -> name
 	owners   map[string]string // path -> cid
+	skew     time.Duration     // added to the leader's clock
 }
 
 func newNetwork(t *testing.T, voters []string, operator string, balances map[string]int64) *network {
@@ -62,7 +63,7 @@ func (l nodeLedger) Submit(ctx context.Context, st ledger.SignedTransfer) (ledge
 	l.n.idx++
 	b, _ := st.MarshalBinary()
 	data := []byte{1}
-	data = binary.BigEndian.AppendUint64(data, uint64(time.Now().UnixNano()))
+	data = binary.BigEndian.AppendUint64(data, uint64(time.Now().Add(l.n.skew).UnixNano()))
 	data = binary.AppendUvarint(data, 1)
 	data = append(data, b...)
 	out := l.n.fsm.Apply(&raft.Log{Index: l.n.idx, Type: raft.LogCommand, Data: data})
@@ -455,5 +456,91 @@ func TestX25519FromPeerMatchesKey(t *testing.T) {
 		if _, err := open(op, box); !errors.Is(err, ErrWrongKey) {
 			t.Fatalf("opened by another key: %v", err)
 		}
+	}
+}
+
+// TestPendingOrderRefund: with no voter settling, Buy gives up with
+// ErrPending, the buyer cannot refund before the deadline and can after.
+func TestPendingOrderRefund(t *testing.T) {
+	w := newWorld(t) // the voter does not serve
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := w.seller.Sell(ctx, SellRequest{Path: writeFile(t, []byte("x")), Title: "Patience", Price: 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := bal(t, w.net, w.buyer.id)
+	bctx, bcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = w.buyer.Buy(bctx, res.ID, filepath.Join(t.TempDir(), "out"))
+	bcancel()
+	if !errors.Is(err, ErrPending) {
+		t.Fatalf("buy with no voter: %v", err)
+	}
+	ords, _ := w.buyer.Orders(ctx)
+	if len(ords) != 1 || ords[0].State != ledger.OrderPending || bal(t, w.net, w.buyer.id) != before-1_010_000 {
+		t.Fatalf("orders %+v, balance %d", ords, bal(t, w.net, w.buyer.id))
+	}
+	if err := w.buyer.Refund(ctx, ords[0].ID); !errors.Is(err, ledger.ErrNotPermitted) {
+		t.Fatalf("early refund: %v", err)
+	}
+	w.net.mu.Lock()
+	w.net.skew = ledger.OrderTimeout + time.Second
+	w.net.mu.Unlock()
+	if err := w.other.Refund(ctx, ords[0].ID); !errors.Is(err, ledger.ErrNotPermitted) {
+		t.Fatalf("refund by a stranger: %v", err)
+	}
+	if err := w.buyer.Refund(ctx, ords[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if bal(t, w.net, w.buyer.id) != before {
+		t.Fatalf("buyer has %d after refund, want %d", bal(t, w.net, w.buyer.id), before)
+	}
+	// A late voter can no longer release it: never both.
+	w.serveVoter(t)
+	time.Sleep(100 * time.Millisecond)
+	if o, _ := w.net.fsm.Order(ords[0].ID); o.State != ledger.OrderRefunded {
+		t.Fatalf("order %+v", o)
+	}
+}
+
+// TestTwoVotersSettleOnce: both voters hold the key and race to settle;
+// the order settles once and the seller is paid once.
+func TestTwoVotersSettleOnce(t *testing.T) {
+	sk, sid := newKey(t)
+	bk, bid := newKey(t)
+	v1k, v1 := newKey(t)
+	v2k, v2 := newKey(t)
+	_, op := newKey(t)
+	n := newNetwork(t, []string{v1, v2}, op, map[string]int64{bid: 50_000_000})
+	seller, buyer := n.node(t, sk, false), n.node(t, bk, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, k := range []crypto.PrivKey{v1k, v2k} {
+		v := n.node(t, k, true)
+		sctx, scancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = v.Serve(sctx) }()
+		t.Cleanup(func() { scancel(); <-done })
+	}
+	plain := []byte("two voters, one payment")
+	res, err := seller.Sell(ctx, SellRequest{Path: writeFile(t, plain), Title: "Once", Price: 3_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		out := filepath.Join(t.TempDir(), fmt.Sprint("out", i))
+		if _, err := buyer.Buy(ctx, res.ID, out); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, plain) {
+			t.Fatal("goods differ")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the other voter try too
+	if got := bal(t, n, sid); got != 3_000_000 {
+		t.Fatalf("seller has %d, want 3000000 (paid once)", got)
+	}
+	if got := bal(t, n, bid); got != 50_000_000-3_030_000 {
+		t.Fatalf("buyer has %d", got)
 	}
 }
