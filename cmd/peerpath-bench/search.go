@@ -20,6 +20,7 @@ func searchCmd() *cobra.Command {
 		queries int
 		seed    uint64
 		verbose bool
+		smart   bool
 	)
 	c := &cobra.Command{
 		Use:   "search",
@@ -33,7 +34,7 @@ func searchCmd() *cobra.Command {
 			var rs []search.SimResult
 			for _, n := range sizes {
 				start := time.Now()
-				r, err := search.Simulate(c.Context(), search.SimConfig{Peers: n, Files: files, Queries: queries, Seed: seed, Logger: log})
+				r, err := search.Simulate(c.Context(), search.SimConfig{Peers: n, Files: files, Queries: queries, Seed: seed, SmartSpam: smart, Logger: log})
 				if err != nil {
 					return fmt.Errorf("N=%d: %w", n, err)
 				}
@@ -54,6 +55,7 @@ func searchCmd() *cobra.Command {
 	c.Flags().IntVar(&files, "files", 50000, "catalogue size (file names, Zipf popularity)")
 	c.Flags().IntVar(&queries, "queries", 50, "queries per phase")
 	c.Flags().Uint64Var(&seed, "seed", 1, "random seed")
+	c.Flags().BoolVar(&smart, "smart-spam", false, "spammers evade canaries (answer only queries of real words)")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log progress to stderr")
 	return c
 }

@@ -85,6 +85,9 @@ const (
 	// saturation is how many valid answers in a row with no new result end
 	// the asking.
 	saturation = 12
+	// spotCheckRate is the share of a trusted peer's answers still
+	// cross-checked against a manifest.
+	spotCheckRate = 0.05
 	// canaryRate is the share of requests to trusted peers that still carry
 	// a canary.
 	canaryRate = 0.2
@@ -354,7 +357,6 @@ func (s *Service) askAndMerge(ctx context.Context, p peer.ID, q query, queryStr 
 			st.dropped.Add(1)
 			return false, 0
 		}
-		s.updateRep(p, func(r *peerRep) { r.passes++ })
 	}
 	for _, h := range hits {
 		if (q.Type != "" && h.Type != q.Type) || (q.MinSize >= 0 && h.Size <= q.MinSize) || (q.MaxSize >= 0 && h.Size >= q.MaxSize) {
@@ -363,7 +365,11 @@ func (s *Service) askAndMerge(ctx context.Context, p peer.ID, q query, queryStr 
 			return false, 0
 		}
 	}
-	if s.cfg.Fetcher != nil && len(hits) > 0 && !r.trusted() && mrand.Float64() < s.cfg.ManifestCheckRate {
+	checkRate := s.cfg.ManifestCheckRate
+	if r.trusted() {
+		checkRate = spotCheckRate
+	}
+	if s.cfg.Fetcher != nil && len(hits) > 0 && mrand.Float64() < checkRate {
 		h := hits[mrand.IntN(len(hits))]
 		st.fetches.Add(1)
 		switch err := s.checkManifest(ctx, p, h); {
@@ -375,6 +381,7 @@ func (s *Service) askAndMerge(ctx context.Context, p peer.ID, q query, queryStr 
 			st.dropped.Add(1)
 			return false, 0
 		}
+		s.updateRep(p, func(r *peerRep) { r.passes++ })
 	}
 	st.answered.Add(1)
 	rp := s.rep(p)

@@ -12,7 +12,7 @@ import (
 // peerRep is what this node has learnt about a peer as a search source.
 type peerRep struct {
 	ok, bad int // completed downloads, verified or failed verification
-	passes  int // canaries answered honestly (with nothing)
+	passes  int // claims verified against their manifest
 	spam    int // strikes: canary matched, forged or false claims
 }
 
@@ -20,10 +20,10 @@ type peerRep struct {
 // ignored and it is no longer asked.
 const spamStrikes = 1
 
-// trustedPasses is the number of honest canary answers (or verified
-// downloads) after which a peer gets canaries and manifest checks only now
-// and then.
-const trustedPasses = 3
+// trustedPasses is the number of verified claims or downloads after which a
+// peer gets canaries and manifest checks only now and then. Canaries passed
+// do not count: a spammer that recognises canaries passes them all.
+const trustedPasses = 2
 
 func (r *peerRep) spammer() bool { return r != nil && r.spam >= spamStrikes }
 
@@ -31,7 +31,7 @@ func (r *peerRep) trusted() bool {
 	return r != nil && r.spam == 0 && r.passes+r.ok-2*r.bad >= trustedPasses
 }
 
-// score is in [-1, 1]: downloads count most, canary passes a little.
+// score is in [-1, 1]: downloads count most, verified claims a little.
 func (r *peerRep) score() float64 {
 	if r == nil {
 		return 0
@@ -39,7 +39,7 @@ func (r *peerRep) score() float64 {
 	if r.spammer() {
 		return -1
 	}
-	return math.Tanh((float64(r.ok) - 3*float64(r.bad) + 0.2*float64(r.passes)) / 5)
+	return math.Tanh((float64(r.ok) - 3*float64(r.bad) + 0.3*float64(r.passes)) / 5)
 }
 
 func (s *Service) loadPeers(ctx context.Context) error {

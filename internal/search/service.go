@@ -51,7 +51,8 @@ type Config struct {
 	Fetcher ManifestFetcher
 	// ManifestCheckRate is the share of answers from peers not yet trusted
 	// whose claims are cross-checked (one sampled result each) against the
-	// manifest; default 0.3, and 1 checks every such answer.
+	// manifest before they are used; default 1 (every such answer). Lower it
+	// to trade spam resistance for messages.
 	ManifestCheckRate float64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -117,7 +118,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.AnnounceRate = 20
 	}
 	if cfg.ManifestCheckRate == 0 {
-		cfg.ManifestCheckRate = 0.3
+		cfg.ManifestCheckRate = 1
 	}
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = 10 * time.Second

@@ -59,6 +59,10 @@ type SimConfig struct {
 	Churn float64
 	// SpamFraction is the fraction of peers that are spammers (default 0.3).
 	SpamFraction float64
+	// SmartSpam makes the spammers evade canaries: they answer only queries
+	// whose words are all in the catalogue's vocabulary, which leaves the
+	// manifest cross-checks and the ranking to stop them.
+	SmartSpam bool
 	// SpamOrigins is how many peers run the spam phase's queries (default 5):
 	// each learns who the spammers are from its own queries.
 	SpamOrigins int
@@ -453,6 +457,9 @@ type simNet struct {
 	mu       sync.Mutex
 	// spamQueries marks the fakes spammers produce, to measure precision.
 	fakeCIDs map[string]bool
+
+	vocabOnce sync.Once
+	vocab     map[string]bool
 }
 
 // simFetcher serves manifests the way the transfer protocol would: an
@@ -876,6 +883,10 @@ func (sn *simNet) startSpam(ctx context.Context, qs []simQuery) error {
 			}
 			a := answer{Nonce: req.Nonce, Peer: h.ID().String()}
 			for _, q := range req.Queries {
+				if sn.cfg.SmartSpam && !sn.knownWords(q) {
+					a.Hits = append(a.Hits, []hit{}) // looks like a canary: stay quiet
+					continue
+				}
 				a.Hits = append(a.Hits, sn.fakes(q))
 			}
 			b, err := sealAnswer(key, a)
@@ -896,6 +907,24 @@ func (sn *simNet) startSpam(ctx context.Context, qs []simQuery) error {
 		}
 	}
 	return nil
+}
+
+// knownWords reports whether every word of q occurs in the catalogue.
+func (sn *simNet) knownWords(q string) bool {
+	sn.vocabOnce.Do(func() {
+		sn.vocab = map[string]bool{}
+		for _, n := range sn.cat.names {
+			for _, w := range tokenize(n) {
+				sn.vocab[w] = true
+			}
+		}
+	})
+	for _, w := range tokenize(q) {
+		if !sn.vocab[w] {
+			return false
+		}
+	}
+	return true
 }
 
 // fakes returns the spammers' fake matches for q.
