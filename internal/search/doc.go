@@ -78,13 +78,18 @@
 //     (search_peers). Spammers that answer everything are recognised on the
 //     first request an origin sends them, so in the simulation not one fake
 //     answer is accepted.
-//   - Manifest cross-checks: for a sampled share (ManifestCheckRate, default
-//     30%) of the answers of untrusted peers, one result's manifest is fetched
-//     from that peer through ManifestFetcher and must hash to the CID and
-//     have the claimed size; a false claim is a strike.
+//   - Manifest cross-checks: every answer of a peer not yet trusted
+//     (ManifestCheckRate, default 1) and 5% of trusted peers' answers have
+//     one sampled result's manifest fetched from that peer through
+//     ManifestFetcher, before the answer is used; it must hash to the CID and
+//     have the claimed size, and a false claim is a strike. This is what stops
+//     spammers that recognise canaries (SimConfig.SmartSpam): they can only
+//     answer with CIDs whose manifests they cannot produce. Trust is earned
+//     only by verified claims and downloads (two), never by passing canaries,
+//     which a canary-aware spammer passes every time.
 //   - Results outside the query's own filters are a strike.
 //   - Reputation from completed, verified downloads (RecordDownload) and
-//     canaries passed: it orders the peers asked and adds to the score.
+//     verified claims: it orders the peers asked and adds to the score.
 //   - Independent providers: a CID claimed with another size by a second
 //     peer does not count that peer as a provider; more providers rank
 //     higher.
