@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
@@ -62,6 +63,12 @@ type BenchResult struct {
 	CheatThroughputKept float64 `json:"cheat_throughput_kept"`
 	HonestSeconds       float64 `json:"honest_s"`
 	CheatSeconds        float64 `json:"cheat_s"`
+	// CheatCPUKept is the same share measured in this process's CPU time
+	// (user and system) rather than wall time: on a machine shared with
+	// other work it is the steadier figure.
+	CheatCPUKept     float64 `json:"cheat_cpu_kept"`
+	HonestCPUSeconds float64 `json:"honest_cpu_s"`
+	CheatCPUSeconds  float64 `json:"cheat_cpu_s"`
 }
 
 // Bench measures the compute service with in-process nodes on loopback
@@ -144,6 +151,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	res.HonestSeconds, res.CheatSeconds = honest.elapsed.Seconds(), cheat.elapsed.Seconds()
 	res.CheatThroughputKept = res.HonestSeconds / res.CheatSeconds
+	res.HonestCPUSeconds, res.CheatCPUSeconds = honest.cpu.Seconds(), cheat.cpu.Seconds()
+	res.CheatCPUKept = res.HonestCPUSeconds / res.CheatCPUSeconds
 	return res, nil
 }
 
@@ -172,6 +181,7 @@ func (b *bencher) direct(ctx context.Context, spec JobSpec) (float64, error) {
 
 type benchRun struct {
 	elapsed  time.Duration // submit of the first job to done of the last
+	cpu      time.Duration // this process's CPU time over the same span
 	statuses []JobStatus
 	results  map[int][]byte // of the last job
 }
@@ -224,7 +234,7 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 	}
 	sub := nodes[0].svc
 	var r benchRun
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	var last string
 	for _, spec := range jobs {
 		id, err := sub.Submit(ctx, spec)
@@ -241,7 +251,16 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 		r.statuses = append(r.statuses, st)
 		last = id
 	}
-	r.elapsed = time.Since(start)
+	r.elapsed, r.cpu = time.Since(start), processCPU()-cpu0
 	r.results, err = sub.Results(ctx, last)
 	return r, err
+}
+
+// processCPU is this process's CPU time so far (zero where unknown).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

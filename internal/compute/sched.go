@@ -59,14 +59,15 @@ func (j *job) finishedState() bool {
 
 // unit is one work unit of a job.
 type unit struct {
-	idx     int
-	state   string
-	tries   int    // failed executions
-	reason  string // last failure
-	results []result
-	running map[string]*assignment
-	tried   map[peer.ID]bool // workers holding a result or an assignment
-	single  int8             // 0 undecided, 1 single trusted copy, -1 replicated
+	idx      int
+	state    string
+	tries    int                // failed executions
+	failures map[peer.ID]string // failure kind by worker
+	reason   string             // last failure
+	results  []result
+	running  map[string]*assignment
+	tried    map[peer.ID]bool // workers holding a result or an assignment
+	single   int8             // 0 undecided, 1 single trusted copy, -1 replicated
 }
 
 func newUnit(i int) *unit {
@@ -273,15 +274,31 @@ func (s *Service) complete(ctx context.Context, a *assignment, output []byte, ki
 		return nil
 	}
 	if kind != "" {
-		if !s.hasResult(u, a.worker) {
+		// A remote worker's failure counts once per unit: it is not given
+		// the unit again, so one lying worker cannot fail a job alone.
+		// Our own worker may retry.
+		if a.worker == s.self {
 			delete(u.tried, a.worker)
+		}
+		if u.failures == nil {
+			u.failures = map[peer.ID]string{}
+		}
+		u.failures[a.worker] = kind
+		agree := 0
+		for _, k := range u.failures {
+			if k == kind {
+				agree++
+			}
 		}
 		u.tries++
 		u.reason = fmt.Sprintf("%s: %s", kind, reason)
 		if len(u.reason) > 512 {
 			u.reason = u.reason[:512]
 		}
-		if u.tries >= j.spec.MaxTries {
+		// The unit fails after MaxTries failed runs, or sooner when a
+		// quorum of distinct workers failed it the same way (so a job
+		// with fewer workers than MaxTries still ends).
+		if u.tries >= j.spec.MaxTries || (agree >= j.spec.Quorum && agree >= 2) {
 			return s.failUnit(ctx, j, u, fmt.Sprintf("unit %d failed %d times, last: %s", u.idx, u.tries, u.reason))
 		}
 		_, err := s.db.ExecContext(ctx, `UPDATE compute_units SET tries = ?, reason = ? WHERE job = ? AND idx = ?`, u.tries, u.reason, j.id, u.idx)
