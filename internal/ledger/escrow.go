@@ -47,6 +47,32 @@ import (
 // its buyer may take the escrow back.
 const OrderTimeout = 5 * time.Minute
 
+// MarketRetention is how long, in ledger time, settled orders are kept
+// (and so can be rated) and expired listings are kept after expiry,
+// before the state forgets them.
+const MarketRetention = 30 * 24 * time.Hour
+
+// pruneMarket forgets orders settled more than MarketRetention ago and
+// listings expired that long ago with no pending order. Deterministic:
+// it runs from prune, on ledger time.
+func (st *state) pruneMarket() {
+	cut := st.Clock - int64(MarketRetention)
+	pending := map[string]bool{}
+	for id, o := range st.Orders {
+		switch {
+		case o.State == OrderPending:
+			pending[o.Listing] = true
+		case o.Settled < cut:
+			delete(st.Orders, id)
+		}
+	}
+	for id, l := range st.Listings {
+		if l.Expiry < cut && !pending[id] {
+			delete(st.Listings, id)
+		}
+	}
+}
+
 // Limits on market state.
 const (
 	ratingsLimit   = 100  // ratings kept per seller

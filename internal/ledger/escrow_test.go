@@ -362,3 +362,28 @@ func FuzzDecodeListingKey(f *testing.F) {
 		}
 	})
 }
+
+// TestMarketPrune: settled orders and long-expired listings are forgotten
+// after MarketRetention of ledger time; pending ones are kept.
+func TestMarketPrune(t *testing.T) {
+	m := newMarket(t)
+	settled := m.buy(t)
+	if r := m.apply(t, marketOp(t, m.voter, KindRelease, m.seller.id, 0, settled.ID, []byte("k"), m.now)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	pending := m.buy(t)
+	m.now = m.now.Add(MarketRetention + 2*time.Hour)
+	// Any entry advances the clock and prunes.
+	if r := m.apply(t, marketOp(t, m.buyer, KindRefund, m.buyer.id, 0, pending.ID, nil, m.now)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if _, err := m.f.Order(settled.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old settled order kept: %v", err)
+	}
+	if o, err := m.f.Order(pending.ID); err != nil || o.State != OrderRefunded {
+		t.Fatalf("order pending until now: %+v %v", o, err)
+	}
+	if _, err := m.f.MarketListing(m.listing); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("long-expired listing kept: %v", err)
+	}
+}

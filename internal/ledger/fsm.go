@@ -333,6 +333,7 @@ func (st *state) prune() {
 			delete(st.Applied, id)
 		}
 	}
+	st.pruneMarket()
 }
 
 // Balance returns an account's balance; unknown accounts have zero.
