@@ -217,7 +217,7 @@ func (s *Service) abandon(a *assignment, why string) {
 	}
 	delete(s.assigns, a.id)
 	if a.cancel != nil {
-		a.cancel()
+		go a.cancel() // never block the scheduler on the network
 	}
 	u := a.unit
 	delete(u.running, a.id)
@@ -428,7 +428,7 @@ func (s *Service) finishJob(j *job) {
 		for id, a := range u.running {
 			delete(s.assigns, id)
 			if a.cancel != nil {
-				a.cancel()
+				go a.cancel()
 			}
 		}
 		u.running = map[string]*assignment{}

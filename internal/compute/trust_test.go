@@ -374,3 +374,34 @@ func TestCancelStopsWorkers(t *testing.T) {
 		t.Errorf("second cancel: %v", err)
 	}
 }
+
+// A worker that reports every unit as failed cannot fail a job alone: its
+// failure counts once per unit and honest workers run the units.
+func TestLyingFailuresDoNotFailJob(t *testing.T) {
+	t.Parallel()
+	mod := testModule(t)
+	c := newCluster(t, 3)
+	sub := c.start(0, false, nil, nil)
+	liar := c.start(1, true, nil, func(s *Service) { s.w.lieFail = true })
+	c.start(2, true, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := []string{"work", "20000"}
+	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 8, Args: args, Replication: 1, Quorum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitFor(t, sub, id, 80*time.Second)
+	if st.State != StateDone {
+		t.Fatalf("status %+v", st)
+	}
+	if liar.WorkerStatus().Failed == 0 {
+		t.Fatal("the liar never got a unit; the test proves nothing")
+	}
+	res, _ := sub.Results(ctx, id)
+	for i := range 8 {
+		if local := localRun(t, mod, args, i, nil); !bytes.Equal(res[i], local) {
+			t.Errorf("unit %d: %q, local %q", i, res[i], local)
+		}
+	}
+}

@@ -58,6 +58,7 @@ type worker struct {
 
 	// Test hooks (set before Serve).
 	tamper  func(out []byte) []byte // a cheating worker's lie
+	lieFail bool                    // a worker that reports every unit as failed
 	onStart func(job string, u int) // a unit starts running
 }
 
@@ -445,6 +446,9 @@ func (w *worker) execute(ctx context.Context, mod *sandbox.Module, m message, st
 	res, err := w.s.cfg.Runner.Run(ctx, mod, sandbox.Unit{Stdin: stdin, Args: m.Args, Env: m.Env}, lim)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.lieFail && err == nil {
+		err = fmt.Errorf("forged: %w", sandbox.ErrTrap)
+	}
 	if err != nil {
 		kind, reason = classify(ctx, err, res.Stderr)
 		if kind != kindOther {
