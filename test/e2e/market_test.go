@@ -144,7 +144,9 @@ func TestMarketSellFindBuyOffline(t *testing.T) {
 	a.stop()
 	out := filepath.Join(t.TempDir(), "bought.pdf")
 	var br api.MarketBuyResult
+	start := time.Now()
 	cliJSON(t, &br, "market", "buy", sold.ID, "-o", out, "--home", c.home)
+	t.Logf("buy with the seller offline (pay, key release, fetch %d bytes, decrypt) took %s", len(plain), time.Since(start))
 	data, err := os.ReadFile(out)
 	if err != nil || !bytes.Equal(data, plain) {
 		t.Fatalf("bought file differs (%d bytes, %v)", len(data), err)
