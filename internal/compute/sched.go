@@ -169,6 +169,14 @@ func (s *Service) assign(w peer.ID, id string) (message, []byte, *assignment) {
 		if u.state != unitQueued || u.tried[w] || s.wants(j, u) <= 0 {
 			continue
 		}
+		var body []byte
+		if j.spec.Inputs {
+			var err error
+			if body, err = s.input(j, u.idx); err != nil {
+				s.log.Warn("compute: reading unit input", "job", j.id, "unit", u.idx, "err", err)
+				break
+			}
+		}
 		if u.single == 0 && len(u.results) == 0 && len(u.running) == 0 {
 			u.single = -1
 			if j.spec.Replication > 1 && s.trusted(w) && (w == s.self || s.rand() >= s.tune.spotRate) {
@@ -187,10 +195,7 @@ func (s *Service) assign(w peer.ID, id string) (message, []byte, *assignment) {
 		}
 		m := message{Op: opUnit, Job: j.id, Unit: u.idx, Attempt: a.id,
 			Args: append([]string(nil), j.spec.Args...), Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS}
-		var body []byte
-		if j.spec.Inputs {
-			body = s.input(j, u.idx)
-		} else {
+		if !j.spec.Inputs {
 			m.Args = append(m.Args, strconv.Itoa(u.idx))
 			m.Env = map[string]string{UnitEnv: strconv.Itoa(u.idx)}
 		}
@@ -200,13 +205,13 @@ func (s *Service) assign(w peer.ID, id string) (message, []byte, *assignment) {
 }
 
 // input reads unit i's input from the database.
-func (s *Service) input(j *job, i int) []byte {
+func (s *Service) input(j *job, i int) ([]byte, error) {
 	var data []byte
 	err := s.db.QueryRowContext(s.ctx, `SELECT data FROM compute_inputs WHERE job = ? AND idx = ?`, j.id, i).Scan(&data)
 	if err != nil {
-		s.log.Warn("compute: reading unit input", "job", j.id, "unit", i, "err", err)
+		return nil, fmt.Errorf("compute: reading input %d of job %s: %w", i, j.id, err)
 	}
-	return data
+	return data, nil
 }
 
 // abandon returns an assignment's unit to the queue: its worker vanished,
