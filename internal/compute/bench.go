@@ -28,6 +28,9 @@ type BenchConfig struct {
 	TrivialUnits int
 	// CPUUnits is the size of the CPU-bound jobs. Zero means 12.
 	CPUUnits int
+	// Workers are the worker counts of the speedup runs. Empty means 1,
+	// 2 and 4. The first is the baseline.
+	Workers []int
 	// Logger receives the nodes' logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -47,8 +50,8 @@ type BenchResult struct {
 	// SandboxUnitsPerSec is the same units run one after the other
 	// straight in the sandbox: the limit TrivialUnitsPerSec approaches.
 	SandboxUnitsPerSec float64 `json:"sandbox_units_per_s"`
-	// Speedup of the CPU-bound job (no replication) with 1, 2 and 4
-	// workers; the ideal is the worker count, capped by Cores.
+	// Speedup of the CPU-bound job (no replication) with each of
+	// BenchConfig.Workers; the ideal is the worker count, capped by Cores.
 	Speedup []SpeedupPoint `json:"speedup"`
 	Cores   int            `json:"cores"`
 	// RedundancyWarmup and Redundancy are executions per unit under
@@ -112,7 +115,10 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 
 	cpu := JobSpec{Module: cfg.CPU, Args: cfg.CPUArgs, Count: cfg.CPUUnits, Replication: 1, Quorum: 1}
 	var reference map[int][]byte
-	for _, n := range []int{1, 2, 4} {
+	if len(cfg.Workers) == 0 {
+		cfg.Workers = []int{1, 2, 4}
+	}
+	for _, n := range cfg.Workers {
 		run, err := b.run(ctx, n, 0, defaultTunables.trustAfter, cpu)
 		if err != nil {
 			return res, fmt.Errorf("compute: speedup with %d workers: %w", n, err)

@@ -12,15 +12,20 @@ func TestBench(t *testing.T) {
 	mod := testModule(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	res, err := Bench(ctx, BenchConfig{
+	cfg := BenchConfig{
 		Trivial: mod, TrivialArgs: []string{"work", "1"}, TrivialUnits: 10,
 		CPU: mod, CPUArgs: []string{"work", "100000"}, CPUUnits: 6,
-	})
+		Workers: []int{1, 2, 4},
+	}
+	if raceEnabled {
+		cfg.TrivialUnits, cfg.CPUUnits, cfg.Workers = 4, 4, []int{1, 2}
+	}
+	res, err := Bench(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", res)
-	if res.TrivialUnitsPerSec <= 0 || res.SandboxUnitsPerSec <= 0 || len(res.Speedup) != 3 || res.Speedup[0].Speedup != 1 {
+	if res.TrivialUnitsPerSec <= 0 || res.SandboxUnitsPerSec <= 0 || len(res.Speedup) != len(cfg.Workers) || res.Speedup[0].Speedup != 1 {
 		t.Errorf("figures %+v", res)
 	}
 	if res.CheatWrongAccepted != 0 {

@@ -319,7 +319,11 @@ func TestAdaptiveReplication(t *testing.T) {
 	if st := waitFor(t, sub, warm, 60*time.Second); st.State != StateDone || st.Results < 12 {
 		t.Fatalf("warm-up %+v", st)
 	}
-	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 40, Args: []string{"work", "10"}})
+	units := 40
+	if raceEnabled {
+		units = 24
+	}
+	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: units, Args: []string{"work", "10"}})
 	if err != nil {
 		t.Fatal(err)
 	}
