@@ -175,6 +175,17 @@ func (s *Service) Serve(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("compute: joining %s: %w", Topic, err)
 		}
+		// Bad adverts are dropped before they are relayed, and count
+		// against their sender's GossipSub score.
+		validate := func(_ context.Context, _ peer.ID, msg *pubsub.Message) bool {
+			_, err := decodeAdvert(msg.Data, msg.GetFrom())
+			return err == nil
+		}
+		if err := s.cfg.PubSub.RegisterTopicValidator(Topic, validate); err != nil {
+			s.log.Warn("compute: advert validator", "err", err)
+		} else {
+			defer s.cfg.PubSub.UnregisterTopicValidator(Topic)
+		}
 		sub, err = topic.Subscribe()
 		if err != nil {
 			topic.Close()
@@ -274,7 +285,7 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 		return "", fmt.Errorf("%w: both inputs and a count", ErrInvalidJob)
 	case len(spec.Inputs) == 0 && spec.Count <= 0:
 		return "", fmt.Errorf("%w: no units", ErrInvalidJob)
-	case sp.TimeoutMS <= 0:
+	case sp.TimeoutMS <= 0 || spec.Timeout > MaxUnitTimeout:
 		return "", fmt.Errorf("%w: timeout %v", ErrInvalidJob, spec.Timeout)
 	case sp.Replication < 1 || sp.Quorum < 1 || sp.Quorum > sp.Replication:
 		return "", fmt.Errorf("%w: replication %d, quorum %d", ErrInvalidJob, sp.Replication, sp.Quorum)

@@ -132,12 +132,11 @@ func TestWorkerKilledMidUnit(t *testing.T) {
 	c.start(3, true, nil, func(s *Service) {
 		s.w.onStart = func(string, int) {
 			once.Do(func() {
-				go func() {
-					// Close the host first, as a crash would: the submitter
-					// sees the connection drop, not a polite goodbye.
-					victim.h.Close()
-					close(killed)
-				}()
+				// Close the host as the unit starts, as a crash would:
+				// the submitter sees the connection drop, not a polite
+				// goodbye, while the unit is assigned.
+				victim.h.Close()
+				close(killed)
 			})
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -30,6 +31,10 @@ const (
 	MaxInline = 4 << 20
 	// MaxModuleBytes is the largest module a job may carry.
 	MaxModuleBytes = sandbox.DefaultMaxModuleBytes
+
+	// MaxUnitTimeout is the longest time budget a unit may ask for;
+	// workers refuse longer ones.
+	MaxUnitTimeout = time.Hour
 
 	maxHeader = 64 << 10 // a message header (JSON)
 	maxAdvert = 4 << 10  // a job advert (JSON)
@@ -112,7 +117,7 @@ func decodeMessage(data []byte) (message, error) {
 	if m.Body < 0 || m.Body > bodyLimit(m.Op) {
 		return message{}, fmt.Errorf("%w: %s body of %d bytes", errProtocol, m.Op, m.Body)
 	}
-	if m.Unit < 0 || m.TimeoutMS < 0 || m.RetryMS < 0 {
+	if m.Unit < 0 || m.TimeoutMS < 0 || m.TimeoutMS > MaxUnitTimeout.Milliseconds() || m.RetryMS < 0 || m.RetryMS > time.Hour.Milliseconds() {
 		return message{}, fmt.Errorf("%w: negative field", errProtocol)
 	}
 	if len(m.Args) > maxArgs || len(m.Env) > maxEnv {
@@ -220,7 +225,8 @@ func decodeAdvert(data []byte, from peer.ID) (advert, error) {
 	if _, err := parseHash(a.Module); err != nil {
 		return advert{}, err
 	}
-	if a.ModuleSize <= 0 || a.ModuleSize > MaxModuleBytes || a.Units <= 0 || a.Reward < 0 || a.TimeoutMS <= 0 || a.Memory == 0 {
+	if a.ModuleSize <= 0 || a.ModuleSize > MaxModuleBytes || a.Units <= 0 || a.Reward < 0 || a.TimeoutMS <= 0 ||
+		a.TimeoutMS > MaxUnitTimeout.Milliseconds() || a.Memory == 0 {
 		return advert{}, fmt.Errorf("%w: advert fields out of range", errProtocol)
 	}
 	return a, nil

@@ -65,6 +65,7 @@ type worker struct {
 const (
 	maxCachedModules = 16
 	jobForgetAfter   = 10 * time.Minute
+	maxKnownJobs     = 1024 // adverts of further jobs are ignored
 )
 
 func newWorker(s *Service, cfg WorkerConfig) *worker {
@@ -136,6 +137,10 @@ func (w *worker) listen(ctx context.Context, sub *pubsub.Subscription) {
 		h, _ := parseHash(ad.Module)
 		w.mu.Lock()
 		kj := w.jobs[ad.Job]
+		if kj == nil && len(w.jobs) >= maxKnownJobs {
+			w.mu.Unlock()
+			continue
+		}
 		if kj == nil {
 			kj = &knownJob{ad: ad, submitter: from, hash: h}
 			w.jobs[ad.Job] = kj
