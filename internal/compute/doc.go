@@ -72,7 +72,9 @@
 // validated results and no invalid one is trusted, and a fresh unit handed
 // to a trusted worker is, nine times in ten, a single copy accepted on
 // that worker's word; the tenth is replicated as usual, a spot check that
-// costs a cheater its trust the first time it is caught. Redundancy thus
+// costs a cheater its trust the first time it is caught (single copies a
+// trusted worker returned before it turned are not checked again, as in
+// BOINC; TestSpotCheckCatchesTurncoat measures how many). Redundancy thus
 // falls toward 1.1 executions per unit (measured: about 1.1 after a warm-up
 // job; see Bench). Single copies do not add to a worker's record, so trust
 // is earned only through results others confirmed. The submitter's own

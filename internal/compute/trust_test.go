@@ -408,3 +408,71 @@ func TestLyingFailuresDoNotFailJob(t *testing.T) {
 		}
 	}
 }
+
+// A trusted worker that turns cheater is caught by a spot check: it loses
+// its trust (and is excluded), and only the few single copies it returned
+// before that can be wrong.
+func TestSpotCheckCatchesTurncoat(t *testing.T) {
+	t.Parallel()
+	mod := testModule(t)
+	c := newCluster(t, 4)
+	sub := c.start(0, false, nil, func(s *Service) { s.tune.trustAfter, s.tune.spotRate = 3, 0.5 })
+	c.start(1, true, nil, nil)
+	c.start(2, true, nil, nil)
+	var mu sync.Mutex
+	cheating := false
+	c.start(3, true, nil, func(s *Service) {
+		s.w.tamper = func(out []byte) []byte {
+			mu.Lock()
+			defer mu.Unlock()
+			if cheating {
+				return append([]byte("turncoat "), out...)
+			}
+			return out
+		}
+	})
+	turncoat := c.nodes[3].h.ID()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := []string{"work", "10"}
+	warm, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 15, Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := waitFor(t, sub, warm, 60*time.Second); st.State != StateDone {
+		t.Fatalf("warm-up %+v", st)
+	}
+	sub.mu.Lock()
+	wasTrusted := sub.trusted(turncoat)
+	sub.mu.Unlock()
+	if !wasTrusted {
+		t.Fatal("the worker did not earn trust in the warm-up; the test proves nothing")
+	}
+	mu.Lock()
+	cheating = true
+	mu.Unlock()
+	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: 30, Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := waitFor(t, sub, id, 60*time.Second); st.State != StateDone {
+		t.Fatalf("status %+v", st)
+	}
+	sub.mu.Lock()
+	rec, trusted := *sub.rec(turncoat), sub.trusted(turncoat)
+	sub.mu.Unlock()
+	if rec.invalid == 0 || trusted || !rec.excluded() {
+		t.Fatalf("turncoat not caught: record %+v, trusted %v", rec, trusted)
+	}
+	res, _ := sub.Results(ctx, id)
+	wrong := 0
+	for i := range 30 {
+		if !bytes.Equal(res[i], localRun(t, mod, args, i, nil)) {
+			wrong++
+		}
+	}
+	t.Logf("%d wrong single copies accepted before the spot check (record %+v)", wrong, rec)
+	if wrong > 10 {
+		t.Errorf("%d wrong results accepted", wrong)
+	}
+}
