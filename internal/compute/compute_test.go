@@ -3,6 +3,7 @@ package compute
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -123,6 +124,19 @@ func TestLocalWorker(t *testing.T) {
 	}
 	if err := svc.Cancel(ctx, id); err == nil {
 		t.Error("cancelled a finished job")
+	}
+	for _, bad := range []JobSpec{
+		{Module: mod},
+		{Module: mod, Count: 1, Inputs: [][]byte{nil}},
+		{Module: mod, Count: 1, Replication: 1, Quorum: 2},
+		{Module: mod, Count: 1, MemoryBytes: 8 << 30},
+		{Module: mod, Count: 1, Timeout: 2 * MaxUnitTimeout},
+		{Module: mod, Inputs: [][]byte{make([]byte, MaxInline+1)}},
+		{Module: []byte("not wasm"), Count: 1},
+	} {
+		if _, err := svc.Submit(ctx, bad); !errors.Is(err, ErrInvalidJob) {
+			t.Errorf("Submit(%d units, %d inputs, r%d q%d, mem %d, timeout %v): %v", bad.Count, len(bad.Inputs), bad.Replication, bad.Quorum, bad.MemoryBytes, bad.Timeout, err)
+		}
 	}
 	if _, err := svc.Status(ctx, "nope"); err == nil {
 		t.Error("status of an unknown job")

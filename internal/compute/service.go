@@ -285,6 +285,8 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 		return "", fmt.Errorf("%w: both inputs and a count", ErrInvalidJob)
 	case len(spec.Inputs) == 0 && spec.Count <= 0:
 		return "", fmt.Errorf("%w: no units", ErrInvalidJob)
+	case sp.MemoryBytes > 4<<30:
+		return "", fmt.Errorf("%w: memory %d bytes is more than a wasm32 module can address", ErrInvalidJob, sp.MemoryBytes)
 	case sp.TimeoutMS <= 0 || spec.Timeout > MaxUnitTimeout:
 		return "", fmt.Errorf("%w: timeout %v", ErrInvalidJob, spec.Timeout)
 	case sp.Replication < 1 || sp.Quorum < 1 || sp.Quorum > sp.Replication:

@@ -286,6 +286,9 @@ func (w *worker) runLocal(ctx context.Context, kj *knownJob) (time.Duration, boo
 		s.log.Warn("compute: recording local result", "job", kj.ad.Job, "err", err)
 	}
 	s.mu.Unlock()
+	if kind == kindOther {
+		return 0, false, errors.New("compute: " + reason)
+	}
 	return 0, false, nil
 }
 
@@ -373,6 +376,11 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 	if ack := <-acks; ack.err != nil || ack.m.Op != opAck {
 		st.Reset()
 		return 0, false, fmt.Errorf("compute: result not acknowledged: %v", ack.err)
+	}
+	if kind == kindOther {
+		// We could not run it (say, its memory is above our limit):
+		// back off rather than ask for the same unit again at once.
+		return 0, false, errors.New("compute: " + reason)
 	}
 	return 0, false, nil
 }
