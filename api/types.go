@@ -39,6 +39,9 @@ type Status struct {
 	// DHT and queued in all, for the shared content.
 	Announced  int `json:"announced"`
 	ToAnnounce int `json:"to_announce"`
+	// DownloadsDir is where background downloads and purchases go by
+	// default (HOME/downloads).
+	DownloadsDir string `json:"downloads_dir"`
 }
 
 // ConnectRequest is the body of POST /api/v1/connect.

@@ -38,8 +38,12 @@ type download struct {
 	cancel context.CancelFunc
 }
 
-func newDownloads(n *Node) *downloads {
-	return &downloads{n: n, dir: filepath.Join(string(n.home), "downloads"), all: map[string]*download{}}
+func newDownloads(n *Node) (*downloads, error) {
+	dir := filepath.Join(string(n.home), "downloads")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("node: downloads folder: %w", err)
+	}
+	return &downloads{n: n, dir: dir, all: map[string]*download{}}, nil
 }
 
 // start runs (or resumes) d in the background. Called with mu held.

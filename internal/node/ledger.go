@@ -44,12 +44,7 @@ func (n *Node) newLedger(ctx context.Context) error {
 
 func credits(micro int64) json.Number { return json.Number(ledger.FormatCredits(micro)) }
 
-func kindName(k ledger.Kind) string {
-	if k == ledger.KindTransfer {
-		return "transfer"
-	}
-	return "grant"
-}
+func kindName(k ledger.Kind) string { return k.String() }
 
 func (n *Node) account(r *http.Request) (string, error) {
 	acct := r.URL.Query().Get("account")

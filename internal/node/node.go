@@ -221,7 +221,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.market, err = n.newMarket(ctx); err != nil {
 		return nil, err
 	}
-	n.downloads = newDownloads(n)
+	if n.downloads, err = newDownloads(n); err != nil {
+		return nil, err
+	}
 	n.downloadRoutes()
 	n.uiRoutes()
 	return n, nil

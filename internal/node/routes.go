@@ -60,6 +60,7 @@ func (n *Node) routes() {
 		st := n.p2p.Status()
 		done, total := n.files.share.AnnounceProgress()
 		return api.Status{
+			DownloadsDir:  n.downloads.dir,
 			Announced:     done,
 			ToAnnounce:    total,
 			ID:            n.ID().String(),

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -165,4 +166,93 @@ func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 		t.Fatalf("%d tiles shown, want 4", tiles)
 	}
 	br.noConsoleErrors(t)
+}
+
+// In the browser: sell a file on one node, find it and buy it on another,
+// then rate the seller.
+func TestBrowserSellAndBuy(t *testing.T) {
+	v := startDaemon(t, "--ledger-voter")
+	boot := v.addr()
+	vid := v.id().ID
+	seller := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
+	buyer := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
+	gen := filepath.Join(t.TempDir(), "genesis.json")
+	g, _ := json.Marshal(map[string]any{buyer.id().ID: 50})
+	os.WriteFile(gen, g, 0o600)
+	if _, errOut, code := cli(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.home); code != 0 {
+		t.Fatalf("ledger create: %s", errOut)
+	}
+	goods := filepath.Join(t.TempDir(), "atlas.pdf")
+	want := writeRandom(t, goods, 200_000)
+
+	sb := newBrowser(t)
+	sb.do(t,
+		chromedp.Navigate(loginURL(t, seller)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/market"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sell-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#sell-path`), goods),
+		chromedp.SendKeys(chromedp.CSS(`#sell-title`), "Celestial Atlas of Peerpath"),
+		chromedp.SendKeys(chromedp.CSS(`#sell-price`), "7"),
+		chromedp.Click(chromedp.CSS(`#sell-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Withdraw Celestial Atlas of Peerpath"]`)),
+	)
+	sb.noConsoleErrors(t)
+
+	bb := newBrowser(t)
+	bb.do(t,
+		chromedp.Navigate(loginURL(t, buyer)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/market"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#market-q`)),
+	)
+	// The listing reaches the network search once its keywords are
+	// announced.
+	eventually(t, 40*time.Second, func() error {
+		out, _, _ := cli(t, "market", "search", "celestial atlas", "--json", "--home", buyer.home)
+		if !strings.Contains(out, "Celestial Atlas") {
+			return fmt.Errorf("listing not found yet: %q", out)
+		}
+		return nil
+	})
+	bb.do(t,
+		chromedp.SetValue(chromedp.CSS(`#market-q`), "celestial atlas"),
+		chromedp.Click(chromedp.CSS(`#market-search-form button`)),
+	)
+	if status, err := waitFor(bb, `button[aria-label="Buy Celestial Atlas of Peerpath"]`, 30*time.Second); err != nil {
+		t.Fatalf("listing not shown in the browser: %v (status %q)", err, status)
+	}
+	bb.do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Buy Celestial Atlas of Peerpath"]`)))
+	if _, err := waitFor(bb, `span.bought`, 60*time.Second); err != nil {
+		cell, _ := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`(document.querySelector('td[data-listing]')||{}).textContent || ""`))
+		t.Fatalf("purchase not shown: %v (cell %q)", err, cell)
+	}
+	got, err := os.ReadFile(filepath.Join(buyer.home, "downloads", "Celestial Atlas of Peerpath"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("bought file: %v", err)
+	}
+	// Rate the seller from the orders table.
+	bb.do(t,
+		chromedp.WaitVisible(chromedp.CSS(`select[aria-label="Stars for Celestial Atlas of Peerpath"]`)),
+		chromedp.Click(chromedp.CSS(`select[aria-label="Stars for Celestial Atlas of Peerpath"] + button`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`select[aria-label="Stars for Celestial Atlas of Peerpath"]`)),
+	)
+	bb.noConsoleErrors(t)
+}
+
+// waitFor waits until a CSS selector matches, returning the market status
+// line for diagnostics.
+func waitFor(b *browser, sel string, d time.Duration) (string, error) {
+	deadline := time.Now().Add(d)
+	for {
+		n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+		if err == nil && n > 0 {
+			return "", nil
+		}
+		if time.Now().After(deadline) {
+			st, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(document.querySelector('[data-bind="marketstatus"]')||{}).textContent || ""`))
+			return st, fmt.Errorf("%s not present after %s (%v)", sel, d, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -123,6 +123,35 @@ const pages = {
     if (selectedJob) await showResults(root, selectedJob);
   },
 
+  async market(root) {
+    const [mine, orders] = await Promise.all([api("GET", "/market/listings"), api("GET", "/market/orders")]);
+    bind(root, "mylistings", mine.filter(l => !l.withdrawn).map(l => el("tr", {},
+      el("td", { text: l.title }),
+      el("td", { text: l.price }),
+      el("td", { class: "id", text: l.cid }),
+      el("td", {}, el("button", { class: "plain", type: "button", "aria-label": "Withdraw " + l.title, onclick: async () => {
+        try { await api("DELETE", "/market/listings/" + encodeURIComponent(l.id)); toast("Withdrawn: " + l.title); refresh(); }
+        catch (e) { toast(e.message); }
+      } }, "Withdraw")))));
+    bind(root, "orders", orders.map(o => {
+      const rate = el("td", {});
+      if (o.role === "buy" && o.state === "released" && !o.rated) {
+        const stars = el("select", { "aria-label": "Stars for " + (o.title || o.listing) });
+        for (let i = 5; i >= 1; i--) stars.append(el("option", { value: String(i) }, "★".repeat(i)));
+        rate.append(stars, el("button", { class: "plain", type: "button", onclick: async () => {
+          try { await api("POST", `/market/orders/${o.id}/rate`, { stars: Number(stars.value) }); toast("Thanks for rating"); refresh(); }
+          catch (e) { toast(e.message); }
+        } }, "Rate"));
+      }
+      return el("tr", {},
+        el("td", { text: o.title || o.listing }),
+        el("td", { text: o.role === "buy" ? "bought" : "sold" }),
+        el("td", { text: o.price }),
+        el("td", { text: o.state + (o.reason ? ": " + o.reason : "") }),
+        rate);
+    }));
+  },
+
   async shares(root) {
     const shares = await api("GET", "/shares");
     bind(root, "sharerows", shares.map(s => el("tr", {},
@@ -287,6 +316,36 @@ async function updateSearchDownloads(root) {
   }
 }
 
+// ---- market -------------------------------------------------------------------
+
+function safeName(s) {
+  return (s.replace(/[\/\\\x00-\x1f]/g, " ").replace(/^\.+/, "").trim() || "purchase").slice(0, 120);
+}
+
+async function marketSearch(root, q) {
+  const tbody = root.querySelector("#market-results");
+  bind(root, "marketstatus", "Searching…");
+  try {
+    const res = await api("GET", "/market/search?timeout=4s&q=" + encodeURIComponent(q));
+    const st = await api("GET", "/status");
+    tbody.replaceChildren(...res.results.map(r => el("tr", {},
+      el("td", { title: r.description || "", text: r.title + (r.sponsored ? "  (sponsored)" : "") }),
+      el("td", { text: r.price }),
+      el("td", { class: "id", title: r.seller, text: shortID(r.seller) }),
+      el("td", { text: r.ratings ? r.rating.toFixed(1) + " ★ (" + r.ratings + ")" : "new" }),
+      el("td", { "data-listing": r.id }, el("button", { type: "button", "aria-label": "Buy " + r.title, onclick: async ev => {
+        const cell = ev.target.parentElement;
+        cell.replaceChildren("Buying…");
+        try {
+          const b = await api("POST", "/market/buy", { listing: r.id, output: st.downloads_dir + "/" + safeName(r.title) });
+          cell.replaceChildren(el("span", { class: "bought" }, "Bought: saved to " + b.path));
+          refresh();
+        } catch (e) { cell.replaceChildren("failed: " + e.message); }
+      } }, "Buy " + r.price)))));
+    bind(root, "marketstatus", res.results.length ? res.results.length + " listings" : "No listings found");
+  } catch (e) { bind(root, "marketstatus", e.message); }
+}
+
 // ---- compute ------------------------------------------------------------------
 
 let selectedJob = null;
@@ -337,6 +396,20 @@ function wireForms(root) {
     sf.addEventListener("submit", ev => { ev.preventDefault(); runSearch(root, sf.q.value); });
     sf.q.focus();
   }
+  const mf = root.querySelector("#market-search-form");
+  if (mf) mf.addEventListener("submit", ev => { ev.preventDefault(); marketSearch(root, mf.q.value.trim()); });
+  const sell = root.querySelector("#sell-form");
+  if (sell) sell.addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const tags = sell.tags.value.split(",").map(t => t.trim()).filter(Boolean);
+    try {
+      const r = await api("POST", "/market/sell", { path: sell.path.value.trim(), title: sell.title.value.trim(),
+        price: sell.price.value.trim(), description: sell.description.value, tags });
+      toast("Listed: " + r.id);
+      sell.reset();
+      refresh();
+    } catch (e) { toast(e.message); }
+  });
   const wf = root.querySelector("#worker-form");
   if (wf) {
     wf.addEventListener("input", () => { wf.dataset.touched = "1"; });
