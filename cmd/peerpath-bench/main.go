@@ -4,6 +4,8 @@
 //	peerpath-bench idle [--bin PATH] [--peers 4] [--wait 30s]
 //	peerpath-bench transfer [--bin PATH] [--size 1073741824]
 //	peerpath-bench ledger [--n 20000] [--clients 8,64,128,256]
+//	peerpath-bench search [--sizes 100,300,1000]
+//	peerpath-bench compute
 package main
 
 import (
@@ -20,7 +22,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(idleCmd(), transferCmd(), ledgerCmd())
+	root.AddCommand(idleCmd(), transferCmd(), ledgerCmd(), searchCmd(), computeCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "peerpath-bench:", err)
 		os.Exit(1)

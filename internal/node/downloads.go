@@ -56,6 +56,7 @@ func (ds *downloads) start(ctx context.Context, d *download) {
 	ds.wg.Add(1)
 	go func() {
 		defer ds.wg.Done()
+		defer ds.n.reputation()()
 		res, err := ds.n.files.transfer.Get(ctx, id, transfer.GetOptions{
 			Output: d.Output,
 			Progress: func(p transfer.Progress) {

@@ -235,6 +235,7 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
 			flusher.Flush()
 		}
 	}
+	defer n.reputation()()
 	res, err := f.transfer.Get(r.Context(), id, transfer.GetOptions{
 		Output:  out,
 		Timeout: timeout,
@@ -252,4 +253,25 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		DurationMS: float64(res.Duration) / float64(time.Millisecond),
 	}})
 	return nil, nil
+}
+
+// reputation snapshots the transfer scores of peers; the func it returns,
+// called when a download ends, tells search which peers delivered verified
+// chunks (score up) and which sent bad ones (score down), so search ranks
+// their answers accordingly.
+func (n *Node) reputation() func() {
+	before := n.files.transfer.PeerScores()
+	return func() {
+		if n.search == nil {
+			return
+		}
+		for p, sc := range n.files.transfer.PeerScores() {
+			switch {
+			case sc > before[p]:
+				n.search.RecordDownload(p, true)
+			case sc < before[p]:
+				n.search.RecordDownload(p, false)
+			}
+		}
+	}
 }

@@ -22,6 +22,9 @@ func (n *Node) newSearch(ctx context.Context) error {
 		Routing: n.p2p.DHT(),
 		DB:      n.db,
 		Catalog: n.files.share,
+		// Claims of peers not yet trusted are checked against the
+		// manifests they really serve.
+		Fetcher: n.files.transfer,
 		Logger:  n.log.With("sys", "search"),
 	})
 	if err != nil {

@@ -588,3 +588,23 @@ func TestGetSameOutputTwice(t *testing.T) {
 		t.Fatal("file differs")
 	}
 }
+
+func TestFetchManifestFromOnePeer(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	src := newMemSource()
+	fm := src.addFile(randBytes(3*testChunk+5), testChunk)
+	f, _, ais := swarm(t, src, 1)
+	c := newClient(t, f, nil)
+	// Search asks peers it already talks to: they have addresses.
+	c.cfg.Host.Peerstore().AddAddrs(ais[0].ID, ais[0].Addrs, time.Minute)
+	raw, err := c.FetchManifest(ctx, ais[0].ID, fm.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw, fm.Encode()) {
+		t.Fatal("manifest bytes differ")
+	}
+	if _, err := c.FetchManifest(ctx, ais[0].ID, content.NewID(content.CodecFile, []byte("nope"))); err == nil {
+		t.Fatal("unknown manifest: want an error")
+	}
+}
