@@ -34,5 +34,8 @@ pkgs=$(go list ./... | grep -v '/test/')
 echo "== go test -race (packages)"
 go test -race -timeout 15m $pkgs
 
-echo "== go test (end-to-end, real daemons)"
+echo "== go test (search simulation at CI size, latency asserted without -race)"
+go test -timeout 5m -count=1 -run '^TestSimulateCI$' ./internal/search/
+
+echo "== go test (end-to-end, real daemons and headless Chromium)"
 go test -timeout 15m -count=1 $e2e

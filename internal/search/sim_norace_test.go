@@ -3,3 +3,5 @@
 package search
 
 const simCIPeers = 50
+
+const latencyAsserted = true

@@ -25,7 +25,7 @@ func TestSimulateCI(t *testing.T) {
 	if res.Recall < 0.95 {
 		t.Errorf("recall %.3f < 0.95", res.Recall)
 	}
-	if res.P95 > time.Second {
+	if latencyAsserted && res.P95 > time.Second {
 		t.Errorf("p95 %v > 1s", res.P95)
 	}
 	if res.ChurnRecall < 0.90 {
@@ -39,7 +39,7 @@ func TestSimulateCI(t *testing.T) {
 	if res.MessagesPerQuery > 35 || res.DHTPerQuery > 25 {
 		t.Errorf("messages per query %.1f (DHT %.1f)", res.MessagesPerQuery, res.DHTPerQuery)
 	}
-	if res.EmptyQueryDuration > time.Second {
+	if latencyAsserted && res.EmptyQueryDuration > time.Second {
 		t.Errorf("a query nothing matches took %v", res.EmptyQueryDuration)
 	}
 	if n := len(res.SpamAnswersByRound); n < 3 || res.SpamAnswersByRound[n-1] > 0 {
