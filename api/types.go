@@ -42,6 +42,11 @@ type Status struct {
 	// DownloadsDir is where background downloads and purchases go by
 	// default (HOME/downloads).
 	DownloadsDir string `json:"downloads_dir"`
+	// MaxUpload and MaxDownload are the bandwidth limits in bytes/s (0:
+	// unlimited); Seeding tells whether downloads are served in turn.
+	MaxUpload   int64 `json:"max_upload"`
+	MaxDownload int64 `json:"max_download"`
+	Seeding     bool  `json:"seeding"`
 }
 
 // ConnectRequest is the body of POST /api/v1/connect.

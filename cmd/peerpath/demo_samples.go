@@ -71,6 +71,22 @@ func demoSamples(ctx context.Context, out io.Writer, dir string, nodes []*node.N
 		fmt.Fprintln(out, "ledger ready: every peer holds 100 credits (peer 1 is the voter)")
 	}
 
+	// A sample listing: peer 2 sells a short story for 5 credits.
+	if len(nodes) >= 2 {
+		story := filepath.Join(dir, "samples", "The Lighthouse Keeper.txt")
+		os.WriteFile(story, []byte(sampleStory), 0o644)
+		var sold api.MarketSellResult
+		err := clients[1].Do(ctx, http.MethodPost, api.Prefix+"/market/sell", api.MarketSellRequest{
+			Path: story, Title: "The Lighthouse Keeper (a short story)", Price: "5",
+			Description: "A keeper, a storm and a ship that never came.", Tags: []string{"fiction", "story"},
+		}, &sold)
+		if err != nil {
+			fmt.Fprintln(out, "demo: no sample listing:", err)
+		} else {
+			fmt.Fprintf(out, "peer 2 sells \"The Lighthouse Keeper\" for 5 credits (listing %s); find it under Market\n", sold.ID)
+		}
+	}
+
 	// A sample job, if we can build one.
 	if id, err := demoJob(ctx, dir, clients[0]); err != nil {
 		fmt.Fprintln(out, "demo: no sample job:", err)
@@ -120,3 +136,12 @@ func demoJob(ctx context.Context, dir string, c *api.Client) (string, error) {
 	}
 	return res["id"], nil
 }
+
+const sampleStory = `The Lighthouse Keeper
+
+Every night for forty years the keeper lit the lamp, and every night the
+sea answered with its long grey breath. Ships passed and never stopped.
+One winter a storm came up from the south and the keeper, who had never
+once been late, climbed the stairs at dusk as always. Far out, a light
+answered his: a ship, turning for the harbour at last.
+`

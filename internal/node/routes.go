@@ -61,6 +61,9 @@ func (n *Node) routes() {
 		done, total := n.files.share.AnnounceProgress()
 		return api.Status{
 			DownloadsDir:  n.downloads.dir,
+			MaxUpload:     n.opts.Config.MaxUpload,
+			MaxDownload:   n.opts.Config.MaxDownload,
+			Seeding:       !n.opts.Config.NoSeed,
 			Announced:     done,
 			ToAnnounce:    total,
 			ID:            n.ID().String(),

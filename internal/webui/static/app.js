@@ -210,6 +210,9 @@ const pages = {
     bind(root, "sversion", st.version);
     bind(root, "snet", st.private ? "Private network (swarm key)" : "Public peerpath network");
     bind(root, "saddrs", id.addrs.join("\n"));
+    const lim = n => n ? bytes(n) + "/s" : "unlimited";
+    bind(root, "slimits", "upload " + lim(st.max_upload) + ", download " + lim(st.max_download) +
+      (st.seeding ? "; downloads are served in turn" : "; downloads are not served (no-seed)"));
     try {
       const l = await api("GET", "/ledger/status");
       bind(root, "sledger", "leader " + shortID(l.leader) + ", " + l.voters.length + " voters, commit index " + l.commit_index);
