@@ -185,6 +185,15 @@ func (n *Node) fileRoutes() {
 		}
 		return map[string]string{"removed": p}, nil
 	})
+	// GET /api/v1/shares/indexing reports the indexing under way:
+	// {"path","files","bytes","started"}, or {} when none runs.
+	a.HandleFunc("GET /api/v1/shares/indexing", func(w http.ResponseWriter, r *http.Request) (any, error) {
+		p, ok := f.share.Indexing()
+		if !ok {
+			return struct{}{}, nil
+		}
+		return p, nil
+	})
 	a.HandleFunc("POST /api/v1/get", n.handleGet)
 }
 

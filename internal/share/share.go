@@ -131,10 +131,39 @@ type Service struct {
 
 	indexMu sync.Mutex // one indexing at a time
 	serving atomic.Bool
+	current atomic.Pointer[indexing] // the indexing under way, if any
+	// onFile, set by tests, is called after each file is counted.
+	onFile func()
 
 	mu    sync.Mutex
 	roots map[int64]rootInfo
 	dirty map[int64]*dirtyShare
+}
+
+// indexing counts the progress of one index run.
+type indexing struct {
+	path    string
+	started time.Time
+	files   atomic.Int64
+	bytes   atomic.Int64
+}
+
+// IndexProgress describes the indexing under way: the files (and their
+// bytes) reached so far, hashed or found unchanged.
+type IndexProgress struct {
+	Path    string    `json:"path"`
+	Files   int64     `json:"files"`
+	Bytes   int64     `json:"bytes"`
+	Started time.Time `json:"started"`
+}
+
+// Indexing reports the indexing under way; ok is false when none runs.
+func (s *Service) Indexing() (p IndexProgress, ok bool) {
+	cur := s.current.Load()
+	if cur == nil {
+		return IndexProgress{}, false
+	}
+	return IndexProgress{Path: cur.path, Files: cur.files.Load(), Bytes: cur.bytes.Load(), Started: cur.started}, true
 }
 
 type rootInfo struct {
@@ -429,10 +458,18 @@ func (s *Service) index(ctx context.Context, abs string, o indexOpts) (Share, er
 	if err != nil {
 		return Share{}, err
 	}
+	prog := &indexing{path: abs, started: time.Now()}
+	s.current.Store(prog)
+	defer s.current.Store(nil)
 	opts := content.BuildOptions{
 		ChunkSize: s.cfg.ChunkSize,
 		Workers:   s.cfg.Workers,
 		Reuse: func(rel string, info fs.FileInfo) *content.FileManifest {
+			prog.files.Add(1)
+			prog.bytes.Add(info.Size())
+			if s.onFile != nil {
+				s.onFile()
+			}
 			row, ok := existing[rel]
 			if !ok || row.isDir || force[rel] || row.size != info.Size() || row.mtime != info.ModTime().UnixNano() {
 				return nil

@@ -444,12 +444,19 @@ function wireForms(root) {
     ev.preventDefault();
     const path = share.path.value.trim();
     bind(root, "sharestatus", "Indexing " + path + "…");
+    const poll = setInterval(async () => {
+      try {
+        const p = await api("GET", "/shares/indexing");
+        if (p.path) bind(root, "sharestatus", `Indexing ${p.path}: ${p.files} files, ${bytes(p.bytes)} so far…`);
+      } catch (e) { /* the final answer says what happened */ }
+    }, 500);
     try {
       const s = await api("POST", "/shares", { path });
+      clearInterval(poll);
       bind(root, "sharestatus", "Shared " + s.name + ": " + s.files + " files, " + bytes(s.size));
       share.reset();
       refresh();
-    } catch (e) { bind(root, "sharestatus", e.message); }
+    } catch (e) { clearInterval(poll); bind(root, "sharestatus", e.message); }
   });
   const get = root.querySelector("#get-form");
   if (get) get.addEventListener("submit", async ev => {
