@@ -163,19 +163,8 @@ func (n *Node) ledgerRoutes() {
 		}
 		return map[string]any{"created": true, "supply": credits(g.Supply())}, nil
 	})
-	voter := func(r *http.Request) (peer.ID, error) {
-		var req api.VoterRequest
-		if err := httpapi.DecodeJSON(r, &req); err != nil {
-			return "", err
-		}
-		id, err := peer.Decode(req.ID)
-		if err != nil {
-			return "", httpapi.BadRequest(fmt.Errorf("bad peer ID %q: %w", req.ID, err))
-		}
-		return id, nil
-	}
 	a.HandleFunc("POST /api/v1/ledger/voters", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		id, err := voter(r)
+		id, err := peerFromBody(r)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +173,7 @@ func (n *Node) ledgerRoutes() {
 		return map[string]string{"added": id.String()}, l.AddVoter(ctx, id)
 	})
 	a.HandleFunc("DELETE /api/v1/ledger/voters", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		id, err := voter(r)
+		id, err := peerFromBody(r)
 		if err != nil {
 			return nil, err
 		}

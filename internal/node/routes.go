@@ -105,3 +105,19 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// peerFromBody reads a {"id": PEERID} body (api.VoterRequest,
+// api.BlockRequest) and decodes the peer ID.
+func peerFromBody(r *http.Request) (peer.ID, error) {
+	var req struct {
+		ID string `json:"id"`
+	}
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
+		return "", err
+	}
+	id, err := peer.Decode(req.ID)
+	if err != nil {
+		return "", httpapi.BadRequest(fmt.Errorf("bad peer ID %q: %w", req.ID, err))
+	}
+	return id, nil
+}

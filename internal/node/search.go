@@ -3,13 +3,10 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/httpapi"
@@ -91,19 +88,8 @@ func (n *Node) searchRoutes() {
 		start()
 		return nil, nil
 	})
-	blockReq := func(r *http.Request) (peer.ID, error) {
-		var req api.BlockRequest
-		if err := httpapi.DecodeJSON(r, &req); err != nil {
-			return "", err
-		}
-		id, err := peer.Decode(req.ID)
-		if err != nil {
-			return "", httpapi.BadRequest(fmt.Errorf("bad peer ID %q: %w", req.ID, err))
-		}
-		return id, nil
-	}
 	a.HandleFunc("POST /api/v1/blocked", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		id, err := blockReq(r)
+		id, err := peerFromBody(r)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +102,7 @@ func (n *Node) searchRoutes() {
 		return map[string]string{"blocked": id.String()}, nil
 	})
 	a.HandleFunc("DELETE /api/v1/blocked", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		id, err := blockReq(r)
+		id, err := peerFromBody(r)
 		if err != nil {
 			return nil, err
 		}
