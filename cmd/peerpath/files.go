@@ -39,7 +39,7 @@ func shareCmd(g *globals) *cobra.Command {
 					return clientErr(err)
 				}
 				if g.json {
-					if err := printJSONLine(c, map[string]any{"cid": s.CID, "name": s.Name, "size": s.Size, "files": s.Files}); err != nil {
+					if err := printJSON(c.OutOrStdout(), map[string]any{"cid": s.CID, "name": s.Name, "size": s.Size, "files": s.Files}); err != nil {
 						return err
 					}
 					continue
@@ -206,8 +206,3 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func printJSONLine(c *cobra.Command, v any) error {
-	return printJSON(c.OutOrStdout(), v)
-}
-
-var _ = tabwriter.AlignRight
