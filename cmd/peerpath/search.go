@@ -33,8 +33,13 @@ func searchCmd(g *globals) *cobra.Command {
 			seen := map[string]api.SearchResult{}
 			err = cl.Search(ctx, strings.Join(args, " "), limit, timeout, func(r api.SearchResult) {
 				if g.json {
-					// One object a line, as results stream in.
-					printJSONCompact(out, r)
+					// One object a line, one line per content id, as results
+					// stream in (later updates of a result add providers the
+					// first line does not show).
+					if _, ok := seen[r.CID]; !ok {
+						printJSONCompact(out, r)
+					}
+					seen[r.CID] = r
 					return
 				}
 				if _, ok := seen[r.CID]; !ok {
