@@ -33,11 +33,16 @@ func TestSearchFindsAndGets(t *testing.T) {
 		if code != 0 {
 			return errorString(errOut)
 		}
+		cids := map[string]bool{}
 		for _, line := range lines(out) {
 			var r api.SearchResult
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
 				t.Fatalf("bad line %q: %v", line, err)
 			}
+			if cids[r.CID] {
+				t.Fatalf("content id %s printed twice:\n%s", r.CID, out)
+			}
+			cids[r.CID] = true
 			if r.Name == "The Beatles - Hey Jude.mp3" {
 				hit = r
 				return nil
