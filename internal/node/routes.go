@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -45,6 +46,12 @@ func errorStatus() map[error]int {
 // own routes function.
 func (n *Node) routes() {
 	a := n.api
+	// Go's profiler, behind the same token as the API, for operators and
+	// for performance work: go tool pprof -H "Authorization: Bearer …"
+	// is not supported, so fetch with curl and open the file.
+	a.Handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
+	a.Handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	a.Handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
 	a.HandleFunc("GET /api/v1/id", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return api.Identity{ID: n.ID().String(), Addrs: nonNil(n.p2p.Addrs())}, nil
 	})
