@@ -71,20 +71,26 @@ func timeoutCtx(c *cobra.Command, d time.Duration) (context.Context, context.Can
 // as JSON with --json, else with text. get takes the client first, so
 // method expressions such as (*api.Client).ID fit.
 func query[T any](g *globals, c *cobra.Command, d time.Duration, get func(*api.Client, context.Context) (T, error), text func(io.Writer, T) error) error {
-	cl, err := g.client()
-	if err != nil {
+	var v T
+	if err := g.run(c, d, func(ctx context.Context, cl *api.Client) (err error) {
+		v, err = get(cl, ctx)
 		return err
-	}
-	ctx, cancel := context.WithTimeout(c.Context(), d)
-	defer cancel()
-	v, err := get(cl, ctx)
-	if err != nil {
-		return clientErr(err)
+	}); err != nil {
+		return err
 	}
 	if g.json {
 		return printJSON(c.OutOrStdout(), v)
 	}
 	return text(c.OutOrStdout(), v)
+}
+
+// getJSON returns a getter for query that decodes GET path.
+func getJSON[T any](path string) func(*api.Client, context.Context) (T, error) {
+	return func(cl *api.Client, ctx context.Context) (T, error) {
+		var v T
+		err := cl.Do(ctx, http.MethodGet, api.Prefix+path, nil, &v)
+		return v, err
+	}
 }
 
 func idCmd(g *globals) *cobra.Command {

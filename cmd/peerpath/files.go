@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -57,35 +58,26 @@ func sharesCmd(g *globals) *cobra.Command {
 		Short: "List what this node shares",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 30*time.Second)
-			defer cancel()
-			l, err := cl.Shares(ctx)
-			if err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), l)
-			}
-			if len(l) == 0 {
-				fmt.Fprintln(c.OutOrStdout(), "nothing shared; share a folder with: peerpath share PATH")
-				return nil
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CID\tSIZE\tFILES\tPATH")
-			for _, s := range l {
-				p := s.Path
-				if s.Downloaded {
-					p += " (downloaded)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.CID, humanBytes(float64(s.Size)), s.Files, p)
-			}
-			return tw.Flush()
+			return query(g, c, 30*time.Second, (*api.Client).Shares, printShares)
 		},
 	}
+}
+
+func printShares(w io.Writer, l []api.Share) error {
+	if len(l) == 0 {
+		fmt.Fprintln(w, "nothing shared; share a folder with: peerpath share PATH")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CID\tSIZE\tFILES\tPATH")
+	for _, s := range l {
+		p := s.Path
+		if s.Downloaded {
+			p += " (downloaded)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.CID, humanBytes(float64(s.Size)), s.Files, p)
+	}
+	return tw.Flush()
 }
 
 func unshareCmd(g *globals) *cobra.Command {

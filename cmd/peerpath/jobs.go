@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -93,15 +96,11 @@ func jobCmd(g *globals) *cobra.Command {
 				}
 				req.Inputs = append(req.Inputs, b)
 			}
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 5*time.Minute)
-			defer cancel()
 			var out map[string]string
-			if err := cl.Do(ctx, http.MethodPost, api.Prefix+"/jobs", req, &out); err != nil {
-				return clientErr(err)
+			if err := g.run(c, 5*time.Minute, func(ctx context.Context, cl *api.Client) error {
+				return cl.Do(ctx, http.MethodPost, api.Prefix+"/jobs", req, &out)
+			}); err != nil {
+				return err
 			}
 			if g.json {
 				return printJSON(c.OutOrStdout(), map[string]string{"id": out["id"]})
@@ -124,30 +123,7 @@ func jobCmd(g *globals) *cobra.Command {
 		Short: "Show a job's state, unit counts, workers, ETA and failure reasons",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, a []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 20*time.Second)
-			defer cancel()
-			var j api.Job
-			if err := cl.Do(ctx, http.MethodGet, api.Prefix+"/jobs/"+a[0], nil, &j); err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), j)
-			}
-			w := c.OutOrStdout()
-			fmt.Fprintf(w, "job      %s\nstate    %s\nunits    %d: %d queued, %d running, %d validated, %d failed\n",
-				j.ID, j.State, j.Units, j.Queued, j.Running, j.Validated, j.Failed)
-			fmt.Fprintf(w, "workers  %d\n", len(j.Workers))
-			if j.ETASeconds > 0 {
-				fmt.Fprintf(w, "eta      %s\n", (time.Duration(j.ETASeconds) * time.Second).String())
-			}
-			for _, r := range j.Reasons {
-				fmt.Fprintf(w, "reason   %s\n", r)
-			}
-			return nil
+			return query(g, c, 20*time.Second, getJSON[api.Job]("/jobs/"+url.PathEscape(a[0])), printJob)
 		},
 	}
 	var outDir string
@@ -159,15 +135,11 @@ func jobCmd(g *globals) *cobra.Command {
 			if outDir == "" {
 				return errors.New("-o DIR is required")
 			}
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 5*time.Minute)
-			defer cancel()
 			var res api.JobResults
-			if err := cl.Do(ctx, http.MethodGet, api.Prefix+"/jobs/"+a[0]+"/results", nil, &res); err != nil {
-				return clientErr(err)
+			if err := g.run(c, 5*time.Minute, func(ctx context.Context, cl *api.Client) error {
+				return cl.Do(ctx, http.MethodGet, api.Prefix+"/jobs/"+url.PathEscape(a[0])+"/results", nil, &res)
+			}); err != nil {
+				return err
 			}
 			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return err
@@ -195,14 +167,10 @@ func jobCmd(g *globals) *cobra.Command {
 		Short: "Cancel a job",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, a []string) error {
-			cl, err := g.client()
-			if err != nil {
+			if err := g.run(c, 20*time.Second, func(ctx context.Context, cl *api.Client) error {
+				return cl.Do(ctx, http.MethodPost, api.Prefix+"/jobs/"+url.PathEscape(a[0])+"/cancel", nil, nil)
+			}); err != nil {
 				return err
-			}
-			ctx, cancel := timeoutCtx(c, 20*time.Second)
-			defer cancel()
-			if err := cl.Do(ctx, http.MethodPost, api.Prefix+"/jobs/"+a[0]+"/cancel", nil, nil); err != nil {
-				return clientErr(err)
 			}
 			fmt.Fprintln(c.OutOrStdout(), "cancelled", a[0])
 			return nil
@@ -218,31 +186,22 @@ func jobsCmd(g *globals) *cobra.Command {
 		Short: "List this node's jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeoutCtx(c, 20*time.Second)
-			defer cancel()
-			var js []api.Job
-			if err := cl.Do(ctx, http.MethodGet, api.Prefix+"/jobs", nil, &js); err != nil {
-				return clientErr(err)
-			}
-			if g.json {
-				return printJSON(c.OutOrStdout(), js)
-			}
-			if len(js) == 0 {
-				fmt.Fprintln(c.OutOrStdout(), "no jobs")
-				return nil
-			}
-			tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB\tSTATE\tUNITS\tVALIDATED\tFAILED\tCREATED")
-			for _, j := range js {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", j.ID, j.State, j.Units, j.Validated, j.Failed, j.Created.Format(time.DateTime))
-			}
-			return tw.Flush()
+			return query(g, c, 20*time.Second, getJSON[[]api.Job]("/jobs"), printJobs)
 		},
 	}
+}
+
+func printJobs(w io.Writer, js []api.Job) error {
+	if len(js) == 0 {
+		fmt.Fprintln(w, "no jobs")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATE\tUNITS\tVALIDATED\tFAILED\tCREATED")
+	for _, j := range js {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", j.ID, j.State, j.Units, j.Validated, j.Failed, j.Created.Format(time.DateTime))
+	}
+	return tw.Flush()
 }
 
 func workerCmd(g *globals) *cobra.Command {
@@ -256,24 +215,19 @@ func workerCmd(g *globals) *cobra.Command {
 		Short: "Lend this node's CPU to other peers' jobs (on), or stop (off); no argument shows the worker",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, a []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
+			if len(a) == 1 && a[0] != "on" && a[0] != "off" {
+				return fmt.Errorf("want on or off, not %q", a[0])
 			}
-			ctx, cancel := timeoutCtx(c, 20*time.Second)
-			defer cancel()
 			var w api.Worker
-			if err := cl.Do(ctx, http.MethodGet, api.Prefix+"/worker", nil, &w); err != nil {
-				return clientErr(err)
-			}
-			if len(a) == 1 {
+			err := g.run(c, 20*time.Second, func(ctx context.Context, cl *api.Client) error {
+				if err := cl.Do(ctx, http.MethodGet, api.Prefix+"/worker", nil, &w); err != nil || len(a) == 0 {
+					return err
+				}
 				switch a[0] {
 				case "on":
 					w.Enabled = true
 				case "off":
 					w.Enabled = false
-				default:
-					return fmt.Errorf("want on or off, not %q", a[0])
 				}
 				if c.Flags().Changed("cpus") {
 					w.CPUs = cpus
@@ -285,9 +239,10 @@ func workerCmd(g *globals) *cobra.Command {
 					w.MaxMemory = maxMemory
 				}
 				req := api.Worker{Enabled: w.Enabled, CPUs: w.CPUs, IdleOnly: w.IdleOnly, MaxMemory: w.MaxMemory}
-				if err := cl.Do(ctx, http.MethodPost, api.Prefix+"/worker", req, &w); err != nil {
-					return clientErr(err)
-				}
+				return cl.Do(ctx, http.MethodPost, api.Prefix+"/worker", req, &w)
+			})
+			if err != nil {
+				return err
 			}
 			if g.json {
 				return printJSON(c.OutOrStdout(), w)
@@ -308,4 +263,17 @@ func workerCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&idleOnly, "idle-only", false, "run units only while the machine is otherwise idle")
 	c.Flags().Var(&bytesFlag{&maxMemory}, "max-memory", "refuse jobs whose units may use more memory (e.g. 512MiB)")
 	return c
+}
+
+func printJob(w io.Writer, j api.Job) error {
+	fmt.Fprintf(w, "job      %s\nstate    %s\nunits    %d: %d queued, %d running, %d validated, %d failed\n",
+		j.ID, j.State, j.Units, j.Queued, j.Running, j.Validated, j.Failed)
+	fmt.Fprintf(w, "workers  %d\n", len(j.Workers))
+	if j.ETASeconds > 0 {
+		fmt.Fprintf(w, "eta      %s\n", (time.Duration(j.ETASeconds) * time.Second).String())
+	}
+	for _, r := range j.Reasons {
+		fmt.Fprintf(w, "reason   %s\n", r)
+	}
+	return nil
 }
