@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -283,4 +284,49 @@ func WriteNDJSON(w http.ResponseWriter, v any) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// NDJSON streams values as lines of JSON. The 200 header goes out with the
+// first value, so a handler that fails before sending anything can still
+// answer with an error status. Send is safe for concurrent use.
+type NDJSON struct {
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	started bool
+}
+
+// NewNDJSON returns a stream writing to w.
+func NewNDJSON(w http.ResponseWriter) *NDJSON { return &NDJSON{w: w} }
+
+// Send writes v as one line and flushes it to the client.
+func (s *NDJSON) Send(v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startLocked()
+	WriteNDJSON(s.w, v)
+	if f, ok := s.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Start sends the header if nothing was sent yet (an empty stream).
+func (s *NDJSON) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startLocked()
+}
+
+// Started reports whether anything (the header) was sent.
+func (s *NDJSON) Started() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started
+}
+
+func (s *NDJSON) startLocked() {
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/x-ndjson")
+		s.w.WriteHeader(http.StatusOK)
+	}
 }

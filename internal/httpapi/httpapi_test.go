@@ -116,3 +116,25 @@ func TestServeWithClient(t *testing.T) {
 	c.CloseIdle()
 	bad.CloseIdle()
 }
+
+func TestNDJSONSendsHeaderWithFirstValue(t *testing.T) {
+	rec := httptest.NewRecorder()
+	s := NewNDJSON(rec)
+	if s.Started() {
+		t.Fatal("started before sending")
+	}
+	s.Send(map[string]int{"a": 1})
+	s.Send(map[string]int{"a": 2})
+	if !s.Started() || rec.Code != 200 || rec.Header().Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("code %d, header %v", rec.Code, rec.Header())
+	}
+	if got := rec.Body.String(); got != "{\"a\":1}\n{\"a\":2}\n" {
+		t.Fatalf("body %q", got)
+	}
+	// An empty stream still answers 200 once started.
+	rec = httptest.NewRecorder()
+	NewNDJSON(rec).Start()
+	if rec.Code != 200 || rec.Body.Len() != 0 {
+		t.Fatalf("empty stream: %d %q", rec.Code, rec.Body)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -84,9 +83,6 @@ func isPartial(rel string, isDir bool) bool {
 type files struct {
 	share    *share.Service
 	transfer *transfer.Service
-
-	mu     sync.Mutex
-	active map[string]bool // outputs being downloaded
 }
 
 func (n *Node) newFiles(ctx context.Context) error {
@@ -121,7 +117,7 @@ func (n *Node) newFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.files = &files{share: sh, transfer: tr, active: map[string]bool{}}
+	n.files = &files{share: sh, transfer: tr}
 	n.fileRoutes()
 	return nil
 }
@@ -219,31 +215,10 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		}
 	}
 	f := n.files
-	f.mu.Lock()
-	if f.active[out] {
-		f.mu.Unlock()
-		return nil, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("a download to %s is already running", out)}
-	}
-	f.active[out] = true
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		delete(f.active, out)
-		f.mu.Unlock()
-	}()
-
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	var wmu sync.Mutex
-	emit := func(ev api.GetEvent) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		httpapi.WriteNDJSON(w, ev)
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
+	// A second download to the same output fails at once with
+	// transfer.ErrInProgress (409), before anything is streamed.
+	stream := httpapi.NewNDJSON(w)
+	emit := func(ev api.GetEvent) { stream.Send(ev) }
 	defer n.reputation()()
 	res, err := f.transfer.Get(r.Context(), id, transfer.GetOptions{
 		Output:  out,
@@ -253,6 +228,9 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
 		},
 	})
 	if err != nil {
+		if !stream.Started() {
+			return nil, err
+		}
 		emit(api.GetEvent{Type: "error", Error: err.Error()})
 		return nil, nil
 	}

@@ -25,11 +25,15 @@ import (
 // statuses, for httpapi's single mapping point.
 func errorStatus() map[error]int {
 	m := map[error]int{
-		p2p.ErrMsgTooLarge: http.StatusRequestEntityTooLarge,
-		share.ErrNotShared: http.StatusNotFound,
-		share.ErrNotFound:  http.StatusNotFound,
-		fs.ErrNotExist:     http.StatusNotFound,
-		transfer.ErrExists: http.StatusConflict,
+		p2p.ErrMsgTooLarge:      http.StatusRequestEntityTooLarge,
+		share.ErrNotShared:      http.StatusNotFound,
+		share.ErrNotFound:       http.StatusNotFound,
+		fs.ErrNotExist:          http.StatusNotFound,
+		transfer.ErrExists:      http.StatusConflict,
+		transfer.ErrInProgress:  http.StatusConflict,
+		transfer.ErrNoProviders: http.StatusGatewayTimeout,
+		transfer.ErrUnsafeName:  http.StatusBadGateway,
+		transfer.ErrBadContent:  http.StatusBadGateway,
 	}
 	ledgerErrorStatus(m)
 	marketErrorStatus(m)

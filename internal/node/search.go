@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/peerpath/peerpath/api"
@@ -59,33 +58,14 @@ func (n *Node) searchRoutes() {
 		if query == "" {
 			return nil, httpapi.BadRequest(errors.New("q is required"))
 		}
-		var (
-			mu      sync.Mutex
-			started bool
-		)
-		flusher, _ := w.(http.Flusher)
-		start := func() {
-			if !started {
-				started = true
-				w.Header().Set("Content-Type", "application/x-ndjson")
-				w.WriteHeader(http.StatusOK)
-			}
-		}
+		stream := httpapi.NewNDJSON(w)
 		err := s.Search(r.Context(), query, opt, func(res search.Result) {
-			mu.Lock()
-			defer mu.Unlock()
-			start()
-			httpapi.WriteNDJSON(w, api.SearchResult(res))
-			if flusher != nil {
-				flusher.Flush()
-			}
+			stream.Send(api.SearchResult(res))
 		})
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil && !started {
+		if err != nil && !stream.Started() {
 			return nil, err
 		}
-		start()
+		stream.Start()
 		return nil, nil
 	})
 	a.HandleFunc("POST /api/v1/blocked", func(w http.ResponseWriter, r *http.Request) (any, error) {
