@@ -69,6 +69,7 @@ type Node struct {
 	reg       *prometheus.Registry
 	started   time.Time
 	private   bool
+	token     string // the API token, read once at start
 	files     *files
 	ledger    *ledger.Service
 	search    *search.Service
@@ -144,7 +145,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.takeLock(); err != nil {
 		return nil, err
 	}
-	token, err := readToken(opts.Home)
+	n.token, err = readToken(opts.Home)
 	if err != nil {
 		return nil, fmt.Errorf("node: api token: %w", err)
 	}
@@ -199,7 +200,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	bindHost, _, _ := net.SplitHostPort(cfg.API)
 	n.api = httpapi.New(httpapi.Config{
-		Token:       token,
+		Token:       n.token,
 		Logger:      n.log.With("sys", "api"),
 		Gatherer:    n.reg,
 		BindHost:    bindHost,
@@ -267,10 +268,7 @@ func (n *Node) P2P() *p2p.Node { return n.p2p }
 func (n *Node) APIURL() string { return "http://" + n.apiLn.Addr().String() }
 
 // Token returns the API token.
-func (n *Node) Token() string {
-	t, _ := readToken(n.home)
-	return t
-}
+func (n *Node) Token() string { return n.token }
 
 // Serve runs the node until ctx is done or a subsystem fails, then shuts
 // everything down. While it runs, HOME/api holds the API's base URL.
