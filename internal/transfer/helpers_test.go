@@ -209,8 +209,15 @@ func addrInfo(h host.Host) peer.AddrInfo { return peer.AddrInfo{ID: h.ID(), Addr
 // newServer starts a serving Service over src.
 func newServer(tb testing.TB, src BlockSource, maxUpload int64) (*Service, host.Host) {
 	tb.Helper()
+	return newServerCfg(tb, Config{Source: src, MaxUpload: maxUpload})
+}
+
+// newServerCfg starts a serving Service with cfg on a new host.
+func newServerCfg(tb testing.TB, cfg Config) (*Service, host.Host) {
+	tb.Helper()
 	h := newHost(tb)
-	s, err := New(Config{Host: h, Source: src, MaxUpload: maxUpload})
+	cfg.Host = h
+	s, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -164,7 +164,13 @@ func (s *Service) serveOne(ctx context.Context, st io.Writer, p peer.ID, req req
 		if _, err := st.Write(hdr[:]); err != nil {
 			return err
 		}
-		return s.up.write(ctx, st, p, data)
+		if err := s.up.write(ctx, st, p, data); err != nil {
+			return err
+		}
+		if s.cfg.Meter != nil {
+			s.cfg.Meter.Sent(p, len(data))
+		}
+		return nil
 	}
 }
 

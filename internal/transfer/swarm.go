@@ -498,6 +498,9 @@ func (j *fileJob) verify(v verifyJob) {
 		j.release(v.src, v.i)
 		return
 	}
+	if m := j.ss.s.cfg.Meter; m != nil {
+		m.Received(p, len(data))
+	}
 	if j.isDone(v.i) {
 		return // a duplicate from the end game
 	}

@@ -58,7 +58,17 @@
 // MaxUpload and MaxDownload are token buckets (golang.org/x/time/rate) shared
 // by all peers. Data moves in pieces of at most 64 KiB, and each peer waits
 // for at most one piece at a time, so peers competing for a limit are served
-// round-robin: a fair share each, whatever their number of streams.
+// round-robin: a fair share each, whatever their number of streams. When
+// upload is scarce, Config.Priority sorts peers into classes (the node puts
+// peers that pay, then peers that reciprocate, first): a peer waits while
+// one of a higher class is waiting or was served in the last few
+// milliseconds, and peers within a class share fairly.
+//
+// # Metering
+//
+// Config.Meter is told about every chunk served (after it was written) and
+// every chunk received (after it verified), per peer: the node's meter
+// turns these into usage counters and signed traffic receipts.
 package transfer
 
 import (
@@ -190,6 +200,23 @@ type Config struct {
 	// MaxUpload and MaxDownload limit bytes per second over all peers;
 	// 0 means unlimited.
 	MaxUpload, MaxDownload int64
+	// Meter, if set, is told about the chunk bytes served to each peer and
+	// the verified chunk bytes received from each peer.
+	Meter Meter
+	// Priority, if set, ranks the peers competing for the upload limit:
+	// while a peer of a higher class is waiting or was served moments ago,
+	// peers of lower classes wait. Nil: every peer is class 0. Only
+	// MaxUpload is affected; without it upload is not scarce.
+	Priority func(peer.ID) int
+}
+
+// Meter counts traffic per peer. Its methods are called from many
+// goroutines on the data path, so they must be cheap and must not block.
+type Meter interface {
+	// Sent is called after n chunk bytes were written to p's stream.
+	Sent(p peer.ID, n int)
+	// Received is called after n chunk bytes from p passed verification.
+	Received(p peer.ID, n int)
 }
 
 // Service serves blocks and downloads content. Create it with [New].
@@ -226,8 +253,8 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg:     cfg,
 		log:     log,
-		up:      newLimiter(cfg.MaxUpload),
-		down:    newLimiter(cfg.MaxDownload),
+		up:      newLimiter(cfg.MaxUpload, cfg.Priority),
+		down:    newLimiter(cfg.MaxDownload, nil),
 		scores:  make(map[peer.ID]int),
 		perPeer: make(map[peer.ID]int),
 		outputs: make(map[string]bool),
