@@ -96,3 +96,36 @@ func (c *Client) LedgerStatus(ctx context.Context) (LedgerStatus, error) {
 func (c *Client) LedgerCreate(ctx context.Context, req LedgerCreateRequest) error {
 	return c.Do(ctx, http.MethodPost, Prefix+"/ledger/create", req, nil)
 }
+
+// PeerUsage is what this node gave to and took from one peer: chunk bytes,
+// compute units, traffic receipts and their payments (credits).
+type PeerUsage struct {
+	Peer         string      `json:"peer"`
+	Uploaded     int64       `json:"uploaded"`
+	Downloaded   int64       `json:"downloaded"`
+	UnitsRun     int64       `json:"units_run"`
+	UnitsUsed    int64       `json:"units_used"`
+	ReceiptedIn  int64       `json:"receipted_in"`
+	ReceiptedOut int64       `json:"receipted_out"`
+	PaidIn       json.Number `json:"paid_in"`
+	BilledOut    json.Number `json:"billed_out"`
+	// Class is the peer's rank for scarce upload: "pays", "reciprocates"
+	// or "other".
+	Class string `json:"class"`
+}
+
+// Meter answers GET /api/v1/meter.
+type Meter struct {
+	// PricePerGiB is this node's traffic price in credits ("0": billing off).
+	PricePerGiB json.Number `json:"price_per_gib"`
+	// Receipts counts the traffic receipts received, by state: evidence
+	// (no payment), pending, settled, failed.
+	Receipts map[string]int `json:"receipts"`
+	Peers    []PeerUsage    `json:"peers"`
+}
+
+// Meter returns this node's per-peer usage and receipts.
+func (c *Client) Meter(ctx context.Context) (Meter, error) {
+	var v Meter
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/meter", nil, &v)
+}

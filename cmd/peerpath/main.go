@@ -92,6 +92,7 @@ func newRoot() *cobra.Command {
 		unshareCmd(g),
 		getCmd(g),
 		walletCmd(g),
+		meterCmd(g),
 		ledgerCmd(g),
 		uiCmd(g),
 		searchCmd(g),

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -61,6 +62,17 @@ type Config struct {
 	MaxDownload int64 `toml:"max_download"`
 	// NoSeed stops the node from serving what it downloaded.
 	NoSeed bool `toml:"no_seed"`
+	// PricePerGiB turns traffic billing on: credits (a decimal number) per
+	// GiB this node pays for what it downloads, through signed receipts the
+	// serving peers settle on the ledger; peers that pay at least this
+	// price are served first when upload is scarce. "0" or empty: off.
+	PricePerGiB string `toml:"price_per_gib"`
+	// ReceiptEvery is how often traffic receipts are sent to the peers that
+	// served this node (a Go duration, e.g. "10s").
+	ReceiptEvery string `toml:"receipt_every"`
+	// SettleEvery is how often the payments in receipts received are
+	// submitted to the ledger (a Go duration).
+	SettleEvery string `toml:"settle_every"`
 	// Worker lends this node's idle CPU to other peers' jobs.
 	Worker bool `toml:"worker"`
 	// WorkerCPUs is how many units run at once; 0 means 1.
@@ -94,10 +106,13 @@ var DefaultListen = []string{
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Listen:    append([]string(nil), DefaultListen...),
-		API:       DefaultAPIAddr,
-		LogLevel:  "info",
-		LogFormat: "text",
+		Listen:       append([]string(nil), DefaultListen...),
+		API:          DefaultAPIAddr,
+		LogLevel:     "info",
+		LogFormat:    "text",
+		PricePerGiB:  "0",
+		ReceiptEvery: "10s",
+		SettleEvery:  "30s",
 	}
 }
 
@@ -176,7 +191,23 @@ func (c Config) Validate() error {
 	if c.MaxUpload < 0 || c.MaxDownload < 0 {
 		return errors.New("config: max_upload and max_download must not be negative")
 	}
+	for key, v := range map[string]string{"receipt_every": c.ReceiptEvery, "settle_every": c.SettleEvery} {
+		if v == "" {
+			continue
+		}
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return fmt.Errorf("config: %s %q: want a positive duration such as \"30s\"", key, v)
+		}
+	}
 	return nil
+}
+
+// Durations returns ReceiptEvery and SettleEvery parsed; zero for empty.
+// Call Validate first.
+func (c Config) Durations() (receiptEvery, settleEvery time.Duration) {
+	receiptEvery, _ = time.ParseDuration(c.ReceiptEvery)
+	settleEvery, _ = time.ParseDuration(c.SettleEvery)
+	return receiptEvery, settleEvery
 }
 
 var fileTemplate = template.Must(template.New("config").Funcs(template.FuncMap{
@@ -226,6 +257,15 @@ max_download = {{.MaxDownload}}
 
 # true stops the node from serving files it downloaded.
 no_seed = {{.NoSeed}}
+
+# Traffic billing: credits per GiB this node pays for what it downloads ("0"
+# is off). Downloaders sign receipts for the verified bytes they received;
+# the serving peers settle them as ledger transfers every settle_every.
+# When upload is scarce, peers that pay at least this price are served
+# first, then peers that upload back.
+price_per_gib = {{q .PricePerGiB}}
+receipt_every = {{q .ReceiptEvery}}
+settle_every = {{q .SettleEvery}}
 
 # Volunteer compute: true lends this node's CPU to other peers' jobs, which
 # run in a WebAssembly sandbox (no files, no network, capped memory and time).

@@ -113,6 +113,8 @@ func (n *Node) newFiles(ctx context.Context) error {
 		Logger:      n.log.With("sys", "transfer"),
 		MaxUpload:   cfg.MaxUpload,
 		MaxDownload: cfg.MaxDownload,
+		Meter:       n.meter,
+		Priority:    n.meter.Priority,
 	})
 	if err != nil {
 		return err

@@ -72,6 +72,7 @@ type Node struct {
 	token     string // the API token, read once at start
 	files     *files
 	ledger    *ledger.Service
+	meter     *ledger.Meter
 	search    *search.Service
 	compute   *compute.Service
 	market    *market.Service
@@ -207,6 +208,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		ErrorStatus: errorStatus(),
 	})
 	n.routes()
+	if err := n.newMeter(ctx); err != nil {
+		return nil, err
+	}
 	if err := n.newFiles(ctx); err != nil {
 		return nil, err
 	}
@@ -285,6 +289,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		{"p2p", n.p2p.Serve},
 		{"share", n.files.share.Serve},
 		{"transfer", n.files.transfer.Serve},
+		{"meter", n.meter.Serve},
 		{"ledger", n.ledger.Serve},
 		{"search", n.search.Serve},
 		{"compute", n.compute.Serve},
