@@ -202,6 +202,25 @@ const pages = {
       bind(root, "wbalance", "–");
       bind(root, "waccount", e.message);
     }
+    try {
+      const m = await api("GET", "/meter");
+      const r = m.receipts;
+      bind(root, "mbilling", (m.price_per_gib === 0 || m.price_per_gib === "0" ? "Traffic billing off" :
+        "Traffic billing: " + m.price_per_gib + " credits/GiB") +
+        ` · receipts received: ${r.settled} settled, ${r.pending} pending, ${r.failed} failed`);
+      const cls = { pays: "pays", reciprocates: "gives back", other: "—" };
+      bind(root, "meterrows", m.peers.map(u => el("tr", {},
+        el("td", { class: "id", title: u.peer, text: shortID(u.peer) }),
+        el("td", { text: bytes(u.uploaded) }),
+        el("td", { text: bytes(u.downloaded) }),
+        el("td", { text: String(u.units_run) }),
+        el("td", { text: String(u.units_used) }),
+        el("td", { text: String(u.paid_in) }),
+        el("td", { text: String(u.billed_out) }),
+        el("td", { text: cls[u.class] || u.class }))));
+    } catch (e) {
+      bind(root, "mbilling", e.message);
+    }
   },
 
   async settings(root) {
