@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,12 +106,14 @@ func runTransfer(ctx context.Context, bin string, size int64, dir string) error 
 		return time.Since(t0), res, err
 	}
 	// b fetches from a alone (b knows only a so far; c and d have nothing).
+	cpu := startCPU(a, b)
 	oneDur, res, err := get(b.client, filepath.Join(dir, "one.out"))
 	if err != nil {
 		return err
 	}
 	fmt.Printf("(b) one source        %7.0f MB/s   raw TCP copy      %7.0f MB/s   ratio %.2f (goal >= 0.50; %d peers sent)\n",
 		mbps(size, oneDur), mbps(size, tcpDur), tcpDur.Seconds()/oneDur.Seconds(), res.Peers)
+	cpu.print(size, "source", "receiver")
 
 	// (c) three sources: a, b (seeding its copy) and c share the file; d fetches.
 	if _, err := c.client.AddShare(ctx, src); err != nil {
@@ -123,13 +128,65 @@ func runTransfer(ctx context.Context, bin string, size int64, dir string) error 
 			return err
 		}
 	}
+	cpu = startCPU(a, b, c, d)
 	threeDur, res, err := get(d.client, filepath.Join(dir, "three.out"))
 	if err != nil {
 		return err
 	}
 	fmt.Printf("(c) three sources     %7.0f MB/s   one source        %7.0f MB/s   ratio %.2f (goal >= 1.00; %d peers sent)\n",
 		mbps(size, threeDur), mbps(size, oneDur), oneDur.Seconds()/threeDur.Seconds(), res.Peers)
+	cpu.print(size, "source", "source", "source", "receiver")
 	return nil
+}
+
+// cpuSnap holds the CPU time of daemon processes at the start of a phase,
+// to print the CPU each spent per byte moved: on two cores shared by all
+// daemons, that (not wall time alone) shows where the cost is.
+type cpuSnap struct {
+	ps    []*proc
+	start []time.Duration
+	t0    time.Time
+}
+
+func startCPU(ps ...*proc) cpuSnap {
+	s := cpuSnap{ps: ps, t0: time.Now()}
+	for _, p := range ps {
+		s.start = append(s.start, procCPU(p.cmd.Process.Pid))
+	}
+	return s
+}
+
+func (s cpuSnap) print(size int64, roles ...string) {
+	fmt.Printf("    CPU per byte:")
+	var total time.Duration
+	for i, p := range s.ps {
+		d := procCPU(p.cmd.Process.Pid) - s.start[i]
+		total += d
+		fmt.Printf("  %s %.2f ns/B", roles[i], float64(d)/float64(size))
+	}
+	fmt.Printf("  (all daemons %.2f ns/B, %.2f cores busy)\n", float64(total)/float64(size), total.Seconds()/time.Since(s.t0).Seconds())
+}
+
+// procCPU returns the user+system CPU time of process pid (Linux /proc;
+// zero elsewhere).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the ")" that closes the command name: state is field 3,
+	// utime and stime are fields 14 and 15, in clock ticks (100 a second).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func writeRandomFile(path string, size int64) error {
