@@ -529,8 +529,11 @@ func (j *fileJob) committer(ctx context.Context) error {
 		}
 		if e := j.f.Sync(); e != nil {
 			err = errorf("sync %s: %w", j.f.Name(), e)
-		} else if e := j.clog.record(ctx, batch); e != nil {
-			err = e
+		} else {
+			dropCache(j.f)
+			if e := j.clog.record(ctx, batch); e != nil {
+				err = e
+			}
 		}
 		if err != nil {
 			j.fail(err)
