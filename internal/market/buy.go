@@ -342,8 +342,8 @@ func (s *Service) Buy(ctx context.Context, listingID, out string) (BuyResult, er
 	}
 	res.Fee = o.Fee
 	if o.State == ledger.OrderRefunded {
-		return res, fmt.Errorf("%w: order %s: %s; %s were returned", ErrRefunded, orderID, o.Reason,
-			ledger.FormatCredits(o.Price+o.Fee))
+		return res, fmt.Errorf("%w: order %s: %s; %s credits (price and fee) were returned to you", ErrRefunded, orderID,
+			o.Reason, ledger.FormatCredits(o.Price+o.Fee))
 	}
 	key, err := open(priv, o.SealedKey)
 	if err != nil {
