@@ -153,6 +153,10 @@ func marketSearchCmd(g *globals) *cobra.Command {
 					return err
 				}
 				w := c.OutOrStdout()
+				if res.Dropped > 0 {
+					// On stderr, so --json output stays one result per line.
+					defer fmt.Fprintf(c.ErrOrStderr(), "%d listing(s) dropped: bad signature, expired or not matching the ledger\n", res.Dropped)
+				}
 				if g.json {
 					for _, r := range res.Results {
 						line := struct {
@@ -187,9 +191,6 @@ func marketSearchCmd(g *globals) *cobra.Command {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Title, r.Price, short(r.Seller), rating, sp)
 					}
 					tw.Flush()
-				}
-				if res.Dropped > 0 {
-					fmt.Fprintf(c.ErrOrStderr(), "%d listing(s) dropped: bad signature, expired or not matching the ledger\n", res.Dropped)
 				}
 				return nil
 			})

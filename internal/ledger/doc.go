@@ -33,7 +33,8 @@
 //     (ParseCredits, FormatCredits). An account never seen has balance
 //     zero; sending to it creates it; sending from it is an overdraft.
 //   - A transfer ID applies at most once. A retry of an applied ID returns
-//     the original receipt (Receipt.Replay set) and changes nothing. A
+//     the original receipt (Receipt.Replay set) and changes nothing, except
+//     a purchase (KindBuy): a replayed order is refused with ErrReplayed. A
 //     transfer that failed (overdraft, say) does not consume its ID.
 //   - Applied IDs are remembered for Genesis.IDWindow (default 15 minutes)
 //     of ledger time: a transfer whose own Time is further than that from

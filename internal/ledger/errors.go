@@ -48,6 +48,11 @@ var (
 	// listing (withdrawn, expired, other price or seller) or a listing that
 	// cannot be registered (duplicate id, bad key record).
 	ErrListing = errors.New("ledger: listing refused")
+	// ErrReplayed is returned by Submit for a purchase (KindBuy) whose ID
+	// names an order the ledger already holds: a replayed order is refused,
+	// where a replay of any other kind returns the original receipt. The
+	// buyer who placed the order reads it with Service.Order.
+	ErrReplayed = errors.New("ledger: replayed order refused")
 
 	// ErrNotVoter is returned by Create, AddVoter and RemoveVoter on a
 	// service that is not configured as a voter.
@@ -83,6 +88,7 @@ var errCodes = []error{
 	ErrSettled,
 	ErrNotPermitted,
 	ErrListing,
+	ErrReplayed,
 }
 
 // errNotLeader is internal: a forwarded request reached a voter that is not

@@ -23,8 +23,10 @@ import (
 //   - KindBuy (signed by the buyer, To the seller, Amount the price, Ref the
 //     listing, Data the buyer's one-time X25519 public key) moves price plus
 //     the operator fee from the buyer into escrow: an Order in state
-//     OrderPending. The transfer ID is the order ID, so a replayed order
-//     applies once.
+//     OrderPending. The transfer ID is the order ID; a replayed order (the
+//     same signed bytes again, or any purchase naming an order ID the
+//     ledger holds) is refused with ErrReplayed, never applied twice and
+//     never answered with the original receipt (refuseReplay).
 //   - A voter's market service sees the pending order, opens its sealed copy
 //     of the key, checks it against the commitment and either submits
 //     KindRelease (Data: the key sealed to the buyer's key) — escrow goes to
@@ -252,6 +254,11 @@ func (st *state) applyMarket(t *SignedTransfer, rec *Receipt) error {
 		l.Withdrawn = true
 		st.Listings[t.Ref] = l
 	case KindBuy:
+		if o, ok := st.Orders[t.ID]; ok {
+			// The ID window has forgotten the ID, but the order is kept
+			// longer: a purchase must never overwrite another order.
+			return fmt.Errorf("%w: order %s already placed by %s", ErrReplayed, o.ID, o.Buyer)
+		}
 		l, ok := st.Listings[t.Ref]
 		switch {
 		case !ok:
@@ -357,6 +364,18 @@ func (st *state) applyMarket(t *SignedTransfer, rec *Receipt) error {
 		return fmt.Errorf("%w: kind %d", ErrInvalid, t.Kind)
 	}
 	return nil
+}
+
+// refuseReplay decides what a transfer whose ID already applied gets: a
+// purchase is refused with ErrReplayed (a buyer's signed order placed
+// again, by whoever captured it, is an error the caller must see), any
+// other kind returns nil so the original receipt answers the retry
+// (wallet transfers, and settlements every voter submits under one ID).
+func refuseReplay(t *SignedTransfer, orig Receipt) error {
+	if t.Kind != KindBuy {
+		return nil
+	}
+	return fmt.Errorf("%w: order %s already placed (ledger index %d)", ErrReplayed, t.ID, orig.Index)
 }
 
 // escrow is the total held in pending orders.

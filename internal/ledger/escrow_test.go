@@ -3,11 +3,16 @@ package ledger
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 func marketOp(t testing.TB, from account, kind Kind, to string, amount int64, ref string, data []byte, at time.Time) SignedTransfer {
@@ -72,8 +77,9 @@ func TestEscrowReleasePaysSellerOnce(t *testing.T) {
 	if m.f.Escrow() != 1010 {
 		t.Fatalf("escrow %d, want 1010", m.f.Escrow())
 	}
-	// A replayed order applies once.
-	if r := m.apply(t, order); r.Err != nil || !r.Receipt.Replay {
+	// A replayed order is refused with a clear error and changes nothing.
+	if r := m.apply(t, order); !errors.Is(r.Err, ErrReplayed) || r.Receipt.Replay ||
+		!strings.Contains(r.Err.Error(), "order "+order.ID+" already placed") {
 		t.Fatalf("replayed order: %+v", r)
 	}
 	if m.f.Escrow() != 1010 {
@@ -147,6 +153,97 @@ func TestEscrowWrongKeyRefundsBuyer(t *testing.T) {
 	}
 	if r := m.apply(t, marketOp(t, m.buyer, KindRate, m.seller.id, 1, order.ID, nil, m.now)); !errors.Is(r.Err, ErrSettled) {
 		t.Fatalf("rating a refunded order: %v", r.Err)
+	}
+}
+
+// TestEscrowOrderIDNeverReused: once the ID window has forgotten an
+// order's ID, a purchase naming that ID (signed again with a fresh time,
+// by its buyer or anyone) is still refused: it must never overwrite the
+// order, whose escrow the invariant counts.
+func TestEscrowOrderIDNeverReused(t *testing.T) {
+	seller, buyer, other, voter, op := newAccount(t), newAccount(t), newAccount(t), newAccount(t), newAccount(t)
+	f := newLedger(t, Genesis{Balances: map[string]int64{buyer.id: 10_000, other.id: 10_000}, FeeBPS: 100,
+		Operator: op.id, IDWindow: time.Minute})
+	now := time.Now()
+	if r := applyOne(t, f, 2, now, marketOp(t, seller, KindList, seller.id, 1000, "L1", listingKey(voter), now)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	order := marketOp(t, buyer, KindBuy, seller.id, 1000, "L1", bytes.Repeat([]byte{1}, 32), now)
+	if r := applyOne(t, f, 3, now, order); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	later := now.Add(3 * time.Minute)
+	applyOne(t, f, 4, later, mustTransferAt(t, other, buyer.id, 1, later)) // prunes the window
+	if _, ok := f.Lookup(order.ID); ok {
+		t.Fatal("order id not pruned after the window")
+	}
+	for i, signer := range []account{buyer, other} {
+		again, err := Sign(signer.key, Transfer{ID: order.ID, Kind: KindBuy, From: signer.id, To: seller.id, Amount: 1000,
+			Ref: "L1", Data: bytes.Repeat([]byte{9}, 32), Time: later.UnixNano()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := applyOne(t, f, uint64(5+i), later, again)
+		if !errors.Is(r.Err, ErrReplayed) || !strings.Contains(r.Err.Error(), "already placed by "+buyer.id) {
+			t.Fatalf("purchase reusing order id (signer %d): %+v", i, r)
+		}
+	}
+	o, err := f.Order(order.ID)
+	if err != nil || o.Buyer != buyer.id || o.BuyerKey[0] != 1 || o.State != OrderPending || f.Escrow() != 1010 {
+		t.Fatalf("order %+v (%v), escrow %d", o, err, f.Escrow())
+	}
+	if got := balance(t, f, other.id); got != 10_000-1 {
+		t.Fatalf("other has %d: charged for a refused order", got)
+	}
+}
+
+// TestReplayedOrderRefusedOverTheWire: a non-voter (a peer that captured
+// a buyer's signed order) submits it again through ClientProtocol; the
+// voter's decided ErrReplayed crosses the wire and Submit returns it at
+// once instead of retrying, while a replayed wallet transfer still gets
+// its original receipt.
+func TestReplayedOrderRefusedOverTheWire(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seller, buyer, vkey := newAccount(t), newAccount(t), newAccount(t)
+	nodes, err := startCluster(ctx, t.TempDir(), []crypto.PrivKey{vkey.key},
+		Genesis{Balances: map[string]int64{buyer.id: 10_000}, FeeBPS: 100, Operator: vkey.id}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nodes[0].close()
+	client, err := startNode(newAccount(t).key, Config{Voters: []peer.ID{nodes[0].host.ID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.close()
+	introduce(client, nodes[0])
+	now := time.Now()
+	if _, err := client.svc.Submit(ctx, marketOp(t, seller, KindList, seller.id, 1000, "L1", listingKey(vkey), now)); err != nil {
+		t.Fatal(err)
+	}
+	order := marketOp(t, buyer, KindBuy, seller.id, 1000, "L1", bytes.Repeat([]byte{1}, 32), now)
+	if _, err := nodes[0].svc.Submit(ctx, order); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = client.svc.Submit(ctx, order)
+	if !errors.Is(err, ErrReplayed) || !strings.Contains(err.Error(), "order "+order.ID+" already placed") {
+		t.Fatalf("replayed order through a non-voter: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("replayed order refused after %s: retried as if undecided", d)
+	}
+	if b, _ := client.svc.Balance(ctx, buyer.id); b != 10_000-1010 {
+		t.Fatalf("buyer has %d, want one payment", b)
+	}
+	tr := mustTransfer(t, buyer, seller.id, 5)
+	first, err := client.svc.Submit(ctx, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := client.svc.Submit(ctx, tr); err != nil || !again.Replay || again.Index != first.Index {
+		t.Fatalf("retried transfer: %+v %v", again, err)
 	}
 }
 
@@ -233,6 +330,7 @@ func TestEscrowRandomProperty(t *testing.T) {
 		}
 		for step := 0; step < 80; step++ {
 			var batch []SignedTransfer
+			replay := map[int]bool{}
 			for n := 1 + rng.IntN(8); n > 0; n-- {
 				a, b := accts[rng.IntN(len(accts))], accts[rng.IntN(len(accts))]
 				var st SignedTransfer
@@ -276,7 +374,8 @@ func TestEscrowRandomProperty(t *testing.T) {
 					if len(applied) == 0 {
 						continue
 					}
-					st = applied[rng.IntN(len(applied))] // replay
+					st = applied[rng.IntN(len(applied))]
+					replay[len(batch)] = true
 				case 8:
 					if a.id == b.id {
 						continue
@@ -296,6 +395,12 @@ func TestEscrowRandomProperty(t *testing.T) {
 				st := batch[i]
 				if forged[st.ID] && !errors.Is(r.Err, ErrBadSignature) {
 					t.Fatalf("seed %d: forged order: %v", seed, r.Err)
+				}
+				if replay[i] && st.Kind == KindBuy && !errors.Is(r.Err, ErrReplayed) {
+					t.Fatalf("seed %d: replayed order: %+v", seed, r)
+				}
+				if replay[i] && st.Kind != KindBuy && r.Err == nil && !r.Receipt.Replay {
+					t.Fatalf("seed %d: replayed %s applied again", seed, st.Kind)
 				}
 				if r.Err != nil || r.Receipt.Replay {
 					continue

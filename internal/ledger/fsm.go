@@ -213,6 +213,9 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 		return Receipt{}, ErrNoLedger
 	}
 	if rec, ok := st.Applied[t.ID]; ok {
+		if err := refuseReplay(t, rec.Receipt); err != nil {
+			return Receipt{}, err
+		}
 		r := rec.Receipt
 		r.Replay = true
 		return r, nil

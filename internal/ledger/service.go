@@ -367,11 +367,12 @@ func (s *Service) submitLocal(ctx context.Context, t SignedTransfer) (Receipt, e
 // Submit applies a signed transfer through the ledger and returns its
 // receipt once committed and applied. On the leader it goes through the
 // batcher; elsewhere it is forwarded over ClientProtocol. Submit retries
-// (with the same ID, which is safe: a replay returns the original receipt)
-// until ctx ends when the outcome is unknown (leader change, lost stream);
-// outcomes decided by the ledger (ErrInsufficientFunds, ErrBadSignature,
-// ErrInvalid, ErrExpired, ErrGrantRefused, ErrUnknownAccount, ErrNoLedger)
-// are returned at once.
+// (with the same ID, which is safe: a replay returns the original receipt,
+// or for a purchase ErrReplayed) until ctx ends when the outcome is unknown
+// (leader change, lost stream); outcomes decided by the ledger
+// (ErrInsufficientFunds, ErrBadSignature, ErrInvalid, ErrExpired,
+// ErrGrantRefused, ErrUnknownAccount, ErrNoLedger, the market errors) are
+// returned at once.
 func (s *Service) Submit(ctx context.Context, t SignedTransfer) (Receipt, error) {
 	if err := t.Validate(); err != nil {
 		return Receipt{}, err
@@ -452,7 +453,7 @@ func (s *Service) retry(ctx context.Context, op func(context.Context) error) err
 func retryable(err error) bool {
 	for _, decided := range []error{ErrInsufficientFunds, ErrBadSignature, ErrUnknownAccount,
 		ErrInvalid, ErrExpired, ErrGrantRefused, ErrNoLedger, ErrNotVoter, ErrLedgerExists,
-		errBadRequest, ErrNotFound, ErrSettled, ErrNotPermitted, ErrListing,
+		errBadRequest, ErrNotFound, ErrSettled, ErrNotPermitted, ErrListing, ErrReplayed,
 		context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, decided) {
 			return false

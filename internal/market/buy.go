@@ -246,7 +246,9 @@ type BuyResult struct {
 // key), waits for a voter to release the content key sealed to that key
 // (the seller need not be online), checks the key against the listing's
 // commitment, fetches the ciphertext from any peers and decrypts it. A
-// Buy interrupted after paying resumes the same order when called again.
+// Buy interrupted after paying resumes the same order when called again;
+// the ledger refuses a replayed order (ledger.ErrReplayed), which Buy
+// accepts only for an order the ledger holds as this node's own.
 // It returns ErrRefunded when the voters refunded the order (wrong key),
 // ErrPending when ctx ends first.
 func (s *Service) Buy(ctx context.Context, listingID, out string) (BuyResult, error) {
@@ -307,6 +309,12 @@ func (s *Service) Buy(ctx context.Context, listingID, out string) (BuyResult, er
 		// Pay (or retry paying: the same order ID applies once).
 		err := s.submit(ctx, ledger.Transfer{ID: orderID, Kind: ledger.KindBuy, To: ml.Seller, Amount: ml.Price,
 			Ref: listingID, Data: priv.PublicKey().Bytes()})
+		if errors.Is(err, ledger.ErrReplayed) {
+			// The ledger refuses a replayed order; this one may be our own
+			// earlier attempt whose answer was lost (the ledger client
+			// retries with the same ID). Go on only if the order is ours.
+			err = s.ownOrder(ctx, orderID, listingID, priv.PublicKey().Bytes(), err)
+		}
 		if err != nil {
 			if errors.Is(err, ledger.ErrExpired) || errors.Is(err, ledger.ErrInsufficientFunds) || errors.Is(err, ledger.ErrListing) {
 				s.forget(orderID)
@@ -334,8 +342,8 @@ func (s *Service) Buy(ctx context.Context, listingID, out string) (BuyResult, er
 	}
 	res.Fee = o.Fee
 	if o.State == ledger.OrderRefunded {
-		return res, fmt.Errorf("%w: order %s: %s; %s were returned", ErrRefunded, orderID, o.Reason,
-			ledger.FormatCredits(o.Price+o.Fee))
+		return res, fmt.Errorf("%w: order %s: %s; %s credits (price and fee) were returned to you", ErrRefunded, orderID,
+			o.Reason, ledger.FormatCredits(o.Price+o.Fee))
 	}
 	key, err := open(priv, o.SealedKey)
 	if err != nil {
@@ -356,6 +364,20 @@ func (s *Service) Buy(ctx context.Context, listingID, out string) (BuyResult, er
 	}
 	res.Size = n
 	return res, nil
+}
+
+// ownOrder returns nil when the ledger holds orderID as this node's
+// purchase of listingID with buyerKey (placed by an earlier attempt of the
+// same Buy), else refused wrapped with what the ledger holds.
+func (s *Service) ownOrder(ctx context.Context, orderID, listingID string, buyerKey []byte, refused error) error {
+	o, err := s.cfg.Ledger.Order(ctx, orderID)
+	if err != nil {
+		return fmt.Errorf("%w (and reading the order: %w)", refused, err)
+	}
+	if o.Buyer != s.id || o.Listing != listingID || !bytes.Equal(o.BuyerKey, buyerKey) {
+		return fmt.Errorf("%w: the ledger's order %s is %s's purchase of listing %s", refused, orderID, o.Buyer, o.Listing)
+	}
+	return nil
 }
 
 func (s *Service) forget(orderID string) {

@@ -55,6 +55,8 @@
 //
 // Trust: ratings are ledger operations (KindRate) signed by the buyer of a
 // released order, at most one per order, so they are replicated and cannot
-// be forged or stuffed by non-buyers. A replayed order (same signed bytes)
-// applies once (ledger ID), a stale one is refused (ledger.ErrExpired).
+// be forged or stuffed by non-buyers. A replayed order (same signed bytes,
+// or any purchase naming an order ID the ledger holds) is refused by the
+// voters with ledger.ErrReplayed and never pays twice; one older than the
+// ledger's ID window is refused with ledger.ErrExpired.
 package market

@@ -544,3 +544,72 @@ func TestTwoVotersSettleOnce(t *testing.T) {
 		t.Fatalf("buyer has %d", got)
 	}
 }
+
+// lossyLedger applies every purchase twice, as the ledger client does when
+// the answer to its first attempt is lost and it retries with the same ID;
+// the caller sees the retry's answer.
+type lossyLedger struct{ nodeLedger }
+
+func (l lossyLedger) Submit(ctx context.Context, st ledger.SignedTransfer) (ledger.Receipt, error) {
+	rec, err := l.nodeLedger.Submit(ctx, st)
+	if err != nil || st.Kind != ledger.KindBuy {
+		return rec, err
+	}
+	return l.nodeLedger.Submit(ctx, st)
+}
+
+// TestBuyAfterLostReply: the ledger refuses a replayed order
+// (ledger.ErrReplayed), and Buy recognises the refused replay of its own
+// order as paid, so it completes and pays once. A replay of that order
+// submitted by anyone else is refused with a clear error.
+func TestBuyAfterLostReply(t *testing.T) {
+	w := newWorld(t)
+	w.serveVoter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	plain := []byte("answered twice, paid once")
+	res, err := w.seller.Sell(ctx, SellRequest{Path: writeFile(t, plain), Title: "Lost reply", Price: 2_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk := w.buyer.cfg.Key
+	buyer, err := New(Config{Key: bk, Dir: t.TempDir(), Ledger: lossyLedger{nodeLedger{n: w.net}}, Files: w.net, Finder: w.net,
+		PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := bal(t, w.net, buyer.id)
+	out := filepath.Join(t.TempDir(), "out")
+	br, err := buyer.Buy(ctx, res.ID, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, plain) {
+		t.Fatal("goods differ")
+	}
+	if paid := before - bal(t, w.net, buyer.id); paid != 2_020_000 {
+		t.Fatalf("buyer paid %d, want 2020000 once", paid)
+	}
+	// The same signed order again, as a peer that captured it would send it.
+	o, err := w.net.fsm.Order(br.Order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay, err := ledger.Sign(bk, ledger.Transfer{ID: br.Order, Kind: ledger.KindBuy, From: buyer.id, To: o.Seller,
+		Amount: o.Price, Ref: res.ID, Data: o.BuyerKey, Time: time.Now().UnixNano()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (nodeLedger{n: w.net}).Submit(ctx, replay); !errors.Is(err, ledger.ErrReplayed) ||
+		!strings.Contains(err.Error(), "order "+br.Order+" already placed") {
+		t.Fatalf("replayed order: %v", err)
+	}
+	// An order ID already held by another buyer's purchase is not taken
+	// for this node's own.
+	if err := w.other.ownOrder(ctx, br.Order, res.ID, o.BuyerKey, ledger.ErrReplayed); !errors.Is(err, ledger.ErrReplayed) {
+		t.Fatalf("another buyer's order taken as own: %v", err)
+	}
+	if paid := before - bal(t, w.net, buyer.id); paid != 2_020_000 {
+		t.Fatalf("buyer paid %d after the replay, want 2020000", paid)
+	}
+}

@@ -93,6 +93,7 @@ func marketErrorStatus(m map[error]int) {
 	m[ledger.ErrSettled] = http.StatusConflict
 	m[ledger.ErrNotPermitted] = http.StatusForbidden
 	m[ledger.ErrListing] = http.StatusConflict
+	m[ledger.ErrReplayed] = http.StatusConflict
 }
 
 func parseCredits(s, what string) (int64, error) {
