@@ -24,13 +24,13 @@ import (
 type loopNode struct {
 	h       host.Host
 	content *memContent
-	ps     *pubsub.PubSub
-	psStop context.CancelFunc
-	dbPath string
-	db     *store.DB
-	svc    *Service
-	stop   context.CancelFunc
-	done   chan error
+	ps      *pubsub.PubSub
+	psStop  context.CancelFunc
+	dbPath  string
+	db      *store.DB
+	svc     *Service
+	stop    context.CancelFunc
+	done    chan error
 }
 
 // newLoopNode starts a host with GossipSub on 127.0.0.1, opens a database

@@ -77,10 +77,13 @@ func TestContent(t *testing.T, a, b compute.Content, aID, bID peer.ID) {
 		"size too small": func() error { _, err := b.Fetch(ctx, id, 10, aID); return err },
 		"unknown":        func() error { _, err := b.Fetch(ctx, unknown, int64(len(fresh)), aID); return err },
 		"unknown local":  func() error { _, err := a.Fetch(ctx, unknown, int64(len(fresh)), aID); return err },
-		"chunk id":       func() error { _, err := b.Fetch(ctx, content.ChunkID(small).String(), int64(len(small)), aID); return err },
-		"not an id":      func() error { _, err := b.Fetch(ctx, "hello", 5, aID); return err },
-		"bad key":        func() error { _, err := a.Publish(ctx, "../escape", small); return err },
-		"empty key":      func() error { _, err := a.Publish(ctx, "", small); return err },
+		"chunk id": func() error {
+			_, err := b.Fetch(ctx, content.ChunkID(small).String(), int64(len(small)), aID)
+			return err
+		},
+		"not an id": func() error { _, err := b.Fetch(ctx, "hello", 5, aID); return err },
+		"bad key":   func() error { _, err := a.Publish(ctx, "../escape", small); return err },
+		"empty key": func() error { _, err := a.Publish(ctx, "", small); return err },
 	} {
 		if err := f(); err == nil {
 			t.Errorf("%s: no error", name)
