@@ -37,8 +37,8 @@ const (
 // (the share catalog is in the database, so it is still served after a
 // restart). What it fetches lands in HOME/compute/cache/CID and is seeded
 // like any download (unless no_seed is set), so the next worker may fetch
-// it from this one; the cache keeps the computeCacheFiles most recent
-// files up to computeCacheBytes. A content id the node already holds (its
+// it from this one; the cache keeps the computeCacheFiles newest files, up
+// to computeCacheBytes. A content id the node already holds (its
 // own published content, or the cache) is read from the share catalog,
 // chunk by verified chunk, with no network.
 type computeContent struct {
@@ -227,10 +227,6 @@ func (c *computeContent) local(ctx context.Context, id cid.Cid, size int64) (dat
 		}
 		data = append(data, b...)
 	}
-	if p := filepath.Join(c.cache, id.String()); fileExists(p) {
-		now := time.Now()
-		os.Chtimes(p, now, now) // recently used
-	}
 	return data, true, nil
 }
 
@@ -264,11 +260,6 @@ func readExactly(path string, size int64) ([]byte, error) {
 	return data, nil
 }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // drop stops seeding a cached file and deletes it.
 func (c *computeContent) drop(ctx context.Context, path string) {
 	if err := c.share.Remove(ctx, path); err != nil && !errors.Is(err, share.ErrNotShared) {
@@ -277,8 +268,9 @@ func (c *computeContent) drop(ctx context.Context, path string) {
 	os.Remove(path)
 }
 
-// evict keeps the cache within its limits, dropping the least recently
-// used files first.
+// evict keeps the cache within its limits, dropping the oldest files
+// first. (Touching a file on use would make the share catalog hash it
+// again, so age is time since download.)
 func (c *computeContent) evict(ctx context.Context) {
 	ents, err := os.ReadDir(c.cache)
 	if err != nil {
@@ -287,7 +279,7 @@ func (c *computeContent) evict(ctx context.Context) {
 	type file struct {
 		path string
 		size int64
-		used time.Time
+		age  time.Time
 	}
 	var files []file
 	var total int64
@@ -299,7 +291,7 @@ func (c *computeContent) evict(ctx context.Context) {
 		files = append(files, file{filepath.Join(c.cache, e.Name()), info.Size(), info.ModTime()})
 		total += info.Size()
 	}
-	slices.SortFunc(files, func(a, b file) int { return a.used.Compare(b.used) })
+	slices.SortFunc(files, func(a, b file) int { return a.age.Compare(b.age) })
 	for len(files) > computeCacheFiles || (total > computeCacheBytes && len(files) > 1) {
 		c.drop(ctx, files[0].path)
 		total -= files[0].size
