@@ -74,7 +74,9 @@ const sweepEvery = time.Minute
 // sweepLoop unpublishes content nobody needs any more: the module and
 // inputs of jobs that are finished (or unknown: a submission that failed
 // half way), and outputs published for attempts that are over (left by a
-// crash). It runs at start, when a job ends, and now and then.
+// crash). It runs at start, when a job ends, and now and then. An active
+// job whose content is gone (its files deleted by hand, say) could never
+// finish: the sweep fails it, with the reason.
 func (s *Service) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
@@ -92,9 +94,36 @@ func (s *Service) sweepLoop(ctx context.Context) {
 }
 
 func (s *Service) sweep(ctx context.Context) error {
+	// Jobs active now had their content published before they became
+	// active, so it must be among the keys listed after this.
+	s.mu.Lock()
+	var active []*job
+	for _, j := range s.jobs {
+		if !j.finishedState() {
+			active = append(active, j)
+		}
+	}
+	s.mu.Unlock()
 	keys, err := s.cfg.Content.Keys(ctx)
 	if err != nil {
 		return err
+	}
+	have := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		have[k] = true
+	}
+	for _, j := range active {
+		if missing := missingContent(j, have); missing != "" {
+			s.mu.Lock()
+			if !j.finishedState() {
+				s.log.Warn("compute: job content missing", "job", j.id, "key", missing)
+				err = s.endJob(ctx, j, StateFailed, "its content is no longer published ("+missing+"); submit it again")
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
 	}
 	for _, k := range keys {
 		if !s.stale(k) {
@@ -106,6 +135,20 @@ func (s *Service) sweep(ctx context.Context) error {
 		s.log.Debug("compute: content unpublished", "key", k)
 	}
 	return nil
+}
+
+// missingContent returns the key of a piece of j's content that is not
+// published, or "". j's module, inputs and spec are immutable.
+func missingContent(j *job, have map[string]bool) string {
+	if k := moduleKey(j.id); !have[k] {
+		return k
+	}
+	for i, in := range j.inputs {
+		if k := inputKey(j.id, i); in.id != "" && !have[k] {
+			return k
+		}
+	}
+	return ""
 }
 
 // stale reports whether the content published under key is no longer

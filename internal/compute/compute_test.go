@@ -244,3 +244,38 @@ func TestSweepLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// An active job whose content is no longer published (deleted behind the
+// node's back) fails with the reason instead of waiting forever.
+func TestMissingContentFailsJob(t *testing.T) {
+	t.Parallel()
+	mod := testModule(t)
+	c := newCluster(t, 1)
+	svc := c.start(0, false, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := svc.Submit(ctx, JobSpec{Module: mod, Inputs: [][]byte{[]byte("a"), []byte("b")}, Args: []string{"echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := svc.Status(ctx, id); st.State != StateQueued {
+		t.Fatalf("job with its content in place: %+v", st)
+	}
+	if err := c.nodes[0].content.Unpublish(ctx, inputKey(id, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := svc.Status(ctx, id)
+	if st.State != StateFailed || len(st.Reasons) == 0 || !strings.Contains(st.Reasons[0], inputKey(id, 1)) {
+		t.Fatalf("job with an input gone: %+v", st)
+	}
+	// Its remaining content is unpublished with it.
+	if keys, _ := c.nodes[0].content.Keys(ctx); len(keys) != 0 {
+		t.Errorf("still published: %v", keys)
+	}
+}
