@@ -19,7 +19,7 @@ import (
 //
 // Keys name what a node publishes. They are made of lower-case letters,
 // digits and '-' only, at most 100 characters: "job-JOBID-module",
-// "job-JOBID-in-I" and "result-ATTEMPT".
+// "job-JOBID-in-I" and "result-ID" (ID chosen by the worker).
 type Content interface {
 	// Publish stores data under key, in the node's home so that it
 	// survives a restart, and serves it to other peers by its content

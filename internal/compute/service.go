@@ -110,7 +110,6 @@ type Service struct {
 	self peer.ID
 	db   *store.DB
 	tune tunables
-	ctx  context.Context // New's ctx until Serve, then Serve's
 
 	mu         sync.Mutex
 	jobs       map[string]*job
@@ -148,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, log: log, self: cfg.Host.ID(), db: cfg.DB, tune: defaultTunables, ctx: ctx,
+		cfg: cfg, log: log, self: cfg.Host.ID(), db: cfg.DB, tune: defaultTunables,
 		jobs: jobs, submitting: map[string]bool{}, assigns: map[string]*assignment{}, workers: workers,
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		payWake: make(chan struct{}, 1), advertWake: make(chan struct{}, 1), sweepWake: make(chan struct{}, 1),
@@ -171,9 +170,6 @@ func (s *Service) rand() float64 { return s.rnd.Float64() }
 func (s *Service) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.mu.Lock()
-	s.ctx = ctx
-	s.mu.Unlock()
 
 	var (
 		topic *pubsub.Topic

@@ -404,11 +404,11 @@ func (w *worker) publish(key string, on bool) {
 	}
 }
 
-// publishing reports whether the output key result-attempt is in use.
-func (w *worker) publishing(attempt string) bool {
+// publishing reports whether the output key result-id is in use.
+func (w *worker) publishing(id string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.outputs[resultKey(attempt)]
+	return w.outputs[resultKey(id)]
 }
 
 func (w *worker) unpublishOutput(key string) {
