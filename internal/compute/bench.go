@@ -207,8 +207,9 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 			err = errors.Join(err, nd.close())
 		}
 	}()
+	cn := newMemNet()
 	for range n + 1 {
-		nd, err := newLoopNode(dir)
+		nd, err := newLoopNode(dir, cn)
 		if err != nil {
 			return benchRun{}, err
 		}

@@ -18,22 +18,24 @@ import (
 	"github.com/peerpath/peerpath/internal/store"
 )
 
-// loopNode is one in-process node on loopback (a libp2p host, GossipSub and
-// a database) that runs a compute Service: used by Bench and the tests.
+// loopNode is one in-process node on loopback (a libp2p host, GossipSub, a
+// database and a store in an in-memory content network) that runs a
+// compute Service: used by Bench and the tests.
 type loopNode struct {
-	h      host.Host
-	ps     *pubsub.PubSub
-	psStop context.CancelFunc
-	dbPath string
-	db     *store.DB
-	svc    *Service
-	stop   context.CancelFunc
-	done   chan error
+	h       host.Host
+	content *memContent
+	ps      *pubsub.PubSub
+	psStop  context.CancelFunc
+	dbPath  string
+	db      *store.DB
+	svc     *Service
+	stop    context.CancelFunc
+	done    chan error
 }
 
-// newLoopNode starts a host with GossipSub on 127.0.0.1 and opens a
-// database in dir.
-func newLoopNode(dir string) (*loopNode, error) {
+// newLoopNode starts a host with GossipSub on 127.0.0.1, opens a database
+// in dir and joins the content network cn.
+func newLoopNode(dir string, cn *memNet) (*loopNode, error) {
 	h, err := libp2p.New(
 		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -49,7 +51,7 @@ func newLoopNode(dir string) (*loopNode, error) {
 		h.Close()
 		return nil, fmt.Errorf("compute: gossipsub: %w", err)
 	}
-	n := &loopNode{h: h, ps: ps, psStop: psStop, dbPath: filepath.Join(dir, h.ID().String()+".db")}
+	n := &loopNode{h: h, content: cn.node(h.ID()), ps: ps, psStop: psStop, dbPath: filepath.Join(dir, h.ID().String()+".db")}
 	if n.db, err = store.Open(n.dbPath); err != nil {
 		psStop()
 		h.Close()
@@ -72,7 +74,7 @@ func (n *loopNode) start(runner *sandbox.Runner, wc WorkerConfig, payer Payer, l
 		n.db = db
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, Config{Host: n.h, PubSub: n.ps, DB: n.db, Runner: runner, Payer: payer, Logger: log, Worker: wc})
+	svc, err := New(ctx, Config{Host: n.h, PubSub: n.ps, DB: n.db, Content: n.content, Runner: runner, Payer: payer, Logger: log, Worker: wc})
 	if err != nil {
 		cancel()
 		return err

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/zeebo/blake3"
 
 	"github.com/peerpath/peerpath/internal/store"
 )
@@ -66,6 +65,21 @@ CREATE TABLE compute_payments (           -- what each worker is owed and was pa
 	PRIMARY KEY (ref, worker)
 );
 CREATE INDEX compute_payments_owed ON compute_payments (state);
+`}, {Version: 2, SQL: `
+-- Modules and inputs are published as content (Config.Content); the
+-- database keeps their content ids and sizes. The BLOB columns of version
+-- 1 stay, empty.
+ALTER TABLE compute_jobs ADD COLUMN module_cid TEXT NOT NULL DEFAULT '';
+ALTER TABLE compute_jobs ADD COLUMN module_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE compute_inputs ADD COLUMN cid TEXT NOT NULL DEFAULT '';
+ALTER TABLE compute_inputs ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+-- Active jobs of version 1 carried their content inline, which workers no
+-- longer accept: they end, with the reason.
+UPDATE compute_jobs SET state = 'failed', finished = CAST(strftime('%s', 'now') AS INTEGER) * 1000000000,
+	reason = 'submitted by an older version that sent content inline; submit it again'
+	WHERE state IN ('queued', 'running');
+UPDATE compute_jobs SET module = x'';
+DELETE FROM compute_inputs;
 `}}
 
 // storedSpec is a job's parameters as stored (module and inputs apart).
@@ -88,7 +102,7 @@ type dbExec interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func insertJob(ctx context.Context, db *store.DB, j *job, inputs [][]byte) error {
+func insertJob(ctx context.Context, db *store.DB, j *job) error {
 	spec, err := json.Marshal(j.spec)
 	if err != nil {
 		return fmt.Errorf("compute: %w", err)
@@ -98,12 +112,12 @@ func insertJob(ctx context.Context, db *store.DB, j *job, inputs [][]byte) error
 		return fmt.Errorf("compute: storing job: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO compute_jobs (id, created, state, spec, module) VALUES (?, ?, ?, ?, ?)`,
-		j.id, j.created.UnixNano(), j.state, string(spec), j.module); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO compute_jobs (id, created, state, spec, module, module_cid, module_size) VALUES (?, ?, ?, ?, x'', ?, ?)`,
+		j.id, j.created.UnixNano(), j.state, string(spec), j.moduleCID, j.moduleSize); err != nil {
 		return fmt.Errorf("compute: storing job: %w", err)
 	}
-	for i, in := range inputs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO compute_inputs (job, idx, data) VALUES (?, ?, ?)`, j.id, i, in); err != nil {
+	for i, in := range j.inputs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO compute_inputs (job, idx, data, cid, size) VALUES (?, ?, x'', ?, ?)`, j.id, i, in.id, in.size); err != nil {
 			return fmt.Errorf("compute: storing job: %w", err)
 		}
 	}
@@ -121,7 +135,7 @@ func insertJob(ctx context.Context, db *store.DB, j *job, inputs [][]byte) error
 // loadJobs reads every job: active jobs with their units' state and pending
 // results; finished ones with their counts only.
 func loadJobs(ctx context.Context, db *store.DB) (map[string]*job, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id, created, finished, state, reason, spec, module FROM compute_jobs`)
+	rows, err := db.QueryContext(ctx, `SELECT id, created, finished, state, reason, spec, module_cid, module_size FROM compute_jobs`)
 	if err != nil {
 		return nil, fmt.Errorf("compute: loading jobs: %w", err)
 	}
@@ -132,7 +146,7 @@ func loadJobs(ctx context.Context, db *store.DB) (map[string]*job, error) {
 			created, finished int64
 			spec              string
 		)
-		if err := rows.Scan(&j.id, &created, &finished, &j.state, &j.reason, &spec, &j.module); err != nil {
+		if err := rows.Scan(&j.id, &created, &finished, &j.state, &j.reason, &spec, &j.moduleCID, &j.moduleSize); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("compute: loading jobs: %w", err)
 		}
@@ -144,7 +158,6 @@ func loadJobs(ctx context.Context, db *store.DB) (map[string]*job, error) {
 		if finished != 0 {
 			j.finished = time.Unix(0, finished)
 		}
-		j.moduleHash = blake3.Sum256(j.module)
 		jobs[j.id] = j
 	}
 	if err := rows.Err(); err != nil {
@@ -197,6 +210,11 @@ func loadUnits(ctx context.Context, db *store.DB, j *job) error {
 	if j.finishedState() {
 		return nil
 	}
+	if j.spec.Inputs {
+		if err := loadInputs(ctx, db, j); err != nil {
+			return err
+		}
+	}
 	res, err := db.QueryContext(ctx, `SELECT idx, worker, hash, output FROM compute_results WHERE job = ?`, j.id)
 	if err != nil {
 		return fmt.Errorf("compute: loading results: %w", err)
@@ -226,6 +244,29 @@ func loadUnits(ctx context.Context, db *store.DB, j *job) error {
 		j.workers[w] = true
 	}
 	return res.Err()
+}
+
+// loadInputs reads the content ids of an active job's inputs.
+func loadInputs(ctx context.Context, db *store.DB, j *job) error {
+	rows, err := db.QueryContext(ctx, `SELECT idx, cid, size FROM compute_inputs WHERE job = ?`, j.id)
+	if err != nil {
+		return fmt.Errorf("compute: loading inputs: %w", err)
+	}
+	defer rows.Close()
+	j.inputs = make([]contentRef, j.spec.Units)
+	for rows.Next() {
+		var (
+			idx int
+			ref contentRef
+		)
+		if err := rows.Scan(&idx, &ref.id, &ref.size); err != nil {
+			return fmt.Errorf("compute: loading inputs: %w", err)
+		}
+		if idx >= 0 && idx < len(j.inputs) {
+			j.inputs[idx] = ref
+		}
+	}
+	return rows.Err()
 }
 
 func loadWorkers(ctx context.Context, db *store.DB) (map[peer.ID]*workerRec, error) {

@@ -13,49 +13,73 @@
 // A job is a WASI preview 1 command module plus units: one per input (the
 // input is the unit's stdin) or Count units (unit i gets PEERPATH_UNIT=i in
 // its environment and i as its last argument, after the job's Args). A
-// unit's result is its stdout. Inputs and outputs travel inline, up to
-// MaxInline (4 MiB) each; larger inputs are refused at Submit and larger
-// outputs fail the unit (sandbox.ErrOutputTooLarge). Moving them as shared
-// content (chunked, by content id) is left for later.
+// unit's result is its stdout.
+//
+// # Content
+//
+// The module and the inputs travel as content, through the sharing layer's
+// ids and verified chunks: Submit publishes the module and each non-empty
+// input (at most MaxModuleBytes and MaxInput) through Config.Content, which
+// the node implements over its share and transfer services, and a unit
+// names them by content id and size. A worker checks the sizes against
+// those limits before it fetches anything, fetches through Content (the
+// submitter is a known provider; any other peer holding the id serves too,
+// and every chunk is verified on arrival), and keeps compiled modules by
+// content id. A result of at most InlineResult (64 KiB) comes back inline;
+// a larger one (up to MaxOutput) is published by the worker, fetched by the
+// submitter by id, and hashed for the quorum like an inline one; the worker
+// unpublishes it once the submitter acknowledged the result. The package
+// does not import share or transfer: Content is declared here, the node
+// implements it, and the package's tests and Bench use an in-memory network
+// (memNet), both held to the conformance suite in computetest.
+//
+// Published content lives in the node's home (HOME/compute/blobs), so a
+// restarted submitter serves it again. A sweep unpublishes what is no
+// longer needed: the content of jobs that ended (when they end), and, at
+// start, what a crash left (jobs that never got recorded, outputs of
+// attempts that are over).
 //
 // # Protocol
 //
 // Adverts. The submitter publishes a small JSON advert of every active job
 // on the GossipSub topic Topic ("/peerpath/jobs/1") when the job is
 // submitted and every few seconds after: job id, submitter, reward, memory
-// and time limits, unit count, and the module's BLAKE3-256 hash and size.
+// and time limits, unit count, and the module's content id and size
+// (advert version 2).
 // GossipSub signs every message with its author's key and checks the
 // signature on arrival (strict signing, the default), and a worker accepts
 // an advert only when its verified author is the submitter it names, so an
 // advert cannot send workers to a third party.
 //
 // Work. A worker that is on and has a free slot asks a job's submitter for
-// work over the libp2p protocol Protocol ("/peerpath/compute/1.0.0"), one
+// work over the libp2p protocol Protocol ("/peerpath/compute/2.0.0"), one
 // stream per request. Each message is a JSON header framed by p2p.WriteMsg
-// (at most 64 KiB) followed, when the header announces one, by a raw body
-// frame whose size is checked against the header and a per-operation limit
-// before it is read:
-//
-//	worker → submitter   {op:"module", job}
-//	submitter → worker   {op:"module", hash} + module bytes    (or {op:"none", final})
+// (at most 64 KiB) followed, when the header announces one (only an inline
+// result does), by a raw body frame whose size is checked against the
+// header and InlineResult before it is read; content ids must name files
+// and their sizes are checked against the limits above:
 //
 //	worker → submitter   {op:"work", job}
-//	submitter → worker   {op:"unit", unit, attempt, args, env, memory, timeout_ms} + stdin
+//	submitter → worker   {op:"unit", unit, attempt, args, env, memory, timeout_ms,
+//	                      module, module_size, input?, input_size?}
 //	                     or {op:"none", retry_ms}: nothing free now, ask later
 //	                     or {op:"none", final}: job over, or this worker excluded
-//	   ... the worker runs the unit, keeping the stream open ...
-//	worker → submitter   {op:"result", attempt, hash} + stdout
+//	   ... the worker fetches the module and input, runs the unit,
+//	       keeping the stream open ...
+//	worker → submitter   {op:"result", attempt, hash} + stdout       (≤ 64 KiB)
+//	                     or {op:"result", attempt, hash, output, output_size}
 //	                     or {op:"result", attempt, err_kind, reason}
+//	   ... the submitter fetches a published output ...
 //	submitter → worker   {op:"ack"}
 //
-// The worker fetches a module once, checks it against the advertised hash,
-// and keeps it compiled (the sandbox runner also caches compiled code, on
-// disk when configured). The submitter recomputes the hash of every output
-// it receives. The open stream is the lease: if it breaks (the worker's
-// node died or left) or stays silent past the unit's timeout plus a grace
-// period, the unit is issued again; if the submitter takes the unit back
-// (job cancelled or failed, worker excluded) it resets the stream, and the
-// worker stops the unit at once.
+// The submitter recomputes the hash of every output it receives, inline or
+// fetched. The open stream is the lease: if it breaks (the worker's node
+// died or left) or stays silent past the unit's timeout plus a grace
+// period and the time allowed for fetching, the unit is issued again; if
+// the submitter takes the unit back (job cancelled or failed, worker
+// excluded) it resets the stream, and the worker stops the unit at once.
+// A worker that cannot fetch the module or the input reports the failure
+// as not the module's fault (it counts no try) and backs off.
 //
 // # Validation and trust
 //
@@ -101,10 +125,13 @@
 //
 // # Persistence
 //
-// All job state lives in SQLite (component "compute"): jobs with their
-// modules and inputs, units, unconfirmed results, worker records and
-// payments. In-flight assignments are not stored: a restarted submitter
-// issues every unfinished unit again, and results already received count.
+// All job state lives in SQLite (component "compute"): jobs with the
+// content ids and sizes of their modules and inputs (the bytes are
+// published content, see above), units, validated and unconfirmed
+// outputs, worker records and payments. In-flight assignments are not
+// stored: a restarted submitter issues every unfinished unit again, and
+// results already received count. Jobs still active when the database
+// moved to content ids (migration 2) end, failed, with the reason.
 //
 // # Workers
 //

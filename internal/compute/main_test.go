@@ -68,7 +68,8 @@ func testModule(t *testing.T) []byte {
 	return mod
 }
 
-var testTune = tunables{advertEvery: 200 * time.Millisecond, retry: 50 * time.Millisecond, trustAfter: 10, spotRate: 0.1, grace: 3 * time.Second}
+var testTune = tunables{advertEvery: 200 * time.Millisecond, retry: 50 * time.Millisecond, trustAfter: 10, spotRate: 0.1, grace: 3 * time.Second,
+	fetch: 20 * time.Second}
 
 // cluster is n connected loopback nodes; node 0 is the submitter.
 type cluster struct {
@@ -80,8 +81,9 @@ func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	dir := t.TempDir()
+	cn := newMemNet()
 	for range n {
-		nd, err := newLoopNode(dir)
+		nd, err := newLoopNode(dir, cn)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,8 +37,9 @@ const UnitEnv = "PEERPATH_UNIT"
 type job struct {
 	id         string
 	spec       storedSpec
-	module     []byte
-	moduleHash [32]byte
+	moduleCID  string       // the module, published as content
+	moduleSize int64        //
+	inputs     []contentRef // by unit, in inputs mode (an empty input has no id)
 	created    time.Time
 	finished   time.Time
 	state      string
@@ -51,6 +52,12 @@ type job struct {
 	doneSince  int       // units validated since started
 	results    int       // successful executions (replication overhead)
 	singles    int       // units validated from a single trusted copy
+}
+
+// contentRef names content published by the submitter.
+type contentRef struct {
+	id   string
+	size int64
 }
 
 func (j *job) finishedState() bool {
@@ -157,25 +164,17 @@ func (s *Service) trusted(w peer.ID) bool {
 
 // assign hands worker w a unit of job id, or says why not (op none). Called
 // with s.mu held.
-func (s *Service) assign(w peer.ID, id string) (message, []byte, *assignment) {
+func (s *Service) assign(w peer.ID, id string) (message, *assignment) {
 	j := s.jobs[id]
 	if j == nil || j.finishedState() {
-		return message{Op: opNone, Final: true, Reason: "no such active job"}, nil, nil
+		return message{Op: opNone, Final: true, Reason: "no such active job"}, nil
 	}
 	if s.rec(w).excluded() {
-		return message{Op: opNone, Final: true, Reason: "excluded: too many wrong results"}, nil, nil
+		return message{Op: opNone, Final: true, Reason: "excluded: too many wrong results"}, nil
 	}
 	for _, u := range j.units {
 		if u.state != unitQueued || u.tried[w] || s.wants(j, u) <= 0 {
 			continue
-		}
-		var body []byte
-		if j.spec.Inputs {
-			var err error
-			if body, err = s.input(j, u.idx); err != nil {
-				s.log.Warn("compute: reading unit input", "job", j.id, "unit", u.idx, "err", err)
-				break
-			}
 		}
 		if u.single == 0 && len(u.results) == 0 && len(u.running) == 0 {
 			u.single = -1
@@ -194,24 +193,19 @@ func (s *Service) assign(w peer.ID, id string) (message, []byte, *assignment) {
 			j.started = a.start
 		}
 		m := message{Op: opUnit, Job: j.id, Unit: u.idx, Attempt: a.id,
-			Args: append([]string(nil), j.spec.Args...), Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS}
-		if !j.spec.Inputs {
+			Args: append([]string(nil), j.spec.Args...), Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS,
+			Module: j.moduleCID, ModuleSize: j.moduleSize}
+		if j.spec.Inputs {
+			if u.idx < len(j.inputs) {
+				m.Input, m.InputSize = j.inputs[u.idx].id, j.inputs[u.idx].size
+			}
+		} else {
 			m.Args = append(m.Args, strconv.Itoa(u.idx))
 			m.Env = map[string]string{UnitEnv: strconv.Itoa(u.idx)}
 		}
-		return m, body, a
+		return m, a
 	}
-	return message{Op: opNone, RetryMS: s.tune.retry.Milliseconds(), Reason: "every unit is assigned"}, nil, nil
-}
-
-// input reads unit i's input from the database.
-func (s *Service) input(j *job, i int) ([]byte, error) {
-	var data []byte
-	err := s.db.QueryRowContext(s.ctx, `SELECT data FROM compute_inputs WHERE job = ? AND idx = ?`, j.id, i).Scan(&data)
-	if err != nil {
-		return nil, fmt.Errorf("compute: reading input %d of job %s: %w", i, j.id, err)
-	}
-	return data, nil
+	return message{Op: opNone, RetryMS: s.tune.retry.Milliseconds(), Reason: "every unit is assigned"}, nil
 }
 
 // abandon returns an assignment's unit to the queue: its worker vanished,
@@ -439,7 +433,7 @@ func (s *Service) finishJob(j *job) {
 		u.running = map[string]*assignment{}
 		u.results = nil
 	}
-	j.module = nil
+	s.wakeSweep() // its module and inputs are no longer needed
 	s.log.Info("compute: job finished", "job", j.id, "state", j.state, "reason", j.reason)
 }
 

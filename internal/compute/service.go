@@ -2,7 +2,6 @@ package compute
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +54,9 @@ type Config struct {
 	PubSub *pubsub.PubSub
 	// DB holds all job state. Required.
 	DB *store.DB
+	// Content publishes and fetches job content (modules, inputs, large
+	// outputs) by content id. Required.
+	Content Content
 	// Runner runs units. Required to run units as a worker; a node that
 	// only submits may leave it nil.
 	Runner *sandbox.Runner
@@ -65,6 +67,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Worker is the initial worker configuration (see Service.SetWorker).
 	Worker WorkerConfig
+
+	// TestTamper is a test hook, never set in normal use: when not nil,
+	// the worker passes every output it returns to other peers through
+	// it, so a test can make a real daemon a cheating worker.
+	TestTamper func(out []byte) []byte
 }
 
 // WorkerConfig configures the node's worker.
@@ -88,9 +95,11 @@ type tunables struct {
 	trustAfter  int           // validated results before single copies
 	spotRate    float64       // share of a trusted worker's units replicated anyway
 	grace       time.Duration // added to a unit's timeout before its worker is deemed gone
+	fetch       time.Duration // time allowed to fetch a module, an input or an output
 }
 
-var defaultTunables = tunables{advertEvery: 5 * time.Second, retry: time.Second, trustAfter: 10, spotRate: 0.1, grace: 15 * time.Second}
+var defaultTunables = tunables{advertEvery: 5 * time.Second, retry: time.Second, trustAfter: 10, spotRate: 0.1, grace: 15 * time.Second,
+	fetch: 2 * time.Minute}
 
 // Service is the compute service of one node: the submitter's scheduler for
 // its own jobs and the node's worker. Create it with New and run it with
@@ -101,16 +110,17 @@ type Service struct {
 	self peer.ID
 	db   *store.DB
 	tune tunables
-	ctx  context.Context // New's ctx until Serve, then Serve's
 
-	mu      sync.Mutex
-	jobs    map[string]*job
-	assigns map[string]*assignment
-	workers map[peer.ID]*workerRec
-	rnd     *rand.Rand
+	mu         sync.Mutex
+	jobs       map[string]*job
+	submitting map[string]bool // jobs whose content is being published
+	assigns    map[string]*assignment
+	workers    map[peer.ID]*workerRec
+	rnd        *rand.Rand
 
 	payWake    chan struct{}
 	advertWake chan struct{}
+	sweepWake  chan struct{}
 
 	w *worker
 }
@@ -118,8 +128,8 @@ type Service struct {
 // New creates the service, applying its database migrations and loading
 // the jobs a previous run left.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Host == nil || cfg.DB == nil {
-		return nil, errors.New("compute: Config.Host and Config.DB are required")
+	if cfg.Host == nil || cfg.DB == nil || cfg.Content == nil {
+		return nil, errors.New("compute: Config.Host, Config.DB and Config.Content are required")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -137,19 +147,18 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, log: log, self: cfg.Host.ID(), db: cfg.DB, tune: defaultTunables, ctx: ctx,
-		jobs: jobs, assigns: map[string]*assignment{}, workers: workers,
+		cfg: cfg, log: log, self: cfg.Host.ID(), db: cfg.DB, tune: defaultTunables,
+		jobs: jobs, submitting: map[string]bool{}, assigns: map[string]*assignment{}, workers: workers,
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		payWake: make(chan struct{}, 1), advertWake: make(chan struct{}, 1),
+		payWake: make(chan struct{}, 1), advertWake: make(chan struct{}, 1), sweepWake: make(chan struct{}, 1),
 	}
 	for _, j := range jobs {
-		if j.finishedState() {
-			j.module = nil
-		} else {
+		if !j.finishedState() {
 			log.Info("compute: resuming job", "job", j.id, "validated", j.validated, "units", len(j.units))
 		}
 	}
 	s.w = newWorker(s, cfg.Worker)
+	s.w.tamper = cfg.TestTamper
 	return s, nil
 }
 
@@ -161,9 +170,6 @@ func (s *Service) rand() float64 { return s.rnd.Float64() }
 func (s *Service) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.mu.Lock()
-	s.ctx = ctx
-	s.mu.Unlock()
 
 	var (
 		topic *pubsub.Topic
@@ -202,8 +208,9 @@ func (s *Service) Serve(ctx context.Context) error {
 		defer streams.remove(st)
 		s.handle(ctx, st)
 	})
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); s.payLoop(ctx) }()
+	go func() { defer wg.Done(); s.sweepLoop(ctx) }()
 	if topic != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); s.advertLoop(ctx, topic) }()
@@ -233,7 +240,8 @@ func (s *Service) Serve(ctx context.Context) error {
 type JobSpec struct {
 	// Module is the WASI preview 1 command module.
 	Module []byte
-	// Inputs gives one unit per input, which is the unit's stdin.
+	// Inputs gives one unit per input, which is the unit's stdin: at
+	// most MaxInput bytes each.
 	Inputs [][]byte
 	// Count gives Count units instead (when Inputs is empty): unit i gets
 	// PEERPATH_UNIT=i in its environment and i as its last argument, after
@@ -256,8 +264,10 @@ type JobSpec struct {
 	MaxTries int
 }
 
-// Submit stores a new job and starts scheduling it. It returns the job's
-// id. Errors wrap ErrInvalidJob for a spec that cannot run.
+// Submit stores a new job and starts scheduling it: it publishes the
+// module and the inputs as content (see Content), then records the job. It
+// returns the job's id. Errors wrap ErrInvalidJob for a spec that cannot
+// run.
 func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 	sp := storedSpec{
 		Args: spec.Args, MemoryBytes: spec.MemoryBytes, TimeoutMS: spec.Timeout.Milliseconds(),
@@ -302,8 +312,8 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 		}
 	}
 	for i, in := range spec.Inputs {
-		if len(in) > MaxInline {
-			return "", fmt.Errorf("%w: input %d is %d bytes, more than %d", ErrInvalidJob, i, len(in), MaxInline)
+		if len(in) > MaxInput {
+			return "", fmt.Errorf("%w: input %d is %d bytes, more than %d", ErrInvalidJob, i, len(in), MaxInput)
 		}
 	}
 	sp.Units, sp.Inputs = spec.Count, len(spec.Inputs) > 0
@@ -316,14 +326,26 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 		}
 	}
 	j := &job{
-		id: newID(), spec: sp, module: spec.Module, moduleHash: blake3.Sum256(spec.Module),
+		id: newID(), spec: sp, moduleSize: int64(len(spec.Module)),
 		created: time.Now(), state: StateQueued, workers: map[peer.ID]bool{},
 		units: make([]*unit, sp.Units),
 	}
 	for i := range j.units {
 		j.units[i] = newUnit(i)
 	}
-	if err := insertJob(ctx, s.db, j, spec.Inputs); err != nil {
+	s.mu.Lock()
+	s.submitting[j.id] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.submitting, j.id)
+		s.mu.Unlock()
+	}()
+	if err := s.publishJob(ctx, j, spec); err != nil {
+		return "", err
+	}
+	if err := insertJob(ctx, s.db, j); err != nil {
+		s.unpublishJob(j)
 		return "", err
 	}
 	s.mu.Lock()
@@ -336,6 +358,46 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 	default:
 	}
 	return j.id, nil
+}
+
+// publishJob publishes j's module and inputs as content and records their
+// ids in j. On failure it unpublishes what it published.
+func (s *Service) publishJob(ctx context.Context, j *job, spec JobSpec) error {
+	var err error
+	if j.moduleCID, err = s.cfg.Content.Publish(ctx, moduleKey(j.id), spec.Module); err != nil {
+		return fmt.Errorf("compute: publishing the module: %w", err)
+	}
+	if len(spec.Inputs) > 0 {
+		j.inputs = make([]contentRef, len(spec.Inputs))
+	}
+	for i, in := range spec.Inputs {
+		if len(in) == 0 {
+			continue // an empty stdin needs no content
+		}
+		id, err := s.cfg.Content.Publish(ctx, inputKey(j.id, i), in)
+		if err != nil {
+			s.unpublishJob(j)
+			return fmt.Errorf("compute: publishing input %d: %w", i, err)
+		}
+		j.inputs[i] = contentRef{id: id, size: int64(len(in))}
+	}
+	return nil
+}
+
+// unpublishJob removes what publishJob published for j, at once (the
+// sweep would remove it later).
+func (s *Service) unpublishJob(j *job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys := []string{moduleKey(j.id)}
+	for i := range j.inputs {
+		keys = append(keys, inputKey(j.id, i))
+	}
+	for _, k := range keys {
+		if err := s.cfg.Content.Unpublish(ctx, k); err != nil {
+			s.log.Warn("compute: unpublishing", "key", k, "err", err)
+		}
+	}
 }
 
 // JobStatus is a job's progress.
@@ -468,75 +530,82 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 	return s.endJob(ctx, j, StateCancelled, "cancelled by the submitter")
 }
 
-// handle serves one worker's stream: a module request or a work request
-// followed, once the unit has run, by its result.
+// handle serves one worker's stream: a work request followed, once the
+// unit has run, by its result.
 func (s *Service) handle(ctx context.Context, st network.Stream) {
 	defer st.Close()
 	w := st.Conn().RemotePeer()
 	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
 	req, _, err := readMessage(st)
-	if err != nil {
-		s.log.Debug("compute: bad request", "peer", w, "err", err)
+	if err != nil || req.Op != opWork {
+		s.log.Debug("compute: bad request", "peer", w, "op", req.Op, "err", err)
 		st.Reset()
 		return
 	}
-	switch req.Op {
-	case opModule:
-		s.mu.Lock()
-		j := s.jobs[req.Job]
-		var mod []byte
-		var h [32]byte
-		if j != nil && !j.finishedState() {
-			mod, h = j.module, j.moduleHash
-		}
-		s.mu.Unlock()
-		if mod == nil {
-			_ = writeMessage(st, message{Op: opNone, Final: true, Reason: "no such active job"}, nil)
-			return
-		}
-		_ = st.SetDeadline(time.Now().Add(time.Minute))
-		_ = writeMessage(st, message{Op: opModule, Job: req.Job, Hash: hex.EncodeToString(h[:])}, mod)
-	case opWork:
-		s.mu.Lock()
-		m, body, a := s.assign(w, req.Job)
-		if a != nil {
-			a.cancel = func() { st.Reset() }
-		}
-		s.mu.Unlock()
-		if err := writeMessage(st, m, body); err != nil || a == nil {
-			if a != nil {
-				s.mu.Lock()
-				s.abandon(a, "sending unit: "+err.Error())
-				s.mu.Unlock()
-			}
-			return
-		}
-		_ = st.SetDeadline(time.Now().Add(time.Duration(m.TimeoutMS)*time.Millisecond + s.tune.grace))
-		res, out, err := readMessage(st)
-		if err == nil && (res.Op != opResult || res.Attempt != a.id) {
-			err = fmt.Errorf("%w: expected the result of attempt %s", errProtocol, a.id)
-		}
-		if err == nil && res.ErrKind == "" {
-			if h, herr := parseHash(res.Hash); herr != nil || h != blake3.Sum256(out) {
-				err = fmt.Errorf("%w: output does not match its hash", errProtocol)
-			}
-		}
-		s.mu.Lock()
-		if err != nil {
-			s.abandon(a, err.Error())
-			s.mu.Unlock()
-			st.Reset()
-			return
-		}
-		err = s.complete(ctx, a, out, res.ErrKind, res.Reason)
-		s.mu.Unlock()
-		if err != nil {
-			s.log.Warn("compute: recording result", "job", a.job.id, "unit", a.unit.idx, "err", err)
-		}
-		_ = writeMessage(st, message{Op: opAck}, nil)
-	default:
-		st.Reset()
+	s.mu.Lock()
+	m, a := s.assign(w, req.Job)
+	if a != nil {
+		a.cancel = func() { st.Reset() }
 	}
+	s.mu.Unlock()
+	if err := writeMessage(st, m, nil); err != nil || a == nil {
+		if a != nil {
+			s.mu.Lock()
+			s.abandon(a, "sending unit: "+err.Error())
+			s.mu.Unlock()
+		}
+		return
+	}
+	// The worker fetches the module and input, then runs the unit.
+	_ = st.SetDeadline(time.Now().Add(time.Duration(m.TimeoutMS)*time.Millisecond + s.tune.grace + s.tune.fetch))
+	res, out, err := readMessage(st)
+	if err == nil && (res.Op != opResult || res.Attempt != a.id) {
+		err = fmt.Errorf("%w: expected the result of attempt %s", errProtocol, a.id)
+	}
+	if err == nil && res.ErrKind == "" {
+		out, err = s.output(ctx, st, w, res, out)
+	}
+	s.mu.Lock()
+	if err != nil {
+		s.abandon(a, err.Error())
+		s.mu.Unlock()
+		st.Reset()
+		return
+	}
+	err = s.complete(ctx, a, out, res.ErrKind, res.Reason)
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Warn("compute: recording result", "job", a.job.id, "unit", a.unit.idx, "err", err)
+	}
+	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+	_ = writeMessage(st, message{Op: opAck}, nil)
+}
+
+// output returns the output of a successful result: its inline body, or
+// the content the worker published, fetched from it. Either way it must
+// match the hash the worker sent, which is what quorums compare.
+func (s *Service) output(ctx context.Context, st network.Stream, w peer.ID, res message, body []byte) ([]byte, error) {
+	h, err := parseHash(res.Hash)
+	if err != nil {
+		return nil, err
+	}
+	out := body
+	if res.Output != "" {
+		_ = st.SetDeadline(time.Now().Add(s.tune.fetch + 30*time.Second))
+		fctx, cancel := context.WithTimeout(ctx, s.tune.fetch)
+		out, err = s.cfg.Content.Fetch(fctx, res.Output, res.OutputSize, w)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("compute: fetching output %s: %w", res.Output, err)
+		}
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	if blake3.Sum256(out) != h {
+		return nil, fmt.Errorf("%w: output does not match its hash", errProtocol)
+	}
+	return out, nil
 }
 
 // advertLoop publishes an advert of every active job now and then, and at
@@ -551,8 +620,8 @@ func (s *Service) advertLoop(ctx context.Context, topic *pubsub.Topic) {
 			if j.finishedState() {
 				continue
 			}
-			a := advert{V: 1, Job: j.id, Submitter: s.self.String(), Module: hex.EncodeToString(j.moduleHash[:]),
-				ModuleSize: len(j.module), Units: len(j.units), Reward: j.spec.Reward, Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS}
+			a := advert{V: advertVersion, Job: j.id, Submitter: s.self.String(), Module: j.moduleCID,
+				ModuleSize: j.moduleSize, Units: len(j.units), Reward: j.spec.Reward, Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS}
 			b, _ := json.Marshal(a)
 			ads = append(ads, b)
 		}

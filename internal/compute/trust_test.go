@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -112,7 +113,7 @@ func TestCheaterCaught(t *testing.T) {
 	}
 	// An excluded worker gets no more work.
 	sub.mu.Lock()
-	m, _, a := sub.assign(cheater, id)
+	m, a := sub.assign(cheater, id)
 	sub.mu.Unlock()
 	if a != nil || !m.Final {
 		t.Errorf("excluded worker was answered %+v", m)
@@ -210,6 +211,13 @@ func TestSubmitterRestart(t *testing.T) {
 	st, err := sub.Status(ctx, id)
 	if err != nil || st.Validated < 2 || st.Running != 0 {
 		t.Fatalf("after restart: %+v, %v", st, err)
+	}
+	// The job's module is still published for the workers.
+	if err := sub.sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := c.nodes[0].content.Keys(ctx); !slices.Contains(keys, moduleKey(id)) {
+		t.Errorf("after restart, published %v", keys)
 	}
 	st = waitFor(t, sub, id, 80*time.Second)
 	if st.State != StateDone {

@@ -31,7 +31,6 @@ type WorkerStatus struct {
 type knownJob struct {
 	ad        advert
 	submitter peer.ID
-	hash      [32]byte
 	local     bool
 	seen      time.Time
 	notBefore time.Time     // back-off
@@ -50,8 +49,9 @@ type worker struct {
 	failed    int64
 	paused    bool
 	rr        int
-	modules   map[[32]byte]*sandbox.Module
-	modOrder  [][32]byte
+	modules   map[string]*sandbox.Module // compiled modules by content id
+	modOrder  []string
+	outputs   map[string]bool // keys of outputs published and not yet acknowledged
 	idle      *idleMonitor
 
 	wake chan struct{}
@@ -69,8 +69,8 @@ const (
 )
 
 func newWorker(s *Service, cfg WorkerConfig) *worker {
-	w := &worker{s: s, cfg: cfg, jobs: map[string]*knownJob{}, modules: map[[32]byte]*sandbox.Module{},
-		wake: make(chan struct{}, 1), idle: newIdleMonitor()}
+	w := &worker{s: s, cfg: cfg, jobs: map[string]*knownJob{}, modules: map[string]*sandbox.Module{},
+		outputs: map[string]bool{}, wake: make(chan struct{}, 1), idle: newIdleMonitor()}
 	for _, j := range s.jobs {
 		if !j.finishedState() {
 			w.learnLocal(j)
@@ -110,7 +110,7 @@ func (s *Service) wakeWorker() {
 func (w *worker) learnLocal(j *job) {
 	w.mu.Lock()
 	w.jobs[j.id] = &knownJob{ad: advert{Job: j.id, Memory: j.spec.MemoryBytes, TimeoutMS: j.spec.TimeoutMS}, submitter: w.s.self,
-		hash: j.moduleHash, local: true, seen: time.Now()}
+		local: true, seen: time.Now()}
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -134,7 +134,6 @@ func (w *worker) listen(ctx context.Context, sub *pubsub.Subscription) {
 			w.s.log.Debug("compute: bad advert", "from", from, "err", err)
 			continue
 		}
-		h, _ := parseHash(ad.Module)
 		w.mu.Lock()
 		kj := w.jobs[ad.Job]
 		if kj == nil && len(w.jobs) >= maxKnownJobs {
@@ -142,7 +141,7 @@ func (w *worker) listen(ctx context.Context, sub *pubsub.Subscription) {
 			continue
 		}
 		if kj == nil {
-			kj = &knownJob{ad: ad, submitter: from, hash: h}
+			kj = &knownJob{ad: ad, submitter: from}
 			w.jobs[ad.Job] = kj
 			w.s.log.Debug("compute: job advertised", "job", ad.Job, "submitter", from, "units", ad.Units)
 		}
@@ -262,23 +261,12 @@ func (w *worker) runOne(ctx context.Context, kj *knownJob) {
 func (w *worker) runLocal(ctx context.Context, kj *knownJob) (time.Duration, bool, error) {
 	s := w.s
 	s.mu.Lock()
-	m, body, a := s.assign(s.self, kj.ad.Job)
-	var mod []byte
-	if a != nil {
-		mod = a.job.module
-	}
+	m, a := s.assign(s.self, kj.ad.Job)
 	s.mu.Unlock()
 	if a == nil {
 		return time.Duration(m.RetryMS) * time.Millisecond, m.Final, nil
 	}
-	compiled, err := w.compile(ctx, kj.hash, mod)
-	var out []byte
-	var kind, reason string
-	if err != nil {
-		kind, reason = classify(ctx, err, nil)
-	} else {
-		out, kind, reason = w.execute(ctx, compiled, m, body)
-	}
+	out, kind, reason := w.run(ctx, m, s.self)
 	s.mu.Lock()
 	if ctx.Err() != nil {
 		s.abandon(a, "worker stopped")
@@ -293,10 +281,6 @@ func (w *worker) runLocal(ctx context.Context, kj *knownJob) (time.Duration, boo
 }
 
 func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bool, error) {
-	mod, final, err := w.module(ctx, kj)
-	if err != nil || final {
-		return 0, final, err
-	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	st, err := w.s.cfg.Host.NewStream(sctx, kj.submitter, Protocol)
 	cancel()
@@ -311,7 +295,7 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 		st.Reset()
 		return 0, false, err
 	}
-	m, body, err := readMessage(st)
+	m, _, err := readMessage(st)
 	if err != nil {
 		st.Reset()
 		return 0, false, err
@@ -350,7 +334,7 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 		kind, reason = kindOther, "unit memory above this worker's limit"
 	} else {
 		_ = st.SetWriteDeadline(time.Time{})
-		out, kind, reason = w.execute(unitCtx, mod, m, body)
+		out, kind, reason = w.run(unitCtx, m, kj.submitter)
 	}
 	if unitCtx.Err() != nil {
 		st.Reset()
@@ -360,15 +344,38 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 		}
 		return 0, false, errors.New("compute: the submitter took the unit back")
 	}
-	h := blake3.Sum256(out)
 	res := message{Op: opResult, Job: m.Job, Unit: m.Unit, Attempt: m.Attempt, ErrKind: kind, Reason: reason}
+	var body []byte
 	if kind == "" {
+		if w.tamper != nil {
+			out = w.tamper(out)
+		}
+		h := blake3.Sum256(out)
 		res.Hash = hex.EncodeToString(h[:])
-	} else {
-		out = nil
+		body = out
+		if len(out) > InlineResult {
+			// Too large to go inline: publish it for the submitter to
+			// fetch, until it acknowledges the result.
+			key := resultKey(newID())
+			w.publish(key, true)
+			defer w.unpublishOutput(key)
+			id, err := w.s.cfg.Content.Publish(ctx, key, out)
+			if err != nil {
+				res = message{Op: opResult, Job: m.Job, Unit: m.Unit, Attempt: m.Attempt, ErrKind: kindOther,
+					Reason: truncate("publishing the output: " + err.Error())}
+			} else {
+				res.Output, res.OutputSize = id, int64(len(out))
+			}
+			body = nil
+		}
 	}
-	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := writeMessage(st, res, out); err != nil {
+	// The submitter may fetch a published output before it answers.
+	wait := 30 * time.Second
+	if res.Output != "" {
+		wait += w.s.tune.fetch
+	}
+	_ = st.SetDeadline(time.Now().Add(wait))
+	if err := writeMessage(st, res, body); err != nil {
 		st.Reset()
 		<-acks
 		return 0, false, err
@@ -377,58 +384,97 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 		st.Reset()
 		return 0, false, fmt.Errorf("compute: result not acknowledged: %v", ack.err)
 	}
-	if kind == kindOther {
+	if res.ErrKind == kindOther {
 		// We could not run it (say, its memory is above our limit):
 		// back off rather than ask for the same unit again at once.
-		return 0, false, errors.New("compute: " + reason)
+		return 0, false, errors.New("compute: " + res.Reason)
 	}
 	return 0, false, nil
 }
 
-// module returns kj's compiled module, fetching it from the submitter
-// when it is not cached. The bytes must match the advertised hash.
-func (w *worker) module(ctx context.Context, kj *knownJob) (*sandbox.Module, bool, error) {
+// publish marks (or unmarks) an output key as in use, so the sweep leaves
+// it alone.
+func (w *worker) publish(key string, on bool) {
 	w.mu.Lock()
-	m := w.modules[kj.hash]
-	w.mu.Unlock()
-	if m != nil {
-		return m, false, nil
+	defer w.mu.Unlock()
+	if on {
+		w.outputs[key] = true
+	} else {
+		delete(w.outputs, key)
 	}
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	st, err := w.s.cfg.Host.NewStream(sctx, kj.submitter, Protocol)
-	if err != nil {
-		return nil, false, fmt.Errorf("compute: opening stream: %w", err)
-	}
-	defer st.Close()
-	stop := context.AfterFunc(sctx, func() { st.Reset() })
-	defer stop()
-	if err := writeMessage(st, message{Op: opModule, Job: kj.ad.Job}, nil); err != nil {
-		st.Reset()
-		return nil, false, err
-	}
-	resp, body, err := readMessage(st)
-	if err != nil {
-		st.Reset()
-		return nil, false, fmt.Errorf("compute: fetching module: %w", err)
-	}
-	if resp.Op == opNone {
-		return nil, resp.Final, nil
-	}
-	if resp.Op != opModule || blake3.Sum256(body) != kj.hash {
-		return nil, false, fmt.Errorf("%w: module does not match the advertised hash", errProtocol)
-	}
-	mod, err := w.compile(ctx, kj.hash, body)
-	if err != nil {
-		return nil, true, err // an invalid module will not get better
-	}
-	return mod, false, nil
 }
 
-// compile compiles module bytes (hash h) and caches the result.
-func (w *worker) compile(ctx context.Context, h [32]byte, wasm []byte) (*sandbox.Module, error) {
+// publishing reports whether the output key result-id is in use.
+func (w *worker) publishing(id string) bool {
 	w.mu.Lock()
-	m := w.modules[h]
+	defer w.mu.Unlock()
+	return w.outputs[resultKey(id)]
+}
+
+func (w *worker) unpublishOutput(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.s.cfg.Content.Unpublish(ctx, key); err != nil {
+		w.s.log.Warn("compute: unpublishing an output", "key", key, "err", err)
+	}
+	w.publish(key, false)
+}
+
+// run fetches unit m's module (unless compiled already) and input from
+// submitter, by content id, and runs it.
+func (w *worker) run(ctx context.Context, m message, submitter peer.ID) (out []byte, kind, reason string) {
+	mod, err := w.module(ctx, m, submitter)
+	if err != nil {
+		kind, reason := classifyLoad(ctx, err)
+		return nil, kind, reason
+	}
+	var stdin []byte
+	if m.Input != "" {
+		fctx, cancel := context.WithTimeout(ctx, w.s.tune.fetch)
+		stdin, err = w.s.cfg.Content.Fetch(fctx, m.Input, m.InputSize, submitter)
+		cancel()
+		if err != nil {
+			return nil, kindOther, truncate("fetching the input: " + err.Error())
+		}
+	}
+	return w.execute(ctx, mod, m, stdin)
+}
+
+// errFetch marks a failure to fetch content, which is not the module's
+// fault.
+var errFetch = errors.New("compute: fetching")
+
+// classifyLoad maps a failure to fetch or compile a module to a failure
+// kind and reason.
+func classifyLoad(ctx context.Context, err error) (string, string) {
+	if errors.Is(err, errFetch) || ctx.Err() != nil {
+		return kindOther, truncate(err.Error())
+	}
+	return classify(ctx, err, nil)
+}
+
+// module returns the compiled module of unit m, fetching it from
+// submitter by content id when it is not cached.
+func (w *worker) module(ctx context.Context, m message, submitter peer.ID) (*sandbox.Module, error) {
+	w.mu.Lock()
+	mod := w.modules[m.Module]
+	w.mu.Unlock()
+	if mod != nil {
+		return mod, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, w.s.tune.fetch)
+	wasm, err := w.s.cfg.Content.Fetch(fctx, m.Module, m.ModuleSize, submitter)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%w the module: %w", errFetch, err)
+	}
+	return w.compile(ctx, m.Module, wasm)
+}
+
+// compile compiles module bytes (content id id) and caches the result.
+func (w *worker) compile(ctx context.Context, id string, wasm []byte) (*sandbox.Module, error) {
+	w.mu.Lock()
+	m := w.modules[id]
 	w.mu.Unlock()
 	if m != nil {
 		return m, nil
@@ -439,9 +485,9 @@ func (w *worker) compile(ctx context.Context, h [32]byte, wasm []byte) (*sandbox
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.modules[h] == nil {
-		w.modules[h] = m
-		w.modOrder = append(w.modOrder, h)
+	if w.modules[id] == nil {
+		w.modules[id] = m
+		w.modOrder = append(w.modOrder, id)
 		if len(w.modOrder) > maxCachedModules {
 			delete(w.modules, w.modOrder[0])
 			w.modOrder = w.modOrder[1:]
@@ -455,7 +501,7 @@ func (w *worker) execute(ctx context.Context, mod *sandbox.Module, m message, st
 	if w.onStart != nil {
 		w.onStart(m.Job, m.Unit)
 	}
-	lim := sandbox.Limits{MemoryBytes: m.Memory, Timeout: time.Duration(m.TimeoutMS) * time.Millisecond, MaxOutput: MaxInline}
+	lim := sandbox.Limits{MemoryBytes: m.Memory, Timeout: time.Duration(m.TimeoutMS) * time.Millisecond, MaxOutput: MaxOutput}
 	res, err := w.s.cfg.Runner.Run(ctx, mod, sandbox.Unit{Stdin: stdin, Args: m.Args, Env: m.Env}, lim)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -474,9 +520,6 @@ func (w *worker) execute(ctx context.Context, mod *sandbox.Module, m message, st
 	if out == nil {
 		out = []byte{}
 	}
-	if w.tamper != nil {
-		out = w.tamper(out)
-	}
 	return out, "", ""
 }
 
@@ -488,9 +531,7 @@ func classify(ctx context.Context, err error, stderr []byte) (string, string) {
 		tail := stderr[max(0, len(stderr)-200):]
 		reason += "; stderr: " + strings.TrimSpace(string(tail))
 	}
-	if len(reason) > maxString {
-		reason = reason[:maxString]
-	}
+	reason = truncate(reason)
 	switch {
 	case ctx.Err() != nil, errors.Is(err, sandbox.ErrClosed):
 		return kindOther, reason
@@ -508,4 +549,12 @@ func classify(ctx context.Context, err error, stderr []byte) (string, string) {
 		return kindInvalid, reason
 	}
 	return kindOther, reason
+}
+
+// truncate shortens a reason to what the protocol carries.
+func truncate(reason string) string {
+	if len(reason) > maxString {
+		return reason[:maxString]
+	}
+	return reason
 }

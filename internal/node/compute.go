@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -19,6 +20,11 @@ import (
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/ledger"
 )
+
+// testCheatEnv names the environment variable that, set to 1, makes the
+// node's worker corrupt every output it returns: a hook for the end-to-end
+// tests of cheating workers, never for use otherwise.
+const testCheatEnv = "PEERPATH_TEST_CHEAT"
 
 // ledgerPayer pays workers through the ledger. The transfer id is derived
 // from (worker, ref), so a payment retried after a failure or a restart
@@ -55,20 +61,32 @@ func (n *Node) newCompute(ctx context.Context) error {
 		return err
 	}
 	n.runner = runner
-	c, err := compute.New(ctx, compute.Config{
-		Host:   n.p2p.Host(),
-		PubSub: n.p2p.PubSub(),
-		DB:     n.db,
-		Runner: runner,
-		Payer:  ledgerPayer{n},
-		Logger: n.log.With("sys", "compute"),
+	cc, err := newComputeContent(n)
+	if err != nil {
+		return err
+	}
+	ccfg := compute.Config{
+		Host:    n.p2p.Host(),
+		PubSub:  n.p2p.PubSub(),
+		DB:      n.db,
+		Content: cc,
+		Runner:  runner,
+		Payer:   ledgerPayer{n},
+		Logger:  n.log.With("sys", "compute"),
 		Worker: compute.WorkerConfig{
 			Enabled:   cfg.Worker,
 			CPUs:      cfg.WorkerCPUs,
 			IdleOnly:  cfg.WorkerIdleOnly,
 			MaxMemory: cfg.WorkerMaxMemory,
 		},
-	})
+	}
+	// Test hook, undocumented and off unless the variable is set: the
+	// end-to-end tests make a real daemon a cheating worker with it.
+	if os.Getenv(testCheatEnv) == "1" {
+		n.log.Warn("TEST HOOK " + testCheatEnv + "=1: this worker returns wrong results")
+		ccfg.TestTamper = func(out []byte) []byte { return append([]byte("cheat:"), out...) }
+	}
+	c, err := compute.New(ctx, ccfg)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func (n *Node) newSearch(ctx context.Context) error {
 		Host:    n.p2p.Host(),
 		Routing: n.p2p.DHT(),
 		DB:      n.db,
-		Catalog: n.files.share,
+		Catalog: publicCatalog{n.files.share, n.computeDir()},
 		// Claims of peers not yet trusted are checked against the
 		// manifests they really serve.
 		Fetcher: n.files.transfer,

@@ -158,13 +158,17 @@ func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#job-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#result-images img[data-unit="3"]`)),
 	)
-	tiles, err := chromedp.Run(br.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#result-images img").length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tiles != 4 {
-		t.Fatalf("%d tiles shown, want 4", tiles)
-	}
+	// Units validate in any order: the others may still be on their way.
+	eventually(t, 30*time.Second, func() error {
+		tiles, err := chromedp.Run(br.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#result-images img").length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tiles != 4 {
+			return fmt.Errorf("%d tiles shown, want 4", tiles)
+		}
+		return nil
+	})
 	br.noConsoleErrors(t)
 }
 
