@@ -342,6 +342,7 @@ func (s *Service) validate(ctx context.Context, j *job, u *unit, h [32]byte, out
 	}
 	ref := unitRef(j.id, u.idx)
 	pay := false
+	var used []peer.ID // workers whose output was accepted
 	for _, r := range u.results {
 		rec := s.rec(r.worker)
 		if r.hash != h {
@@ -359,6 +360,9 @@ func (s *Service) validate(ctx context.Context, j *job, u *unit, h [32]byte, out
 		} else {
 			if q > 1 {
 				rec.valid++
+			}
+			if r.worker != s.self {
+				used = append(used, r.worker)
 			}
 			if r.worker != s.self && j.spec.Reward > 0 {
 				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO compute_payments (ref, worker, amount, state, created) VALUES (?, ?, ?, 'owed', ?)`,
@@ -387,6 +391,11 @@ func (s *Service) validate(ctx context.Context, j *job, u *unit, h [32]byte, out
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("compute: validating: %w", err)
+	}
+	if m := s.cfg.Meter; m != nil {
+		for _, w := range used {
+			m.UnitUsed(w)
+		}
 	}
 	if pay {
 		select {

@@ -45,6 +45,17 @@ type Payer interface {
 	Pay(ctx context.Context, to peer.ID, micro int64, memo, ref string) error
 }
 
+// Meter counts compute units per peer; the node's ledger meter implements
+// it. Its methods must not block.
+type Meter interface {
+	// UnitRun is called when this node, as a worker, finished a unit for
+	// the submitter (whether or not its output will be accepted).
+	UnitRun(submitter peer.ID)
+	// UnitUsed is called when a worker's output for one of this node's
+	// units was accepted.
+	UnitUsed(worker peer.ID)
+}
+
 // Config configures a Service.
 type Config struct {
 	// Host is the node's libp2p host. Required.
@@ -65,6 +76,8 @@ type Config struct {
 	Payer Payer
 	// Logger receives the service's logs. Nil discards them.
 	Logger *slog.Logger
+	// Meter, if set, counts compute units per peer.
+	Meter Meter
 	// Worker is the initial worker configuration (see Service.SetWorker).
 	Worker WorkerConfig
 

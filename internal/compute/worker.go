@@ -346,6 +346,9 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 	}
 	res := message{Op: opResult, Job: m.Job, Unit: m.Unit, Attempt: m.Attempt, ErrKind: kind, Reason: reason}
 	var body []byte
+	if kind == "" && w.s.cfg.Meter != nil {
+		w.s.cfg.Meter.UnitRun(kj.submitter)
+	}
 	if kind == "" {
 		if w.tamper != nil {
 			out = w.tamper(out)

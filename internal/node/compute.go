@@ -72,6 +72,7 @@ func (n *Node) newCompute(ctx context.Context) error {
 		Content: cc,
 		Runner:  runner,
 		Payer:   ledgerPayer{n},
+		Meter:   n.meter,
 		Logger:  n.log.With("sys", "compute"),
 		Worker: compute.WorkerConfig{
 			Enabled:   cfg.Worker,

@@ -102,6 +102,24 @@ func TestJobRunsOnWorkersAndPays(t *testing.T) {
 		}
 		return nil
 	})
+	// Each side meters the units: the submitter those each worker ran for
+	// it (accepted), each worker those it ran for the submitter.
+	var ma api.Meter
+	cliJSON(t, &ma, "meter", "--home", a.home)
+	used := int64(0)
+	for _, d := range []*daemon{b, c} {
+		var mw api.Meter
+		cliJSON(t, &mw, "meter", "--home", d.home)
+		run := usageOf(mw, a.id().ID).UnitsRun
+		u := usageOf(ma, d.id().ID).UnitsUsed
+		if run < u || u == 0 {
+			t.Fatalf("worker %s metered %d units run, submitter %d used", d.home, run, u)
+		}
+		used += u
+	}
+	if used != units*2 {
+		t.Fatalf("submitter metered %d units used, want %d", used, units*2)
+	}
 	var jobs []api.Job
 	cliJSON(t, &jobs, "jobs", "--home", a.home)
 	if len(jobs) != 1 || jobs[0].ID != sub.ID {
