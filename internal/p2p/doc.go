@@ -24,7 +24,7 @@
 // WebRTC or WebTransport: nothing in peerpath runs in a browser. The host
 // is built through go-libp2p's config package rather than libp2p.New,
 // because go-libp2p's root package links those three transports into any
-// binary that imports it (5.7 MB of the daemon, and resident memory with
+// binary that imports it (5.8 MB of the daemon, and resident memory with
 // them); host.go sets the same fields the root package's options did.
 // [NewLoopbackHost] gives in-process test and benchmark clusters a bare
 // host built the same way.

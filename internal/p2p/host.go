@@ -32,11 +32,11 @@ import (
 // (libp2p.New and the option functions). The root package's defaults name
 // the WebSocket, WebTransport and WebRTC transports, so merely importing it
 // links them, and everything they use (pion's WebRTC stack, HTTP/3), into
-// the binary: 5.7 MB of a 60.5 MB daemon that never enables them. A
+// the binary: 5.8 MB of a 60.6 MB daemon that never enables them. A
 // daemon's idle resident memory grows with its binary (see
-// docs/performance.md), so peerpath fills in [config.Config] itself. The
-// fields set here are exactly what the root package's options and
-// FallbackDefaults set for the options peerpath used.
+// docs/performance.md), so peerpath fills in [config.Config] itself. For
+// a node's host ([New]) the fields set are exactly what the root package's
+// options and FallbackDefaults set for the options peerpath used before.
 
 // newHostConfig returns the settings shared by every peerpath host: the
 // identity, TLS then Noise, yamux, the TCP transport (plus extra
@@ -80,7 +80,9 @@ func newHostConfig(key crypto.PrivKey, extra ...any) (*config.Config, error) {
 // NewLoopbackHost starts a bare libp2p host listening on 127.0.0.1 (TCP,
 // TLS or Noise, yamux; no relay, NAT services, DHT or GossipSub), with a
 // random identity when key is nil. It is for the in-process clusters of
-// benchmarks and tests; the daemon uses [New].
+// benchmarks and tests; the daemon uses [New]. Unlike go-libp2p's default
+// host it has a node's resource limits and connection manager watermarks,
+// and no Prometheus metrics.
 func NewLoopbackHost(key crypto.PrivKey) (host.Host, error) {
 	if key == nil {
 		k, _, err := crypto.GenerateEd25519Key(rand.Reader)

@@ -85,7 +85,7 @@ func TestLoopbackHost(t *testing.T) {
 // TestDaemonLinksNoBrowserTransports checks that the daemon does not import
 // go-libp2p's root package or the WebSocket and WebTransport transports:
 // importing the root package links them (and pion's WebRTC stack), which
-// adds 5.7 MB to the binary and about 1.4 MB to an idle daemon's resident
+// adds 5.8 MB to the binary and 2.1-2.4 MB to an idle daemon's resident
 // memory (docs/performance.md).
 func TestDaemonLinksNoBrowserTransports(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
