@@ -8,13 +8,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
+	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -36,11 +35,7 @@ type loopNode struct {
 // newLoopNode starts a host with GossipSub on 127.0.0.1, opens a database
 // in dir and joins the content network cn.
 func newLoopNode(dir string, cn *memNet) (*loopNode, error) {
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.DisableRelay(),
-	)
+	h, err := p2p.NewLoopbackHost(nil)
 	if err != nil {
 		return nil, fmt.Errorf("compute: loopback host: %w", err)
 	}

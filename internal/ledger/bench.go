@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	"github.com/peerpath/peerpath/internal/p2p"
 )
 
 // BenchResult is what Bench measured.
@@ -42,12 +42,7 @@ type benchNode struct {
 
 // newLoopbackHost starts a libp2p host on 127.0.0.1 (TCP only).
 func newLoopbackHost(key crypto.PrivKey) (host.Host, error) {
-	h, err := libp2p.New(
-		libp2p.Identity(key),
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.DisableRelay(),
-	)
+	h, err := p2p.NewLoopbackHost(key)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: loopback host: %w", err)
 	}

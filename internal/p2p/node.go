@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -20,14 +19,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/pnet"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	bhost "github.com/libp2p/go-libp2p/p2p/host/basic"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
-	yamux "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/prometheus/client_golang/prometheus"
@@ -209,50 +206,42 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	bw := metrics.NewBandwidthCounter()
 
-	opts := []libp2p.Option{
-		libp2p.Identity(cfg.Identity),
-		libp2p.NoListenAddrs, // we listen below, address by address, for clear errors
-		libp2p.UserAgent(cfg.UserAgent),
-		libp2p.Transport(tcp.NewTCPTransport),
-		// TLS first: it is faster than Noise on this kind of machine; both
-		// are offered so any libp2p peer can connect.
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.DialRanker(tcpFirstRanker),
-		libp2p.ConnectionManager(cm),
-		libp2p.ResourceManager(rm),
-		libp2p.BandwidthReporter(bw),
-		libp2p.EnableAutoNATv2(),
-		// Peers are equal: every node answers other nodes' AutoNAT v1
-		// dial-back requests (rate-limited by go-libp2p), so reachability
-		// can be learnt inside a peerpath network.
-		libp2p.EnableNATService(),
-		libp2p.EnableHolePunching(),
-		libp2p.EnableRelay(),
+	hcfg, err := newHostConfig(cfg.Identity, extraTransports(psk)...)
+	if err != nil {
+		_ = rm.Close()
+		_ = cm.Close()
+		return nil, err
 	}
-	if psk == nil {
-		opts = append(opts, libp2p.Transport(quic.NewTransport))
-	} else {
-		opts = append(opts, libp2p.PrivateNetwork(psk))
-	}
+	hcfg.UserAgent = cfg.UserAgent
+	hcfg.DialRanker = tcpFirstRanker
+	hcfg.ConnManager = cm
+	hcfg.ResourceManager = rm
+	hcfg.Reporter = bw
+	hcfg.EnableAutoNATv2 = true
+	// Peers are equal: every node answers other nodes' AutoNAT v1
+	// dial-back requests (rate-limited by go-libp2p), so reachability can
+	// be learnt inside a peerpath network.
+	hcfg.AutoNATConfig.EnableService = true
+	hcfg.EnableHolePunching = true
+	hcfg.Relay = true // the relay client: use relays other peers offer
+	hcfg.PSK = psk
 	var gater *allowGater
 	if cfg.AllowPeers != nil {
 		gater = newAllowGater(cfg.AllowPeers)
-		opts = append(opts, libp2p.ConnectionGater(gater))
+		hcfg.ConnectionGater = gater
 	}
 	if !cfg.NoPortMap && !allLoopback(listen) {
-		opts = append(opts, libp2p.NATPortMap())
+		hcfg.NATManager = bhost.NewNATManager
 	}
 	if cfg.LibP2PMetrics != nil {
-		opts = append(opts, libp2p.PrometheusRegisterer(cfg.LibP2PMetrics))
+		hcfg.PrometheusRegisterer = cfg.LibP2PMetrics
 	} else {
-		opts = append(opts, libp2p.DisableMetrics())
+		hcfg.DisableMetrics = true
 	}
 
-	h, err := libp2p.New(opts...)
+	h, err := hcfg.NewNode()
 	if err != nil {
-		// libp2p closes rm and cm when construction fails.
+		// NewNode closes rm and cm when construction fails.
 		return nil, fmt.Errorf("p2p: create host: %w", err)
 	}
 	defer func() {
@@ -354,7 +343,7 @@ func newResourceManager(withMetrics bool) (network.ResourceManager, error) {
 		l.StreamsOutbound = perPeer.StreamsOutbound / 2
 		l.Streams = perPeer.Streams / 2
 	}
-	libp2p.SetDefaultServiceLimits(&scaling)
+	setServiceLimits(&scaling)
 	limits := scaling.AutoScale()
 	var opts []rcmgr.Option
 	if !withMetrics {
@@ -449,6 +438,15 @@ func parsePeerAddr(s string) (*peer.AddrInfo, error) {
 		return nil, fmt.Errorf("address %q: must end in /p2p/<peer ID>: %w", s, err)
 	}
 	return info, nil
+}
+
+// extraTransports returns the transports besides TCP: QUIC, except on a
+// private network, whose protector wraps stream transports only.
+func extraTransports(psk pnet.PSK) []any {
+	if psk != nil {
+		return nil
+	}
+	return []any{quic.NewTransport}
 }
 
 func isUDP(a ma.Multiaddr) bool {

@@ -217,7 +217,9 @@ func (r *Runner) takeChild(m *Module) (*child, error) {
 
 // probeChild starts a child and checks that it answers, so that a program
 // that forgot to call ServeChild fails at NewRunner rather than at every
-// unit. The child is kept for the first unit.
+// unit. The child is then stopped, not kept for the first unit: a node
+// whose worker is off would hold it for ever, and an idle child holds as
+// much resident memory as half a daemon (26 MB, docs/performance.md).
 func (r *Runner) probeChild() error {
 	c, err := r.startChild()
 	if err != nil {
@@ -253,7 +255,7 @@ func (r *Runner) probeChild() error {
 		}
 		return fmt.Errorf("sandbox: %s does not serve as a sandbox child (does main call sandbox.ServeChild?): %w", r.childPath, err)
 	}
-	r.putChild(c)
+	c.stop()
 	return nil
 }
 

@@ -91,6 +91,19 @@ func TestIsolated(t *testing.T) {
 	})
 }
 
+// TestIsolatedProbeChildStopped checks that the child NewRunner starts to
+// probe the executable is not kept: a runner that has run nothing holds no
+// child process (an idle node would hold it for ever).
+func TestIsolatedProbeChildStopped(t *testing.T) {
+	r := newRunner(t, RunnerConfig{Isolate: true})
+	r.mu.Lock()
+	n := len(r.idle)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d idle children after NewRunner, want 0", n)
+	}
+}
+
 // TestIsolatedReuse checks that a child serves successive units of its
 // module, and that a killed child is not reused.
 func TestIsolatedReuse(t *testing.T) {

@@ -80,8 +80,13 @@ type Runner struct {
 	maxMods  int
 	maxBytes int
 
-	cache   wazero.CompilationCache
+	cache wazero.CompilationCache
+	// The runtime, with WASI instantiated, is built on first use (see
+	// Runner.runtime); rtOnce guards rt, rtErr and wasiFns.
+	rtCfg   wazero.RuntimeConfig
+	rtOnce  sync.Once
 	rt      wazero.Runtime
+	rtErr   error
 	wasiFns map[string]api.FunctionDefinition
 
 	// Isolated mode (see RunnerConfig.Isolate).
@@ -138,7 +143,8 @@ func (m *Module) Size() int { return len(m.wasm) }
 
 // NewRunner creates a Runner: one wazero runtime (compiler where supported)
 // that closes guests when their context ends, with the WASI preview 1 host
-// module instantiated once. Call Close to release it.
+// module instantiated once; the runtime is built by the first Compile.
+// Call Close to release it.
 func NewRunner(ctx context.Context, cfg RunnerConfig) (*Runner, error) {
 	if !cfg.Isolate {
 		return buildRunner(ctx, cfg, true)
@@ -216,20 +222,32 @@ func buildRunner(ctx context.Context, cfg RunnerConfig, terminate bool) (*Runner
 	} else {
 		r.cache = wazero.NewCompilationCache()
 	}
-	rc := wazero.NewRuntimeConfig().
+	r.rtCfg = wazero.NewRuntimeConfig().
 		WithCoreFeatures(coreFeatures).
 		WithCloseOnContextDone(terminate).
 		WithMemoryLimitPages(uint32(ceiling / pageSize)).
 		WithCompilationCache(r.cache)
-	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
-		_ = r.rt.Close(ctx)
-		_ = r.cache.Close(ctx)
-		return nil, fmt.Errorf("sandbox: instantiate WASI: %w", err)
-	}
-	r.wasiFns = r.rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
 	r.closeCtx, r.closeStop = context.WithCancel(context.Background())
 	return r, nil
+}
+
+// runtime returns the wazero runtime with WASI preview 1 instantiated,
+// building it on first use: a node that compiles no module (its worker off,
+// no job submitted) never runs wazero's compiler, which keeps about 2 MB of
+// resident memory off an idle daemon (docs/performance.md).
+func (r *Runner) runtime() (wazero.Runtime, error) {
+	r.rtOnce.Do(func() {
+		ctx := context.Background()
+		rt := wazero.NewRuntimeWithConfig(ctx, r.rtCfg)
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+			_ = rt.Close(ctx)
+			r.rtErr = fmt.Errorf("sandbox: instantiate WASI: %w", err)
+			return
+		}
+		r.wasiFns = rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
+		r.rt = rt
+	})
+	return r.rt, r.rtErr
 }
 
 // orDefault returns v, or def when v is not positive.
@@ -313,7 +331,11 @@ func (r *Runner) compile(ctx context.Context, hash [32]byte, wasm []byte) (*Modu
 	if err := precheck(wasm); err != nil {
 		return nil, fmt.Errorf("sandbox: %w: %w", ErrInvalidModule, err)
 	}
-	cm, err := r.rt.CompileModule(ctx, wasm)
+	rt, err := r.runtime()
+	if err != nil {
+		return nil, err
+	}
+	cm, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w: %w", ErrInvalidModule, err)
 	}
@@ -495,7 +517,11 @@ func (r *Runner) Run(ctx context.Context, m *Module, u Unit, lim Limits) (Result
 
 // execute instantiates m and calls its _start function.
 func (r *Runner) execute(ctx context.Context, m *Module, cfg wazero.ModuleConfig, guard *memoryGuard) error {
-	mod, err := r.rt.InstantiateModule(ctx, m.compiled, cfg)
+	rt, err := r.runtime()
+	if err != nil {
+		return err
+	}
+	mod, err := rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
 		return err
 	}
@@ -588,7 +614,12 @@ func (r *Runner) Close(ctx context.Context) error {
 		delete(r.modules, h)
 	}
 	r.mu.Unlock()
-	err := r.rt.Close(ctx)
+	// A runtime never built is not built now.
+	r.rtOnce.Do(func() { r.rtErr = fmt.Errorf("sandbox: %w", ErrClosed) })
+	var err error
+	if r.rt != nil {
+		err = r.rt.Close(ctx)
+	}
 	if cerr := r.cache.Close(ctx); err == nil {
 		err = cerr
 	}

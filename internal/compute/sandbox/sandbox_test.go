@@ -628,3 +628,36 @@ func TestCacheDir(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestRuntimeBuiltOnFirstCompile checks that NewRunner leaves the wazero
+// runtime unbuilt (an idle node never pays for it), that the first Compile
+// builds it, and that a runner closed before any Compile closes cleanly
+// and then refuses to build one.
+func TestRuntimeBuiltOnFirstCompile(t *testing.T) {
+	r := newRunner(t, RunnerConfig{})
+	if r.rt != nil {
+		t.Fatal("NewRunner built the runtime")
+	}
+	m := compile(t, r, wasiEcho)
+	if r.rt == nil {
+		t.Fatal("no runtime after Compile")
+	}
+	res, err := r.Run(testCtx(t), m, Unit{Stdin: []byte("x")}, Limits{})
+	if err != nil || string(res.Stdout) != "x" {
+		t.Fatalf("Run: %v, %q", err, res.Stdout)
+	}
+
+	idle, err := NewRunner(context.Background(), RunnerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Close(context.Background()); err != nil {
+		t.Fatalf("Close of a runner that compiled nothing: %v", err)
+	}
+	if idle.rt != nil {
+		t.Fatal("Close built a runtime")
+	}
+	if _, err := idle.runtime(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("runtime after Close: %v, want ErrClosed", err)
+	}
+}
