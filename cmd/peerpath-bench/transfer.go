@@ -136,6 +136,7 @@ func runTransfer(ctx context.Context, bin string, size int64, dir string) error 
 	fmt.Printf("(c) three sources     %7.0f MB/s   one source        %7.0f MB/s   ratio %.2f (goal >= 1.00; %d peers sent)\n",
 		mbps(size, threeDur), mbps(size, oneDur), oneDur.Seconds()/threeDur.Seconds(), res.Peers)
 	cpu.print(size, "source", "source", "source", "receiver")
+	fmt.Printf("    bytes received %d for a file of %d (%.1f%% duplicates)\n", res.Fetched, size, 100*float64(res.Fetched-size)/float64(size))
 	return nil
 }
 
