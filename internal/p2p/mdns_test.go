@@ -130,15 +130,34 @@ func TestMDNSDialDedup(t *testing.T) {
 	eventually(t, 5*time.Second, "the dial to fail", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return len(m.busy) == 0 && !m.failed[ai.ID].IsZero()
+		return len(m.busy) == 0 && m.failed[ai.ID].n == 1
 	})
+	m.mu.Lock()
 	first := m.failed[ai.ID]
-	m.HandlePeerFound(*ai) // within mdnsRetry: no new dial
+	m.mu.Unlock()
+	m.HandlePeerFound(*ai) // within mdnsRetryMin: no new dial
 	time.Sleep(100 * time.Millisecond)
 	m.mu.Lock()
+	if m.busy[ai.ID] || m.failed[ai.ID] != first {
+		t.Error("redialled an unreachable LAN peer within mdnsRetryMin")
+	}
+	// Once the wait is over, a new sighting dials again, and the next
+	// wait doubles.
+	m.failed[ai.ID] = mdnsFailed{at: first.at.Add(-mdnsRetryMin), n: 1}
+	m.mu.Unlock()
+	m.HandlePeerFound(*ai)
+	eventually(t, 5*time.Second, "the second dial to fail", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.busy) == 0 && m.failed[ai.ID].n == 2
+	})
+	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.busy[ai.ID] || !m.failed[ai.ID].Equal(first) {
-		t.Error("redialled an unreachable LAN peer within mdnsRetry")
+	if w := m.failed[ai.ID].wait(); w != 2*mdnsRetryMin {
+		t.Errorf("wait after two failures %v, want %v", w, 2*mdnsRetryMin)
+	}
+	if w := (mdnsFailed{n: 30}).wait(); w != mdnsRetry {
+		t.Errorf("wait after many failures %v, want %v", w, mdnsRetry)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -249,18 +249,39 @@ func (n *Node) pingLoop(ctx context.Context) {
 // peers. mDNS reports a peer again on every answer it hears, so dials are
 // deduplicated, and a peer that could not be reached (for example one on
 // another private network, whose handshake stalls until the dial timeout)
-// is left alone for mdnsRetry.
+// is left alone for a while: mdnsRetryMin after its first failed dial,
+// doubling with each further failure up to mdnsRetry. The short first wait
+// matters when two nodes start together and the first dial loses a race
+// with the other's start (or a busy machine's timeout).
 type mdnsNotifee struct {
 	n   *Node
 	ctx context.Context
 
 	mu     sync.Mutex
-	busy   map[peer.ID]bool      // dial in flight
-	failed map[peer.ID]time.Time // last failed dial
+	busy   map[peer.ID]bool       // dial in flight
+	failed map[peer.ID]mdnsFailed // failed dials since the last success
 }
 
-// mdnsRetry is how long an unreachable LAN peer is left alone.
-var mdnsRetry = time.Minute
+type mdnsFailed struct {
+	at time.Time // the last failed dial
+	n  int       // failed dials in a row
+}
+
+// wait returns how long after the last failure the peer is left alone.
+func (f mdnsFailed) wait() time.Duration {
+	if f.n == 0 {
+		return 0
+	}
+	d := mdnsRetryMin << min(f.n-1, 16)
+	return min(d, mdnsRetry)
+}
+
+// mdnsRetryMin and mdnsRetry bound how long an unreachable LAN peer is left
+// alone.
+var (
+	mdnsRetryMin = 5 * time.Second
+	mdnsRetry    = time.Minute
+)
 
 // HandlePeerFound is called by the mDNS service in a goroutine of its own.
 func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
@@ -277,9 +298,9 @@ func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 	m.mu.Lock()
 	if m.busy == nil {
 		m.busy = make(map[peer.ID]bool)
-		m.failed = make(map[peer.ID]time.Time)
+		m.failed = make(map[peer.ID]mdnsFailed)
 	}
-	if m.busy[info.ID] || time.Since(m.failed[info.ID]) < mdnsRetry {
+	if f := m.failed[info.ID]; m.busy[info.ID] || time.Since(f.at) < f.wait() {
 		m.mu.Unlock()
 		return
 	}
@@ -293,7 +314,7 @@ func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 		m.mu.Lock()
 		delete(m.busy, info.ID)
 		if err != nil {
-			m.failed[info.ID] = time.Now()
+			m.failed[info.ID] = mdnsFailed{at: time.Now(), n: m.failed[info.ID].n + 1}
 		} else {
 			delete(m.failed, info.ID)
 		}
