@@ -139,6 +139,12 @@ func serveChild(in io.Reader, out io.Writer) int {
 // maxIdleChildren bounds the children kept between units.
 const maxIdleChildren = 4
 
+// idleChildTTL is how long a child is kept without a unit: long enough to
+// serve the next unit of a running job at once, short enough that a worker
+// whose jobs ended gives back the memory (each child holds about as much
+// resident memory as half a daemon). A variable for tests.
+var idleChildTTL = 30 * time.Second
+
 // child is a running child process. Its module is loaded after its first
 // unit; a child is reused only for units of the same module.
 type child struct {
@@ -150,6 +156,7 @@ type child struct {
 	waited chan error // receives cmd.Wait's result once
 	hash   [32]byte   // module loaded, zero before the first unit
 	loaded bool
+	since  time.Time // idle since (set by putChild)
 }
 
 // startChild starts a child process.
@@ -268,14 +275,52 @@ func (r *Runner) putChild(c *child) {
 		c.stop()
 		return
 	}
+	c.since = time.Now()
 	r.idle = append(r.idle, c)
 	var drop *child
 	if len(r.idle) > maxIdleChildren {
 		drop, r.idle = r.idle[0], r.idle[1:]
 	}
+	if r.reaper == nil {
+		r.reaper = time.AfterFunc(idleChildTTL, r.reapIdle)
+	}
 	r.mu.Unlock()
 	if drop != nil {
 		drop.stop()
+	}
+}
+
+// reapIdle stops the children idle for idleChildTTL and runs again while
+// others remain idle.
+func (r *Runner) reapIdle() {
+	r.mu.Lock()
+	r.reaper = nil
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	var stale []*child
+	keep := r.idle[:0]
+	now := time.Now()
+	next := time.Duration(0)
+	for _, c := range r.idle {
+		if left := idleChildTTL - now.Sub(c.since); left <= 0 {
+			stale = append(stale, c)
+		} else {
+			keep = append(keep, c)
+			if next == 0 || left < next {
+				next = left
+			}
+		}
+	}
+	clear(r.idle[len(keep):])
+	r.idle = keep
+	if next > 0 {
+		r.reaper = time.AfterFunc(next, r.reapIdle)
+	}
+	r.mu.Unlock()
+	for _, c := range stale {
+		c.stop()
 	}
 }
 
@@ -284,6 +329,10 @@ func (r *Runner) stopIdleChildren() {
 	r.mu.Lock()
 	idle := r.idle
 	r.idle = nil
+	if r.reaper != nil {
+		r.reaper.Stop()
+		r.reaper = nil
+	}
 	r.mu.Unlock()
 	for _, c := range idle {
 		c.stop()

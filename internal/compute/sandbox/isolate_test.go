@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -101,6 +102,45 @@ func TestIsolatedProbeChildStopped(t *testing.T) {
 	r.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d idle children after NewRunner, want 0", n)
+	}
+}
+
+// TestIsolatedIdleChildStopped checks that a child left without a unit for
+// idleChildTTL is stopped, so a worker whose jobs ended gives its memory
+// back.
+func TestIsolatedIdleChildStopped(t *testing.T) {
+	old := idleChildTTL
+	idleChildTTL = 200 * time.Millisecond
+	t.Cleanup(func() { idleChildTTL = old })
+	r := newRunner(t, RunnerConfig{Isolate: true})
+	echo := compile(t, r, wasiEcho)
+	if _, err := r.Run(testCtx(t), echo, Unit{Stdin: []byte("x")}, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	if len(r.idle) != 1 {
+		r.mu.Unlock()
+		t.Fatalf("%d idle children after a unit, want 1", len(r.idle))
+	}
+	pid := r.idle[0].cmd.Process.Pid
+	r.mu.Unlock()
+	// Stopped and waited for: the pid is gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("idle child still running 10 s after its idle time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.mu.Lock()
+	n, reaper := len(r.idle), r.reaper
+	r.mu.Unlock()
+	if n != 0 || reaper != nil {
+		t.Fatalf("%d idle children, reaper %v, want none", n, reaper)
+	}
+	// The runner still works: a new child serves the next unit.
+	if res, err := r.Run(testCtx(t), echo, Unit{Stdin: []byte("y")}, Limits{}); err != nil || string(res.Stdout) != "y" {
+		t.Fatalf("after reaping: %v %q", err, res.Stdout)
 	}
 }
 

@@ -94,7 +94,8 @@ type Runner struct {
 	childPath string   // executable re-run as the child
 	childDir  string   // compilation cache shared with the children
 	tempDir   bool     // childDir was created by NewRunner and is removed by Close
-	idle      []*child // guarded by mu: children waiting for a unit
+	idle      []*child    // guarded by mu: children waiting for a unit
+	reaper    *time.Timer // guarded by mu: stops children idle too long
 	// onOverflow, in a child, reports an output overflow and exits: the
 	// guest runs without termination checks, so it cannot be stopped
 	// otherwise.
