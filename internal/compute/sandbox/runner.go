@@ -91,9 +91,9 @@ type Runner struct {
 
 	// Isolated mode (see RunnerConfig.Isolate).
 	isolate   bool
-	childPath string   // executable re-run as the child
-	childDir  string   // compilation cache shared with the children
-	tempDir   bool     // childDir was created by NewRunner and is removed by Close
+	childPath string      // executable re-run as the child
+	childDir  string      // compilation cache shared with the children
+	tempDir   bool        // childDir was created by NewRunner and is removed by Close
 	idle      []*child    // guarded by mu: children waiting for a unit
 	reaper    *time.Timer // guarded by mu: stops children idle too long
 	// onOverflow, in a child, reports an output overflow and exits: the
