@@ -31,7 +31,7 @@ func meterCmd(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "PEER\tUP\tDOWN\tUNITS RUN\tUNITS USED\tPAID IN\tBILLED OUT\tCLASS")
 				for _, u := range m.Peers {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", shortID(u.Peer),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", short(u.Peer),
 						humanBytes(float64(u.Uploaded)), humanBytes(float64(u.Downloaded)),
 						u.UnitsRun, u.UnitsUsed, u.PaidIn, u.BilledOut, u.Class)
 				}
@@ -41,10 +41,3 @@ func meterCmd(g *globals) *cobra.Command {
 	}
 }
 
-// shortID abbreviates a peer ID for tables: its last 10 characters.
-func shortID(id string) string {
-	if len(id) <= 12 {
-		return id
-	}
-	return "…" + id[len(id)-10:]
-}
