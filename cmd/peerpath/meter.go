@@ -40,4 +40,3 @@ func meterCmd(g *globals) *cobra.Command {
 		},
 	}
 }
-
