@@ -399,7 +399,11 @@ func TestCreateWaitsForQuorumAndResumes(t *testing.T) {
 	waitConverged(t, ctx, nodes)
 	for _, n := range nodes {
 		if b, err := n.svc.Balance(ctx, alice.id); err != nil || b != 42 {
-			t.Fatalf("balance %d %v", b, err)
+			var idx []uint64
+			for _, m := range nodes {
+				idx = append(idx, m.svc.AppliedIndex())
+			}
+			t.Fatalf("node %s: balance %d %v (applied %v)", n.host.ID(), b, err, idx)
 		}
 		if n.svc.fsm.Supply() != 42 {
 			t.Fatalf("supply %d: genesis applied twice?", n.svc.fsm.Supply())

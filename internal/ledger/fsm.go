@@ -136,11 +136,9 @@ func encodeGenesis(g Genesis) ([]byte, error) {
 // Apply applies one committed log entry. A batch entry returns []TxResult,
 // one per transfer in order; a genesis entry returns an error or nil.
 func (f *FSM) Apply(l *raft.Log) interface{} {
-	f.mu.Lock()
-	if l.Index > f.st.Index {
-		f.st.Index = l.Index
-	}
-	f.mu.Unlock()
+	// The index advances only once the entry's effects are in place, so a
+	// reader that sees AppliedIndex >= i also sees entry i applied.
+	defer f.advance(l.Index)
 	if l.Type != raft.LogCommand || len(l.Data) == 0 {
 		return nil
 	}
@@ -159,6 +157,15 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		return f.applyGenesis(g)
 	default:
 		return fmt.Errorf("ledger: unknown command %d", l.Data[0])
+	}
+}
+
+// advance records index as the last one applied.
+func (f *FSM) advance(index uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if index > f.st.Index {
+		f.st.Index = index
 	}
 }
 
