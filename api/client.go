@@ -137,6 +137,19 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return v, c.Do(ctx, http.MethodGet, Prefix+"/status", nil, &v)
 }
 
+// Limits returns the bandwidth limits in force.
+func (c *Client) Limits(ctx context.Context) (Limits, error) {
+	var v Limits
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/limits", nil, &v)
+}
+
+// SetLimits changes the bandwidth limits (nil keeps one) and saves them in
+// the node's config file.
+func (c *Client) SetLimits(ctx context.Context, req LimitsRequest) (Limits, error) {
+	var v Limits
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/limits", req, &v)
+}
+
 // Connect dials a peer by multiaddr.
 func (c *Client) Connect(ctx context.Context, addr string) error {
 	return c.Do(ctx, http.MethodPost, Prefix+"/connect", ConnectRequest{Addr: addr}, nil)

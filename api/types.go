@@ -49,6 +49,21 @@ type Status struct {
 	Seeding     bool  `json:"seeding"`
 }
 
+// Limits is the answer of GET and POST /api/v1/limits: the bandwidth
+// limits in force, in bytes/s over all peers (0: unlimited).
+type Limits struct {
+	MaxUpload   int64 `json:"max_upload"`
+	MaxDownload int64 `json:"max_download"`
+}
+
+// LimitsRequest is the body of POST /api/v1/limits. A missing field keeps
+// its limit. The new limits apply at once and are saved in the node's
+// config file (max_upload, max_download), so they outlast a restart.
+type LimitsRequest struct {
+	MaxUpload   *int64 `json:"max_upload,omitempty"`
+	MaxDownload *int64 `json:"max_download,omitempty"`
+}
+
 // ConnectRequest is the body of POST /api/v1/connect.
 type ConnectRequest struct {
 	Addr string `json:"addr"`

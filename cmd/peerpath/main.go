@@ -93,6 +93,7 @@ func newRoot() *cobra.Command {
 		getCmd(g),
 		walletCmd(g),
 		meterCmd(g),
+		limitsCmd(g),
 		ledgerCmd(g),
 		uiCmd(g),
 		searchCmd(g),

@@ -121,6 +121,7 @@ func (n *Node) newFiles(ctx context.Context) error {
 	}
 	n.files = &files{share: sh, transfer: tr}
 	n.fileRoutes()
+	n.limitRoutes()
 	return nil
 }
 

@@ -80,6 +80,7 @@ type Node struct {
 	downloads *downloads
 	serveCtx  context.Context // set by Serve before the API starts
 	sessions  *webui.Sessions
+	limitMu   sync.Mutex // serialises changes of the bandwidth limits
 
 	closeOnce sync.Once
 }

@@ -70,10 +70,11 @@ func (n *Node) routes() {
 	a.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		st := n.p2p.Status()
 		done, total := n.files.share.AnnounceProgress()
+		up, down := n.files.transfer.Limits()
 		return api.Status{
 			DownloadsDir:  n.downloads.dir,
-			MaxUpload:     n.opts.Config.MaxUpload,
-			MaxDownload:   n.opts.Config.MaxDownload,
+			MaxUpload:     up,
+			MaxDownload:   down,
 			Seeding:       !n.opts.Config.NoSeed,
 			Announced:     done,
 			ToAnnounce:    total,

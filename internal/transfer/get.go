@@ -494,7 +494,7 @@ func (ss *session) manifestFrom(ctx context.Context, ai peer.AddrInfo, id cid.Ci
 		return nil, nil, fmt.Errorf("transfer: manifest %s from %s: %w", id, ai.ID, err)
 	}
 	raw := make([]byte, n)
-	if err := ss.s.down.readFull(ctx, st, ai.ID, raw); err != nil {
+	if err := ss.s.down.Load().readFull(ctx, st, ai.ID, raw); err != nil {
 		st.Reset()
 		return nil, nil, fmt.Errorf("transfer: manifest %s from %s: %w", id, ai.ID, err)
 	}

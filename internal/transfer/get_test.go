@@ -450,6 +450,27 @@ func TestRateLimit(t *testing.T) {
 		}
 		check(t, time.Since(start))
 	})
+	t.Run("set at run time", func(t *testing.T) {
+		ctx := testCtx(t, 30*time.Second)
+		src := newMemSource()
+		fm := src.addFile(data, testChunk)
+		f, _, _ := swarm(t, src, 2)
+		c := newClient(t, f, nil)
+		if err := c.SetLimits(-1, 0); err == nil {
+			t.Fatal("negative limit accepted")
+		}
+		if err := c.SetLimits(7, limit); err != nil {
+			t.Fatal(err)
+		}
+		if up, down := c.Limits(); up != 7 || down != limit {
+			t.Fatalf("Limits() = %d, %d", up, down)
+		}
+		start := time.Now()
+		if _, err := c.Get(ctx, fm.ID(), GetOptions{Output: filepath.Join(t.TempDir(), "f")}); err != nil {
+			t.Fatal(err)
+		}
+		check(t, time.Since(start))
+	})
 	t.Run("upload", func(t *testing.T) {
 		ctx := testCtx(t, 30*time.Second)
 		src := newMemSource()

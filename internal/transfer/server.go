@@ -146,7 +146,7 @@ func (s *Service) serveOne(ctx context.Context, st io.Writer, p peer.ID, req req
 		if _, err := st.Write(hdr[:]); err != nil {
 			return err
 		}
-		return s.up.write(ctx, st, p, m)
+		return s.up.Load().write(ctx, st, p, m)
 	default: // opChunk
 		if !content.IsChunk(req.id) {
 			return writeMessage(st, statusNotFound, "not a chunk id")
@@ -164,7 +164,7 @@ func (s *Service) serveOne(ctx context.Context, st io.Writer, p peer.ID, req req
 		if _, err := st.Write(hdr[:]); err != nil {
 			return err
 		}
-		if err := s.up.write(ctx, st, p, data); err != nil {
+		if err := s.up.Load().write(ctx, st, p, data); err != nil {
 			return err
 		}
 		if s.cfg.Meter != nil {

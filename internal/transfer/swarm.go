@@ -470,7 +470,7 @@ func (j *fileJob) runStream(src *source, st network.Stream) (err error) {
 			return fmt.Errorf("transfer: chunk %d from %s: %w", i, p, err)
 		}
 		buf := j.ss.s.getBuf(int(n))
-		if err := j.ss.s.down.readFull(ctx, r, p, *buf); err != nil {
+		if err := j.ss.s.down.Load().readFull(ctx, r, p, *buf); err != nil {
 			j.ss.s.putBuf(buf)
 			return fmt.Errorf("transfer: chunk %d from %s: %w", i, p, err)
 		}

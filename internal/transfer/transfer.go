@@ -78,6 +78,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -223,8 +224,11 @@ type Meter interface {
 type Service struct {
 	cfg     Config
 	log     *slog.Logger
-	up      *limiter
-	down    *limiter
+	up      atomic.Pointer[limiter] // nil: unlimited
+	down    atomic.Pointer[limiter]
+	limitMu sync.Mutex // serialises SetLimits
+	maxUp   int64
+	maxDown int64
 	bufs    sync.Pool // *[]byte of content.DefaultChunkSize
 	scoreMu sync.Mutex
 	scores  map[peer.ID]int
@@ -253,13 +257,35 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		cfg:     cfg,
 		log:     log,
-		up:      newLimiter(cfg.MaxUpload, cfg.Priority),
-		down:    newLimiter(cfg.MaxDownload, nil),
 		scores:  make(map[peer.ID]int),
 		perPeer: make(map[peer.ID]int),
 		outputs: make(map[string]bool),
 	}
+	s.SetLimits(cfg.MaxUpload, cfg.MaxDownload)
 	return s, nil
+}
+
+// SetLimits replaces the upload and download limits, in bytes per second
+// over all peers (0: unlimited). Chunks already waiting finish under the old
+// limits; every later chunk uses the new ones.
+func (s *Service) SetLimits(maxUpload, maxDownload int64) error {
+	if maxUpload < 0 || maxDownload < 0 {
+		return errors.New("transfer: negative rate limit")
+	}
+	s.limitMu.Lock()
+	defer s.limitMu.Unlock()
+	s.up.Store(newLimiter(maxUpload, s.cfg.Priority))
+	s.down.Store(newLimiter(maxDownload, nil))
+	s.maxUp, s.maxDown = maxUpload, maxDownload
+	return nil
+}
+
+// Limits returns the upload and download limits in bytes per second
+// (0: unlimited).
+func (s *Service) Limits() (maxUpload, maxDownload int64) {
+	s.limitMu.Lock()
+	defer s.limitMu.Unlock()
+	return s.maxUp, s.maxDown
 }
 
 // PeerScore returns the score of p: +1 per verified chunk it sent, -100 per

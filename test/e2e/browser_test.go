@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/peerpath/peerpath/api"
 )
 
 // chromiumPath finds Debian's chromium, which scripts/test.sh installs.
@@ -259,4 +261,37 @@ func waitFor(b *browser, sel string, d time.Duration) (string, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// In the browser: Settings changes the node's bandwidth limits.
+func TestBrowserSettingsLimits(t *testing.T) {
+	d := startDaemon(t)
+	b := newBrowser(t)
+	b.do(t,
+		chromedp.Navigate(loginURL(t, d)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/settings"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#limits-form`)),
+		chromedp.SetValue(chromedp.CSS(`#limit-up`), "512"),
+		chromedp.Click(chromedp.CSS(`#limits-form button[type="submit"]`)),
+	)
+	eventually(t, 10*time.Second, func() error {
+		var l api.Limits
+		cliJSON(t, &l, "limits", "--home", d.home)
+		if l.MaxUpload != 512<<10 || l.MaxDownload != 0 {
+			return fmt.Errorf("limits %+v", l)
+		}
+		return nil
+	})
+	if _, err := waitFor(b, `[data-bind="slimits"]`, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		txt, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('[data-bind="slimits"]').textContent`))
+		if err != nil || !strings.Contains(txt, "upload 512.0 KiB/s") {
+			return fmt.Errorf("settings shows %q (%v)", txt, err)
+		}
+		return nil
+	})
+	b.noConsoleErrors(t)
 }

@@ -375,3 +375,26 @@ func startDemo(t *testing.T, cmd *exec.Cmd) *daemon {
 	})
 	return d
 }
+
+// peerpath limits changes the running daemon's bandwidth limits, and they
+// are still in force after a restart.
+func TestLimitsCommand(t *testing.T) {
+	d := startDaemon(t)
+	if out, errOut, code := cli(t, "limits", "--max-upload", "2MiB", "--home", d.home); code != 0 || !strings.Contains(out, "upload 2.0 MiB/s, download unlimited") {
+		t.Fatalf("limits: %d %q %s", code, out, errOut)
+	}
+	var l api.Limits
+	cliJSON(t, &l, "limits", "--home", d.home)
+	if l.MaxUpload != 2<<20 || l.MaxDownload != 0 {
+		t.Fatalf("limits after change: %+v", l)
+	}
+	if _, errOut, code := cli(t, "limits", "--max-download", "lots", "--home", d.home); code == 0 || !strings.Contains(errOut, "bad size") {
+		t.Fatalf("bad size: code %d, stderr %q", code, errOut)
+	}
+	d.stop()
+	d = startDaemonHome(t, d.home)
+	cliJSON(t, &l, "limits", "--home", d.home)
+	if l.MaxUpload != 2<<20 {
+		t.Fatalf("limits after restart: %+v", l)
+	}
+}

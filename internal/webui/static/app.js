@@ -38,6 +38,9 @@ function bytes(n) {
   return (i ? n.toFixed(1) : n.toFixed(0)) + " " + u[i];
 }
 
+// limitText shows a bandwidth limit in bytes/s (0: unlimited).
+function limitText(n) { return n ? bytes(n) + "/s" : "unlimited"; }
+
 function shortID(id) { return id && id.length > 16 ? id.slice(0, 8) + "…" + id.slice(-6) : (id || ""); }
 
 function el(tag, attrs, ...kids) {
@@ -229,9 +232,13 @@ const pages = {
     bind(root, "sversion", st.version);
     bind(root, "snet", st.private ? "Private network (swarm key)" : "Public peerpath network");
     bind(root, "saddrs", id.addrs.join("\n"));
-    const lim = n => n ? bytes(n) + "/s" : "unlimited";
-    bind(root, "slimits", "upload " + lim(st.max_upload) + ", download " + lim(st.max_download) +
+    bind(root, "slimits", "upload " + limitText(st.max_upload) + ", download " + limitText(st.max_download) +
       (st.seeding ? "; downloads are served in turn" : "; downloads are not served (no-seed)"));
+    const lf = root.querySelector("#limits-form");
+    if (lf && !lf.dataset.touched) {
+      lf.up.value = Math.round(st.max_upload / 1024);
+      lf.down.value = Math.round(st.max_download / 1024);
+    }
     try {
       const l = await api("GET", "/ledger/status");
       bind(root, "sledger", "leader " + shortID(l.leader) + ", " + l.voters.length + " voters, commit index " + l.commit_index);
@@ -441,6 +448,20 @@ function wireForms(root) {
         await api("POST", "/worker", { enabled: wf.enabled.checked, cpus: Number(wf.cpus.value) || 1, idle_only: wf.idle.checked, max_memory: 0 });
         delete wf.dataset.touched;
         toast(wf.enabled.checked ? "Worker on" : "Worker off");
+        refresh();
+      } catch (e) { toast(e.message); }
+    });
+  }
+  const lf = root.querySelector("#limits-form");
+  if (lf) {
+    lf.addEventListener("input", () => { lf.dataset.touched = "1"; });
+    lf.addEventListener("submit", async ev => {
+      ev.preventDefault();
+      const kib = v => Math.max(0, Math.round(Number(v) || 0)) * 1024;
+      try {
+        const l = await api("POST", "/limits", { max_upload: kib(lf.up.value), max_download: kib(lf.down.value) });
+        delete lf.dataset.touched;
+        toast("Limits saved: upload " + limitText(l.max_upload) + ", download " + limitText(l.max_download));
         refresh();
       } catch (e) { toast(e.message); }
     });
