@@ -26,6 +26,9 @@ const (
 	computeCacheBytes = 256 << 20
 	// computeFetchTimeout bounds how long one fetch goes without progress.
 	computeFetchTimeout = 30 * time.Second
+	// computePartialTTL is how long a failed fetch's partial data stays in
+	// the cache for a retry to resume from.
+	computePartialTTL = time.Hour
 )
 
 // computeContent implements compute.Content over the share and transfer
@@ -73,6 +76,9 @@ func newComputeContent(n *Node) (*computeContent, error) {
 			return nil, fmt.Errorf("node: compute content: %w", err)
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.evict(ctx) // partial data of fetches a stop cut short
 	return c, nil
 }
 
@@ -142,8 +148,9 @@ func (c *computeContent) Keys(ctx context.Context) ([]string, error) {
 
 // Fetch returns the bytes of the file content idStr (size bytes): from this
 // node's catalog when it holds them, otherwise downloaded from from and any
-// other provider. The manifest is fetched from from first, and its size
-// checked, before any chunk is downloaded.
+// other provider. The manifest is asked of from first (then of the other
+// providers, should from be gone), and its size checked, before any chunk
+// is downloaded.
 func (c *computeContent) Fetch(ctx context.Context, idStr string, size int64, from peer.ID) ([]byte, error) {
 	id, err := cid.Decode(idStr)
 	if err != nil || !content.IsFile(id) {
@@ -183,9 +190,9 @@ func (c *computeContent) Fetch(ctx context.Context, idStr string, size int64, fr
 	if from == c.self {
 		return nil, fmt.Errorf("node: compute content: %s is not held by this node", id)
 	}
-	raw, err := c.transfer.FetchManifest(ctx, from, id)
+	raw, err := c.transfer.FetchManifestAny(ctx, id, from)
 	if err != nil {
-		return nil, fmt.Errorf("node: compute content: manifest of %s from %s: %w", id, from, err)
+		return nil, fmt.Errorf("node: compute content: %w", err)
 	}
 	if err := checkSize(id, raw, size); err != nil {
 		return nil, err
@@ -285,7 +292,18 @@ func (c *computeContent) evict(ctx context.Context) {
 	var total int64
 	for _, e := range ents {
 		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() || strings.HasSuffix(e.Name(), ".part") || strings.HasSuffix(e.Name(), ".state") {
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if name, partial := partialOf(e.Name()); partial {
+			// Left by a fetch that failed and was never retried: a
+			// retry within computePartialTTL resumes from it.
+			c.mu.Lock()
+			_, busy := c.inflight[name]
+			c.mu.Unlock()
+			if !busy && time.Since(info.ModTime()) > computePartialTTL {
+				os.Remove(filepath.Join(c.cache, e.Name()))
+			}
 			continue
 		}
 		files = append(files, file{filepath.Join(c.cache, e.Name()), info.Size(), info.ModTime()})
@@ -297,6 +315,15 @@ func (c *computeContent) evict(ctx context.Context) {
 		total -= files[0].size
 		files = files[1:]
 	}
+}
+
+// partialOf reports whether name is a partial download's file (ID.part or
+// ID.part.state), and of which id.
+func partialOf(name string) (id string, ok bool) {
+	if id, ok := strings.CutSuffix(name, ".part.state"); ok {
+		return id, true
+	}
+	return strings.CutSuffix(name, ".part")
 }
 
 // publicCatalog is the share catalog without the node's compute content:

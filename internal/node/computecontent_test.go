@@ -59,4 +59,37 @@ func TestComputeContentConformance(t *testing.T) {
 			t.Errorf("compute content offered to search: %+v", f)
 		}
 	}
+
+	// The peer named as the source is gone: the manifest comes from
+	// another provider (a, which b is connected to).
+	id, err := ca.Publish(ctx, "job-0123456789abcdef0123456789abcdef-input-7", []byte("input seven"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := startNode(t, ctx, nil, nil)
+	goneID := gone.ID()
+	gone.stop()
+	if got, err := cb.Fetch(ctx, id, int64(len("input seven")), goneID); err != nil || string(got) != "input seven" {
+		t.Fatalf("fetch with the named source gone: %q %v", got, err)
+	}
+
+	// Partial downloads left by failed fetches are dropped once stale;
+	// recent ones stay for a retry to resume from.
+	cache := filepath.Join(b.computeDir(), "cache")
+	old := time.Now().Add(-2 * computePartialTTL)
+	for _, name := range []string{"stale.part", "stale.part.state", "recent.part"} {
+		p := filepath.Join(cache, name)
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "stale") {
+			os.Chtimes(p, old, old)
+		}
+	}
+	cb.evict(ctx)
+	for name, want := range map[string]bool{"stale.part": false, "stale.part.state": false, "recent.part": true} {
+		if _, err := os.Stat(filepath.Join(cache, name)); (err == nil) != want {
+			t.Errorf("%s: present %v, want %v", name, err == nil, want)
+		}
+	}
 }

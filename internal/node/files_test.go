@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +70,10 @@ func startNode(t *testing.T, ctx context.Context, bootstrap []string, wrap func(
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(rctx) }()
 	r := &running{Node: n, client: api.NewClient(n.APIURL(), n.Token())}
-	r.stop = func() {
+	var stop func()
+	var once sync.Once
+	r.stop = func() { once.Do(stop) }
+	stop = func() {
 		cancel()
 		select {
 		case err := <-done:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -627,5 +628,28 @@ func TestFetchManifestFromOnePeer(t *testing.T) {
 	}
 	if _, err := c.FetchManifest(ctx, ais[0].ID, content.NewID(content.CodecFile, []byte("nope"))); err == nil {
 		t.Fatal("unknown manifest: want an error")
+	}
+}
+
+// FetchManifestAny falls back on the finder's providers when the peer asked
+// first cannot answer, and says which peers it tried when nobody can.
+func TestFetchManifestAnyFallsBack(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	src := newMemSource()
+	fm := src.addFile(randBytes(2*testChunk+9), testChunk)
+	f, _, _ := swarm(t, src, 1)
+	c := newClient(t, f, nil)
+	gone := newClient(t, &staticFinder{}, nil).cfg.Host // a peer that serves nothing
+	raw, err := c.FetchManifestAny(ctx, fm.ID(), gone.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw, fm.Encode()) {
+		t.Fatal("manifest bytes differ")
+	}
+	lonely := newClient(t, &staticFinder{}, nil)
+	_, err = lonely.FetchManifestAny(ctx, fm.ID(), gone.ID())
+	if err == nil || !strings.Contains(err.Error(), gone.ID().String()) {
+		t.Fatalf("nobody has it: %v, want an error naming the peer tried", err)
 	}
 }
