@@ -19,6 +19,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/transfer"
 )
 
 func transferCmd() *cobra.Command {
@@ -309,7 +310,7 @@ func tcpCopy(src, out string) error {
 					f.Close()
 					return err
 				}
-				dropCache(f)
+				transfer.DropCache(f)
 			}
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {

@@ -118,10 +118,7 @@ func getCmd(g *globals) *cobra.Command {
 		Short: "Download a file or folder from every peer that has it (resumes where it stopped)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if out == "" {
-				out = args[0]
-			}
-			abs, err := filepath.Abs(out)
+			abs, err := outputPath(out, args[0])
 			if err != nil {
 				return err
 			}
@@ -196,4 +193,13 @@ func getCmd(g *globals) *cobra.Command {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// outputPath is where a download named name goes: -o's value, or name in
+// the current folder, made absolute for the daemon.
+func outputPath(o, name string) (string, error) {
+	if o == "" {
+		o = name
+	}
+	return filepath.Abs(o)
 }

@@ -210,10 +210,7 @@ func marketBuyCmd(g *globals) *cobra.Command {
 		Short: "Pay into escrow, receive the key from the ledger's voters, fetch and decrypt the goods",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if out == "" {
-				out = args[0]
-			}
-			abs, err := filepath.Abs(out)
+			abs, err := outputPath(out, args[0])
 			if err != nil {
 				return err
 			}

@@ -4,5 +4,5 @@ package transfer
 
 import "os"
 
-// dropCache is a no-op where fadvise is not available.
-func dropCache(*os.File) {}
+// DropCache is a no-op where fadvise is not available.
+func DropCache(*os.File) {}

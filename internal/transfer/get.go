@@ -378,7 +378,7 @@ func (ss *session) getFile(ctx context.Context, id cid.Cid, m *content.FileManif
 	if err := f.Sync(); err != nil {
 		return errorf("sync %s: %w", part, err)
 	}
-	dropCache(f)
+	DropCache(f)
 	if err := f.Close(); err != nil {
 		return errorf("close %s: %w", part, err)
 	}

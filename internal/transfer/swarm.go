@@ -530,7 +530,7 @@ func (j *fileJob) committer(ctx context.Context) error {
 		if e := j.f.Sync(); e != nil {
 			err = errorf("sync %s: %w", j.f.Name(), e)
 		} else {
-			dropCache(j.f)
+			DropCache(j.f)
 			if e := j.clog.record(ctx, batch); e != nil {
 				err = e
 			}
