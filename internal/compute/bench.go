@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
@@ -261,13 +260,4 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 	r.elapsed, r.cpu = time.Since(start), processCPU()-cpu0
 	r.results, err = sub.Results(ctx, last)
 	return r, err
-}
-
-// processCPU is this process's CPU time so far (zero where unknown).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -90,11 +89,7 @@ func readCPU() (cpuSample, error) {
 	if err != nil {
 		return cpuSample{}, err
 	}
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return cpuSample{}, err
-	}
-	s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	s.self = processCPU()
 	return s, nil
 }
 

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -241,7 +240,7 @@ func (n *Node) takeLock() error {
 	if err != nil {
 		return fmt.Errorf("node: lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		b := make([]byte, 32)
 		k, _ := f.ReadAt(b, 0)
 		f.Close()
