@@ -54,7 +54,7 @@ func demoSamples(ctx context.Context, out io.Writer, dir string, nodes []*node.N
 		}
 		for _, top := range topFolders(files) {
 			if s, err := clients[k].AddShare(ctx, filepath.Join(root, top)); err == nil {
-				fmt.Fprintf(out, "peer %d shares %s (%d files)\n", k+1, s.Name, s.Files)
+				fmt.Fprintf(out, "peer %d shares %s (%d %s)\n", k+1, s.Name, s.Files, map[bool]string{true: "file", false: "files"}[s.Files == 1])
 			}
 		}
 	}

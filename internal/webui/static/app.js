@@ -41,6 +41,9 @@ function bytes(n) {
 // limitText shows a bandwidth limit in bytes/s (0: unlimited).
 function limitText(n) { return n ? bytes(n) + "/s" : "unlimited"; }
 
+// plural says "1 result", "2 results".
+function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
 function shortID(id) { return id && id.length > 16 ? id.slice(0, 8) + "…" + id.slice(-6) : (id || ""); }
 
 function el(tag, attrs, ...kids) {
@@ -71,7 +74,7 @@ const pages = {
     bind(root, "peers", st.peers);
     bind(root, "lanpeers", peers.filter(p => p.lan).length + " on the local network");
     bind(root, "network", st.private ? "Private network (swarm key)" : "Public peerpath network");
-    bind(root, "reach", "Reachability: " + st.reachability + " · DHT " + st.routing_table + " peers");
+    bind(root, "reach", "Reachability: " + st.reachability + " · DHT " + plural(st.routing_table, "peer"));
     bind(root, "shared", shares.length);
     bind(root, "announced", st.announced + " of " + st.to_announce + " announced");
     bind(root, "ratein", bytes(st.rate_in) + "/s");
@@ -241,7 +244,7 @@ const pages = {
     }
     try {
       const l = await api("GET", "/ledger/status");
-      bind(root, "sledger", "leader " + shortID(l.leader) + ", " + l.voters.length + " voters, commit index " + l.commit_index);
+      bind(root, "sledger", "leader " + shortID(l.leader) + ", " + plural(l.voters.length, "voter") + ", commit index " + l.commit_index);
     } catch (e) { bind(root, "sledger", e.message); }
   },
 };
@@ -301,10 +304,10 @@ async function runSearch(root, q) {
         const row = resultRow(r);
         if (rows[r.cid]) rows[r.cid].replaceWith(row); else tbody.append(row);
         rows[r.cid] = row;
-        bind(root, "searchstatus", count + (count === 1 ? " result" : " results") + " so far…");
+        bind(root, "searchstatus", plural(count, "result") + " so far…");
       }
     }
-    bind(root, "searchstatus", count ? count + (count === 1 ? " result" : " results") : "No results");
+    bind(root, "searchstatus", count ? plural(count, "result") : "No results");
   } catch (e) {
     if (e.name !== "AbortError") bind(root, "searchstatus", e.message);
   }
@@ -371,7 +374,7 @@ async function marketSearch(root, q) {
           refresh();
         } catch (e) { cell.replaceChildren("failed: " + e.message); }
       } }, "Buy " + r.price)))));
-    bind(root, "marketstatus", res.results.length ? res.results.length + " listings" : "No listings found");
+    bind(root, "marketstatus", res.results.length ? plural(res.results.length, "listing") : "No listings found");
   } catch (e) { bind(root, "marketstatus", e.message); }
 }
 
