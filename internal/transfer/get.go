@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -371,6 +372,9 @@ func (ss *session) getFile(ctx context.Context, id cid.Cid, m *content.FileManif
 		ss.mu.Lock()
 		ss.res.Chunks += j.fetched
 		ss.mu.Unlock()
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("transfer: %s: %w: free some space and run the same get again to resume (partial data kept in %s)", path, err, part)
+		}
 		if err != nil {
 			return fmt.Errorf("transfer: %s: %w (partial data kept in %s)", path, err, part)
 		}

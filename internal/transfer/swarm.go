@@ -506,7 +506,7 @@ func (j *fileJob) verify(v verifyJob) {
 	}
 	off, _ := j.lay.rangeOf(v.i)
 	if _, err := j.f.WriteAt(data, off); err != nil {
-		j.fail(errorf("write %s: %w", j.f.Name(), err))
+		j.fail(err) // an *os.PathError: "write PATH: ..."
 		return
 	}
 	if j.markDone(v.i) {

@@ -208,3 +208,48 @@ func TestGetNoProviderTimesOut(t *testing.T) {
 		t.Fatalf("bad cid: %d %q", code, errOut)
 	}
 }
+
+// A download onto a full disk fails with a clear error in one line and
+// loses nothing: once there is room, the same command finishes it from what
+// it already has. The disk is a small tmpfs (the test runs as root, as CI
+// does).
+func TestGetOntoFullDisk(t *testing.T) {
+	mnt := t.TempDir()
+	mount := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
+			t.Fatalf("mount %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt)
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+
+	a := startDaemon(t)
+	src := filepath.Join(t.TempDir(), "album")
+	for _, name := range []string{"1.flac", "2.flac", "3.flac"} {
+		writeRandom(t, filepath.Join(src, name), 1536<<10)
+	}
+	var sh shareOut
+	cliJSON(t, &sh, "share", src, "--home", a.home)
+	b := startDaemon(t, "--bootstrap", a.addr())
+	out := filepath.Join(mnt, "album")
+	_, errOut, code := cli(t, "get", sh.CID, "-o", out, "--timeout", "20s", "--home", b.home)
+	if code == 0 || !strings.Contains(errOut, "no space left on device") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("get onto a full disk: code %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(errOut, "run the same get again") {
+		t.Fatalf("no hint on what to do: %q", errOut)
+	}
+	parts, _ := filepath.Glob(filepath.Join(out, "*.part"))
+	if len(parts) == 0 {
+		t.Fatal("a download that did not fit left no partial file")
+	}
+
+	mount("-o", "remount,size=16m", mnt)
+	var res api.GetResult
+	cliJSON(t, &res, "get", sh.CID, "-o", out, "--timeout", "20s", "--home", b.home)
+	sameTree(t, src, out)
+	if res.Resumed == 0 {
+		t.Fatalf("nothing kept from the first try: %+v", res)
+	}
+}
