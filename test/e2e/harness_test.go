@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package e2e runs the built peerpath binary as real daemon processes on
 // loopback and drives them through the CLI and the local API, as a user
 // would.
