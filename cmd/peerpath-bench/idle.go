@@ -77,7 +77,7 @@ func startDaemons(ctx context.Context, bin, dir string, n int, extra ...string) 
 		args = append(args, extra...)
 		cmd := exec.Command(bin, args...)
 		cmd.Stderr = os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		dieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			return ps, err
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command idlefloor measures the least an idle peerpath daemon can hold:
 // processes that run only the p2p layer (libp2p host, DHT, GossipSub, as
 // internal/p2p builds them) and open the SQLite store, nothing else. It
