@@ -121,7 +121,7 @@ type MarketRating struct {
 	Buyer   string `json:"buyer"`
 	Stars   int    `json:"stars"`
 	Comment string `json:"comment,omitempty"`
-	Time    int64  `json:"time"`
+	Time    int64  `json:"time"` // unix nanoseconds, the ledger's clock
 }
 
 // MarketSeller answers GET /api/v1/market/sellers/{id}: the seller's mean

@@ -239,12 +239,28 @@ func TestBrowserSellAndBuy(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("bought file: %v", err)
 	}
-	// Rate the seller from the orders table.
+	// Rate the seller from the orders table: 4 stars and a comment, which
+	// the page's refresh (every 2 s) must not reset while being written.
 	bb.do(t,
 		chromedp.WaitVisible(chromedp.CSS(`select[aria-label="Stars for Celestial Atlas of Peerpath"]`)),
-		chromedp.Click(chromedp.CSS(`select[aria-label="Stars for Celestial Atlas of Peerpath"] + button`)),
+		chromedp.SetValue(chromedp.CSS(`select[aria-label="Stars for Celestial Atlas of Peerpath"]`), "4"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('select[aria-label="Stars for Celestial Atlas of Peerpath"]').dispatchEvent(new Event("change"))`),
+		chromedp.SendKeys(chromedp.CSS(`input[aria-label="Comment for Celestial Atlas of Peerpath"]`), "Accurate star charts"),
+		chromedp.Sleep(2500*time.Millisecond),
+		chromedp.Click(chromedp.CSS(`input[aria-label="Comment for Celestial Atlas of Peerpath"] + button`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`select[aria-label="Stars for Celestial Atlas of Peerpath"]`)),
 	)
+	// The seller's page shows the rating.
+	bb.do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Seller page of Celestial Atlas of Peerpath"]`)))
+	eventually(t, 30*time.Second, func() error {
+		txt, err := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`document.querySelector('#seller-page').hidden ? "" : document.querySelector('#seller-page').textContent`))
+		if err != nil || !strings.Contains(txt, "4.0 ★ from 1 rating") || !strings.Contains(txt, "Accurate star charts") {
+			// The rating reaches the ledger first; ask again.
+			chromedp.Do(bb.ctx, chromedp.Click(chromedp.CSS(`button[aria-label="Seller page of Celestial Atlas of Peerpath"]`)))
+			return fmt.Errorf("seller page shows %q (%v)", txt, err)
+		}
+		return nil
+	})
 	bb.noConsoleErrors(t)
 }
 

@@ -139,13 +139,29 @@ const pages = {
         try { await api("DELETE", "/market/listings/" + encodeURIComponent(l.id)); toast("Withdrawn: " + l.title); refresh(); }
         catch (e) { toast(e.message); }
       } }, "Withdraw")))));
+    // Refreshing must not take a half-written rating away from its writer.
+    const ordersBody = root.querySelector('[data-bind="orders"]');
+    const editing = document.activeElement;
+    if (ordersBody && ordersBody.contains(editing) && (editing.tagName === "INPUT" || editing.tagName === "SELECT")) return;
     bind(root, "orders", orders.map(o => {
       const rate = el("td", {});
       if (o.role === "buy" && o.state === "released" && !o.rated) {
-        const stars = el("select", { "aria-label": "Stars for " + (o.title || o.listing) });
+        const name = o.title || o.listing;
+        const draft = rateDrafts[o.id] || (rateDrafts[o.id] = { stars: "5", comment: "" });
+        const stars = el("select", { "aria-label": "Stars for " + name });
         for (let i = 5; i >= 1; i--) stars.append(el("option", { value: String(i) }, "★".repeat(i)));
-        rate.append(stars, el("button", { class: "plain", type: "button", onclick: async () => {
-          try { await api("POST", `/market/orders/${o.id}/rate`, { stars: Number(stars.value) }); toast("Thanks for rating"); refresh(); }
+        stars.value = draft.stars;
+        stars.addEventListener("change", () => { draft.stars = stars.value; });
+        const comment = el("input", { type: "text", maxlength: "500", placeholder: "comment (optional)", "aria-label": "Comment for " + name });
+        comment.value = draft.comment;
+        comment.addEventListener("input", () => { draft.comment = comment.value; });
+        rate.append(stars, comment, el("button", { class: "plain", type: "button", onclick: async () => {
+          try {
+            await api("POST", `/market/orders/${o.id}/rate`, { stars: Number(stars.value), comment: comment.value.trim() });
+            delete rateDrafts[o.id];
+            toast("Thanks for rating");
+            refresh();
+          }
           catch (e) { toast(e.message); }
         } }, "Rate"));
       }
@@ -363,7 +379,8 @@ async function marketSearch(root, q) {
     tbody.replaceChildren(...res.results.map(r => el("tr", {},
       el("td", { title: r.description || "", text: r.title + (r.sponsored ? "  (sponsored)" : "") }),
       el("td", { text: r.price }),
-      el("td", { class: "id", title: r.seller, text: shortID(r.seller) }),
+      el("td", { class: "id" }, el("button", { class: "plain", type: "button", title: r.seller,
+        "aria-label": "Seller page of " + r.title, onclick: () => showSeller(root, r.seller) }, shortID(r.seller))),
       el("td", { text: r.ratings ? r.rating.toFixed(1) + " ★ (" + r.ratings + ")" : "new" }),
       el("td", { "data-listing": r.id }, el("button", { type: "button", "aria-label": "Buy " + r.title, onclick: async ev => {
         const cell = ev.target.parentElement;
@@ -376,6 +393,27 @@ async function marketSearch(root, q) {
       } }, "Buy " + r.price)))));
     bind(root, "marketstatus", res.results.length ? plural(res.results.length, "listing") : "No listings found");
   } catch (e) { bind(root, "marketstatus", e.message); }
+}
+
+// rateDrafts keeps the stars and comment being written for each order, so
+// the page's refresh does not reset them.
+const rateDrafts = {};
+
+// showSeller shows a seller's page: mean rating and every rating, newest
+// first.
+async function showSeller(root, id) {
+  const sec = root.querySelector("#seller-page");
+  try {
+    const s = await api("GET", "/market/sellers/" + encodeURIComponent(id));
+    bind(root, "sellerid", s.seller);
+    bind(root, "sellerrating", s.count ? `${s.rating.toFixed(1)} ★ from ${plural(s.count, "rating")}` : "No ratings yet");
+    bind(root, "sellerratings", (s.ratings || []).map(r => el("li", {},
+      el("span", { class: "stars", "aria-label": plural(r.stars, "star") }, "★".repeat(r.stars)),
+      r.comment ? " " + r.comment : "",
+      el("span", { class: "muted" }, ` · buyer ${shortID(r.buyer)} · ${new Date(r.time / 1e6).toLocaleDateString()}`))));
+    sec.hidden = false;
+    sec.scrollIntoView({ block: "nearest" });
+  } catch (e) { toast(e.message); }
 }
 
 // ---- compute ------------------------------------------------------------------
