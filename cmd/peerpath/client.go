@@ -195,6 +195,7 @@ func printStatus(w io.Writer, st api.Status) error {
 	fmt.Fprintf(w, "announced     %d of %d provider records\n", st.Announced, st.ToAnnounce)
 	fmt.Fprintf(w, "bandwidth in  %s total, %s/s\n", humanBytes(float64(st.BytesIn)), humanBytes(st.RateIn))
 	fmt.Fprintf(w, "bandwidth out %s total, %s/s\n", humanBytes(float64(st.BytesOut)), humanBytes(st.RateOut))
+	fmt.Fprintf(w, "limits        upload %s, download %s\n", rateText(st.MaxUpload), rateText(st.MaxDownload))
 	return nil
 }
 
