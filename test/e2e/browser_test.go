@@ -205,6 +205,15 @@ func TestBrowserSellAndBuy(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#sell-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Withdraw Celestial Atlas of Peerpath"]`)),
 	)
+	// A keyboard user's focus stays on the button through the page's
+	// redraws (every 2 s).
+	sb.do(t,
+		chromedp.Focus(chromedp.CSS(`button[aria-label="Withdraw Celestial Atlas of Peerpath"]`)),
+		chromedp.Sleep(4500*time.Millisecond),
+	)
+	if f, err := chromedp.Run(sb.ctx, chromedp.Evaluate[string](`document.activeElement.getAttribute("aria-label") || document.activeElement.tagName`)); err != nil || f != "Withdraw Celestial Atlas of Peerpath" {
+		t.Fatalf("focus after redraws: %q (%v)", f, err)
+	}
 	sb.noConsoleErrors(t)
 
 	bb := newBrowser(t)

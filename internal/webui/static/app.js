@@ -60,8 +60,24 @@ function el(tag, attrs, ...kids) {
 function bind(root, name, value) {
   const e = root.querySelector(`[data-bind="${name}"]`);
   if (!e) return;
-  if (Array.isArray(value)) e.replaceChildren(...value);
-  else e.textContent = value;
+  if (!Array.isArray(value)) { e.textContent = value; return; }
+  // Pages redraw their tables every 2 s: a keyboard user's focus on a
+  // button in one moves to the same button in the new rows.
+  const active = document.activeElement;
+  const key = active && active !== document.body && e.contains(active) ? focusKey(active) : null;
+  e.replaceChildren(...value);
+  if (key) {
+    const again = e.querySelector(key);
+    if (again) again.focus();
+  }
+}
+
+// focusKey is a selector that finds an element like el in redrawn rows.
+function focusKey(el) {
+  const label = el.getAttribute("aria-label");
+  if (label) return `${el.tagName.toLowerCase()}[aria-label="${CSS.escape(label)}"]`;
+  if (el.id) return "#" + CSS.escape(el.id);
+  return null;
 }
 
 // ---- pages --------------------------------------------------------------
