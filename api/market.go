@@ -101,6 +101,10 @@ type MarketOrder struct {
 	Reason  string      `json:"reason,omitempty"`
 	Rated   bool        `json:"rated,omitempty"`
 	Created int64       `json:"created"`
+	// Path is where a purchase's goods were saved (this node's buy
+	// orders); GET /api/v1/market/orders/{id}/file serves them once the
+	// order is released.
+	Path string `json:"path,omitempty"`
 }
 
 // MarketRateRequest is the body of POST /api/v1/market/orders/{id}/rate.

@@ -447,6 +447,9 @@ type OrderInfo struct {
 	Reason  string `json:"reason,omitempty"`
 	Rated   bool   `json:"rated,omitempty"`
 	Created int64  `json:"created"`
+	// Path is where a purchase's goods were saved (buy orders of this
+	// node; empty for sales).
+	Path string `json:"path,omitempty"`
 }
 
 // Orders returns this node's purchases and sales as the ledger holds
@@ -467,6 +470,7 @@ func (s *Service) Orders(ctx context.Context) ([]OrderInfo, error) {
 			oi.Title = s.st.Listings[o.Listing].Listing.Title
 		} else {
 			oi.Title = s.st.Orders[o.ID].Title
+			oi.Path = s.st.Orders[o.ID].Output
 			if oi.Title == "" {
 				oi.Title = s.st.Seen[o.Listing].Title
 			}

@@ -203,18 +203,25 @@ func (n *Node) downloadRoutes() {
 			n.api.WriteError(w, r, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("download is %s", state)})
 			return
 		}
-		fi, err := os.Stat(out)
-		if err != nil || fi.IsDir() {
-			n.api.WriteError(w, r, httpapi.BadRequest(fmt.Errorf("%s is a folder or gone", out)))
-			return
-		}
-		w.Header().Set("Content-Disposition", "inline; filename*=UTF-8''"+url.PathEscape(filepath.Base(out)))
-		w.Header().Set("Content-Security-Policy", "sandbox")
-		http.ServeFile(w, r, out)
+		n.serveLocalFile(w, r, out)
 	}))
 	for _, action := range []string{"pause", "resume", "cancel"} {
 		a.HandleFunc("POST /api/v1/downloads/{id}/"+action, func(w http.ResponseWriter, r *http.Request) (any, error) {
 			return ds.act(n.runCtx(), r.PathValue("id"), action)
 		})
 	}
+}
+
+// serveLocalFile serves a file this node wrote (a download or a purchase)
+// for the web app to open: inline, under its own name, and sandboxed so a
+// downloaded HTML page cannot act as the app.
+func (n *Node) serveLocalFile(w http.ResponseWriter, r *http.Request, path string) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.IsDir() {
+		n.api.WriteError(w, r, httpapi.BadRequest(fmt.Errorf("%s is a folder or gone", path)))
+		return
+	}
+	w.Header().Set("Content-Disposition", "inline; filename*=UTF-8''"+url.PathEscape(filepath.Base(path)))
+	w.Header().Set("Content-Security-Policy", "sandbox")
+	http.ServeFile(w, r, path)
 }

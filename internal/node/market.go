@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func parseDuration(s string, def time.Duration) (time.Duration, error) {
 
 func toAPIOrder(o market.OrderInfo) api.MarketOrder {
 	return api.MarketOrder{ID: o.ID, Role: o.Role, Listing: o.Listing, Title: o.Title, Price: credits(o.Price),
-		Fee: credits(o.Fee), Buyer: o.Buyer, Seller: o.Seller, State: o.State, Reason: o.Reason, Rated: o.Rated, Created: o.Created}
+		Fee: credits(o.Fee), Buyer: o.Buyer, Seller: o.Seller, State: o.State, Reason: o.Reason, Rated: o.Rated, Created: o.Created, Path: o.Path}
 }
 
 func (n *Node) marketRoutes(m *market.Service) {
@@ -244,6 +245,26 @@ func (n *Node) marketRoutes(m *market.Service) {
 		}
 		return out, nil
 	})
+	// GET /api/v1/market/orders/{id}/file serves a released purchase's
+	// goods, so the web app can open them.
+	a.Handle("GET /api/v1/market/orders/{id}/file", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+		defer cancel()
+		ords, err := m.Orders(ctx)
+		if err != nil {
+			n.api.WriteError(w, r, err)
+			return
+		}
+		i := slices.IndexFunc(ords, func(o market.OrderInfo) bool { return o.ID == r.PathValue("id") && o.Role == "buy" })
+		switch {
+		case i < 0:
+			n.api.WriteError(w, r, httpapi.NotFound(fmt.Errorf("no purchase %q on this node", r.PathValue("id"))))
+		case ords[i].State != "released" || ords[i].Path == "":
+			n.api.WriteError(w, r, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("purchase is %s", ords[i].State)})
+		default:
+			n.serveLocalFile(w, r, ords[i].Path)
+		}
+	}))
 	a.HandleFunc("POST /api/v1/market/orders/{id}/rate", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var req api.MarketRateRequest
 		if err := httpapi.DecodeJSON(r, &req); err != nil {

@@ -248,6 +248,16 @@ func TestBrowserSellAndBuy(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("bought file: %v", err)
 	}
+	// The purchase opens from the orders table: the link serves the
+	// decrypted goods to the logged-in app.
+	if _, err := waitFor(bb, `a[aria-label="Open Celestial Atlas of Peerpath"]`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	n, err := chromedp.Run(bb.ctx, chromedp.Evaluate[int](`fetch(document.querySelector('a[aria-label="Open Celestial Atlas of Peerpath"]').href).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status)).then(b => b.byteLength)`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || n != len(want) {
+		t.Fatalf("opening the purchase: %d bytes (%v), want %d", n, err, len(want))
+	}
 	// Rate the seller from the orders table: 4 stars and a comment, which
 	// the page's refresh (every 2 s) must not reset while being written.
 	bb.do(t,

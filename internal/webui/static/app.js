@@ -181,8 +181,13 @@ const pages = {
           catch (e) { toast(e.message); }
         } }, "Rate"));
       }
+      const title = el("td", { text: o.title || o.listing });
+      if (o.role === "buy" && o.state === "released" && o.path) {
+        title.append(" · ", el("a", { href: `${API}/market/orders/${encodeURIComponent(o.id)}/file`, target: "_blank", rel: "noopener",
+          "aria-label": "Open " + (o.title || o.listing) }, "Open"));
+      }
       return el("tr", {},
-        el("td", { text: o.title || o.listing }),
+        title,
         el("td", { text: o.role === "buy" ? "bought" : "sold" }),
         el("td", { text: o.price }),
         el("td", { text: o.state + (o.reason ? ": " + o.reason : "") }),
@@ -403,7 +408,9 @@ async function marketSearch(root, q) {
         cell.replaceChildren("Buying…");
         try {
           const b = await api("POST", "/market/buy", { listing: r.id, output: st.downloads_dir + "/" + safeName(r.title) });
-          cell.replaceChildren(el("span", { class: "bought" }, "Bought: saved to " + b.path));
+          cell.replaceChildren(el("span", { class: "bought" }, "Bought: ",
+            el("a", { href: `${API}/market/orders/${encodeURIComponent(b.order)}/file`, target: "_blank", rel: "noopener" }, "Open"),
+            " · saved to " + b.path));
           refresh();
         } catch (e) { cell.replaceChildren("failed: " + e.message); }
       } }, "Buy " + r.price)))));
