@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/store"
 )
@@ -84,16 +85,10 @@ type Service struct {
 
 	mu        sync.Mutex
 	serving   bool
-	limiters  map[peer.ID]*limiter
-	pruned    time.Time
+	limiter   *peerlimit.Limiter // incoming queries, per peer
 	peers     map[peer.ID]*peerRep
 	blocked   map[peer.ID]bool
 	announced map[string]time.Time
-}
-
-type limiter struct {
-	l    *rate.Limiter
-	last time.Time
 }
 
 // ErrServing is returned by Serve when the service is already serving.
@@ -127,8 +122,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("search: migrate: %w", err)
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, host: cfg.Host, db: cfg.DB,
-		refresh:  make(chan struct{}, 1),
-		limiters: map[peer.ID]*limiter{}, peers: map[peer.ID]*peerRep{},
+		refresh: make(chan struct{}, 1),
+		limiter: peerlimit.New(cfg.QueryRate, cfg.QueryBurst), peers: map[peer.ID]*peerRep{},
 		blocked: map[peer.ID]bool{}, announced: map[string]time.Time{}}
 	if err := s.loadPeers(ctx); err != nil {
 		return nil, err
@@ -254,28 +249,6 @@ func (s *Service) Announced() int {
 	return len(s.announced)
 }
 
-// allow applies the per-peer rate limit of incoming queries.
-func (s *Service) allow(p peer.ID) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	l := s.limiters[p]
-	if l == nil {
-		if len(s.limiters) > 10000 && now.Sub(s.pruned) > time.Minute { // forget idle peers so the map stays bounded
-			s.pruned = now
-			for id, x := range s.limiters {
-				if now.Sub(x.last) > time.Minute {
-					delete(s.limiters, id)
-				}
-			}
-		}
-		l = &limiter{l: rate.NewLimiter(s.cfg.QueryRate, s.cfg.QueryBurst)}
-		s.limiters[p] = l
-	}
-	l.last = now
-	return l.l.AllowN(now, 1)
-}
-
 // handle answers one search request.
 func (s *Service) handle(st network.Stream) {
 	defer st.Close()
@@ -295,7 +268,7 @@ func (s *Service) handle(st network.Stream) {
 	switch {
 	case s.isBlocked(remote):
 		a.Err = "blocked"
-	case !s.allow(remote):
+	case !s.limiter.Allow(remote):
 		a.Err = "throttled"
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
