@@ -26,7 +26,9 @@ func (s *Service) handleClient(st network.Stream) {
 	}
 	var resp clientResponse
 	req, err := decodeRequest(body)
-	if err != nil {
+	if !s.clients.Allow(remote) && !s.isVoter(remote) {
+		resp = responseFor(ErrBusy)
+	} else if err != nil {
 		resp = responseFor(err)
 	} else {
 		ctx, cancel := context.WithTimeout(s.base, requestTimeout)

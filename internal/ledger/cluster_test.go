@@ -413,3 +413,70 @@ func TestCreateWaitsForQuorumAndResumes(t *testing.T) {
 		t.Fatalf("third Create: %v", err)
 	}
 }
+
+// A peer that sends a voter more requests than its share is answered
+// ErrBusy; the service's own calls back off and get through; voters'
+// forwarded requests are not limited.
+func TestClientRateLimit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := newAccount(t)
+	genesis := Genesis{Balances: map[string]int64{alice.id: 7 * MicroPerCredit}}
+	keys := []crypto.PrivKey{newAccount(t).key}
+	nodes, err := startCluster(ctx, t.TempDir(), keys, genesis, func(c *Config) { c.ClientRate, c.ClientBurst = 5, 3 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	voter := nodes[0]
+	defer voter.close()
+	client, err := startNode(alice.key, Config{Voters: []peer.ID{voter.host.ID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.close()
+	introduce(client, voter)
+
+	busy := 0
+	for range 10 {
+		resp, err := client.svc.call(ctx, voter.host.ID(), clientRequest{Op: opBalance, Account: alice.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch err := resp.err(); {
+		case errors.Is(err, ErrBusy):
+			busy++
+		case err != nil:
+			t.Fatal(err)
+		case resp.Balance != 7*MicroPerCredit:
+			t.Fatalf("balance %d", resp.Balance)
+		}
+	}
+	if busy < 5 {
+		t.Fatalf("%d of 10 requests at once refused, want at least 5 (burst 3)", busy)
+	}
+	// The service retries with a backoff and gets its answer.
+	if b, err := client.svc.Balance(ctx, alice.id); err != nil || b != 7*MicroPerCredit {
+		t.Fatalf("balance through the service: %d %v", b, err)
+	}
+
+	// Between voters nothing is limited.
+	keys3 := []crypto.PrivKey{newAccount(t).key, newAccount(t).key, newAccount(t).key}
+	three, err := startCluster(ctx, t.TempDir(), keys3, genesis, func(c *Config) { c.ClientRate, c.ClientBurst = 1, 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, n := range three {
+			n.close()
+		}
+	}()
+	for range 10 {
+		resp, err := three[1].svc.call(ctx, three[0].host.ID(), clientRequest{Op: opBalance, Account: alice.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := resp.err(); errors.Is(err, ErrBusy) {
+			t.Fatal("a voter's request was refused as busy")
+		}
+	}
+}

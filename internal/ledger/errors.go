@@ -65,6 +65,9 @@ var (
 	ErrNoLeader = errors.New("ledger: no leader")
 	// ErrClosed is returned by calls on a closed service.
 	ErrClosed = errors.New("ledger: service closed")
+	// ErrBusy answers a peer that sends a voter more requests than its
+	// share (Config.ClientRate); the request may be retried shortly.
+	ErrBusy = errors.New("ledger: too many requests from this peer; retry shortly")
 )
 
 // errCodes maps the sentinel errors that travel over the wire (in raft
@@ -89,6 +92,7 @@ var errCodes = []error{
 	ErrNotPermitted,
 	ErrListing,
 	ErrReplayed,
+	ErrBusy,
 }
 
 // errNotLeader is internal: a forwarded request reached a voter that is not

@@ -17,6 +17,9 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/peerpath/peerpath/internal/peerlimit"
 )
 
 // Config configures a ledger Service. Host is required; the rest have
@@ -51,6 +54,13 @@ type Config struct {
 	// SnapshotInterval is how often raft checks whether to snapshot.
 	// Zero: 2 minutes.
 	SnapshotInterval time.Duration
+	// ClientRate and ClientBurst bound the ClientProtocol requests a voter
+	// serves for each peer that is not a voter (forwarded requests from
+	// voters are not counted against them): requests per second, and how
+	// many may come at once. Past them a request is answered ErrBusy, which
+	// clients retry after a backoff. Zero: 500 and 1000.
+	ClientRate  rate.Limit
+	ClientBurst int
 }
 
 // Status describes the ledger as one node sees it.
@@ -83,7 +93,8 @@ type Service struct {
 	inflight chan struct{}
 	commits  sync.WaitGroup
 
-	leaderHint atomic.Value // peer.ID last seen leading (non-voters)
+	leaderHint atomic.Value       // peer.ID last seen leading (non-voters)
+	clients    *peerlimit.Limiter // ClientProtocol requests per non-voter peer
 
 	base      context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -125,11 +136,18 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.SnapshotThreshold == 0 {
 		cfg.SnapshotThreshold = 8192
 	}
+	if cfg.ClientRate <= 0 {
+		cfg.ClientRate = 500
+	}
+	if cfg.ClientBurst <= 0 {
+		cfg.ClientBurst = 1000
+	}
 	s := &Service{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		host:     cfg.Host,
 		fsm:      NewFSM(),
+		clients:  peerlimit.New(cfg.ClientRate, cfg.ClientBurst),
 		reqs:     make(chan *pending, 8192),
 		inflight: make(chan struct{}, maxInflight),
 	}

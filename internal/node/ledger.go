@@ -195,4 +195,5 @@ func ledgerErrorStatus(m map[error]int) {
 	m[ledger.ErrNotVoter] = http.StatusConflict
 	m[ledger.ErrLedgerExists] = http.StatusConflict
 	m[ledger.ErrNoLeader] = http.StatusServiceUnavailable
+	m[ledger.ErrBusy] = http.StatusTooManyRequests
 }
