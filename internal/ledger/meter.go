@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -133,7 +134,16 @@ type Meter struct {
 	mu    sync.Mutex
 	peers map[peer.ID]*PeerUsage
 	kick  chan struct{}
+	// limit bounds the receipts each peer may send: an honest one sends
+	// one per receipt_every, resends included.
+	limit *peerlimit.Limiter
 }
+
+// Receipts a peer may send: per second, and at once.
+const (
+	receiptRate  = 2
+	receiptBurst = 20
+)
 
 var meterMigrations = []store.Migration{{Version: 1, SQL: `
 CREATE TABLE meter_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -199,7 +209,8 @@ func NewMeter(ctx context.Context, cfg MeterConfig) (*Meter, error) {
 	if err := cfg.DB.Migrate(ctx, "meter", meterMigrations); err != nil {
 		return nil, err
 	}
-	m := &Meter{cfg: cfg, log: log, self: cfg.Host.ID(), peers: map[peer.ID]*PeerUsage{}, kick: make(chan struct{}, 1)}
+	m := &Meter{cfg: cfg, log: log, self: cfg.Host.ID(), peers: map[peer.ID]*PeerUsage{}, kick: make(chan struct{}, 1),
+		limit: peerlimit.New(receiptRate, receiptBurst)}
 	// The epoch names this database's count of bytes received: receipts
 	// are ranges of it, so a node that lost its database starts a new one.
 	err := cfg.DB.QueryRowContext(ctx, `SELECT v FROM meter_meta WHERE k = 'epoch'`).Scan(&m.epoch)
@@ -639,6 +650,13 @@ func (m *Meter) handle(ctx context.Context, s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
 	from := s.Conn().RemotePeer()
+	if !m.limit.Allow(from) {
+		// Over its share: no answer, so the sender keeps the receipt
+		// pending and sends it again later (an answer would be final).
+		m.log.Debug("ledger: meter: too many receipts", "peer", from)
+		_ = s.Reset()
+		return
+	}
 	res := receiptResult{OK: true}
 	b, err := readReceipt(s)
 	if err == nil {

@@ -357,4 +357,26 @@ func TestMeterRefusesHostileReceipts(t *testing.T) {
 	if c, _ := up.m.Receipts(context.Background()); c != (ReceiptCounts{}) {
 		t.Errorf("receipts stored: %+v", c)
 	}
+	// A flood: past its share of receipts the peer gets no answer at all
+	// (a reset stream, which an honest sender retries later).
+	reset := 0
+	for range receiptBurst + 30 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s, err := mallory.NewStream(ctx, up.h.ID(), ReceiptProtocol)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		s.Write(frame(good))
+		s.CloseWrite()
+		var res receiptResult
+		if err := json.NewDecoder(s).Decode(&res); err != nil {
+			reset++
+		}
+		s.Close()
+		cancel()
+	}
+	if reset < 10 {
+		t.Errorf("%d of %d receipts at once went unanswered, want at least 10", reset, receiptBurst+30)
+	}
 }
