@@ -172,6 +172,11 @@ func (s *Service) assign(w peer.ID, id string) (message, *assignment) {
 	if s.rec(w).excluded() {
 		return message{Op: opNone, Final: true, Reason: "excluded: too many wrong results"}, nil
 	}
+	if s.assigned[w] >= maxAssignedPerWorker {
+		// A worker may not hoard units: each would wait out its
+		// timeout before another worker got it.
+		return message{Op: opNone, RetryMS: s.tune.retry.Milliseconds(), Reason: "too many units in progress on this worker"}, nil
+	}
 	for _, u := range j.units {
 		if u.state != unitQueued || u.tried[w] || s.wants(j, u) <= 0 {
 			continue
@@ -186,6 +191,7 @@ func (s *Service) assign(w peer.ID, id string) (message, *assignment) {
 		u.running[a.id] = a
 		u.tried[w] = true
 		s.assigns[a.id] = a
+		s.assigned[w]++
 		if j.state == StateQueued {
 			j.state = StateRunning
 		}
@@ -208,13 +214,28 @@ func (s *Service) assign(w peer.ID, id string) (message, *assignment) {
 	return message{Op: opNone, RetryMS: s.tune.retry.Milliseconds(), Reason: "every unit is assigned"}, nil
 }
 
+// maxAssignedPerWorker bounds the units one worker holds at once, over all
+// of this node's jobs (a worker runs at most its --cpus at a time).
+const maxAssignedPerWorker = 64
+
+// unassign forgets a running assignment. Called with s.mu held.
+func (s *Service) unassign(a *assignment) {
+	if s.assigns[a.id] != a {
+		return
+	}
+	delete(s.assigns, a.id)
+	if s.assigned[a.worker]--; s.assigned[a.worker] <= 0 {
+		delete(s.assigned, a.worker)
+	}
+}
+
 // abandon returns an assignment's unit to the queue: its worker vanished,
 // timed out or stopped. Called with s.mu held.
 func (s *Service) abandon(a *assignment, why string) {
 	if s.assigns[a.id] != a {
 		return
 	}
-	delete(s.assigns, a.id)
+	s.unassign(a)
 	if a.cancel != nil {
 		go a.cancel() // never block the scheduler on the network
 	}
@@ -248,7 +269,7 @@ func (s *Service) complete(ctx context.Context, a *assignment, output []byte, ki
 		s.log.Debug("compute: result of a dropped assignment", "job", a.job.id, "unit", a.unit.idx, "worker", a.worker)
 		return nil
 	}
-	delete(s.assigns, a.id)
+	s.unassign(a)
 	j, u := a.job, a.unit
 	delete(u.running, a.id)
 	defer s.wakeWorker()
@@ -433,8 +454,8 @@ func (s *Service) endJob(ctx context.Context, j *job, state, reason string) erro
 // finishJob drops a finished job's pending state.
 func (s *Service) finishJob(j *job) {
 	for _, u := range j.units {
-		for id, a := range u.running {
-			delete(s.assigns, id)
+		for _, a := range u.running {
+			s.unassign(a)
 			if a.cancel != nil {
 				go a.cancel()
 			}

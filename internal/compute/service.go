@@ -128,6 +128,7 @@ type Service struct {
 	jobs       map[string]*job
 	submitting map[string]bool // jobs whose content is being published
 	assigns    map[string]*assignment
+	assigned   map[peer.ID]int // running assignments per worker
 	workers    map[peer.ID]*workerRec
 	rnd        *rand.Rand
 
@@ -161,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: log, self: cfg.Host.ID(), db: cfg.DB, tune: defaultTunables,
-		jobs: jobs, submitting: map[string]bool{}, assigns: map[string]*assignment{}, workers: workers,
+		jobs: jobs, submitting: map[string]bool{}, assigns: map[string]*assignment{}, assigned: map[peer.ID]int{}, workers: workers,
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		payWake: make(chan struct{}, 1), advertWake: make(chan struct{}, 1), sweepWake: make(chan struct{}, 1),
 	}

@@ -491,3 +491,40 @@ func TestSpotCheckCatchesTurncoat(t *testing.T) {
 		t.Errorf("%d wrong results accepted", wrong)
 	}
 }
+
+// A worker cannot hoard units: past maxAssignedPerWorker at once it is told
+// to come back later, while another worker still gets work; a finished
+// assignment frees its place.
+func TestWorkerCannotHoard(t *testing.T) {
+	t.Parallel()
+	mod := testModule(t)
+	c := newCluster(t, 1)
+	sub := c.start(0, false, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: maxAssignedPerWorker + 20, Args: []string{"work", "10"}, Replication: 1, Quorum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	greedy, other := peer.ID("greedy"), peer.ID("other")
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	var held []*assignment
+	for range maxAssignedPerWorker {
+		m, a := sub.assign(greedy, id)
+		if a == nil {
+			t.Fatalf("assignment %d refused: %s", len(held)+1, m.Reason)
+		}
+		held = append(held, a)
+	}
+	if m, a := sub.assign(greedy, id); a != nil || !strings.Contains(m.Reason, "too many units") {
+		t.Fatalf("assignment past the cap: %+v (%v)", m, a)
+	}
+	if _, a := sub.assign(other, id); a == nil {
+		t.Fatal("another worker got no unit")
+	}
+	sub.abandon(held[0], "test")
+	if _, a := sub.assign(greedy, id); a == nil {
+		t.Fatal("no unit after one was given back")
+	}
+}
