@@ -146,4 +146,7 @@ type Download struct {
 	Rate    float64   `json:"rate"`
 	Error   string    `json:"error,omitempty"`
 	Started time.Time `json:"started"`
+	// Dir is true once a finished download turned out to be a folder
+	// (GET /api/v1/downloads/{id}/file serves files only).
+	Dir bool `json:"dir,omitempty"`
 }

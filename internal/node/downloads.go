@@ -70,6 +70,7 @@ func (ds *downloads) start(ctx context.Context, d *download) {
 		switch {
 		case err == nil:
 			d.State, d.Done, d.Total, d.Sources, d.Rate = "done", res.Size, res.Size, 0, 0
+			d.Dir = res.Dir
 		case d.State == "paused" || d.State == "cancelled":
 			// Stopped on purpose.
 		default:

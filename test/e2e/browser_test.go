@@ -151,6 +151,16 @@ func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 	if err != nil || !bytes.Equal(got, song) {
 		t.Fatalf("downloaded file: %v", err)
 	}
+	// The Downloads page lists it, done, with an Open link that serves it.
+	br.do(t,
+		chromedp.Click(chromedp.CSS(`a[href="#/downloads"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[aria-label="Open The Beatles - Hey Jude.mp3"]`)),
+	)
+	n, err := chromedp.Run(br.ctx, chromedp.Evaluate[int](`fetch(document.querySelector('a[aria-label="Open The Beatles - Hey Jude.mp3"]').href).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status)).then(b => b.byteLength)`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || n != len(song) {
+		t.Fatalf("opening the download: %d bytes (%v), want %d", n, err, len(song))
+	}
 
 	// Submit a job from a .wasm file; its tiles appear as they validate.
 	wasm := buildWasm(t, "../../examples/mandelbrot")

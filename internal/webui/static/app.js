@@ -213,12 +213,16 @@ const pages = {
     bind(root, "dlrows", dls.map(d => {
       const pct = d.total ? Math.floor(100 * d.done / d.total) : 0;
       const actions = el("td", {});
-      const act = (a, label) => actions.append(el("button", { class: "plain", type: "button", onclick: async () => {
+      const name = d.output.split("/").pop();
+      const act = (a, label) => actions.append(el("button", { class: "plain", type: "button", "aria-label": label + " " + name, onclick: async () => {
         try { await api("POST", `/downloads/${d.id}/${a}`); refresh(); } catch (e) { toast(e.message); }
       } }, label));
       if (d.state === "running") act("pause", "Pause");
       if (d.state === "paused" || d.state === "failed") act("resume", "Resume");
       if (d.state !== "done") act("cancel", "Cancel");
+      if (d.state === "done" && !d.dir) {
+        actions.append(el("a", { href: `${API}/downloads/${d.id}/file`, target: "_blank", rel: "noopener", "aria-label": "Open " + name }, "Open"));
+      }
       return el("tr", {},
         el("td", { title: d.cid, text: d.output }),
         el("td", {}, el("progress", { max: "100", value: String(pct), "aria-label": pct + "%" }), " " + pct + "%"),
@@ -376,7 +380,8 @@ async function updateSearchDownloads(root) {
     if (!d || !cell) continue;
     const pct = d.total ? Math.floor(100 * d.done / d.total) : 0;
     if (d.state === "done") {
-      cell.replaceChildren(el("a", { href: `${API}/downloads/${d.id}/file`, target: "_blank", rel: "noopener", class: "done-link" }, "Open"), " saved to " + d.output);
+      cell.replaceChildren(...(d.dir ? [] : [el("a", { href: `${API}/downloads/${d.id}/file`, target: "_blank", rel: "noopener", class: "done-link" }, "Open"), " "]),
+        "saved to " + d.output);
     } else if (d.state === "failed") {
       cell.replaceChildren("failed: " + d.error);
     } else {
