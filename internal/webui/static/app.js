@@ -131,8 +131,8 @@ const pages = {
     bind(root, "jobrows", jobs.map(j => {
       const pct = j.units ? Math.floor(100 * j.validated / j.units) : 0;
       const actions = el("td", {});
-      actions.append(el("button", { class: "plain", type: "button", onclick: () => { selectedJob = j.id; refresh(); } }, "Results"));
-      if (j.state === "queued" || j.state === "running") actions.append(el("button", { class: "plain", type: "button", onclick: async () => {
+      actions.append(el("button", { class: "plain", type: "button", "aria-label": "Results of job " + j.id, onclick: () => { selectedJob = j.id; refresh(); } }, "Results"));
+      if (j.state === "queued" || j.state === "running") actions.append(el("button", { class: "plain", type: "button", "aria-label": "Cancel job " + j.id, onclick: async () => {
         try { await api("POST", `/jobs/${j.id}/cancel`); refresh(); } catch (e) { toast(e.message); }
       } }, "Cancel"));
       return el("tr", {},
@@ -171,7 +171,7 @@ const pages = {
         const comment = el("input", { type: "text", maxlength: "500", placeholder: "comment (optional)", "aria-label": "Comment for " + name });
         comment.value = draft.comment;
         comment.addEventListener("input", () => { draft.comment = comment.value; });
-        rate.append(stars, comment, el("button", { class: "plain", type: "button", onclick: async () => {
+        rate.append(stars, comment, el("button", { class: "plain", type: "button", "aria-label": "Rate " + name, onclick: async () => {
           try {
             await api("POST", `/market/orders/${o.id}/rate`, { stars: Number(stars.value), comment: comment.value.trim() });
             delete rateDrafts[o.id];
