@@ -46,6 +46,9 @@ type Config struct {
 	NoMDNS bool `toml:"no_mdns"`
 	// NoPortMap turns off UPnP / NAT-PMP port mapping on the router.
 	NoPortMap bool `toml:"no_port_map"`
+	// NoRelayService stops the node from relaying for peers behind NAT
+	// when it is itself publicly reachable.
+	NoRelayService bool `toml:"no_relay_service"`
 	// SwarmKey is the path of a private network's pre-shared key. Empty
 	// means the public peerpath network.
 	SwarmKey string `toml:"swarm_key"`
@@ -239,6 +242,12 @@ no_mdns = {{.NoMDNS}}
 
 # true turns off asking the router (UPnP / NAT-PMP) to forward a port.
 no_port_map = {{.NoPortMap}}
+
+# A node that is publicly reachable relays, with small limits (2 minutes and
+# 128 KiB per connection), for peers behind NAT, so others can reach them and
+# hole punching can connect them directly. true turns this off. (Nodes
+# behind NAT find relays among their peers whatever this says.)
+no_relay_service = {{.NoRelayService}}
 
 # Path of a private network's pre-shared key (see "peerpath swarm-key new").
 # With a key the node talks only to peers holding the same key (TCP only).

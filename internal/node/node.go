@@ -157,12 +157,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	cfg := opts.Config
 
 	pcfg := p2p.Config{
-		Identity:    key,
-		ListenAddrs: cfg.Listen,
-		Bootstrap:   cfg.Bootstrap,
-		MDNS:        !cfg.NoMDNS,
-		NoPortMap:   cfg.NoPortMap,
-		Logger:      n.log.With("sys", "p2p"),
+		Identity:       key,
+		ListenAddrs:    cfg.Listen,
+		Bootstrap:      cfg.Bootstrap,
+		MDNS:           !cfg.NoMDNS,
+		NoPortMap:      cfg.NoPortMap,
+		NoRelayService: cfg.NoRelayService,
+		Logger:         n.log.With("sys", "p2p"),
 	}
 	if cfg.SwarmKey != "" {
 		pcfg.SwarmKey, err = os.ReadFile(cfg.SwarmKey)

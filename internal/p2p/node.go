@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -21,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	bhost "github.com/libp2p/go-libp2p/p2p/host/basic"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -95,6 +97,16 @@ type Config struct {
 	LibP2PMetrics prometheus.Registerer
 	// UserAgent is announced through identify. Empty means "peerpath".
 	UserAgent string
+	// NoRelayService stops this node from offering a circuit relay to
+	// peers behind NAT when it is itself publicly reachable.
+	NoRelayService bool
+	// Reachability, when not unknown, overrides what AutoNAT would find:
+	// public makes the node offer its relay at once, private makes it look
+	// for relays at once. For servers whose operators know, and for tests.
+	// Such a node does not answer other peers' AutoNAT dial-back requests.
+	Reachability network.Reachability
+	// relayBootDelay overrides AutoRelay's wait for candidates (tests).
+	relayBootDelay time.Duration
 }
 
 // Node is a running libp2p host with peerpath's DHT, GossipSub and
@@ -224,6 +236,30 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	hcfg.AutoNATConfig.EnableService = true
 	hcfg.EnableHolePunching = true
 	hcfg.Relay = true // the relay client: use relays other peers offer
+	// NAT traversal. A node that AutoNAT finds publicly reachable offers
+	// a limited circuit relay (go-libp2p's default limits: 2 minutes and
+	// 128 KiB per relayed connection, enough to coordinate a hole punch,
+	// not to carry downloads). A node that finds itself behind NAT
+	// reserves slots on such relays among its peers (AutoRelay), so others
+	// can reach it at a /p2p-circuit address, and hole punching (DCUtR)
+	// then upgrades the relayed connection to a direct one.
+	hcfg.EnableRelayService = !cfg.NoRelayService
+	var relayHost atomic.Pointer[host.Host]
+	hcfg.EnableAutoRelay = true
+	hcfg.AutoRelayOpts = []autorelay.Option{autorelay.WithPeerSource(func(ctx context.Context, num int) <-chan peer.AddrInfo {
+		return relayCandidates(ctx, relayHost.Load(), num)
+	})}
+	if cfg.relayBootDelay > 0 {
+		hcfg.AutoRelayOpts = append(hcfg.AutoRelayOpts, autorelay.WithBootDelay(cfg.relayBootDelay),
+			autorelay.WithMinCandidates(1), autorelay.WithMinInterval(cfg.relayBootDelay))
+	}
+	if cfg.Reachability != network.ReachabilityUnknown {
+		r := cfg.Reachability
+		hcfg.AutoNATConfig.ForceReachability = &r
+		// go-libp2p's AutoNAT with a forced reachability never runs (nor
+		// closes) the dial-back service's own swarm, so it goes without.
+		hcfg.AutoNATConfig.EnableService = false
+	}
 	hcfg.PSK = psk
 	var gater *allowGater
 	if cfg.AllowPeers != nil {
@@ -244,6 +280,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// NewNode closes rm and cm when construction fails.
 		return nil, fmt.Errorf("p2p: create host: %w", err)
 	}
+	relayHost.Store(&h)
 	defer func() {
 		if err != nil {
 			_ = h.Close()
@@ -568,7 +605,11 @@ func (n *Node) connect(ctx context.Context, info peer.AddrInfo) error {
 	// Callers decide when to retry (Serve backs off by itself), so skip the
 	// swarm's own per-address dial backoff, which would otherwise refuse a
 	// retry for several seconds after a failure.
-	ctx = network.WithForceDirectDial(ctx, "peerpath connect")
+	// A /p2p-circuit address is dialled through its relay, which a forced
+	// direct dial would refuse.
+	if !slices.ContainsFunc(info.Addrs, isCircuit) {
+		ctx = network.WithForceDirectDial(ctx, "peerpath connect")
+	}
 	if err := n.h.Connect(ctx, info); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("p2p: connect %s: no handshake in time (peer down or firewalled, or on another private network): %w", info.ID, err)
@@ -578,7 +619,7 @@ func (n *Node) connect(ctx context.Context, info peer.AddrInfo) error {
 	// A connection through a mismatched private network or a gater can be
 	// torn down right after it was reported up; only report success for a
 	// connection that is still there.
-	if n.h.Network().Connectedness(info.ID) != network.Connected {
+	if c := n.h.Network().Connectedness(info.ID); c != network.Connected && c != network.Limited {
 		return fmt.Errorf("p2p: connect %s: connection closed by the remote peer", info.ID)
 	}
 	return nil
@@ -618,3 +659,39 @@ func (n *Node) Close() error {
 }
 
 var _ io.Closer = (*Node)(nil)
+
+// relayCandidates offers AutoRelay up to num connected peers, those that
+// advertise the relay protocol first; AutoRelay checks each before it
+// reserves a slot. h is nil until the host exists.
+func relayCandidates(ctx context.Context, h *host.Host, num int) <-chan peer.AddrInfo {
+	out := make(chan peer.AddrInfo, max(num, 0))
+	defer close(out)
+	if h == nil || num <= 0 {
+		return out
+	}
+	hh := *h
+	var relays, others []peer.ID
+	for _, p := range hh.Network().Peers() {
+		if ok, _ := hh.Peerstore().SupportsProtocols(p, relayHopProtocol); len(ok) > 0 {
+			relays = append(relays, p)
+		} else {
+			others = append(others, p)
+		}
+	}
+	for _, p := range append(relays, others...) {
+		if len(out) == num || ctx.Err() != nil {
+			break
+		}
+		out <- peer.AddrInfo{ID: p, Addrs: hh.Peerstore().Addrs(p)}
+	}
+	return out
+}
+
+// isCircuit reports whether a is a relayed (/p2p-circuit) address.
+func isCircuit(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
+}
+
+// relayHopProtocol is the circuit v2 protocol a relay serves.
+const relayHopProtocol = "/libp2p/circuit/relay/0.2.0/hop"

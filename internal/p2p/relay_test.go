@@ -1,0 +1,51 @@
+package p2p
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// A node behind NAT reserves a slot on a publicly reachable peer's relay,
+// and a third peer that knows only the relayed address reaches it there.
+func TestReachableThroughRelay(t *testing.T) {
+	relay := testNode(t, func(c *Config) { c.Reachability = network.ReachabilityPublic })
+	serve(t, relay)
+	eventually(t, 10*time.Second, "the relay to offer the hop protocol", func() bool {
+		return slices.Contains(relay.Host().Mux().Protocols(), relayHopProtocol)
+	})
+	natted := testNode(t, func(c *Config) {
+		c.Reachability = network.ReachabilityPrivate
+		c.Bootstrap = relay.Addrs()
+		c.relayBootDelay = 100 * time.Millisecond
+	})
+	serve(t, natted)
+	other := testNode(t, nil)
+	serve(t, other)
+
+	// other knows natted only by its relayed address, and dials through
+	// the swarm alone (no DHT lookup that could find a direct address).
+	circuit, err := ma.NewMultiaddr(relay.Addrs()[0] + "/p2p-circuit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a connection through the relay", func() bool {
+		other.Host().Peerstore().AddAddrs(natted.ID(), []ma.Multiaddr{circuit}, time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := other.Host().Network().DialPeer(ctx, natted.ID())
+		return err == nil && isCircuit(c.RemoteMultiaddr())
+	})
+
+	// A node that opted out offers no relay, even when public.
+	quiet := testNode(t, func(c *Config) { c.Reachability = network.ReachabilityPublic; c.NoRelayService = true })
+	serve(t, quiet)
+	time.Sleep(500 * time.Millisecond)
+	if slices.Contains(quiet.Host().Mux().Protocols(), relayHopProtocol) {
+		t.Fatal("a node with NoRelayService offers the relay protocol")
+	}
+}
