@@ -246,12 +246,19 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	hcfg.EnableRelayService = !cfg.NoRelayService
 	var relayHost atomic.Pointer[host.Host]
 	hcfg.EnableAutoRelay = true
-	hcfg.AutoRelayOpts = []autorelay.Option{autorelay.WithPeerSource(func(ctx context.Context, num int) <-chan peer.AddrInfo {
-		return relayCandidates(ctx, relayHost.Load(), num)
-	})}
+	hcfg.AutoRelayOpts = []autorelay.Option{
+		autorelay.WithPeerSource(func(ctx context.Context, num int) <-chan peer.AddrInfo {
+			return relayCandidates(ctx, relayHost.Load(), num)
+		}),
+		// A peer turns relay only once AutoNAT finds it public, which can
+		// take minutes after it starts: one that had no relay yet is asked
+		// again after relayRetry, not after go-libp2p's default hour.
+		autorelay.WithBackoff(relayRetry),
+	}
 	if cfg.relayBootDelay > 0 {
 		hcfg.AutoRelayOpts = append(hcfg.AutoRelayOpts, autorelay.WithBootDelay(cfg.relayBootDelay),
-			autorelay.WithMinCandidates(1), autorelay.WithMinInterval(cfg.relayBootDelay))
+			autorelay.WithMinCandidates(1), autorelay.WithMinInterval(cfg.relayBootDelay),
+			autorelay.WithBackoff(cfg.relayBootDelay))
 	}
 	if cfg.Reachability != network.ReachabilityUnknown {
 		r := cfg.Reachability
@@ -692,6 +699,10 @@ func isCircuit(a ma.Multiaddr) bool {
 	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
 	return err == nil
 }
+
+// relayRetry is how long AutoRelay waits before asking again a candidate
+// that gave no reservation.
+const relayRetry = 5 * time.Minute
 
 // relayHopProtocol is the circuit v2 protocol a relay serves.
 const relayHopProtocol = "/libp2p/circuit/relay/0.2.0/hop"
