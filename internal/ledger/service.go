@@ -255,10 +255,21 @@ func (s *Service) Close() error {
 		s.cancel()
 		if r := s.raft.Load(); r != nil {
 			s.host.RemoveStreamHandler(ClientProtocol)
+			// Let batches in flight finish while raft still runs: once it
+			// is shut down, hashicorp/raft may leave the future of an
+			// entry it had committed but not yet applied unanswered
+			// (ApplyLog futures do not watch for shutdown), and its
+			// waiter would hang. A leader cut off from its quorum steps
+			// down within the lease timeout and answers them all.
+			if !waitGroupFor(&s.commits, 2*s.cfg.ElectionTimeout+5*time.Second) {
+				s.log.Warn("ledger: batches still in flight at shutdown")
+			}
 			if err := r.Shutdown().Error(); err != nil {
 				s.closeErr = fmt.Errorf("ledger: raft shutdown: %w", err)
 			}
-			s.commits.Wait()
+			if !waitGroupFor(&s.commits, 5*time.Second) {
+				s.log.Error("ledger: raft left batches unanswered at shutdown; their submitters get no answer")
+			}
 			s.vstore.wait()
 			if err := s.transport.Close(); err != nil && s.closeErr == nil {
 				s.closeErr = fmt.Errorf("ledger: transport close: %w", err)
@@ -272,6 +283,20 @@ func (s *Service) Close() error {
 }
 
 func (s *Service) closed() bool { return s.base.Err() != nil }
+
+// waitGroupFor waits for wg up to d and reports whether it finished.
+func waitGroupFor(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
 
 // --- leader-side batching ---
 
