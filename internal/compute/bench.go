@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
+	"github.com/peerpath/peerpath/internal/cputime"
 )
 
 // BenchConfig configures Bench.
@@ -240,7 +241,7 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 	}
 	sub := nodes[0].svc
 	var r benchRun
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cputime.Process()
 	var last string
 	for _, spec := range jobs {
 		id, err := sub.Submit(ctx, spec)
@@ -257,7 +258,7 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 		r.statuses = append(r.statuses, st)
 		last = id
 	}
-	r.elapsed, r.cpu = time.Since(start), processCPU()-cpu0
+	r.elapsed, r.cpu = time.Since(start), cputime.Process()-cpu0
 	r.results, err = sub.Results(ctx, last)
 	return r, err
 }

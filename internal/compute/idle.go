@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/peerpath/peerpath/internal/cputime"
 )
 
 // idleMonitor measures how many cores the machine's owner leaves idle: the
@@ -89,7 +91,7 @@ func readCPU() (cpuSample, error) {
 	if err != nil {
 		return cpuSample{}, err
 	}
-	s.self = processCPU()
+	s.self = cputime.Process()
 	return s, nil
 }
 

@@ -19,7 +19,7 @@ const mod = "github.com/peerpath/peerpath/"
 func layer(pkg string) int {
 	p := strings.TrimPrefix(pkg, mod)
 	switch {
-	case p == "api", p == "internal/content", p == "internal/store", p == "internal/config", p == "internal/testutil", p == "internal/peerlimit":
+	case p == "api", p == "internal/content", p == "internal/store", p == "internal/config", p == "internal/testutil", p == "internal/peerlimit", p == "internal/cputime":
 		return 0
 	case p == "internal/p2p":
 		return 1

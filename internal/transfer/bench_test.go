@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/cputime"
 )
 
 // benchSize is the file size the benchmarks move.
@@ -25,11 +26,11 @@ type cpuMeter struct {
 	bytes int64
 }
 
-func (m *cpuMeter) begin()      { m.start = processCPU() }
+func (m *cpuMeter) begin()      { m.start = cputime.Process() }
 func (m *cpuMeter) add(n int64) { m.bytes += n }
 func (m *cpuMeter) report(b *testing.B) {
 	if m.bytes > 0 && m.start > 0 {
-		b.ReportMetric(float64(processCPU()-m.start)/float64(m.bytes), "cpu-ns/B")
+		b.ReportMetric(float64(cputime.Process()-m.start)/float64(m.bytes), "cpu-ns/B")
 	}
 }
 

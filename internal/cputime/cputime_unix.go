@@ -1,14 +1,15 @@
 //go:build unix
 
-package transfer
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time (user + system) this process has used.
-func processCPU() time.Duration {
+// Process returns the CPU time (user and system) this process has used
+// so far, or zero where it cannot be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

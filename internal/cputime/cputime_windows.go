@@ -1,4 +1,4 @@
-package compute
+package cputime
 
 import (
 	"time"
@@ -6,8 +6,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// processCPU is this process's CPU time so far (zero where unknown).
-func processCPU() time.Duration {
+// Process returns the CPU time (user and system) this process has used
+// so far, or zero where it cannot be read.
+func Process() time.Duration {
 	var created, exited, kernel, user windows.Filetime
 	if err := windows.GetProcessTimes(windows.CurrentProcess(), &created, &exited, &kernel, &user); err != nil {
 		return 0
