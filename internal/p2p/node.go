@@ -26,6 +26,7 @@ import (
 	bhost "github.com/libp2p/go-libp2p/p2p/host/basic"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -679,7 +680,7 @@ func relayCandidates(ctx context.Context, h *host.Host, num int) <-chan peer.Add
 	hh := *h
 	var relays, others []peer.ID
 	for _, p := range hh.Network().Peers() {
-		if ok, _ := hh.Peerstore().SupportsProtocols(p, relayHopProtocol); len(ok) > 0 {
+		if ok, _ := hh.Peerstore().SupportsProtocols(p, circuit.ProtoIDv2Hop); len(ok) > 0 {
 			relays = append(relays, p)
 		} else {
 			others = append(others, p)
@@ -703,6 +704,3 @@ func isCircuit(a ma.Multiaddr) bool {
 // relayRetry is how long AutoRelay waits before asking again a candidate
 // that gave no reservation.
 const relayRetry = 5 * time.Minute
-
-// relayHopProtocol is the circuit v2 protocol a relay serves.
-const relayHopProtocol = "/libp2p/circuit/relay/0.2.0/hop"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -17,7 +18,7 @@ func TestReachableThroughRelay(t *testing.T) {
 	relay := testNode(t, func(c *Config) { c.Reachability = network.ReachabilityPublic })
 	serve(t, relay)
 	eventually(t, 10*time.Second, "the relay to offer the hop protocol", func() bool {
-		return slices.Contains(relay.Host().Mux().Protocols(), relayHopProtocol)
+		return slices.Contains(relay.Host().Mux().Protocols(), circuit.ProtoIDv2Hop)
 	})
 	natted := testNode(t, func(c *Config) {
 		c.Reachability = network.ReachabilityPrivate
@@ -30,7 +31,7 @@ func TestReachableThroughRelay(t *testing.T) {
 
 	// other knows natted only by its relayed address, and dials through
 	// the swarm alone (no DHT lookup that could find a direct address).
-	circuit, err := ma.NewMultiaddr(relay.Addrs()[0] + "/p2p-circuit")
+	relayed, err := ma.NewMultiaddr(relay.Addrs()[0] + "/p2p-circuit")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestReachableThroughRelay(t *testing.T) {
 		net := other.Host().Network()
 		_ = net.ClosePeer(natted.ID())
 		other.Host().Peerstore().ClearAddrs(natted.ID())
-		other.Host().Peerstore().AddAddrs(natted.ID(), []ma.Multiaddr{circuit}, time.Minute)
+		other.Host().Peerstore().AddAddrs(natted.ID(), []ma.Multiaddr{relayed}, time.Minute)
 		net.(*swarm.Swarm).Backoff().Clear(natted.ID())
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -54,7 +55,7 @@ func TestReachableThroughRelay(t *testing.T) {
 	quiet := testNode(t, func(c *Config) { c.Reachability = network.ReachabilityPublic; c.NoRelayService = true })
 	serve(t, quiet)
 	time.Sleep(500 * time.Millisecond)
-	if slices.Contains(quiet.Host().Mux().Protocols(), relayHopProtocol) {
+	if slices.Contains(quiet.Host().Mux().Protocols(), circuit.ProtoIDv2Hop) {
 		t.Fatal("a node with NoRelayService offers the relay protocol")
 	}
 }
