@@ -25,10 +25,9 @@ func (s *Service) handleClient(st network.Stream) {
 		return
 	}
 	var resp clientResponse
-	req, err := decodeRequest(body)
 	if !s.clients.Allow(remote) && !s.isVoter(remote) {
-		resp = responseFor(ErrBusy)
-	} else if err != nil {
+		resp = responseFor(ErrBusy) // not even decoded
+	} else if req, err := decodeRequest(body); err != nil {
 		resp = responseFor(err)
 	} else {
 		ctx, cancel := context.WithTimeout(s.base, requestTimeout)
