@@ -101,7 +101,7 @@ func (b *browser) noConsoleErrors(t *testing.T) {
 
 func loginURL(t *testing.T, d *daemon) string {
 	t.Helper()
-	out, errOut, code := cli(t, "ui", "--print-url", "--home", d.home)
+	out, errOut, code := cli(t, "ui", "--print-url", "--home", d.Home)
 	if code != 0 {
 		t.Fatal(errOut)
 	}
@@ -113,15 +113,15 @@ func loginURL(t *testing.T, d *daemon) string {
 // disk; submit a job from a .wasm file and watch its result tiles appear.
 func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 	a := startDaemon(t, "--worker")
-	b := startDaemon(t, "--bootstrap", a.addr(), "--worker")
+	b := startDaemon(t, "--bootstrap", a.Addr(), "--worker")
 	dir := t.TempDir()
 	song := writeRandom(t, filepath.Join(dir, "music", "The Beatles - Hey Jude.mp3"), 3<<20)
 	writeRandom(t, filepath.Join(dir, "music", "Nina Simone - Feeling Good.ogg"), 1<<20)
 	var sh shareOut
-	cliJSON(t, &sh, "share", filepath.Join(dir, "music"), "--home", a.home)
+	cliJSON(t, &sh, "share", filepath.Join(dir, "music"), "--home", a.Home)
 	// Wait until the network search finds it (keyword records announced).
 	eventually(t, 30*time.Second, func() error {
-		out, _, _ := cli(t, "search", "hey jude", "--json", "--timeout", "2s", "--home", b.home)
+		out, _, _ := cli(t, "search", "hey jude", "--json", "--timeout", "2s", "--home", b.Home)
 		if !strings.Contains(out, "Hey Jude") {
 			return fmt.Errorf("not found yet")
 		}
@@ -145,9 +145,9 @@ func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#search-q`), "beatles hey jude"),
 		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Download The Beatles - Hey Jude.mp3"]`)),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Download The Beatles - Hey Jude.mp3"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a.done-link`)),
+		chromedp.WaitVisible(chromedp.CSS(`a.Done-link`)),
 	)
-	got, err := os.ReadFile(filepath.Join(b.home, "downloads", "The Beatles - Hey Jude.mp3"))
+	got, err := os.ReadFile(filepath.Join(b.Home, "downloads", "The Beatles - Hey Jude.mp3"))
 	if err != nil || !bytes.Equal(got, song) {
 		t.Fatalf("downloaded file: %v", err)
 	}
@@ -190,14 +190,14 @@ func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 // then rate the seller.
 func TestBrowserSellAndBuy(t *testing.T) {
 	v := startDaemon(t, "--ledger-voter")
-	boot := v.addr()
-	vid := v.id().ID
+	boot := v.Addr()
+	vid := v.ID().ID
 	seller := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
 	buyer := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
 	gen := filepath.Join(t.TempDir(), "genesis.json")
-	g, _ := json.Marshal(map[string]any{buyer.id().ID: 50})
+	g, _ := json.Marshal(map[string]any{buyer.ID().ID: 50})
 	os.WriteFile(gen, g, 0o600)
-	if _, errOut, code := cli(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.home); code != 0 {
+	if _, errOut, code := cli(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.Home); code != 0 {
 		t.Fatalf("ledger create: %s", errOut)
 	}
 	goods := filepath.Join(t.TempDir(), "atlas.pdf")
@@ -236,7 +236,7 @@ func TestBrowserSellAndBuy(t *testing.T) {
 	// The listing reaches the network search once its keywords are
 	// announced.
 	eventually(t, 40*time.Second, func() error {
-		out, _, _ := cli(t, "market", "search", "celestial atlas", "--json", "--home", buyer.home)
+		out, _, _ := cli(t, "market", "search", "celestial atlas", "--json", "--home", buyer.Home)
 		if !strings.Contains(out, "Celestial Atlas") {
 			return fmt.Errorf("listing not found yet: %q", out)
 		}
@@ -254,7 +254,7 @@ func TestBrowserSellAndBuy(t *testing.T) {
 		cell, _ := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`(document.querySelector('td[data-listing]')||{}).textContent || ""`))
 		t.Fatalf("purchase not shown: %v (cell %q)", err, cell)
 	}
-	got, err := os.ReadFile(filepath.Join(buyer.home, "downloads", "Celestial Atlas of Peerpath"))
+	got, err := os.ReadFile(filepath.Join(buyer.Home, "downloads", "Celestial Atlas of Peerpath"))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("bought file: %v", err)
 	}
@@ -324,7 +324,7 @@ func TestBrowserSettingsLimits(t *testing.T) {
 	)
 	eventually(t, 10*time.Second, func() error {
 		var l api.Limits
-		cliJSON(t, &l, "limits", "--home", d.home)
+		cliJSON(t, &l, "limits", "--home", d.Home)
 		if l.MaxUpload != 512<<10 || l.MaxDownload != 0 {
 			return fmt.Errorf("limits %+v", l)
 		}

@@ -55,7 +55,7 @@ func apiCtx(t *testing.T) context.Context {
 func submitJob(t *testing.T, d *daemon, req api.JobRequest) string {
 	t.Helper()
 	var out struct{ ID string }
-	if err := d.client.Do(apiCtx(t), "POST", "/api/v1/jobs", req, &out); err != nil || out.ID == "" {
+	if err := d.Client.Do(apiCtx(t), "POST", "/api/v1/jobs", req, &out); err != nil || out.ID == "" {
 		t.Fatalf("submitting a job: %q, %v", out.ID, err)
 	}
 	return out.ID
@@ -63,7 +63,7 @@ func submitJob(t *testing.T, d *daemon, req api.JobRequest) string {
 
 func jobStatus(t *testing.T, d *daemon, id string) (api.Job, error) {
 	var st api.Job
-	err := d.client.Do(apiCtx(t), "GET", "/api/v1/jobs/"+id, nil, &st)
+	err := d.Client.Do(apiCtx(t), "GET", "/api/v1/jobs/"+id, nil, &st)
 	return st, err
 }
 
@@ -88,7 +88,7 @@ func waitJob(t *testing.T, d *daemon, id string, timeout time.Duration) api.Job 
 func jobResults(t *testing.T, d *daemon, id string) map[int][]byte {
 	t.Helper()
 	var res api.JobResults
-	if err := d.client.Do(apiCtx(t), "GET", "/api/v1/jobs/"+id+"/results", nil, &res); err != nil {
+	if err := d.Client.Do(apiCtx(t), "GET", "/api/v1/jobs/"+id+"/results", nil, &res); err != nil {
 		t.Fatal(err)
 	}
 	return res.Outputs
@@ -97,7 +97,7 @@ func jobResults(t *testing.T, d *daemon, id string) map[int][]byte {
 func workerStatus(t *testing.T, d *daemon) api.Worker {
 	t.Helper()
 	var w api.Worker
-	if err := d.client.Do(apiCtx(t), "GET", "/api/v1/worker", nil, &w); err != nil {
+	if err := d.Client.Do(apiCtx(t), "GET", "/api/v1/worker", nil, &w); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -105,7 +105,7 @@ func workerStatus(t *testing.T, d *daemon) api.Worker {
 
 func shareCIDs(t *testing.T, d *daemon) map[string]api.Share {
 	t.Helper()
-	shares, err := d.client.Shares(apiCtx(t))
+	shares, err := d.Client.Shares(apiCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +122,8 @@ func waitPeers(t *testing.T, d *daemon, others ...*daemon) {
 	eventually(t, 30*time.Second, func() error {
 		ids := peerIDs(t, d)
 		for _, o := range others {
-			if !ids[o.id().ID] {
-				return fmt.Errorf("%s not connected to %s yet", d.id().ID, o.id().ID)
+			if !ids[o.ID().ID] {
+				return fmt.Errorf("%s not connected to %s yet", d.ID().ID, o.ID().ID)
 			}
 		}
 		return nil
@@ -143,14 +143,14 @@ func TestJobContentAndRunaway(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startDaemon(t)
-	boot := a.addr()
+	boot := a.Addr()
 	b := startDaemon(t, "--bootstrap", boot, "--worker")
 	c := startDaemon(t, "--bootstrap", boot, "--worker")
 	waitPeers(t, a, b, c)
 
 	var spin, hog struct{ ID string }
-	cliJSON(t, &spin, "job", "submit", wasm, "--count", "2", "--args", "spin", "--timeout", "1s", "--home", a.home)
-	cliJSON(t, &hog, "job", "submit", wasm, "--count", "2", "--args", "hog", "--memory", "32MiB", "--timeout", "30s", "--home", a.home)
+	cliJSON(t, &spin, "job", "submit", wasm, "--count", "2", "--args", "spin", "--timeout", "1s", "--home", a.Home)
+	cliJSON(t, &hog, "job", "submit", wasm, "--count", "2", "--args", "hog", "--memory", "32MiB", "--timeout", "30s", "--home", a.Home)
 	for id, want := range map[string]string{spin.ID: "time limit exceeded", hog.ID: "memory limit exceeded"} {
 		st := waitJob(t, a, id, 60*time.Second)
 		if st.State != "failed" || len(st.Reasons) == 0 || !strings.Contains(st.Reasons[0], want) {
@@ -183,7 +183,7 @@ func TestJobContentAndRunaway(t *testing.T) {
 			in[i] = byte(rnd.UintN(256))
 		}
 	}
-	args := []string{"job", "submit", wasm, "--args", "echo", "--timeout", "30s", "--home", a.home}
+	args := []string{"job", "submit", wasm, "--args", "echo", "--timeout", "30s", "--home", a.Home}
 	dir := t.TempDir()
 	for i, in := range inputs {
 		p := filepath.Join(dir, fmt.Sprintf("in%d", i))
@@ -196,11 +196,11 @@ func TestJobContentAndRunaway(t *testing.T) {
 		t.Fatalf("job after the runaways: %+v", st)
 	}
 	out := t.TempDir()
-	if _, errOut, code := cli(t, "job", "results", job.ID, "-o", out, "--home", a.home); code != 0 {
+	if _, errOut, code := cli(t, "job", "results", job.ID, "-o", out, "--home", a.Home); code != 0 {
 		t.Fatal(errOut)
 	}
 	for i, in := range inputs {
-		got, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("%d.out", i)))
+		got, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("%d.Out", i)))
 		if err != nil || !bytes.Equal(got, echoOutput(in)) {
 			t.Fatalf("unit %d: %d bytes (%v), want the %d-byte echo of its input", i, len(got), err, len(in)+5)
 		}
@@ -214,7 +214,7 @@ func TestJobContentAndRunaway(t *testing.T) {
 		held := shareCIDs(t, d)
 		for i, want := range append([][]byte{module}, inputs...) {
 			if s, ok := held[cidOf(want)]; !ok || !s.Downloaded {
-				t.Errorf("worker %s does not hold content %d (%d bytes) by its id", d.id().ID, i, len(want))
+				t.Errorf("worker %s does not hold content %d (%d bytes) by its id", d.ID().ID, i, len(want))
 			}
 		}
 	}
@@ -226,7 +226,7 @@ func TestJobContentAndRunaway(t *testing.T) {
 			}
 		}
 		for _, s := range held {
-			if strings.HasPrefix(s.Path, filepath.Join(a.home, "compute", "blobs")) {
+			if strings.HasPrefix(s.Path, filepath.Join(a.Home, "compute", "blobs")) {
 				return fmt.Errorf("still published after the job: %s", s.Path)
 			}
 		}
@@ -251,11 +251,11 @@ func startDaemonEnv(t *testing.T, env []string, extra ...string) *daemon {
 func TestCheatingWorkerCaught(t *testing.T) {
 	wasm := buildWasm(t, testJobModule)
 	a := startDaemon(t)
-	boot := a.addr()
+	boot := a.Addr()
 	b := startDaemon(t, "--bootstrap", boot, "--worker")
 	c := startDaemon(t, "--bootstrap", boot, "--worker")
 	cheat := startDaemonEnv(t, []string{"PEERPATH_TEST_CHEAT=1"}, "--bootstrap", boot, "--worker")
-	cheater := cheat.id().ID
+	cheater := cheat.ID().ID
 	waitPeers(t, a, b, c, cheat)
 
 	const units, n = 12, 100_000_000 // about 0.2 s a unit
@@ -281,7 +281,7 @@ func TestCheatingWorkerCaught(t *testing.T) {
 		}
 	}
 	check(first, units)
-	if !strings.Contains(a.out.String(), "compute: wrong result") || !strings.Contains(a.out.String(), cheater) {
+	if !strings.Contains(a.Out.String(), "compute: wrong result") || !strings.Contains(a.Out.String(), cheater) {
 		t.Errorf("the submitter logged no wrong result from the cheater")
 	}
 
@@ -301,7 +301,7 @@ func TestCheatingWorkerCaught(t *testing.T) {
 func TestWorkerAndSubmitterKilled(t *testing.T) {
 	wasm := buildWasm(t, testJobModule)
 	a := startDaemon(t)
-	boot := a.addr()
+	boot := a.Addr()
 	b := startDaemon(t, "--bootstrap", boot, "--worker")
 	c := startDaemon(t, "--bootstrap", boot, "--worker")
 	d := startDaemon(t, "--bootstrap", boot, "--worker")
@@ -318,13 +318,13 @@ func TestWorkerAndSubmitterKilled(t *testing.T) {
 		}
 		return nil
 	})
-	victim := b.id().ID
-	b.kill()
+	victim := b.ID().ID
+	b.Kill()
 	killedAt := time.Now()
 	// The submitter sees b's connection drop while it holds the unit and
 	// hands the unit to another worker.
 	eventually(t, 30*time.Second, func() error {
-		for _, l := range lines(a.out.String()) {
+		for _, l := range lines(a.Out.String()) {
 			if strings.Contains(l, "compute: assignment abandoned") && strings.Contains(l, victim) {
 				return nil
 			}
@@ -347,11 +347,11 @@ func TestWorkerAndSubmitterKilled(t *testing.T) {
 		before = st
 		return nil
 	})
-	addr := a.addr() // .../tcp/PORT/p2p/ID: the workers know it
-	a.kill()
+	addr := a.Addr() // .../tcp/PORT/p2p/ID: the workers know it
+	a.Kill()
 	listen := addr[:strings.Index(addr, "/p2p/")]
-	a = startProcess(t, a.home, exec.Command(bin, "daemon", "--home", a.home, "--listen", listen, "--api", "127.0.0.1:0",
-		"--no-mdns", "--log-level", "debug", "--bootstrap", c.addr()))
+	a = startProcess(t, a.Home, exec.Command(bin, "daemon", "--home", a.Home, "--listen", listen, "--api", "127.0.0.1:0",
+		"--no-mdns", "--log-level", "debug", "--bootstrap", c.Addr()))
 	after, err := jobStatus(t, a, id)
 	if err != nil || after.Validated < before.Validated {
 		t.Fatalf("after the restart: %+v (%v); before: %+v", after, err, before)

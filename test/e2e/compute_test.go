@@ -35,27 +35,27 @@ func buildWasm(t *testing.T, pkg string) string {
 func TestJobRunsOnWorkersAndPays(t *testing.T) {
 	wasm := buildWasm(t, "../../examples/primes")
 	a := startDaemon(t, "--ledger-voter")
-	boot := a.addr()
-	b := startDaemon(t, "--bootstrap", boot, "--worker", "--ledger-voters", a.id().ID)
-	c := startDaemon(t, "--bootstrap", boot, "--worker", "--ledger-voters", a.id().ID)
+	boot := a.Addr()
+	b := startDaemon(t, "--bootstrap", boot, "--worker", "--ledger-voters", a.ID().ID)
+	c := startDaemon(t, "--bootstrap", boot, "--worker", "--ledger-voters", a.ID().ID)
 
 	gen := filepath.Join(t.TempDir(), "genesis.json")
-	g, _ := json.Marshal(map[string]any{a.id().ID: 1000})
+	g, _ := json.Marshal(map[string]any{a.ID().ID: 1000})
 	os.WriteFile(gen, g, 0o600)
-	if _, errOut, code := cli(t, "ledger", "create", "--voters", a.id().ID, "--genesis", gen, "--home", a.home); code != 0 {
+	if _, errOut, code := cli(t, "ledger", "create", "--voters", a.ID().ID, "--genesis", gen, "--home", a.Home); code != 0 {
 		t.Fatalf("ledger create: %s", errOut)
 	}
 
 	const units = 4
 	var sub struct{ ID string }
 	cliJSON(t, &sub, "job", "submit", wasm, "--count", fmt.Sprint(units), "--args", "--span", "--args", "20000",
-		"--reward", "1.5", "--timeout", "30s", "--home", a.home)
+		"--reward", "1.5", "--timeout", "30s", "--home", a.Home)
 	if sub.ID == "" {
 		t.Fatal("no job id")
 	}
 	var st api.Job
 	eventually(t, 90*time.Second, func() error {
-		cliJSON(t, &st, "job", "status", sub.ID, "--home", a.home)
+		cliJSON(t, &st, "job", "status", sub.ID, "--home", a.Home)
 		if st.State == "failed" {
 			t.Fatalf("job failed: %+v", st)
 		}
@@ -68,16 +68,16 @@ func TestJobRunsOnWorkersAndPays(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 	for _, w := range st.Workers {
-		if w == a.id().ID {
+		if w == a.ID().ID {
 			t.Fatalf("the submitter (no worker) ran units: %v", st.Workers)
 		}
 	}
 	dir := t.TempDir()
-	if _, errOut, code := cli(t, "job", "results", sub.ID, "-o", dir, "--home", a.home); code != 0 {
+	if _, errOut, code := cli(t, "job", "results", sub.ID, "-o", dir, "--home", a.Home); code != 0 {
 		t.Fatal(errOut)
 	}
 	for i := range units {
-		got, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%d.out", i)))
+		got, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%d.Out", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestJobRunsOnWorkersAndPays(t *testing.T) {
 		total := 0.0
 		for _, d := range []*daemon{b, c} {
 			var bal api.Balance
-			cliJSON(t, &bal, "wallet", "--home", d.home)
+			cliJSON(t, &bal, "wallet", "--home", d.Home)
 			f, _ := bal.Balance.Float64()
 			total += f
 		}
@@ -107,15 +107,15 @@ func TestJobRunsOnWorkersAndPays(t *testing.T) {
 	// Each side meters the units: the submitter those each worker ran for
 	// it (accepted), each worker those it ran for the submitter.
 	var ma api.Meter
-	cliJSON(t, &ma, "meter", "--home", a.home)
+	cliJSON(t, &ma, "meter", "--home", a.Home)
 	used := int64(0)
 	for _, d := range []*daemon{b, c} {
 		var mw api.Meter
-		cliJSON(t, &mw, "meter", "--home", d.home)
-		run := usageOf(mw, a.id().ID).UnitsRun
-		u := usageOf(ma, d.id().ID).UnitsUsed
+		cliJSON(t, &mw, "meter", "--home", d.Home)
+		run := usageOf(mw, a.ID().ID).UnitsRun
+		u := usageOf(ma, d.ID().ID).UnitsUsed
 		if run < u || u == 0 {
-			t.Fatalf("worker %s metered %d units run, submitter %d used", d.home, run, u)
+			t.Fatalf("worker %s metered %d units run, submitter %d used", d.Home, run, u)
 		}
 		used += u
 	}
@@ -123,11 +123,11 @@ func TestJobRunsOnWorkersAndPays(t *testing.T) {
 		t.Fatalf("submitter metered %d units used, want %d", used, units*2)
 	}
 	var jobs []api.Job
-	cliJSON(t, &jobs, "jobs", "--home", a.home)
+	cliJSON(t, &jobs, "jobs", "--home", a.Home)
 	if len(jobs) != 1 || jobs[0].ID != sub.ID {
 		t.Fatalf("jobs: %+v", jobs)
 	}
-	out, _, code := cli(t, "worker", "off", "--home", b.home)
+	out, _, code := cli(t, "worker", "off", "--home", b.Home)
 	if code != 0 || !strings.Contains(out, "worker off") {
 		t.Fatalf("worker off: %q", out)
 	}

@@ -78,7 +78,7 @@ type shareOut struct {
 // what a node downloads it serves in turn.
 func TestShareAndGetFilesAndFolders(t *testing.T) {
 	a := startDaemon(t)
-	boot := a.addr()
+	boot := a.Addr()
 	b := startDaemon(t, "--bootstrap", boot)
 	c := startDaemon(t, "--bootstrap", boot)
 
@@ -90,13 +90,13 @@ func TestShareAndGetFilesAndFolders(t *testing.T) {
 	writeRandom(t, single, 3<<20)
 
 	var folder, file shareOut
-	cliJSON(t, &folder, "share", filepath.Join(src, "music"), "--home", a.home)
-	cliJSON(t, &file, "share", single, "--home", a.home)
+	cliJSON(t, &folder, "share", filepath.Join(src, "music"), "--home", a.Home)
+	cliJSON(t, &file, "share", single, "--home", a.Home)
 	if folder.Files != 3 || folder.Name != "music" || folder.Size != 5<<20+123+1 {
 		t.Fatalf("share output: %+v", folder)
 	}
 	var shares []api.Share
-	cliJSON(t, &shares, "shares", "--home", a.home)
+	cliJSON(t, &shares, "shares", "--home", a.Home)
 	if len(shares) != 2 {
 		t.Fatalf("shares: %+v", shares)
 	}
@@ -104,12 +104,12 @@ func TestShareAndGetFilesAndFolders(t *testing.T) {
 	// Two daemons: b fetches the folder and the file from a.
 	dst := t.TempDir()
 	var res api.GetResult
-	cliJSON(t, &res, "get", folder.CID, "-o", filepath.Join(dst, "music"), "--home", b.home)
+	cliJSON(t, &res, "get", folder.CID, "-o", filepath.Join(dst, "music"), "--home", b.Home)
 	sameTree(t, filepath.Join(src, "music"), filepath.Join(dst, "music"))
 	if !res.Dir || res.Files != 3 {
 		t.Fatalf("get result: %+v", res)
 	}
-	cliJSON(t, &res, "get", file.CID, "-o", filepath.Join(dst, "single.bin"), "--home", b.home)
+	cliJSON(t, &res, "get", file.CID, "-o", filepath.Join(dst, "single.bin"), "--home", b.Home)
 	x, _ := os.ReadFile(single)
 	y, _ := os.ReadFile(filepath.Join(dst, "single.bin"))
 	if !bytes.Equal(x, y) {
@@ -122,18 +122,18 @@ func TestShareAndGetFilesAndFolders(t *testing.T) {
 	}
 
 	// b seeds what it downloaded. Three daemons: c fetches from a and b.
-	cliJSON(t, &shares, "shares", "--home", b.home)
+	cliJSON(t, &shares, "shares", "--home", b.Home)
 	if len(shares) != 2 || !shares[0].Downloaded {
 		t.Fatalf("b does not seed its downloads: %+v", shares)
 	}
 	dst2 := t.TempDir()
-	cliJSON(t, &res, "get", folder.CID, "-o", filepath.Join(dst2, "m"), "--home", c.home)
+	cliJSON(t, &res, "get", folder.CID, "-o", filepath.Join(dst2, "m"), "--home", c.Home)
 	sameTree(t, filepath.Join(src, "music"), filepath.Join(dst2, "m"))
 
 	// With a gone, c can still fetch the file from b alone.
-	a.stop()
+	a.Stop()
 	dst3 := t.TempDir()
-	cliJSON(t, &res, "get", file.CID, "-o", filepath.Join(dst3, "s"), "--home", c.home, "--timeout", "20s")
+	cliJSON(t, &res, "get", file.CID, "-o", filepath.Join(dst3, "s"), "--home", c.Home, "--timeout", "20s")
 	y, _ = os.ReadFile(filepath.Join(dst3, "s"))
 	if !bytes.Equal(x, y) {
 		t.Fatal("file from the seeding peer differs")
@@ -148,11 +148,11 @@ func TestGetResumesAfterKill9(t *testing.T) {
 	const size = 48 << 20
 	want := writeRandom(t, src, size)
 	var sh shareOut
-	cliJSON(t, &sh, "share", src, "--home", a.home)
+	cliJSON(t, &sh, "share", src, "--home", a.Home)
 
 	homeB := t.TempDir()
 	// 8 MB/s: the 48 MiB download takes about 6 s, time enough to kill it.
-	b := startDaemonHome(t, homeB, "--bootstrap", a.addr(), "--max-download", "8000000")
+	b := startDaemonHome(t, homeB, "--bootstrap", a.Addr(), "--max-download", "8000000")
 	out := filepath.Join(t.TempDir(), "big.bin")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -167,16 +167,16 @@ func TestGetResumesAfterKill9(t *testing.T) {
 		return err
 	})
 	time.Sleep(2 * time.Second)
-	b.kill()
+	b.Kill()
 	get.Process.Kill()
 	get.Wait()
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("download finished before it was killed; the test proves nothing")
 	}
 
-	b2 := startDaemonHome(t, homeB, "--bootstrap", a.addr())
+	b2 := startDaemonHome(t, homeB, "--bootstrap", a.Addr())
 	var res api.GetResult
-	cliJSON(t, &res, "get", sh.CID, "-o", out, "--home", b2.home)
+	cliJSON(t, &res, "get", sh.CID, "-o", out, "--home", b2.Home)
 	got, err := os.ReadFile(out)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("resumed file differs (%v)", err)
@@ -194,10 +194,10 @@ func TestGetNoProviderTimesOut(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "x.bin")
 	writeRandom(t, src, 1000)
 	var sh shareOut
-	cliJSON(t, &sh, "share", src, "--home", a.home)
+	cliJSON(t, &sh, "share", src, "--home", a.Home)
 	b := startDaemon(t) // not connected to a
 	start := time.Now()
-	_, errOut, code := cli(t, "get", sh.CID, "-o", filepath.Join(t.TempDir(), "x"), "--home", b.home, "--timeout", "3s")
+	_, errOut, code := cli(t, "get", sh.CID, "-o", filepath.Join(t.TempDir(), "x"), "--home", b.Home, "--timeout", "3s")
 	if code == 0 || !strings.Contains(errOut, "no provider") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
@@ -205,7 +205,7 @@ func TestGetNoProviderTimesOut(t *testing.T) {
 		t.Fatalf("took %s for a 3s timeout", d)
 	}
 	// A bad id is refused up front.
-	_, errOut, code = cli(t, "get", "not-a-cid", "--home", b.home)
+	_, errOut, code = cli(t, "get", "not-a-cid", "--home", b.Home)
 	if code == 0 || !strings.Contains(errOut, "bad content id") {
 		t.Fatalf("bad cid: %d %q", code, errOut)
 	}
@@ -232,10 +232,10 @@ func TestGetOntoFullDisk(t *testing.T) {
 		writeRandom(t, filepath.Join(src, name), 1536<<10)
 	}
 	var sh shareOut
-	cliJSON(t, &sh, "share", src, "--home", a.home)
-	b := startDaemon(t, "--bootstrap", a.addr())
+	cliJSON(t, &sh, "share", src, "--home", a.Home)
+	b := startDaemon(t, "--bootstrap", a.Addr())
 	out := filepath.Join(mnt, "album")
-	_, errOut, code := cli(t, "get", sh.CID, "-o", out, "--timeout", "20s", "--home", b.home)
+	_, errOut, code := cli(t, "get", sh.CID, "-o", out, "--timeout", "20s", "--home", b.Home)
 	if code == 0 || !strings.Contains(errOut, "no space left on device") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("get onto a full disk: code %d, stderr %q", code, errOut)
 	}
@@ -249,7 +249,7 @@ func TestGetOntoFullDisk(t *testing.T) {
 
 	mount("-o", "remount,size=16m", mnt)
 	var res api.GetResult
-	cliJSON(t, &res, "get", sh.CID, "-o", out, "--timeout", "20s", "--home", b.home)
+	cliJSON(t, &res, "get", sh.CID, "-o", out, "--timeout", "20s", "--home", b.Home)
 	sameTree(t, src, out)
 	if res.Resumed == 0 {
 		t.Fatalf("nothing kept from the first try: %+v", res)

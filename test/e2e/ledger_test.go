@@ -17,7 +17,7 @@ import (
 func balance(t *testing.T, d *daemon, acct string) string {
 	t.Helper()
 	var b api.Balance
-	args := []string{"wallet", "--home", d.home}
+	args := []string{"wallet", "--home", d.Home}
 	if acct != "" {
 		args = append(args, acct)
 	}
@@ -30,23 +30,23 @@ func balance(t *testing.T, d *daemon, acct string) string {
 // losing the leader loses no acknowledged transfer.
 func TestLedgerThreeVoters(t *testing.T) {
 	v1 := startDaemon(t, "--ledger-voter")
-	boot := v1.addr()
+	boot := v1.Addr()
 	// A fresh voter takes raft traffic only from the voters it is told of.
-	v2 := startDaemon(t, "--ledger-voter", "--bootstrap", boot, "--ledger-voters", v1.id().ID)
-	v3 := startDaemon(t, "--ledger-voter", "--bootstrap", boot, "--ledger-voters", v1.id().ID)
-	ids := []string{v1.id().ID, v2.id().ID, v3.id().ID}
+	v2 := startDaemon(t, "--ledger-voter", "--bootstrap", boot, "--ledger-voters", v1.ID().ID)
+	v3 := startDaemon(t, "--ledger-voter", "--bootstrap", boot, "--ledger-voters", v1.ID().ID)
+	ids := []string{v1.ID().ID, v2.ID().ID, v3.ID().ID}
 	user := startDaemon(t, "--bootstrap", boot, "--ledger-voters", strings.Join(ids, ","))
-	uid := user.id().ID
+	uid := user.ID().ID
 
 	gen := filepath.Join(t.TempDir(), "genesis.json")
 	g, _ := json.Marshal(map[string]any{ids[0]: 1000, uid: "50.5"})
 	os.WriteFile(gen, g, 0o600)
-	if _, errOut, code := cli(t, "ledger", "create", "--voters", strings.Join(ids, ","), "--genesis", gen, "--home", v1.home); code != 0 {
+	if _, errOut, code := cli(t, "ledger", "create", "--voters", strings.Join(ids, ","), "--genesis", gen, "--home", v1.Home); code != 0 {
 		t.Fatalf("ledger create: %s", errOut)
 	}
 	var st api.LedgerStatus
 	eventually(t, 20*time.Second, func() error {
-		cliJSON(t, &st, "ledger", "status", "--home", v2.home)
+		cliJSON(t, &st, "ledger", "status", "--home", v2.Home)
 		if st.Leader == "" || len(st.Voters) != 3 {
 			return fmt.Errorf("status %+v", st)
 		}
@@ -55,20 +55,20 @@ func TestLedgerThreeVoters(t *testing.T) {
 
 	// wallet send moves credits, from a voter and from a non-voter.
 	var rc api.Receipt
-	cliJSON(t, &rc, "wallet", "send", uid, "10", "--memo", "thanks", "--home", v1.home)
+	cliJSON(t, &rc, "wallet", "send", uid, "10", "--memo", "thanks", "--home", v1.Home)
 	if rc.Amount.String() != "10" {
 		t.Fatalf("receipt %+v", rc)
 	}
-	cliJSON(t, &rc, "wallet", "send", ids[2], "0.5", "--home", user.home, "--id", "retry-me-0001")
+	cliJSON(t, &rc, "wallet", "send", ids[2], "0.5", "--home", user.Home, "--id", "retry-me-0001")
 	// A retry of the same id applies once.
-	cliJSON(t, &rc, "wallet", "send", ids[2], "0.5", "--home", user.home, "--id", "retry-me-0001")
+	cliJSON(t, &rc, "wallet", "send", ids[2], "0.5", "--home", user.Home, "--id", "retry-me-0001")
 	if !rc.Replay {
 		t.Fatalf("retry not recognised: %+v", rc)
 	}
 	eventually(t, 10*time.Second, func() error {
 		for _, d := range []*daemon{v1, v2, v3, user} {
 			if got := balance(t, d, uid); got != "60" {
-				return fmt.Errorf("balance of user seen by %s: %s, want 60", d.home, got)
+				return fmt.Errorf("balance of user seen by %s: %s, want 60", d.Home, got)
 			}
 		}
 		return nil
@@ -80,7 +80,7 @@ func TestLedgerThreeVoters(t *testing.T) {
 		t.Fatalf("v3 balance %s", got)
 	}
 	var hist []api.Transfer
-	cliJSON(t, &hist, "wallet", "history", "--home", user.home)
+	cliJSON(t, &hist, "wallet", "history", "--home", user.Home)
 	if len(hist) != 2 {
 		t.Fatalf("history %+v", hist)
 	}
@@ -90,10 +90,10 @@ func TestLedgerThreeVoters(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"wallet", "send", ids[0], "1000000", "--home", user.home}, "insufficient funds"},
-		{[]string{"wallet", "send", "not-a-peer", "1", "--home", user.home}, "unknown account"},
-		{[]string{"wallet", "send", ids[0], "zero", "--home", user.home}, "bad amount"},
-		{[]string{"wallet", "not-a-peer", "--home", user.home}, "unknown account"},
+		{[]string{"wallet", "send", ids[0], "1000000", "--home", user.Home}, "insufficient funds"},
+		{[]string{"wallet", "send", "not-a-peer", "1", "--home", user.Home}, "unknown account"},
+		{[]string{"wallet", "send", ids[0], "zero", "--home", user.Home}, "bad amount"},
+		{[]string{"wallet", "not-a-peer", "--home", user.Home}, "unknown account"},
 	} {
 		_, errOut, code := cli(t, c.args...)
 		if code == 0 || !strings.Contains(errOut, c.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
@@ -103,11 +103,11 @@ func TestLedgerThreeVoters(t *testing.T) {
 
 	// Kill the leader: no acknowledged transfer is lost, and new ones are
 	// accepted again within seconds.
-	cliJSON(t, &st, "ledger", "status", "--home", v1.home)
+	cliJSON(t, &st, "ledger", "status", "--home", v1.Home)
 	var leader *daemon
 	var rest []*daemon
 	for _, d := range []*daemon{v1, v2, v3} {
-		if d.id().ID == st.Leader {
+		if d.ID().ID == st.Leader {
 			leader = d
 		} else {
 			rest = append(rest, d)
@@ -116,10 +116,10 @@ func TestLedgerThreeVoters(t *testing.T) {
 	if leader == nil {
 		t.Fatalf("leader %s is none of the voters", st.Leader)
 	}
-	leader.kill()
+	leader.Kill()
 	start := time.Now()
 	eventually(t, 30*time.Second, func() error {
-		_, errOut, code := cli(t, "wallet", "send", ids[0], "1", "--home", user.home, "--id", "after-kill-0001")
+		_, errOut, code := cli(t, "wallet", "send", ids[0], "1", "--home", user.Home, "--id", "after-kill-0001")
 		if code != 0 {
 			return fmt.Errorf("%s", errOut)
 		}

@@ -48,7 +48,7 @@ func newHostilePeer(t *testing.T, voter *daemon) *hostilePeer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	ai, err := peer.AddrInfoFromString(voter.addr())
+	ai, err := peer.AddrInfoFromString(voter.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,20 +109,20 @@ func (p *hostilePeer) submit(t *testing.T, st ledger.SignedTransfer) error {
 //     network, are dropped by search.
 func TestMarketHostilePeers(t *testing.T) {
 	v := startDaemon(t, "--ledger-voter")
-	boot := v.addr()
-	vid := v.id().ID
+	boot := v.Addr()
+	vid := v.ID().ID
 	a := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
 	c := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
-	aid, cid := a.id().ID, c.id().ID
+	aid, cid := a.ID().ID, c.ID().ID
 	gen := filepath.Join(t.TempDir(), "genesis.json")
 	g, _ := json.Marshal(map[string]any{"balances": map[string]any{aid: 1, cid: 100}, "fee_bps": 100, "operator": vid})
 	os.WriteFile(gen, g, 0o600)
-	if _, errOut, code := cli(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.home); code != 0 {
+	if _, errOut, code := cli(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.Home); code != 0 {
 		t.Fatalf("ledger create: %s", errOut)
 	}
 	eventually(t, 20*time.Second, func() error {
 		var st api.LedgerStatus
-		cliJSON(t, &st, "ledger", "status", "--home", c.home)
+		cliJSON(t, &st, "ledger", "status", "--home", c.Home)
 		if st.Leader != vid {
 			return fmt.Errorf("status %+v", st)
 		}
@@ -136,7 +136,7 @@ func TestMarketHostilePeers(t *testing.T) {
 	src := filepath.Join(dir, "almanac.txt")
 	os.WriteFile(src, []byte(strings.Repeat("rhubarb season starts in april. ", 2000)), 0o644)
 	var sold struct{ ID, CID string }
-	cliJSON(t, &sold, "market", "sell", src, "--title", "Rhubarb Almanac", "--price", "5", "--home", a.home)
+	cliJSON(t, &sold, "market", "sell", src, "--title", "Rhubarb Almanac", "--price", "5", "--home", a.Home)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	genuine, err := h.ledger.MarketListing(ctx, sold.ID)
@@ -163,11 +163,11 @@ func TestMarketHostilePeers(t *testing.T) {
 	}
 	cheatDoc := filepath.Join(dir, "Discount Almanac.pplisting")
 	os.WriteFile(cheatDoc, cheat.Encode(), 0o644)
-	if out, errOut, code := cli(t, "market", "verify", cheatDoc, "--home", c.home); code != 0 || !strings.Contains(out, cheat.ID()) {
+	if out, errOut, code := cli(t, "market", "verify", cheatDoc, "--home", c.Home); code != 0 || !strings.Contains(out, cheat.ID()) {
 		t.Fatalf("hostile listing: verify: exit %d, %q %q", code, out, errOut)
 	}
 	bought := filepath.Join(dir, "bought.txt")
-	_, errOut, code := cli(t, "market", "buy", cheat.ID(), "-o", bought, "--timeout", "40s", "--home", c.home)
+	_, errOut, code := cli(t, "market", "buy", cheat.ID(), "-o", bought, "--timeout", "40s", "--home", c.Home)
 	for _, want := range []string{"market: order refunded", "does not match the listing's commitment", "10.1 credits (price and fee) were returned"} {
 		if code == 0 || !strings.Contains(errOut, want) {
 			t.Fatalf("buy with a wrong key: exit %d, stderr %q lacks %q", code, errOut, want)
@@ -182,7 +182,7 @@ func TestMarketHostilePeers(t *testing.T) {
 		}
 	}
 	var ords []api.MarketOrder
-	cliJSON(t, &ords, "market", "orders", "--home", c.home)
+	cliJSON(t, &ords, "market", "orders", "--home", c.Home)
 	if len(ords) != 1 || ords[0].Listing != cheat.ID() || ords[0].State != "refunded" || ords[0].Role != "buy" ||
 		ords[0].Seller != h.id || !strings.Contains(ords[0].Reason, "commitment") {
 		t.Fatalf("orders after the refund: %+v", ords)
@@ -192,7 +192,7 @@ func TestMarketHostilePeers(t *testing.T) {
 	// 2. A replayed order is refused. A buyer's signed order for A's
 	// listing (C's key stands in for C's wallet; H captured the bytes) is
 	// placed once and released, then H sends the same bytes again.
-	ckeyBytes, err := os.ReadFile(filepath.Join(c.home, config.FileIdentity))
+	ckeyBytes, err := os.ReadFile(filepath.Join(c.Home, config.FileIdentity))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestMarketHostilePeers(t *testing.T) {
 			t.Fatalf("after the replay %s has %s, want %s (paid once)", acct, got, want)
 		}
 	}
-	cliJSON(t, &ords, "market", "orders", "--home", c.home)
+	cliJSON(t, &ords, "market", "orders", "--home", c.Home)
 	if len(ords) != 2 || ords[0].ID != order.ID || ords[0].State != "released" || ords[1].ID != refunded {
 		t.Fatalf("orders after the replay: %+v", ords)
 	}
@@ -239,13 +239,13 @@ func TestMarketHostilePeers(t *testing.T) {
 	if !errors.Is(err, ledger.ErrBadSignature) {
 		t.Fatalf("rating forged in the buyer's name: %v", err)
 	}
-	if _, errOut, code := cli(t, "market", "rate", refunded, "--stars", "1", "--home", c.home); code == 0 ||
+	if _, errOut, code := cli(t, "market", "rate", refunded, "--stars", "1", "--home", c.Home); code == 0 ||
 		!strings.Contains(errOut, "order already settled") || !strings.Contains(errOut, "only a completed purchase is rated") {
 		t.Fatalf("rating a refunded order: exit %d, %q", code, errOut)
 	}
 	for _, seller := range []string{aid, h.id} {
 		var page api.MarketSeller
-		cliJSON(t, &page, "market", "seller", seller, "--home", c.home)
+		cliJSON(t, &page, "market", "seller", seller, "--home", c.Home)
 		if page.Count != 0 {
 			t.Fatalf("seller %s has ratings: %+v", seller, page)
 		}
@@ -255,7 +255,7 @@ func TestMarketHostilePeers(t *testing.T) {
 	// signature) and one signed by H that the ledger never registered
 	// (not matching the ledger) fail `market verify`; shared into the
 	// network by V, search finds and drops both and shows A's.
-	docs, _ := filepath.Glob(filepath.Join(a.home, "market", "listings", "*.pplisting"))
+	docs, _ := filepath.Glob(filepath.Join(a.Home, "market", "listings", "*.pplisting"))
 	if len(docs) != 1 {
 		t.Fatalf("listing documents: %v", docs)
 	}
@@ -280,14 +280,14 @@ func TestMarketHostilePeers(t *testing.T) {
 	} {
 		p := filepath.Join(dir, f.name)
 		os.WriteFile(p, f.body, 0o644)
-		if _, errOut, code := cli(t, "market", "verify", p, "--home", c.home); code == 0 || !strings.Contains(errOut, f.want) {
+		if _, errOut, code := cli(t, "market", "verify", p, "--home", c.Home); code == 0 || !strings.Contains(errOut, f.want) {
 			t.Fatalf("verify %s: exit %d, %q, want %q", f.name, code, errOut, f.want)
 		}
 		var sh shareOut
-		cliJSON(t, &sh, "share", p, "--home", v.home)
+		cliJSON(t, &sh, "share", p, "--home", v.Home)
 	}
 	eventually(t, 30*time.Second, func() error {
-		out, errOut, code := cli(t, "market", "search", "rhubarb", "--json", "--timeout", "3s", "--home", c.home)
+		out, errOut, code := cli(t, "market", "search", "rhubarb", "--json", "--timeout", "3s", "--home", c.Home)
 		if code != 0 {
 			return errorString(errOut)
 		}

@@ -79,12 +79,12 @@ func mdnsNeighbours(t *testing.T, nsA string) {
 		"--listen", "/ip4/"+mdnsIPB+"/tcp/0", "--api", "127.0.0.1:0", "--log-level", "debug", "--no-port-map"))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("a's log:\n%s\nb's log:\n%s", a.out, b.out)
+			t.Logf("a's log:\n%s\nb's log:\n%s", a.Out, b.Out)
 		}
 	})
 	eventually(t, 60*time.Second, func() error {
 		var ps []api.Peer
-		cliJSON(t, &ps, "peers", "--home", b.home)
+		cliJSON(t, &ps, "peers", "--home", b.Home)
 		for _, p := range ps {
 			if p.ID == ida.ID {
 				if !p.LAN {

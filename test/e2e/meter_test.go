@@ -31,14 +31,14 @@ func usageOf(m api.Meter, peer string) api.PeerUsage {
 func TestTrafficBilling(t *testing.T) {
 	fast := []string{"--price-per-gib", "1000", "--receipt-every", "200ms", "--settle-every", "300ms"}
 	a := startDaemon(t, append([]string{"--ledger-voter"}, fast...)...)
-	aid := a.id().ID
-	b := startDaemon(t, append([]string{"--bootstrap", a.addr(), "--ledger-voters", aid}, fast...)...)
-	bid := b.id().ID
+	aid := a.ID().ID
+	b := startDaemon(t, append([]string{"--bootstrap", a.Addr(), "--ledger-voters", aid}, fast...)...)
+	bid := b.ID().ID
 
 	gen := filepath.Join(t.TempDir(), "genesis.json")
 	g, _ := json.Marshal(map[string]any{aid: 1, bid: 100})
 	os.WriteFile(gen, g, 0o600)
-	if _, errOut, code := cli(t, "ledger", "create", "--voters", aid, "--genesis", gen, "--home", a.home); code != 0 {
+	if _, errOut, code := cli(t, "ledger", "create", "--voters", aid, "--genesis", gen, "--home", a.Home); code != 0 {
 		t.Fatalf("ledger create: %s", errOut)
 	}
 	eventually(t, 20*time.Second, func() error {
@@ -51,14 +51,14 @@ func TestTrafficBilling(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "film.bin")
 	writeRandom(t, src, 8<<20)
 	var sh shareOut
-	cliJSON(t, &sh, "share", src, "--home", a.home)
+	cliJSON(t, &sh, "share", src, "--home", a.Home)
 	var res api.GetResult
-	cliJSON(t, &res, "get", sh.CID, "-o", filepath.Join(t.TempDir(), "film.bin"), "--home", b.home)
+	cliJSON(t, &res, "get", sh.CID, "-o", filepath.Join(t.TempDir(), "film.bin"), "--home", b.Home)
 
 	var ma, mb api.Meter
 	eventually(t, 30*time.Second, func() error {
-		cliJSON(t, &mb, "meter", "--home", b.home)
-		cliJSON(t, &ma, "meter", "--home", a.home)
+		cliJSON(t, &mb, "meter", "--home", b.Home)
+		cliJSON(t, &ma, "meter", "--home", a.Home)
 		down := usageOf(mb, aid)
 		if down.Downloaded < 8<<20 || down.ReceiptedOut != down.Downloaded {
 			return fmt.Errorf("downloader's meter: %+v", down)
@@ -86,7 +86,7 @@ func TestTrafficBilling(t *testing.T) {
 	if up := usageOf(ma, bid); up.Uploaded < 8<<20 || up.ReceiptedIn != down.Downloaded || up.Class != "pays" {
 		t.Fatalf("uploader's record of the downloader: %+v", up)
 	}
-	if out, _, code := cli(t, "meter", "--home", a.home); code != 0 || !strings.Contains(out, "1000 credits/GiB") {
+	if out, _, code := cli(t, "meter", "--home", a.Home); code != 0 || !strings.Contains(out, "1000 credits/GiB") {
 		t.Fatalf("meter text output: %q", out)
 	}
 }

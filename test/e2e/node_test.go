@@ -64,10 +64,10 @@ func TestVersion(t *testing.T) {
 // Three daemons find each other from one bootstrap peer through the DHT.
 func TestDHTDiscoveryFromOneBootstrap(t *testing.T) {
 	a := startDaemon(t)
-	boot := a.addr()
+	boot := a.Addr()
 	b := startDaemon(t, "--bootstrap", boot)
 	c := startDaemon(t, "--bootstrap", boot)
-	bid, cid := b.id().ID, c.id().ID
+	bid, cid := b.ID().ID, c.ID().ID
 	eventually(t, 30*time.Second, func() error {
 		if !peerIDs(t, b)[cid] {
 			return fmt.Errorf("b does not see c")
@@ -78,7 +78,7 @@ func TestDHTDiscoveryFromOneBootstrap(t *testing.T) {
 		return nil
 	})
 	var st api.Status
-	cliJSON(t, &st, "status", "--home", b.home)
+	cliJSON(t, &st, "status", "--home", b.Home)
 	if st.Peers < 2 || st.RoutingTable < 1 {
 		t.Fatalf("status of b: %+v", st)
 	}
@@ -90,11 +90,11 @@ func TestDHTDiscoveryFromOneBootstrap(t *testing.T) {
 func TestConnectCommand(t *testing.T) {
 	a := startDaemon(t)
 	b := startDaemon(t)
-	out, errOut, code := cli(t, "connect", a.addr(), "--home", b.home)
+	out, errOut, code := cli(t, "connect", a.Addr(), "--home", b.Home)
 	if code != 0 {
 		t.Fatalf("connect: %d %s %s", code, out, errOut)
 	}
-	if !peerIDs(t, b)[a.id().ID] {
+	if !peerIDs(t, b)[a.ID().ID] {
 		t.Fatal("b is not connected to a after connect")
 	}
 	// A peer that doesn't exist: non-zero exit, one line.
@@ -102,8 +102,8 @@ func TestConnectCommand(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	c := startDaemon(t)
-	gone := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, c.id().ID)
-	_, errOut, code = cli(t, "connect", gone, "--home", b.home)
+	gone := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, c.ID().ID)
+	_, errOut, code = cli(t, "connect", gone, "--home", b.Home)
 	if code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.HasPrefix(errOut, "peerpath: ") {
 		t.Fatalf("connect to nobody: code %d, stderr %q", code, errOut)
 	}
@@ -128,7 +128,7 @@ func TestPrivateNetworkIsolation(t *testing.T) {
 
 	mustFail := func(from, to *daemon, what string) {
 		t.Helper()
-		_, errOut, code := cli(t, "connect", to.addr(), "--home", from.home)
+		_, errOut, code := cli(t, "connect", to.Addr(), "--home", from.Home)
 		if code == 0 {
 			t.Errorf("%s: connect succeeded", what)
 		}
@@ -139,14 +139,14 @@ func TestPrivateNetworkIsolation(t *testing.T) {
 	mustFail(pub, priv1, "public -> private")
 	mustFail(priv1, pub, "private -> public")
 	mustFail(stranger, priv1, "other key -> private")
-	if _, errOut, code := cli(t, "connect", priv1.addr(), "--home", priv2.home); code != 0 {
+	if _, errOut, code := cli(t, "connect", priv1.Addr(), "--home", priv2.Home); code != 0 {
 		t.Fatalf("same key: %s", errOut)
 	}
-	if peerIDs(t, pub)[priv1.id().ID] || peerIDs(t, priv1)[pub.id().ID] {
+	if peerIDs(t, pub)[priv1.ID().ID] || peerIDs(t, priv1)[pub.ID().ID] {
 		t.Fatal("a public and a private node are connected")
 	}
 	var st api.Status
-	cliJSON(t, &st, "status", "--home", priv1.home)
+	cliJSON(t, &st, "status", "--home", priv1.Home)
 	if !st.Private {
 		t.Fatal("status does not report the private network")
 	}
@@ -156,23 +156,23 @@ func TestAllowPeers(t *testing.T) {
 	a := startDaemon(t)
 	b := startDaemon(t)
 	list := filepath.Join(t.TempDir(), "allow")
-	os.WriteFile(list, []byte("# only a\n"+a.id().ID+"\n"), 0o600)
+	os.WriteFile(list, []byte("# only a\n"+a.ID().ID+"\n"), 0o600)
 	gated := startDaemon(t, "--allow-peers", list)
-	if _, errOut, code := cli(t, "connect", gated.addr(), "--home", a.home); code != 0 {
+	if _, errOut, code := cli(t, "connect", gated.Addr(), "--home", a.Home); code != 0 {
 		t.Fatalf("allowed peer refused: %s", errOut)
 	}
-	if _, _, code := cli(t, "connect", gated.addr(), "--home", b.home); code == 0 {
+	if _, _, code := cli(t, "connect", gated.Addr(), "--home", b.Home); code == 0 {
 		t.Fatal("peer not on the list connected in")
 	}
-	if _, _, code := cli(t, "connect", b.addr(), "--home", gated.home); code == 0 {
+	if _, _, code := cli(t, "connect", b.Addr(), "--home", gated.Home); code == 0 {
 		t.Fatal("gated node connected out to a peer not on the list")
 	}
 }
 
 func TestAPIRefusesWithoutTokenOrForeignOrigin(t *testing.T) {
 	d := startDaemon(t)
-	base := d.client.Base()
-	tok, _ := os.ReadFile(filepath.Join(d.home, "api-token"))
+	base := d.Client.Base()
+	tok, _ := os.ReadFile(filepath.Join(d.Home, "api-token"))
 	do := func(mod func(*http.Request)) int {
 		req, _ := http.NewRequest("GET", base+"/api/v1/id", nil)
 		mod(req)
@@ -230,26 +230,26 @@ func TestAPIRefusesWithoutTokenOrForeignOrigin(t *testing.T) {
 func TestShutdownAndSecondDaemonRefused(t *testing.T) {
 	d := startDaemon(t)
 	// A second daemon on the same home is refused with a clear message.
-	_, errOut, code := cli(t, "daemon", "--home", d.home, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns")
+	_, errOut, code := cli(t, "daemon", "--home", d.Home, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns")
 	if code == 0 || !strings.Contains(errOut, "already running") {
 		t.Fatalf("second daemon: code %d, %q", code, errOut)
 	}
 	start := time.Now()
-	d.cmd.Process.Signal(syscall.SIGINT)
+	d.Cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-d.done:
+	case <-d.Done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("daemon did not stop within 5s of SIGINT")
 	}
-	if d.err != nil {
-		t.Fatalf("exit: %v\n%s", d.err, d.out)
+	if d.Err != nil {
+		t.Fatalf("exit: %v\n%s", d.Err, d.Out)
 	}
 	t.Logf("stopped in %s", time.Since(start))
-	if _, err := os.Stat(filepath.Join(d.home, "api")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(d.Home, "api")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("api file left behind: %v", err)
 	}
 	// The client then says there is no daemon, in one line.
-	_, errOut, code = cli(t, "id", "--home", d.home)
+	_, errOut, code = cli(t, "id", "--home", d.Home)
 	if code == 0 || !strings.Contains(errOut, "no daemon is running") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("id with no daemon: %d %q", code, errOut)
 	}
@@ -305,9 +305,9 @@ func TestDemoStartsAndStopsClean(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin, "demo", "--peers", "3")
 	d := startDemo(t, cmd)
 	re := regexp.MustCompile(`(?m)^peer (\d+)\s+(\S+)\s+api (\S+)\s+home (\S+)$`)
-	ms := re.FindAllStringSubmatch(d.out.String(), -1)
+	ms := re.FindAllStringSubmatch(d.Out.String(), -1)
 	if len(ms) != 3 {
-		t.Fatalf("demo printed %d peers:\n%s", len(ms), d.out)
+		t.Fatalf("demo printed %d peers:\n%s", len(ms), d.Out)
 	}
 	dir := filepath.Dir(ms[0][4])
 	// Every peer answers, and peer 1 ends up with the other two.
@@ -338,12 +338,12 @@ func TestDemoStartsAndStopsClean(t *testing.T) {
 	})
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case <-d.done:
+	case <-d.Done:
 	case <-time.After(15 * time.Second):
-		t.Fatalf("demo did not stop\n%s", d.out)
+		t.Fatalf("demo did not stop\n%s", d.Out)
 	}
-	if d.err != nil {
-		t.Fatalf("demo exit: %v\n%s", d.err, d.out)
+	if d.Err != nil {
+		t.Fatalf("demo exit: %v\n%s", d.Err, d.Out)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("demo left %s behind", dir)
@@ -353,24 +353,24 @@ func TestDemoStartsAndStopsClean(t *testing.T) {
 // startDemo starts cmd and waits for the line "demo ready".
 func startDemo(t *testing.T, cmd *exec.Cmd) *daemon {
 	t.Helper()
-	d := &daemon{t: t, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = d.out, d.out
+	d := &daemon{T: t, Cmd: cmd, Out: &syncBuffer{}, Done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = d.Out, d.Out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { d.err = cmd.Wait(); close(d.done) }()
+	go func() { d.Err = cmd.Wait(); close(d.Done) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-d.done
+		<-d.Done
 	})
 	eventually(t, 30*time.Second, func() error {
 		select {
-		case <-d.done:
-			t.Fatalf("demo exited early: %v\n%s", d.err, d.out)
+		case <-d.Done:
+			t.Fatalf("demo exited early: %v\n%s", d.Err, d.Out)
 		default:
 		}
-		if !strings.Contains(d.out.String(), "demo ready") {
+		if !strings.Contains(d.Out.String(), "demo ready") {
 			return errors.New("demo not ready")
 		}
 		return nil
@@ -382,20 +382,20 @@ func startDemo(t *testing.T, cmd *exec.Cmd) *daemon {
 // are still in force after a restart.
 func TestLimitsCommand(t *testing.T) {
 	d := startDaemon(t)
-	if out, errOut, code := cli(t, "limits", "--max-upload", "2MiB", "--home", d.home); code != 0 || !strings.Contains(out, "upload 2.0 MiB/s, download unlimited") {
+	if out, errOut, code := cli(t, "limits", "--max-upload", "2MiB", "--home", d.Home); code != 0 || !strings.Contains(out, "upload 2.0 MiB/s, download unlimited") {
 		t.Fatalf("limits: %d %q %s", code, out, errOut)
 	}
 	var l api.Limits
-	cliJSON(t, &l, "limits", "--home", d.home)
+	cliJSON(t, &l, "limits", "--home", d.Home)
 	if l.MaxUpload != 2<<20 || l.MaxDownload != 0 {
 		t.Fatalf("limits after change: %+v", l)
 	}
-	if _, errOut, code := cli(t, "limits", "--max-download", "lots", "--home", d.home); code == 0 || !strings.Contains(errOut, "bad size") {
+	if _, errOut, code := cli(t, "limits", "--max-download", "lots", "--home", d.Home); code == 0 || !strings.Contains(errOut, "bad size") {
 		t.Fatalf("bad size: code %d, stderr %q", code, errOut)
 	}
-	d.stop()
-	d = startDaemonHome(t, d.home)
-	cliJSON(t, &l, "limits", "--home", d.home)
+	d.Stop()
+	d = startDaemonHome(t, d.Home)
+	cliJSON(t, &l, "limits", "--home", d.Home)
 	if l.MaxUpload != 2<<20 {
 		t.Fatalf("limits after restart: %+v", l)
 	}

@@ -18,7 +18,7 @@ import (
 // don't matter), and a result fetched with peerpath get is the right file.
 func TestSearchFindsAndGets(t *testing.T) {
 	a := startDaemon(t)
-	boot := a.addr()
+	boot := a.Addr()
 	b := startDaemon(t, "--bootstrap", boot)
 	c := startDaemon(t, "--bootstrap", boot)
 
@@ -27,11 +27,11 @@ func TestSearchFindsAndGets(t *testing.T) {
 	writeRandom(t, filepath.Join(dir, "music", "Beyoncé - Halo.mp3"), 200_000)
 	writeRandom(t, filepath.Join(dir, "music", "notes.txt"), 100)
 	var sh shareOut
-	cliJSON(t, &sh, "share", filepath.Join(dir, "music"), "--home", a.home)
+	cliJSON(t, &sh, "share", filepath.Join(dir, "music"), "--home", a.Home)
 
 	var hit api.SearchResult
 	eventually(t, 40*time.Second, func() error {
-		out, errOut, code := cli(t, "search", "beatles hey jude", "--json", "--timeout", "3s", "--home", c.home)
+		out, errOut, code := cli(t, "search", "beatles hey jude", "--json", "--timeout", "3s", "--home", c.Home)
 		if code != 0 {
 			return errorString(errOut)
 		}
@@ -56,13 +56,13 @@ func TestSearchFindsAndGets(t *testing.T) {
 		t.Fatalf("result %+v", hit)
 	}
 	// Accents don't matter.
-	out, _, code := cli(t, "search", "beyonce", "--json", "--home", b.home)
+	out, _, code := cli(t, "search", "beyonce", "--json", "--home", b.Home)
 	if code != 0 || !strings.Contains(out, "Beyonc") {
 		t.Fatalf("beyonce: %d %q", code, out)
 	}
 	// A query nothing matches returns no results, quickly.
 	start := time.Now()
-	out, _, code = cli(t, "search", "zzqxv nothingmatches", "--json", "--home", b.home)
+	out, _, code = cli(t, "search", "zzqxv nothingmatches", "--json", "--home", b.Home)
 	if code != 0 || strings.TrimSpace(out) != "" {
 		t.Fatalf("no-match query: %d %q", code, out)
 	}
@@ -71,18 +71,18 @@ func TestSearchFindsAndGets(t *testing.T) {
 	// The result fetched with peerpath get is the right file.
 	got := filepath.Join(t.TempDir(), "song.mp3")
 	var res api.GetResult
-	cliJSON(t, &res, "get", hit.CID, "-o", got, "--home", c.home)
+	cliJSON(t, &res, "get", hit.CID, "-o", got, "--home", c.Home)
 	data, _ := os.ReadFile(got)
 	if !bytes.Equal(data, song) {
 		t.Fatal("fetched file differs from the shared one")
 	}
 
 	// block keeps a local blocklist.
-	if _, errOut, code := cli(t, "block", a.id().ID, "--home", c.home); code != 0 {
+	if _, errOut, code := cli(t, "block", a.ID().ID, "--home", c.Home); code != 0 {
 		t.Fatalf("block: %s", errOut)
 	}
 	var blocked []string
-	if err := c.client.Do(t.Context(), "GET", "/api/v1/blocked", nil, &blocked); err != nil || len(blocked) != 1 {
+	if err := c.Client.Do(t.Context(), "GET", "/api/v1/blocked", nil, &blocked); err != nil || len(blocked) != 1 {
 		t.Fatalf("blocked: %v %v", blocked, err)
 	}
 }

@@ -13,12 +13,12 @@ import (
 // session cookie that works for the app and the API, once.
 func TestUILoginURL(t *testing.T) {
 	d := startDaemon(t)
-	out, errOut, code := cli(t, "ui", "--print-url", "--home", d.home)
+	out, errOut, code := cli(t, "ui", "--print-url", "--home", d.Home)
 	if code != 0 {
 		t.Fatalf("ui --print-url: %s", errOut)
 	}
 	url := strings.TrimSpace(out)
-	if !strings.HasPrefix(url, d.client.Base()+"/ui/login?code=") {
+	if !strings.HasPrefix(url, d.Client.Base()+"/ui/login?code=") {
 		t.Fatalf("url %q", url)
 	}
 	jar, _ := cookiejar.New(nil)
@@ -32,7 +32,7 @@ func TestUILoginURL(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/ui/" {
 		t.Fatalf("after login: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
-	resp, err = browser.Get(d.client.Base() + "/api/v1/status")
+	resp, err = browser.Get(d.Client.Base() + "/api/v1/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestUILoginURL(t *testing.T) {
 		t.Fatalf("API with session cookie: %d", resp.StatusCode)
 	}
 	// A state-changing request without the CSRF header is refused.
-	resp, err = browser.Post(d.client.Base()+"/api/v1/connect", "application/json", strings.NewReader(`{"addr":"x"}`))
+	resp, err = browser.Post(d.Client.Base()+"/api/v1/connect", "application/json", strings.NewReader(`{"addr":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,19 +64,19 @@ func TestUILoginURL(t *testing.T) {
 // Background downloads can be started, listed and finish.
 func TestBackgroundDownload(t *testing.T) {
 	a := startDaemon(t)
-	b := startDaemon(t, "--bootstrap", a.addr())
+	b := startDaemon(t, "--bootstrap", a.Addr())
 	src := t.TempDir() + "/f.bin"
 	writeRandom(t, src, 2<<20)
 	var sh shareOut
-	cliJSON(t, &sh, "share", src, "--home", a.home)
+	cliJSON(t, &sh, "share", src, "--home", a.Home)
 	ctx := t.Context()
 	var dl struct{ ID, State string }
-	if err := b.client.Do(ctx, "POST", "/api/v1/downloads", map[string]string{"cid": sh.CID, "name": "f.bin"}, &dl); err != nil {
+	if err := b.Client.Do(ctx, "POST", "/api/v1/downloads", map[string]string{"cid": sh.CID, "name": "f.bin"}, &dl); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*e2eSecond, func() error {
 		var all []struct{ ID, State, Output, Error string }
-		if err := b.client.Do(ctx, "GET", "/api/v1/downloads", nil, &all); err != nil {
+		if err := b.Client.Do(ctx, "GET", "/api/v1/downloads", nil, &all); err != nil {
 			return err
 		}
 		if len(all) != 1 || all[0].State != "done" {
