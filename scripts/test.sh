@@ -16,6 +16,13 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 go mod download
 
+echo "== go mod tidy -diff"
+# go.mod and go.sum must be exactly what `go mod tidy` writes: direct
+# dependencies unmarked, nothing missing, nothing stale.
+if ! go mod tidy -diff; then
+	echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1
+fi
+
 echo "== gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$bad" ]; then
