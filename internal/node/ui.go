@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net"
 	"net/http"
 
 	"github.com/peerpath/peerpath/internal/webui"
@@ -8,7 +9,7 @@ import (
 
 // uiRoutes mounts the web app and its login.
 func (n *Node) uiRoutes() {
-	s := webui.NewSessions()
+	s := webui.NewSessions(webui.CookieName(n.apiLn.Addr().(*net.TCPAddr).Port))
 	n.sessions = s
 	n.api.SetSessionCheck(s.Valid)
 	n.api.HandlePublic("GET /ui/login", s.LoginHandler())

@@ -5,13 +5,20 @@
 //
 // Login works the way Jupyter's does: `peerpath ui` asks the daemon (with the
 // API token) for a one-time login URL; opening it exchanges the code for a
-// session cookie (HttpOnly, SameSite=Strict) and redirects to the app. Codes
-// expire after two minutes and work once. The app then calls the same
+// session cookie (HttpOnly, SameSite=Strict, eight hours) and redirects to
+// the app. Codes expire after two minutes and work once. The app then calls the same
 // /api/v1 endpoints as the CLI, authenticated by the cookie. Cross-site
 // request forgery fails three ways: the cookie is SameSite=Strict, the API
 // refuses foreign Origins, and cookie-authenticated requests that change
 // state must carry the X-Peerpath-CSRF header, which no cross-origin form or
 // simple request can set.
+//
+// Browsers do not separate cookies by port: every program listening on
+// localhost receives the cookies of every other. So each node names its
+// cookie after its API port ([CookieName]): two daemons on one host keep
+// their own sessions, and a login to one never replaces the other's. What a
+// cookie cannot do is hide from the other local ports; its short life bounds
+// what a program that collects it can do with it.
 package webui
 
 import (
@@ -21,6 +28,7 @@ import (
 	"encoding/hex"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -28,8 +36,12 @@ import (
 //go:embed static
 var static embed.FS
 
-// CookieName is the session cookie's name.
-const CookieName = "peerpath_session"
+// CookiePrefix begins every session cookie's name.
+const CookiePrefix = "peerpath_session_"
+
+// CookieName is the session cookie's name of the node whose API listens on
+// port.
+func CookieName(port int) string { return CookiePrefix + strconv.Itoa(port) }
 
 // CSRFHeader must be present on cookie-authenticated requests that change
 // state.
@@ -38,21 +50,29 @@ const CSRFHeader = "X-Peerpath-CSRF"
 // Sessions holds one-time login codes and browser sessions, in memory: a
 // daemon restart logs browsers out.
 type Sessions struct {
+	cookie string // the session cookie's name
+
 	mu       sync.Mutex
 	codes    map[string]time.Time // code -> expiry
 	sessions map[string]time.Time // session id -> expiry
 	now      func() time.Time
 }
 
-// NewSessions returns an empty session store.
-func NewSessions() *Sessions {
-	return &Sessions{codes: map[string]time.Time{}, sessions: map[string]time.Time{}, now: time.Now}
+// NewSessions returns an empty session store whose sessions are carried
+// by the cookie named cookie (see [CookieName]).
+func NewSessions(cookie string) *Sessions {
+	return &Sessions{cookie: cookie, codes: map[string]time.Time{}, sessions: map[string]time.Time{}, now: time.Now}
 }
 
-// Code lifetimes.
+// CookieName returns the name of the store's session cookie.
+func (s *Sessions) CookieName() string { return s.cookie }
+
+// Lifetimes of a login code and of a session. A session lasts a working
+// day: long enough not to be a nuisance, short enough that a cookie read by
+// another local program soon stops working.
 const (
 	CodeTTL    = 2 * time.Minute
-	SessionTTL = 30 * 24 * time.Hour
+	SessionTTL = 8 * time.Hour
 )
 
 func randomHex(n int) string {
@@ -85,8 +105,14 @@ func (s *Sessions) redeem(code string) (string, bool) {
 		return "", false
 	}
 	delete(s.codes, code)
-	if s.now().After(exp) {
+	now := s.now()
+	if now.After(exp) {
 		return "", false
+	}
+	for id, exp := range s.sessions {
+		if now.After(exp) {
+			delete(s.sessions, id)
+		}
 	}
 	id := randomHex(32)
 	s.sessions[id] = s.now().Add(SessionTTL)
@@ -96,7 +122,7 @@ func (s *Sessions) redeem(code string) (string, bool) {
 // Valid reports whether r carries a live session cookie; requests that
 // change state must also carry the CSRF header.
 func (s *Sessions) Valid(r *http.Request) bool {
-	c, err := r.Cookie(CookieName)
+	c, err := r.Cookie(s.cookie)
 	if err != nil || c.Value == "" {
 		return false
 	}
@@ -119,7 +145,7 @@ func (s *Sessions) Valid(r *http.Request) bool {
 
 // Logout ends the session of r, if any.
 func (s *Sessions) Logout(r *http.Request) {
-	if c, err := r.Cookie(CookieName); err == nil {
+	if c, err := r.Cookie(s.cookie); err == nil {
 		s.mu.Lock()
 		delete(s.sessions, c.Value)
 		s.mu.Unlock()
@@ -139,7 +165,7 @@ func (s *Sessions) LoginHandler() http.Handler {
 			return
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name:     CookieName,
+			Name:     s.cookie,
 			Value:    id,
 			Path:     "/",
 			HttpOnly: true,
@@ -154,7 +180,7 @@ func (s *Sessions) LoginHandler() http.Handler {
 func (s *Sessions) LogoutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Logout(r)
-		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+		http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func TestLoginCodeWorksOnceAndSetsStrictCookie(t *testing.T) {
-	s := NewSessions()
+	s := NewSessions(CookieName(5101))
 	code := s.NewCode()
 	rec := httptest.NewRecorder()
 	s.LoginHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/ui/login?code="+code, nil))
@@ -17,7 +17,8 @@ func TestLoginCodeWorksOnceAndSetsStrictCookie(t *testing.T) {
 		t.Fatalf("login: %d %v", rec.Code, rec.Header())
 	}
 	cookies := rec.Result().Cookies()
-	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Name != CookieName {
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Name != "peerpath_session_5101" ||
+		cookies[0].MaxAge != int(SessionTTL/time.Second) || SessionTTL > 12*time.Hour {
 		t.Fatalf("cookie: %+v", cookies)
 	}
 	// The code works once.
@@ -43,7 +44,7 @@ func TestLoginCodeWorksOnceAndSetsStrictCookie(t *testing.T) {
 	}
 	// A forged cookie is refused; logout ends the session.
 	forged := httptest.NewRequest("GET", "/", nil)
-	forged.AddCookie(&http.Cookie{Name: CookieName, Value: strings.Repeat("0", 64)})
+	forged.AddCookie(&http.Cookie{Name: s.CookieName(), Value: strings.Repeat("0", 64)})
 	if s.Valid(forged) {
 		t.Fatal("forged session accepted")
 	}
@@ -54,7 +55,7 @@ func TestLoginCodeWorksOnceAndSetsStrictCookie(t *testing.T) {
 }
 
 func TestExpiredCodeRefused(t *testing.T) {
-	s := NewSessions()
+	s := NewSessions(CookieName(5101))
 	now := time.Now()
 	s.now = func() time.Time { return now }
 	code := s.NewCode()
@@ -67,7 +68,7 @@ func TestExpiredCodeRefused(t *testing.T) {
 }
 
 func TestAppNeedsSession(t *testing.T) {
-	s := NewSessions()
+	s := NewSessions(CookieName(5101))
 	rec := httptest.NewRecorder()
 	s.AppHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/ui/", nil))
 	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "peerpath ui") {
@@ -87,5 +88,49 @@ func TestAppNeedsSession(t *testing.T) {
 		if rec.Header().Get("Content-Security-Policy") == "" {
 			t.Fatalf("%s: no CSP", path)
 		}
+	}
+}
+
+// Two nodes on one host: the browser sends both cookies to both ports, and
+// each node reads only its own.
+func TestSessionsOfTwoNodesStayApart(t *testing.T) {
+	a, b := NewSessions(CookieName(5101)), NewSessions(CookieName(5102))
+	login := func(s *Sessions) *http.Cookie {
+		rec := httptest.NewRecorder()
+		s.LoginHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/ui/login?code="+s.NewCode(), nil))
+		return rec.Result().Cookies()[0]
+	}
+	ca, cb := login(a), login(b)
+	if ca.Name == cb.Name {
+		t.Fatalf("both nodes use the cookie name %q", ca.Name)
+	}
+	both := httptest.NewRequest("GET", "/api/v1/id", nil)
+	both.AddCookie(ca)
+	both.AddCookie(cb)
+	if !a.Valid(both) || !b.Valid(both) {
+		t.Fatal("a node refused its own session beside the other's")
+	}
+	// b's session value under a's name is not a's session.
+	swapped := httptest.NewRequest("GET", "/api/v1/id", nil)
+	swapped.AddCookie(&http.Cookie{Name: ca.Name, Value: cb.Value})
+	if a.Valid(swapped) {
+		t.Fatal("node a accepted node b's session")
+	}
+}
+
+func TestExpiredSessionRefused(t *testing.T) {
+	s := NewSessions(CookieName(5101))
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	rec := httptest.NewRecorder()
+	s.LoginHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/ui/login?code="+s.NewCode(), nil))
+	req := httptest.NewRequest("GET", "/api/v1/id", nil)
+	req.AddCookie(rec.Result().Cookies()[0])
+	if !s.Valid(req) {
+		t.Fatal("fresh session refused")
+	}
+	s.now = func() time.Time { return now.Add(SessionTTL + time.Second) }
+	if s.Valid(req) {
+		t.Fatal("session valid after SessionTTL")
 	}
 }
