@@ -13,6 +13,15 @@
 //   - the request must carry the node's token as "Authorization: Bearer …"
 //     (or a session cookie, see [Server.SetSessionCheck]); otherwise 401.
 //
+// A refused request (401, 403) also closes its connection, so a client
+// without the token cannot park keep-alive connections. Connections are
+// bounded too (see [Server.Serve]): a header must arrive within
+// [ReadHeaderTimeout], an idle keep-alive connection is closed after
+// [IdleTimeout], and beyond [Config.MaxConns] open connections the oldest
+// one that is not serving a request is closed to make room, so a flood of
+// idle connections neither exhausts the daemon's file descriptors nor keeps
+// an honest client out.
+//
 // Handlers return (value, error); the value is written as JSON and the
 // error is mapped to an HTTP status in exactly one place, [Server.status].
 package httpapi
@@ -52,7 +61,24 @@ type Config struct {
 	// statuses. Errors matching nothing are 500, except the ones in
 	// [Server.status].
 	ErrorStatus map[error]int
+	// MaxConns bounds the open connections. Zero means [DefaultMaxConns].
+	MaxConns int
 }
+
+// Connection limits of [Server.Serve].
+const (
+	// DefaultMaxConns is the default of [Config.MaxConns]: far more than
+	// the CLI, the web app and its live pages use at once.
+	DefaultMaxConns = 256
+	// ReadHeaderTimeout is how long a connection may take to send a
+	// request's header.
+	ReadHeaderTimeout = 5 * time.Second
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request.
+	IdleTimeout = 30 * time.Second
+	// maxHeaderBytes bounds a request's header.
+	maxHeaderBytes = 64 << 10
+)
 
 // Func is an API handler: the value it returns is written as JSON with
 // status 200 (or the status set by [WithStatus]); its error is mapped to a
@@ -189,16 +215,19 @@ func DecodeJSON(r *http.Request, v any) error {
 // ServeHTTP gates every request, then routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.hostAllowed(r.Host) {
+		w.Header().Set("Connection", "close")
 		WriteJSON(w, http.StatusForbidden, api.ErrorBody{Error: "forbidden: Host must be a loopback address"})
 		return
 	}
 	if !originAllowed(r) {
+		w.Header().Set("Connection", "close")
 		WriteJSON(w, http.StatusForbidden, api.ErrorBody{Error: "forbidden: cross-origin requests are refused"})
 		return
 	}
 	_, pattern := s.mux.Handler(r)
 	if !s.public[pattern] && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="peerpath"`)
+		w.Header().Set("Connection", "close")
 		WriteJSON(w, http.StatusUnauthorized, api.ErrorBody{Error: "unauthorized: missing or wrong API token (see HOME/api-token)"})
 		return
 	}
@@ -252,16 +281,25 @@ func originAllowed(r *http.Request) bool {
 }
 
 // Serve serves the API on ln until ctx is done, then shuts down, giving
-// open requests up to 2 seconds.
+// open requests up to 2 seconds. It bounds connections as the package doc
+// says.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	max := s.cfg.MaxConns
+	if max <= 0 {
+		max = DefaultMaxConns
+	}
+	cl := newConnLimiter(ln, max)
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         cl.setState,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(cl) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("httpapi: %w", err)
