@@ -1,0 +1,232 @@
+//go:build linux
+
+package hostile
+
+// Attacks by a hostile local user or program: a client of the local API, a
+// job that hogs memory, a home that lost its key, and a second daemon on the
+// same host competing for the web app's session.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/test/harness"
+)
+
+// testJobModule is the compute package's test module (behaviours echo,
+// work, spin, hog, fail).
+const testJobModule = "../../internal/compute/testdata/job"
+
+// statusKiB reads a "VmXxx:   N kB" line of /proc/PID/status.
+func statusKiB(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// children lists the pids whose parent is pid.
+func children(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		cpid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cpid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so cut at the last ')'.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, cpid)
+		}
+	}
+	return out
+}
+
+// fdCount counts pid's open file descriptors.
+func fdCount(t *testing.T, pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// Class 10: thousands of idle or unauthenticated keep-alive connections to
+// the local API neither exhaust the daemon's descriptors nor keep an honest
+// client out; a request with a wrong token has its connection closed.
+func TestHostileAPIConnections(t *testing.T) {
+	d := harness.Start(t)
+	u, err := url.Parse(d.Client.Base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := d.Cmd.Process.Pid
+	before := fdCount(t, pid)
+
+	// A refused token closes its connection: a keep-alive client cannot
+	// park a connection by asking without the token.
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /api/v1/id HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer wrong\r\n\r\n", u.Host)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong token: status %d", resp.StatusCode)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after a refused token the connection stays open (read: %v)", err)
+	}
+
+	// The idle horde. 20,000 would need more descriptors than the test
+	// process may hold; 5,000 is twenty times the cap, which proves it.
+	const horde = 5000
+	conns := make([]net.Conn, 0, horde)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range horde {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		if i%2 == 1 {
+			// Half of them start a request and never finish its header.
+			fmt.Fprintf(c, "GET /api/v1/id HTTP/1.1\r\nHost: %s\r\n", u.Host)
+		}
+		conns = append(conns, c)
+	}
+	// An honest client is still served, promptly.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := os.ReadFile(filepath.Join(d.Home, "api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest := api.NewClient(d.Client.Base(), strings.TrimSpace(string(tok)))
+	defer honest.CloseIdle()
+	start := time.Now()
+	if _, err := honest.ID(ctx); err != nil {
+		t.Fatalf("honest client during the attack: %v", err)
+	}
+	t.Logf("honest request answered in %v", time.Since(start).Round(time.Millisecond))
+	after := fdCount(t, pid)
+	t.Logf("daemon descriptors: %d before, %d with %d idle connections", before, after, horde)
+	if after-before > 600 {
+		t.Fatalf("daemon holds %d more descriptors with %d idle connections: no connection cap", after-before, horde)
+	}
+}
+
+// loginCookie logs in to d's web app and returns the session cookie it
+// sets.
+func loginCookie(t *testing.T, d *harness.Daemon) *http.Cookie {
+	t.Helper()
+	var out map[string]string
+	if err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/ui/login", nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Get(out["url"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cs := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(cs) != 1 {
+		t.Fatalf("login: %s, cookies %v", resp.Status, cs)
+	}
+	return cs[0]
+}
+
+// Class 13: two daemons on one host keep their own sessions, and a session
+// cookie lives hours, not a month.
+func TestHostileSessionCookie(t *testing.T) {
+	a, b := harness.Start(t), harness.Start(t)
+	ca, cb := loginCookie(t, a), loginCookie(t, b)
+	t.Logf("cookies: %s (max-age %d), %s (max-age %d)", ca.Name, ca.MaxAge, cb.Name, cb.MaxAge)
+	if ca.Name == cb.Name {
+		t.Errorf("both daemons name their session cookie %q: logging in to one logs out of the other", ca.Name)
+	}
+	for _, c := range []*http.Cookie{ca, cb} {
+		if c.MaxAge <= 0 || c.MaxAge > 12*3600 {
+			t.Errorf("cookie %s: Max-Age %d s, want at most 12 h", c.Name, c.MaxAge)
+		}
+		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+			t.Errorf("cookie %s: HttpOnly %v, SameSite %v", c.Name, c.HttpOnly, c.SameSite)
+		}
+	}
+	// The browser sends both cookies to both ports (cookies ignore the
+	// port): each daemon accepts only its own session.
+	for _, tc := range []struct {
+		d    *harness.Daemon
+		own  *http.Cookie
+		name string
+	}{{a, ca, "a"}, {b, cb, "b"}} {
+		get := func(cookies ...*http.Cookie) int {
+			r, _ := http.NewRequest(http.MethodGet, tc.d.Client.Base()+api.Prefix+"/id", nil)
+			for _, c := range cookies {
+				r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+			}
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if st := get(ca, cb); st != http.StatusOK {
+			t.Errorf("daemon %s with both cookies: %d", tc.name, st)
+		}
+		other := cb
+		if tc.own == cb {
+			other = ca
+		}
+		if st := get(other); st != http.StatusUnauthorized {
+			t.Errorf("daemon %s accepts the other daemon's cookie: %d", tc.name, st)
+		}
+		// A state change with the cookie still needs the CSRF header.
+		r, _ := http.NewRequest(http.MethodPost, tc.d.Client.Base()+api.Prefix+"/ui/login", nil)
+		r.AddCookie(&http.Cookie{Name: tc.own.Name, Value: tc.own.Value})
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("daemon %s: cookie POST without the CSRF header: %d", tc.name, resp.StatusCode)
+		}
+	}
+}
