@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/peerpath/peerpath/internal/search"
+	"github.com/peerpath/peerpath/internal/search/searchsim"
 )
 
 func searchCmd() *cobra.Command {
@@ -31,10 +31,10 @@ func searchCmd() *cobra.Command {
 				log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 			}
 			out := c.OutOrStdout()
-			var rs []search.SimResult
+			var rs []searchsim.Result
 			for _, n := range sizes {
 				start := time.Now()
-				r, err := search.Simulate(c.Context(), search.SimConfig{Peers: n, Files: files, Queries: queries, Seed: seed, SmartSpam: smart, Logger: log})
+				r, err := searchsim.Simulate(c.Context(), searchsim.Config{Peers: n, Files: files, Queries: queries, Seed: seed, SmartSpam: smart, Logger: log})
 				if err != nil {
 					return fmt.Errorf("N=%d: %w", n, err)
 				}
@@ -67,7 +67,7 @@ func pass(ok bool) string {
 	return "MISSED"
 }
 
-func printSearchResult(w io.Writer, r search.SimResult, took time.Duration) {
+func printSearchResult(w io.Writer, r searchsim.Result, took time.Duration) {
 	fmt.Fprintf(w, "N=%d (%d spammers in the spam phase), %d names, %d held; setup %v, run %v\n",
 		r.Peers, r.Spammers, r.Files, r.Held, r.SetupTime.Round(time.Second), took.Round(time.Second))
 	fmt.Fprintf(w, "  recall                   %6.1f%%   target >= 95%%   %s\n", 100*r.Recall, pass(r.Recall >= 0.95))

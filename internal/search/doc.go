@@ -83,7 +83,7 @@
 //     one sampled result's manifest fetched from that peer through
 //     ManifestFetcher, before the answer is used; it must hash to the CID and
 //     have the claimed size, and a false claim is a strike. This is what stops
-//     spammers that recognise canaries (SimConfig.SmartSpam): they can only
+//     spammers that recognise canaries (searchsim.Config.SmartSpam): they can only
 //     answer with CIDs whose manifests they cannot produce. Trust is earned
 //     only by verified claims and downloads (two), never by passing canaries,
 //     which a canary-aware spammer passes every time.
@@ -100,15 +100,7 @@
 //
 // # Simulation
 //
-// Simulate builds N real libp2p hosts on a go-libp2p mocknet with 20 ms
-// links, each with a kad-dht (prefix /peerpath, server mode, k = 10,
-// alpha = 3) and a Service over its own SQLite file, from a generated
-// catalogue of 50,000 names with Zipf popularity, and measures recall,
-// latency and messages per query (every DHT RPC, search request and manifest
-// fetch a query sends), then recall while 20% of the peers leave, then
-// precision@10 with 30% of the peers spamming. To fit N = 1000 on two cores
-// it fills the routing tables and seeds the keyword records from global
-// knowledge instead of bootstrapping and announcing (TestKadDHTAnnounceAndSearch
-// covers the real announce path); the query traffic measured is real.
-// cmd/peerpath-bench search prints the figures.
+// The simulation that measures all of this at N = 100 to 1000 lives in
+// internal/search/searchsim, outside this package, so the daemon does not
+// link go-libp2p's mocknet; cmd/peerpath-bench search prints its figures.
 package search

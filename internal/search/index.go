@@ -176,10 +176,12 @@ type hit struct {
 	Name  string  `json:"n"`
 	Size  int64   `json:"s"`
 	Type  string  `json:"t"`
-	Score float64 `json:"x"` // relevance: -bm25, clamped to [0, maxRelevance]
+	Score float64 `json:"x"` // relevance: -bm25, clamped to [0, MaxRelevance]
 }
 
-const maxRelevance = 50
+// MaxRelevance is the highest relevance a hit may carry on the wire; an
+// answer with a higher score is malformed.
+const MaxRelevance = 50
 
 // match runs q against the local index, best first, one hit per CID.
 func (s *Service) match(ctx context.Context, q query, limit int) ([]hit, error) {
@@ -217,7 +219,7 @@ func (s *Service) match(ctx context.Context, q query, limit int) ([]hit, error) 
 			continue
 		}
 		seen[h.CID] = true
-		h.Score = min(max(-bm, 0), maxRelevance)
+		h.Score = min(max(-bm, 0), MaxRelevance)
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {

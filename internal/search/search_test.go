@@ -239,7 +239,7 @@ func spamHandler(t *testing.T, self peer.ID, key crypto.PrivKey, size int64, id 
 		}
 		a := answer{Nonce: req.Nonce, Peer: self.String()}
 		for _, q := range req.Queries {
-			a.Hits = append(a.Hits, []hit{{CID: id, Name: q + " best.mp3", Size: size, Type: TypeAudio, Score: maxRelevance}})
+			a.Hits = append(a.Hits, []hit{{CID: id, Name: q + " best.mp3", Size: size, Type: TypeAudio, Score: MaxRelevance}})
 		}
 		b, err := sealAnswer(key, a)
 		if err != nil {

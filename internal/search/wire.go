@@ -156,7 +156,7 @@ func validHit(h hit) error {
 	if h.Name == "" || len(h.Name) > maxNameBytes || !utf8.ValidString(h.Name) {
 		return fmt.Errorf("%w: bad name", errBadMessage)
 	}
-	if h.Size < 0 || !validTypes[h.Type] || h.Score != h.Score || h.Score < 0 || h.Score > maxRelevance {
+	if h.Size < 0 || !validTypes[h.Type] || h.Score != h.Score || h.Score < 0 || h.Score > MaxRelevance {
 		return fmt.Errorf("%w: bad result fields", errBadMessage)
 	}
 	return nil

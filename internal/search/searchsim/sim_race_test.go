@@ -1,6 +1,6 @@
 //go:build race
 
-package search
+package searchsim
 
 // simCIPeers is smaller under the race detector, which slows everything
 // several times.

@@ -1,4 +1,4 @@
-package search
+package searchsim
 
 import (
 	"context"
@@ -22,19 +22,19 @@ import (
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 
 	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
-// SimConfig configures Simulate. Zero fields take the defaults shown.
-type SimConfig struct {
+// Config configures Simulate. Zero fields take the defaults shown.
+type Config struct {
 	// Peers is N, the number of peers (default 100). SpamFraction of them
 	// are spammers that hold nothing.
 	Peers int
@@ -74,8 +74,8 @@ type SimConfig struct {
 	Logger *slog.Logger
 }
 
-// SimResult holds the figures of one simulation.
-type SimResult struct {
+// Result holds the figures of one simulation.
+type Result struct {
 	Peers, Spammers, Files, Held int
 	// Baseline phase: every peer online, spammers silent.
 	Recall             float64
@@ -112,7 +112,7 @@ type SimResult struct {
 // BucketSize peers closest to each keyword key, which is where kad-dht's
 // Provide puts them. Query traffic, which is what is measured, is real:
 // kad-dht GET_PROVIDERS lookups and search requests over mocknet streams.
-func Simulate(ctx context.Context, cfg SimConfig) (res SimResult, err error) {
+func Simulate(ctx context.Context, cfg Config) (res Result, err error) {
 	if cfg.Peers <= 0 {
 		cfg.Peers = 100
 	}
@@ -153,7 +153,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (res SimResult, err error) {
 		}
 		dir, err := os.MkdirTemp(base, "peerpath-search-sim-")
 		if err != nil {
-			return res, fmt.Errorf("search: sim: %w", err)
+			return res, fmt.Errorf("searchsim: %w", err)
 		}
 		defer os.RemoveAll(dir)
 		cfg.Dir = dir
@@ -205,7 +205,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (res SimResult, err error) {
 	{
 		origin := honest[0]
 		t0 := time.Now()
-		if err := sn.svcs[origin].Search(ctx, "qqxyzzy vvplugh", Options{}, func(Result) {}); err != nil {
+		if err := sn.svcs[origin].Search(ctx, "qqxyzzy vvplugh", search.Options{}, func(search.Result) {}); err != nil {
 			return res, err
 		}
 		res.EmptyQueryDuration = time.Since(t0)
@@ -359,7 +359,7 @@ func genCatalogue(rng *rand.Rand, n int) *catalogue {
 	seen := map[string]bool{}
 	for i := range vocab {
 		w := pseudoWord(rng)
-		for seen[w] || stopWords[w] || len(w) < 3 {
+		for seen[w] || len(search.Keywords(w)) != 1 || len(w) < 3 {
 			w = pseudoWord(rng)
 		}
 		seen[w] = true
@@ -447,12 +447,12 @@ type simPeer struct {
 }
 
 type simNet struct {
-	cfg      SimConfig
+	cfg      Config
 	cat      *catalogue
 	mn       mocknet.Mocknet
 	ids      []peer.ID
 	peers    map[peer.ID]*simPeer
-	svcs     map[peer.ID]*Service
+	svcs     map[peer.ID]*search.Service
 	spammers []peer.ID
 	mu       sync.Mutex
 	// spamQueries marks the fakes spammers produce, to measure precision.
@@ -491,14 +491,14 @@ func (f simFetcher) FetchManifest(ctx context.Context, p peer.ID, id cid.Cid) ([
 	return nil, errors.New("sim: not found")
 }
 
-func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rng *rand.Rand) (*simNet, error) {
-	sn := &simNet{cfg: cfg, cat: cat, mn: mocknet.New(), peers: map[peer.ID]*simPeer{}, svcs: map[peer.ID]*Service{}, fakeCIDs: map[string]bool{}}
+func newSimNet(ctx context.Context, cfg Config, cat *catalogue, nSpam int, rng *rand.Rand) (*simNet, error) {
+	sn := &simNet{cfg: cfg, cat: cat, mn: mocknet.New(), peers: map[peer.ID]*simPeer{}, svcs: map[peer.ID]*search.Service{}, fakeCIDs: map[string]bool{}}
 	t0 := time.Now()
 	sn.mn.SetLinkDefaults(mocknet.LinkOptions{Latency: cfg.Latency})
 	for i := range cfg.Peers {
 		h, err := sn.mn.GenPeer()
 		if err != nil {
-			return sn, fmt.Errorf("search: sim: %w", err)
+			return sn, fmt.Errorf("searchsim: %w", err)
 		}
 		sn.ids = append(sn.ids, h.ID())
 		sn.peers[h.ID()] = &simPeer{h: h, spammer: i < nSpam, online: true}
@@ -507,7 +507,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 		}
 	}
 	if err := sn.mn.LinkAll(); err != nil {
-		return sn, fmt.Errorf("search: sim: %w", err)
+		return sn, fmt.Errorf("searchsim: %w", err)
 	}
 	// Placement: each honest peer holds FilesPerPeer files drawn by
 	// popularity.
@@ -532,7 +532,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 		d, err := dht.New(sp.h, dht.Mode(dht.ModeServer), dht.ProtocolPrefix(p2p.DHTPrefix),
 			dht.BucketSize(cfg.BucketSize), dht.Concurrency(cfg.Alpha), dht.DisableAutoRefresh())
 		if err != nil {
-			return sn, fmt.Errorf("search: sim: dht: %w", err)
+			return sn, fmt.Errorf("searchsim: dht: %w", err)
 		}
 		sp.d = d
 	}
@@ -558,7 +558,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 		sp := sn.peers[id]
 		db, err := store.Open(filepath.Join(cfg.Dir, fmt.Sprintf("peer%d.db", i)))
 		if err != nil {
-			return sn, fmt.Errorf("search: sim: %w", err)
+			return sn, fmt.Errorf("searchsim: %w", err)
 		}
 		sp.db = db
 		c := &simCatalog{}
@@ -566,7 +566,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 			c.files = append(c.files, share.FileEntry{CID: cat.cid(f), Name: cat.names[f], RelPath: cat.names[f],
 				Size: cat.sizes[f], Share: "/sim", ShareCID: "sim"})
 		}
-		svc, err := New(ctx, Config{Host: sp.h, Routing: sp.d, DB: db, Catalog: c, Fetcher: simFetcher{sn},
+		svc, err := search.New(ctx, search.Config{Host: sp.h, Routing: sp.d, DB: db, Catalog: c, Fetcher: simFetcher{sn},
 			Logger: cfg.Logger, NoAnnounce: true, NoMetadata: true, SyncInterval: time.Hour, QueryRate: 1000, QueryBurst: 1000})
 		if err != nil {
 			return sn, err
@@ -577,7 +577,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := svc.syncIndex(ctx); err != nil {
+			if err := svc.SyncIndex(ctx); err != nil {
 				errMu.Lock()
 				firstErr = err
 				errMu.Unlock()
@@ -605,7 +605,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 		sp := sn.peers[id]
 		kwSet := map[string]bool{}
 		for _, f := range sp.holds {
-			for _, k := range keywords(cat.names[f]) {
+			for _, k := range search.Keywords(cat.names[f]) {
 				kwSet[k] = true
 			}
 		}
@@ -624,7 +624,7 @@ func newSimNet(ctx context.Context, cfg SimConfig, cat *catalogue, nSpam int, rn
 // seed stores provider records for kw at the BucketSize online peers
 // closest to its key.
 func (sn *simNet) seed(ctx context.Context, kw string, provs []peer.ID) error {
-	key := KeywordKey(kw).Hash()
+	key := search.KeywordKey(kw).Hash()
 	var online []peer.ID
 	for _, id := range sn.ids {
 		if sn.peers[id].online {
@@ -636,7 +636,7 @@ func (sn *simNet) seed(ctx context.Context, kw string, provs []peer.ID) error {
 		hp := sn.peers[holder]
 		for _, p := range provs {
 			if err := hp.d.ProviderStore().AddProvider(ctx, key, peer.AddrInfo{ID: p, Addrs: sn.peers[p].h.Addrs()}); err != nil {
-				return fmt.Errorf("search: sim: seed: %w", err)
+				return fmt.Errorf("searchsim: seed: %w", err)
 			}
 		}
 	}
@@ -733,7 +733,7 @@ func (sn *simNet) genQueries(rng *rand.Rand, n int) []simQuery {
 		list = append(list, f)
 	}
 	for f := range sn.cat.names {
-		for _, w := range keywords(sn.cat.names[f]) {
+		for _, w := range search.Keywords(sn.cat.names[f]) {
 			df[w]++
 		}
 	}
@@ -749,7 +749,7 @@ func (sn *simNet) genQueries(rng *rand.Rand, n int) []simQuery {
 		} else {
 			f = list[rng.IntN(len(list))]
 		}
-		ws := keywords(sn.cat.names[f])
+		ws := search.Keywords(sn.cat.names[f])
 		if len(ws) < 2 {
 			continue
 		}
@@ -775,7 +775,7 @@ func (sn *simNet) truth(q simQuery) map[string]bool {
 	files:
 		for _, f := range sp.holds {
 			toks := map[string]bool{}
-			for _, t := range tokenize(sn.cat.names[f]) {
+			for _, t := range search.Tokenize(sn.cat.names[f]) {
 				toks[t] = true
 			}
 			for _, w := range q.words {
@@ -793,7 +793,7 @@ type simRun struct {
 	dur          time.Duration
 	recall       float64
 	found        int
-	stats        Stats
+	stats        search.Stats
 	top          int // results in the top 10
 	genuineTop   int
 	spamAccepted int
@@ -802,17 +802,17 @@ type simRun struct {
 func (sn *simNet) run(ctx context.Context, origin peer.ID, q simQuery) (simRun, error) {
 	var r simRun
 	truth := sn.truth(q)
-	got := map[string]Result{}
+	got := map[string]search.Result{}
 	var mu sync.Mutex
 	t0 := time.Now()
-	err := sn.svcs[origin].Search(ctx, q.text, Options{Stats: &r.stats}, func(res Result) {
+	err := sn.svcs[origin].Search(ctx, q.text, search.Options{Stats: &r.stats}, func(res search.Result) {
 		mu.Lock()
 		got[res.CID] = res
 		mu.Unlock()
 	})
 	r.dur = time.Since(t0)
 	if err != nil {
-		return r, fmt.Errorf("search: sim: query %q: %w", q.text, err)
+		return r, fmt.Errorf("searchsim: query %q: %w", q.text, err)
 	}
 	hit := 0
 	for c := range truth {
@@ -826,7 +826,7 @@ func (sn *simNet) run(ctx context.Context, origin peer.ID, q simQuery) (simRun, 
 		r.recall = float64(hit) / float64(len(truth))
 	}
 	r.found = len(got)
-	list := make([]Result, 0, len(got))
+	list := make([]search.Result, 0, len(got))
 	for _, res := range got {
 		list = append(list, res)
 	}
@@ -867,32 +867,11 @@ func (sn *simNet) startSpam(ctx context.Context, qs []simQuery) error {
 		online = append(online, id)
 		sp.cancel()
 		<-sp.done
-		h := sp.h
-		key := h.Peerstore().PrivKey(h.ID())
-		h.SetStreamHandler(ProtocolID, func(st network.Stream) {
-			defer st.Close()
-			msg, err := p2p.ReadMsg(st, maxRequestBytes)
-			if err != nil {
-				_ = st.Reset()
-				return
+		search.HandleAnswers(sp.h, func(q string, _ int) []search.Hit {
+			if sn.cfg.SmartSpam && !sn.knownWords(q) {
+				return nil // looks like a canary: stay quiet
 			}
-			req, err := decodeRequest(msg)
-			if err != nil {
-				_ = st.Reset()
-				return
-			}
-			a := answer{Nonce: req.Nonce, Peer: h.ID().String()}
-			for _, q := range req.Queries {
-				if sn.cfg.SmartSpam && !sn.knownWords(q) {
-					a.Hits = append(a.Hits, []hit{}) // looks like a canary: stay quiet
-					continue
-				}
-				a.Hits = append(a.Hits, sn.fakes(q))
-			}
-			b, err := sealAnswer(key, a)
-			if err == nil {
-				_ = p2p.WriteMsg(st, b)
-			}
+			return sn.fakes(q)
 		})
 	}
 	kws := map[string]bool{}
@@ -914,12 +893,12 @@ func (sn *simNet) knownWords(q string) bool {
 	sn.vocabOnce.Do(func() {
 		sn.vocab = map[string]bool{}
 		for _, n := range sn.cat.names {
-			for _, w := range tokenize(n) {
+			for _, w := range search.Tokenize(n) {
 				sn.vocab[w] = true
 			}
 		}
 	})
-	for _, w := range tokenize(q) {
+	for _, w := range search.Tokenize(q) {
 		if !sn.vocab[w] {
 			return false
 		}
@@ -928,15 +907,15 @@ func (sn *simNet) knownWords(q string) bool {
 }
 
 // fakes returns the spammers' fake matches for q.
-func (sn *simNet) fakes(q string) []hit {
-	var out []hit
+func (sn *simNet) fakes(q string) []search.Hit {
+	var out []search.Hit
 	for i := range 5 {
 		d := sha256.Sum256([]byte(fmt.Sprintf("spam %d %s", i, q)))
 		id := content.IDFromDigest(content.CodecFile, d).String()
 		sn.mu.Lock()
 		sn.fakeCIDs[id] = true
 		sn.mu.Unlock()
-		out = append(out, hit{CID: id, Name: fmt.Sprintf("%s (best quality %d).mp3", q, i), Size: int64(3e6 + i), Type: TypeAudio, Score: maxRelevance})
+		out = append(out, search.Hit{CID: id, Name: fmt.Sprintf("%s (best quality %d).mp3", q, i), Size: int64(3e6 + i), Type: search.TypeAudio, Score: search.MaxRelevance})
 	}
 	return out
 }

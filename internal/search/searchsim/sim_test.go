@@ -1,4 +1,4 @@
-package search
+package searchsim
 
 import (
 	"context"
@@ -17,7 +17,7 @@ func TestSimulateCI(t *testing.T) {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	res, err := Simulate(ctx, SimConfig{Peers: simCIPeers, Queries: 30, Seed: 1, Dir: t.TempDir(), Logger: log})
+	res, err := Simulate(ctx, Config{Peers: simCIPeers, Queries: 30, Seed: 1, Dir: t.TempDir(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !race
 
-package search
+package searchsim
 
 const simCIPeers = 50
 
