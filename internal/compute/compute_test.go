@@ -135,6 +135,8 @@ func TestLocalWorker(t *testing.T) {
 		{Module: mod, Count: 1, Timeout: 2 * MaxUnitTimeout},
 		{Module: mod, Inputs: [][]byte{make([]byte, MaxInput+1)}},
 		{Module: []byte("not wasm"), Count: 1},
+		{Module: mod, Count: MaxJobUnits + 1},
+		{Module: mod, Count: 1 << 40},
 	} {
 		if _, err := svc.Submit(ctx, bad); !errors.Is(err, ErrInvalidJob) {
 			t.Errorf("Submit(%d units, %d inputs, r%d q%d, mem %d, timeout %v): %v", bad.Count, len(bad.Inputs), bad.Replication, bad.Quorum, bad.MemoryBytes, bad.Timeout, err)
@@ -142,6 +144,37 @@ func TestLocalWorker(t *testing.T) {
 	}
 	if _, err := svc.Status(ctx, "nope"); err == nil {
 		t.Error("status of an unknown job")
+	}
+}
+
+// A node's unfinished jobs hold at most maxActive units together; a job
+// beyond it is refused before anything is stored, and cancelling a job
+// frees its units.
+func TestActiveUnitsBounded(t *testing.T) {
+	t.Parallel()
+	mod := testModule(t)
+	c := newCluster(t, 1)
+	svc := c.start(0, false, nil, func(s *Service) { s.maxActive = 10 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first, err := svc.Submit(ctx, JobSpec{Module: mod, Count: 6, Args: []string{"work", "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Submit(ctx, JobSpec{Module: mod, Inputs: make([][]byte, 5), Args: []string{"echo"}}); !errors.Is(err, ErrInvalidJob) {
+		t.Fatalf("job over the active bound: %v", err)
+	}
+	if _, err := svc.Submit(ctx, JobSpec{Module: mod, Count: 4, Args: []string{"work", "1"}}); err != nil {
+		t.Fatalf("job within the bound: %v", err)
+	}
+	if js, _ := svc.Jobs(ctx); len(js) != 2 {
+		t.Fatalf("%d jobs stored, want 2", len(js))
+	}
+	if err := svc.Cancel(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Submit(ctx, JobSpec{Module: mod, Count: 6, Args: []string{"work", "1"}}); err != nil {
+		t.Fatalf("after a cancel: %v", err)
 	}
 }
 

@@ -120,7 +120,7 @@ func FuzzDecodeAdvert(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if a.Submitter != fuzzPeer || !validJobID(a.Job) || a.Units <= 0 || a.ModuleSize > MaxModuleBytes || a.TimeoutMS <= 0 ||
+		if a.Submitter != fuzzPeer || !validJobID(a.Job) || a.Units <= 0 || a.Units > MaxJobUnits || a.ModuleSize > MaxModuleBytes || a.TimeoutMS <= 0 ||
 			checkFileID(a.Module) != nil {
 			t.Fatalf("accepted bad advert %+v", a)
 		}

@@ -127,6 +127,8 @@ type Service struct {
 	mu         sync.Mutex
 	jobs       map[string]*job
 	submitting map[string]bool // jobs whose content is being published
+	reserved   int             // units of the jobs being submitted
+	maxActive  int             // MaxActiveUnits; tests lower it
 	assigns    map[string]*assignment
 	assigned   map[peer.ID]int // running assignments per worker
 	workers    map[peer.ID]*workerRec
@@ -162,7 +164,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: log, self: cfg.Host.ID(), db: cfg.DB, tune: defaultTunables,
-		jobs: jobs, submitting: map[string]bool{}, assigns: map[string]*assignment{}, assigned: map[peer.ID]int{}, workers: workers,
+		jobs: jobs, submitting: map[string]bool{}, maxActive: MaxActiveUnits, assigns: map[string]*assignment{}, assigned: map[peer.ID]int{}, workers: workers,
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		payWake: make(chan struct{}, 1), advertWake: make(chan struct{}, 1), sweepWake: make(chan struct{}, 1),
 	}
@@ -259,7 +261,7 @@ type JobSpec struct {
 	Inputs [][]byte
 	// Count gives Count units instead (when Inputs is empty): unit i gets
 	// PEERPATH_UNIT=i in its environment and i as its last argument, after
-	// Args.
+	// Args. At most MaxJobUnits.
 	Count int
 	// Args are the arguments of every unit.
 	Args []string
@@ -309,6 +311,8 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 		return "", fmt.Errorf("%w: both inputs and a count", ErrInvalidJob)
 	case len(spec.Inputs) == 0 && spec.Count <= 0:
 		return "", fmt.Errorf("%w: no units", ErrInvalidJob)
+	case spec.Count > MaxJobUnits || len(spec.Inputs) > MaxJobUnits:
+		return "", fmt.Errorf("%w: %d units, more than the %d units per job allowed", ErrInvalidJob, max(spec.Count, len(spec.Inputs)), MaxJobUnits)
 	case sp.MemoryBytes > 4<<30:
 		return "", fmt.Errorf("%w: memory %d bytes is more than a wasm32 module can address", ErrInvalidJob, sp.MemoryBytes)
 	case sp.TimeoutMS <= 0 || spec.Timeout > MaxUnitTimeout:
@@ -334,6 +338,14 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 	if sp.Inputs {
 		sp.Units = len(spec.Inputs)
 	}
+	if err := s.reserveUnits(sp.Units); err != nil {
+		return "", err
+	}
+	defer func() {
+		s.mu.Lock()
+		s.reserved -= sp.Units
+		s.mu.Unlock()
+	}()
 	if s.cfg.Runner != nil {
 		if _, err := s.cfg.Runner.Compile(ctx, spec.Module); err != nil {
 			return "", fmt.Errorf("%w: %w", ErrInvalidJob, err)
@@ -372,6 +384,25 @@ func (s *Service) Submit(ctx context.Context, spec JobSpec) (string, error) {
 	default:
 	}
 	return j.id, nil
+}
+
+// reserveUnits counts n more units against MaxActiveUnits until the
+// caller gives them back (by then its job is in s.jobs, or failed).
+func (s *Service) reserveUnits(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	active := s.reserved
+	for _, j := range s.jobs {
+		if !j.finishedState() {
+			active += len(j.units)
+		}
+	}
+	if active+n > s.maxActive {
+		return fmt.Errorf("%w: %d units, but this node's unfinished jobs already hold %d of the %d units allowed at once; wait for them or cancel some",
+			ErrInvalidJob, n, active, s.maxActive)
+	}
+	s.reserved += n
+	return nil
 }
 
 // publishJob publishes j's module and inputs as content and records their

@@ -45,6 +45,14 @@ const (
 	// workers refuse longer ones.
 	MaxUnitTimeout = time.Hour
 
+	// MaxJobUnits bounds the units of one job: a submitter keeps each
+	// unit's state in memory and a row in its database, so a larger
+	// job is refused at submission, and workers ignore adverts of one.
+	MaxJobUnits = 100_000
+	// MaxActiveUnits bounds the units of all of a node's unfinished jobs
+	// together (about 300 bytes of memory each).
+	MaxActiveUnits = 2 * MaxJobUnits
+
 	maxHeader = 64 << 10 // a message header (JSON)
 	maxAdvert = 4 << 10  // a job advert (JSON)
 	maxArgs   = 256      // arguments per unit
@@ -300,7 +308,7 @@ func decodeAdvert(data []byte, from peer.ID) (advert, error) {
 	if err := checkFileID(a.Module); err != nil {
 		return advert{}, fmt.Errorf("%w: advert module: %w", errProtocol, err)
 	}
-	if a.ModuleSize <= 0 || a.ModuleSize > MaxModuleBytes || a.Units <= 0 || a.Reward < 0 || a.TimeoutMS <= 0 ||
+	if a.ModuleSize <= 0 || a.ModuleSize > MaxModuleBytes || a.Units <= 0 || a.Units > MaxJobUnits || a.Reward < 0 || a.TimeoutMS <= 0 ||
 		a.TimeoutMS > MaxUnitTimeout.Milliseconds() || a.Memory == 0 {
 		return advert{}, fmt.Errorf("%w: advert fields out of range", errProtocol)
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -117,10 +118,49 @@ func toAPIWorker(w compute.WorkerStatus) api.Worker {
 // maxJobRequest bounds a job submission: a module plus its inputs.
 const maxJobRequest = 256 << 20
 
+// jobRequest is api.JobRequest with its inputs decoded by boundedInputs.
+type jobRequest struct {
+	api.JobRequest
+	Inputs boundedInputs `json:"inputs,omitempty"`
+}
+
+// boundedInputs decodes a JSON array of base64 inputs, refusing more than
+// compute.MaxJobUnits of them before it allocates for more: 256 MiB of
+// empty strings would otherwise make a slice of 85 million entries.
+type boundedInputs [][]byte
+
+func (b *boundedInputs) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		*b = nil
+		return nil
+	}
+	if tok != json.Delim('[') {
+		return errors.New("inputs: want an array")
+	}
+	var out [][]byte
+	for dec.More() {
+		if len(out) == compute.MaxJobUnits {
+			return fmt.Errorf("more than %d inputs: at most %d units per job", compute.MaxJobUnits, compute.MaxJobUnits)
+		}
+		var in []byte
+		if err := dec.Decode(&in); err != nil {
+			return err
+		}
+		out = append(out, in)
+	}
+	*b = out
+	return nil
+}
+
 func (n *Node) computeRoutes() {
 	a, c := n.api, n.compute
 	a.HandleFunc("POST /api/v1/jobs", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req api.JobRequest
+		var req jobRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJobRequest))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
