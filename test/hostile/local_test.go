@@ -9,6 +9,7 @@ package hostile
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/compute/sandbox/sandboxtest"
 	"github.com/peerpath/peerpath/test/harness"
 )
 
@@ -64,6 +66,49 @@ func children(pid int) []int {
 		}
 	}
 	return out
+}
+
+// Class 9: `job submit --count 1000000000` is refused at once with 400, and
+// the daemon neither dies nor grows.
+func TestHostileJobCount(t *testing.T) {
+	d := harness.Start(t)
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "job.wasm")
+	if err := os.WriteFile(mod, sandboxtest.BuildWasm(t, testJobModule), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, count := range []string{"1000000000", "3000000"} {
+		start := time.Now()
+		_, errOut, code := harness.CLI(t, "job", "submit", mod, "--count", count, "--args", "work", "--home", d.Home)
+		took := time.Since(start)
+		if code == 0 || !strings.Contains(errOut, "units per job") {
+			t.Fatalf("job submit --count %s: exit %d, %q; want a refusal naming the bound", count, code, errOut)
+		}
+		if took > 10*time.Second {
+			t.Errorf("job submit --count %s took %v to be refused", count, took)
+		}
+		t.Logf("--count %s: %s (%v)", count, strings.TrimSpace(errOut), took.Round(time.Millisecond))
+	}
+	// The same bound holds for the raw API, whatever client sends it.
+	err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/jobs",
+		api.JobRequest{Module: sandboxtest.BuildWasm(t, testJobModule), Count: 1 << 40, Args: []string{"work"}}, nil)
+	var he *api.Error
+	if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
+		t.Fatalf("POST /jobs count 2^40: %v, want 400", err)
+	}
+	// The daemon is up and answers.
+	d.ID()
+	hwm, err := statusKiB(d.Cmd.Process.Pid, "VmHWM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hwm > 400<<10 {
+		t.Errorf("daemon peak RSS %d MiB after the refused jobs", hwm>>10)
+	}
+	var jobs []api.Job
+	if err := d.Client.Do(context.Background(), http.MethodGet, api.Prefix+"/jobs", nil, &jobs); err != nil || len(jobs) != 0 {
+		t.Fatalf("jobs after refusals: %v, %v; want none", jobs, err)
+	}
 }
 
 // fdCount counts pid's open file descriptors.
