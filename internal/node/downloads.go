@@ -35,7 +35,17 @@ type downloads struct {
 
 type download struct {
 	api.Download
+	// run is the latest run of the download; a run's outcome is applied
+	// only while it is still the latest, so a paused run that ends late
+	// never overwrites the state of the run that resumed it.
+	run *downloadRun
+}
+
+// downloadRun is one run of a download, from start (or resume) until its
+// transfer.Get returns.
+type downloadRun struct {
 	cancel context.CancelFunc
+	done   chan struct{} // closed when the run's Get has returned
 }
 
 func newDownloads(n *Node) (*downloads, error) {
@@ -46,35 +56,56 @@ func newDownloads(n *Node) (*downloads, error) {
 	return &downloads{n: n, dir: dir, all: map[string]*download{}}, nil
 }
 
-// start runs (or resumes) d in the background. Called with mu held.
+// start runs (or resumes) d in the background. Called with mu held. A
+// resumed download's new run first waits for its previous run to end:
+// transfer allows one Get per output at a time, and the paused run may
+// still be unwinding (closing streams, recording chunks) when resume comes.
 func (ds *downloads) start(ctx context.Context, d *download) {
 	ctx, cancel := context.WithCancel(ctx)
-	d.cancel = cancel
+	prev := d.run
+	r := &downloadRun{cancel: cancel, done: make(chan struct{})}
+	d.run = r
 	d.State = "running"
 	d.Error = ""
 	id, _ := cid.Decode(d.CID)
 	ds.wg.Add(1)
 	go func() {
 		defer ds.wg.Done()
+		defer close(r.done)
+		defer cancel()
+		// Wait for the previous run even when this one is paused at once:
+		// a run's done must mean no run before it is still writing.
+		if prev != nil {
+			<-prev.done
+		}
+		if ctx.Err() != nil {
+			return
+		}
 		defer ds.n.reputation()()
 		res, err := ds.n.files.transfer.Get(ctx, id, transfer.GetOptions{
 			Output: d.Output,
 			Progress: func(p transfer.Progress) {
 				ds.mu.Lock()
-				d.Done, d.Total, d.Sources, d.Rate = p.Done, p.Total, p.Sources, p.Rate
+				if d.run == r {
+					d.Done, d.Total, d.Sources, d.Rate = p.Done, p.Total, p.Sources, p.Rate
+				}
 				ds.mu.Unlock()
 			},
 		})
 		ds.mu.Lock()
 		defer ds.mu.Unlock()
 		switch {
+		case d.run != r:
+			// Paused and resumed since: the newer run owns the state.
 		case err == nil:
 			d.State, d.Done, d.Total, d.Sources, d.Rate = "done", res.Size, res.Size, 0, 0
 			d.Dir = res.Dir
+			d.Error = ""
 		case d.State == "paused" || d.State == "cancelled":
 			// Stopped on purpose.
+			d.Sources, d.Rate = 0, 0
 		default:
-			d.State, d.Error = "failed", err.Error()
+			d.State, d.Error, d.Sources, d.Rate = "failed", err.Error(), 0, 0
 		}
 	}()
 }
@@ -138,7 +169,7 @@ func (ds *downloads) act(ctx context.Context, id, action string) (api.Download, 
 			return d.Download, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("download %s is %s", id, d.State)}
 		}
 		d.State = "paused"
-		d.cancel()
+		d.run.cancel()
 	case "resume":
 		if d.State != "paused" && d.State != "failed" {
 			return d.Download, &httpapi.StatusError{Status: http.StatusConflict, Err: fmt.Errorf("download %s is %s", id, d.State)}
@@ -146,19 +177,30 @@ func (ds *downloads) act(ctx context.Context, id, action string) (api.Download, 
 		ds.start(ctx, d)
 	case "cancel":
 		if d.State == "running" {
-			d.cancel()
+			d.run.cancel()
 		}
 		if d.State != "done" {
 			d.State = "cancelled"
-			// A cancelled download drops its partial data.
-			os.Remove(d.Output + ".part")
-			os.Remove(d.Output + ".part.state")
+			// A cancelled download drops its partial data, once its run
+			// has stopped writing it.
+			ds.dropPartial(d.run, d.Output)
 		}
 		delete(ds.all, id)
 	default:
 		return api.Download{}, httpapi.BadRequest(fmt.Errorf("unknown action %q", action))
 	}
 	return d.Download, nil
+}
+
+// dropPartial removes the partial data of a download to out once its run r
+// has stopped writing it.
+func (ds *downloads) dropPartial(r *downloadRun, out string) {
+	ds.wg.Go(func() {
+		<-r.done
+		part := transfer.PartPath(out)
+		os.Remove(part)
+		os.Remove(part + ".state")
+	})
 }
 
 // serve keeps the manager until ctx ends, then waits for its downloads.
