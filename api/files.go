@@ -41,10 +41,14 @@ type GetRequest struct {
 }
 
 // GetEvent is one line of the NDJSON stream POST /api/v1/get answers:
-// "progress" events while downloading, then one "done" or "error".
+// one "plan" event (the file count and total size, sent once the whole tree
+// is known and checked, before anything is written), "progress" events while
+// downloading, then one "done" or "error".
 type GetEvent struct {
 	Type string `json:"type"`
-	// progress
+	// plan
+	Files int `json:"files,omitempty"`
+	// progress (Total also in plan)
 	Done    int64   `json:"done,omitempty"`
 	Total   int64   `json:"total,omitempty"`
 	Sources int     `json:"sources,omitempty"`
@@ -85,8 +89,8 @@ func (c *Client) RemoveShare(ctx context.Context, path string) error {
 	return c.Do(ctx, http.MethodDelete, Prefix+"/shares?path="+url.QueryEscape(path), nil, nil)
 }
 
-// Get downloads a file or folder, calling progress (if not nil) with each
-// progress event, and returns the result. Cancelling ctx stops the
+// Get downloads a file or folder, calling progress (if not nil) with the
+// plan event and each progress event, and returns the result. Cancelling ctx stops the
 // download; the daemon keeps the verified chunks for a later Get.
 func (c *Client) Get(ctx context.Context, req GetRequest, progress func(GetEvent)) (GetResult, error) {
 	body, err := c.Stream(ctx, http.MethodPost, Prefix+"/get", req)
@@ -102,7 +106,7 @@ func (c *Client) Get(ctx context.Context, req GetRequest, progress func(GetEvent
 			return GetResult{}, fmt.Errorf("api: bad event %q: %w", sc.Text(), err)
 		}
 		switch ev.Type {
-		case "progress":
+		case "plan", "progress":
 			if progress != nil {
 				progress(ev)
 			}

@@ -134,6 +134,9 @@ func getCmd(g *globals) *cobra.Command {
 			progress := func(ev api.GetEvent) {}
 			if !g.json && isTerminal(os.Stderr) {
 				progress = func(ev api.GetEvent) {
+					if ev.Type == "plan" {
+						return
+					}
 					if bar == nil {
 						bar = progressbar.NewOptions64(ev.Total,
 							progressbar.OptionSetWriter(os.Stderr),
@@ -157,7 +160,15 @@ func getCmd(g *globals) *cobra.Command {
 			if timeout > 0 {
 				req.Timeout = timeout.String()
 			}
-			res, err := cl.Get(ctx, req, progress)
+			// The daemon sends the plan (file count and size) once every
+			// folder manifest is checked, before it writes anything.
+			events := func(ev api.GetEvent) {
+				if ev.Type == "plan" && !g.json {
+					fmt.Fprintf(c.ErrOrStderr(), "%s: %d files, %s\n", args[0], ev.Files, humanBytes(float64(ev.Total)))
+				}
+				progress(ev)
+			}
+			res, err := cl.Get(ctx, req, events)
 			if bar != nil {
 				bar.Finish()
 			}

@@ -226,6 +226,9 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
 	res, err := f.transfer.Get(r.Context(), id, transfer.GetOptions{
 		Output:  out,
 		Timeout: timeout,
+		Plan: func(p transfer.Plan) {
+			emit(api.GetEvent{Type: "plan", Files: p.Files, Total: p.Size})
+		},
 		Progress: func(p transfer.Progress) {
 			emit(api.GetEvent{Type: "progress", Done: p.Done, Total: p.Total, Sources: p.Sources, Rate: p.Rate})
 		},

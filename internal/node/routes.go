@@ -34,6 +34,7 @@ func errorStatus() map[error]int {
 		transfer.ErrNoProviders: http.StatusGatewayTimeout,
 		transfer.ErrUnsafeName:  http.StatusBadGateway,
 		transfer.ErrBadContent:  http.StatusBadGateway,
+		transfer.ErrTooBig:      http.StatusBadGateway,
 	}
 	ledgerErrorStatus(m)
 	marketErrorStatus(m)

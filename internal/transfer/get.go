@@ -1,22 +1,27 @@
 package transfer
 
 import (
+	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/zeebo/blake3"
 
 	"github.com/peerpath/peerpath/internal/content"
 )
@@ -34,7 +39,37 @@ type GetOptions struct {
 	// and once at the end) with the download's progress. Calls never
 	// overlap; it must not block for long.
 	Progress func(Progress)
+	// Plan, if set, is called once the whole tree is known and within the
+	// limits (every folder manifest fetched and checked), before anything
+	// is written, with the number of files and their total size.
+	Plan func(Plan)
+	// MaxEntries bounds the files and folders one download may create, all
+	// folders expanded; 0 means DefaultMaxEntries.
+	MaxEntries int
+	// MaxSize bounds the total size of one download, in bytes; 0 means
+	// DefaultMaxSize.
+	MaxSize int64
 }
+
+// Plan describes a download before it starts writing: what the manifests
+// say it will create.
+type Plan struct {
+	// Files and Dirs count the files and folders (the root folder
+	// included) it will create.
+	Files, Dirs int
+	// Size is the total size of the files, in bytes.
+	Size int64
+}
+
+// Limits of one download, when GetOptions does not set them.
+const (
+	// DefaultMaxEntries is the default bound on files and folders per
+	// download; it matches what one folder manifest may hold.
+	DefaultMaxEntries = content.MaxDirEntries
+	// DefaultMaxSize is the default bound on the total size of one
+	// download: the largest file a manifest may describe (1 TiB).
+	DefaultMaxSize = content.MaxFileSize
+)
 
 // Progress is a snapshot of a download.
 type Progress struct {
@@ -75,6 +110,7 @@ type session struct {
 	root    cid.Cid
 	out     string // cleaned root output path
 	timeout time.Duration
+	opt     GetOptions
 
 	mu      sync.Mutex
 	known   map[peer.ID]peer.AddrInfo
@@ -119,15 +155,21 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 	if err == nil {
 		switch m := m.(type) {
 		case *content.FileManifest:
-			ss.addTotal(m.Size)
+			if err = ss.checkPlan(Plan{Files: 1, Size: m.Size}); err != nil {
+				break
+			}
 			if err = os.MkdirAll(filepath.Dir(ss.out), 0o755); err != nil {
 				err = errorf("create folder of %s: %w", ss.out, err)
 				break
 			}
 			err = ss.getFile(ctx, id, m, ss.out, []cid.Cid{id})
 		case *content.DirManifest:
-			ss.addTotal(m.Size())
-			err = ss.getDir(ctx, m, ss.out, 0)
+			var tree *planDir
+			tree, err = ss.planTree(ctx, m)
+			if err != nil {
+				break
+			}
+			err = ss.getDir(ctx, tree, ss.out)
 		}
 	}
 	ss.mu.Lock()
@@ -158,6 +200,7 @@ func (s *Service) newSession(id cid.Cid, opt GetOptions) *session {
 		root:    id,
 		out:     filepath.Clean(out),
 		timeout: opt.Timeout,
+		opt:     opt,
 		known:   make(map[peer.ID]peer.AddrInfo),
 		bad:     make(map[peer.ID]bool),
 		peers:   make(map[peer.ID]bool),
@@ -171,18 +214,20 @@ func (s *Service) newSession(id cid.Cid, opt GetOptions) *session {
 	return ss
 }
 
-// getDir creates the folder dir and downloads m's entries (and subfolders)
-// into it, up to parallelFiles files at once.
-func (ss *session) getDir(ctx context.Context, m *content.DirManifest, dir string, depth int) error {
+// getDir creates the folder dir and downloads the planned tree's entries
+// (and subfolders) into it, up to parallelFiles files at once.
+func (ss *session) getDir(ctx context.Context, tree *planDir, dir string) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	g := &fileGroup{sem: make(chan struct{}, parallelFiles), cancel: cancel}
-	err := ss.walkDir(ctx, g, m, dir, depth)
+	err := ss.walkDir(ctx, g, tree, dir)
 	if err != nil {
 		cancel(err)
 	}
 	g.wg.Wait()
-	if err == nil {
+	// The first file's failure is the cause; the walk, cut short by it,
+	// would only say "context canceled".
+	if g.err != nil {
 		err = g.err
 	}
 	return err
@@ -218,10 +263,7 @@ func (g *fileGroup) spawn(ctx context.Context, fn func() error) error {
 	return nil
 }
 
-func (ss *session) walkDir(ctx context.Context, g *fileGroup, m *content.DirManifest, dir string, depth int) error {
-	if depth > maxDirDepth {
-		return fmt.Errorf("%w: folders nested deeper than %d", ErrBadContent, maxDirDepth)
-	}
+func (ss *session) walkDir(ctx context.Context, g *fileGroup, tree *planDir, dir string) error {
 	if err := ss.checkInside(dir); err != nil {
 		return err
 	}
@@ -232,7 +274,8 @@ func (ss *session) walkDir(ctx context.Context, g *fileGroup, m *content.DirMani
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return errorf("create %s: %w", dir, err)
 	}
-	for _, e := range m.Entries {
+	for _, e := range tree.m.Entries {
+		// Checked when planning; again here, where the path is made.
 		if err := content.ValidName(e.Name); err != nil {
 			return fmt.Errorf("%w: %q: %w", ErrUnsafeName, e.Name, err)
 		}
@@ -240,38 +283,149 @@ func (ss *session) walkDir(ctx context.Context, g *fileGroup, m *content.DirMani
 		if err := ss.checkInside(p); err != nil {
 			return err
 		}
-		switch {
-		case content.IsFile(e.ID):
-			err := g.spawn(ctx, func() error {
-				_, sub, err := ss.fetchManifest(ctx, e.ID, []cid.Cid{ss.root})
-				if err != nil {
-					return err
-				}
-				fm, ok := sub.(*content.FileManifest)
-				if !ok || fm.Size != e.Size {
-					return fmt.Errorf("%w: entry %q: manifest does not match the folder's entry", ErrBadContent, e.Name)
-				}
-				return ss.getFile(ctx, e.ID, fm, p, []cid.Cid{e.ID, ss.root})
-			})
-			if err != nil {
+		if sub := tree.subs[e.Name]; sub != nil {
+			if err := ss.walkDir(ctx, g, sub, p); err != nil {
 				return err
 			}
-		case content.IsDir(e.ID):
+			continue
+		}
+		err := g.spawn(ctx, func() error {
 			_, sub, err := ss.fetchManifest(ctx, e.ID, []cid.Cid{ss.root})
 			if err != nil {
 				return err
 			}
-			dm, ok := sub.(*content.DirManifest)
-			if !ok {
-				return fmt.Errorf("%w: entry %q: not a folder manifest", ErrBadContent, e.Name)
+			fm, ok := sub.(*content.FileManifest)
+			if !ok || fm.Size != e.Size {
+				return fmt.Errorf("%w: entry %q: manifest does not match the folder's entry", ErrBadContent, e.Name)
 			}
-			if err := ss.walkDir(ctx, g, dm, p, depth+1); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("%w: entry %q is neither file nor folder", ErrBadContent, e.Name)
+			return ss.getFile(ctx, e.ID, fm, p, []cid.Cid{e.ID, ss.root})
+		})
+		if err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// planDir is a folder of a download's tree, with its subfolders' manifests
+// fetched and checked.
+type planDir struct {
+	m    *content.DirManifest
+	subs map[string]*planDir // by entry name
+}
+
+// planner walks a folder tree before anything is written.
+type planner struct {
+	ss         *session
+	plan       Plan
+	entries    int
+	maxEntries int
+	maxSize    int64
+	seen       map[string]*planDir // folder manifests fetched, by id
+}
+
+// planTree fetches every folder manifest below root and checks the whole
+// tree against the download's limits before anything is written: depth, the
+// number of files and folders with every folder expanded, the total size,
+// and every name. A non-empty folder manifest named a second time anywhere
+// in the tree is refused: reusing a sub-folder multiplies the tree, so a few
+// tiny manifests could describe billions of files (a manifest bomb). Each
+// folder manifest is fetched once, and the walk stops at the first breach,
+// so its cost is bounded by the limits, not by what the manifests claim.
+func (ss *session) planTree(ctx context.Context, root *content.DirManifest) (*planDir, error) {
+	pl := &planner{
+		ss:         ss,
+		maxEntries: cmp.Or(ss.opt.MaxEntries, DefaultMaxEntries),
+		maxSize:    cmp.Or(ss.opt.MaxSize, DefaultMaxSize),
+		seen:       make(map[string]*planDir),
+		entries:    1, // the root folder
+	}
+	tree, err := pl.dir(ctx, root, ss.root, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ss.checkPlan(pl.plan); err != nil {
+		return nil, err
+	}
+	return tree, nil
+}
+
+func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, rel string, depth int) (*planDir, error) {
+	if depth > maxDirDepth {
+		return nil, fmt.Errorf("%w: folders nested deeper than %d", ErrBadContent, maxDirDepth)
+	}
+	pl.plan.Dirs++
+	pl.entries += len(m.Entries) // this folder was counted by its parent
+	if pl.entries > pl.maxEntries {
+		return nil, fmt.Errorf("%w: too many entries: the folder holds more than %d files and folders", ErrTooBig, pl.maxEntries)
+	}
+	pd := &planDir{m: m}
+	pl.seen[id.KeyString()] = pd
+	for _, e := range m.Entries {
+		if err := content.ValidName(e.Name); err != nil {
+			return nil, fmt.Errorf("%w: %q: %w", ErrUnsafeName, e.Name, err)
+		}
+		erel := path.Join(rel, e.Name)
+		switch {
+		case content.IsFile(e.ID):
+			pl.plan.Files++
+			pl.plan.Size += e.Size
+			if e.Size < 0 || pl.plan.Size > pl.maxSize {
+				return nil, fmt.Errorf("%w: too large: the folder holds more than %d bytes", ErrTooBig, pl.maxSize)
+			}
+		case content.IsDir(e.ID):
+			if prev := pl.seen[e.ID.KeyString()]; prev != nil {
+				if len(prev.m.Entries) > 0 {
+					return nil, fmt.Errorf("%w: folder %q reuses folder manifest %s named elsewhere in the tree; "+
+						"a reused sub-folder multiplies the tree (manifest bomb)", ErrBadContent, erel, e.ID)
+				}
+				pl.plan.Dirs++
+				mak(&pd.subs)[e.Name] = prev
+				continue
+			}
+			_, v, err := pl.ss.fetchManifest(ctx, e.ID, []cid.Cid{pl.ss.root})
+			if err != nil {
+				return nil, err
+			}
+			dm, ok := v.(*content.DirManifest)
+			if !ok {
+				return nil, fmt.Errorf("%w: entry %q: not a folder manifest", ErrBadContent, erel)
+			}
+			sub, err := pl.dir(ctx, dm, e.ID, erel, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			mak(&pd.subs)[e.Name] = sub
+		default:
+			return nil, fmt.Errorf("%w: entry %q is neither file nor folder", ErrBadContent, erel)
+		}
+	}
+	return pd, nil
+}
+
+// mak returns *m, made first if nil.
+func mak[K comparable, V any](m *map[K]V) map[K]V {
+	if *m == nil {
+		*m = make(map[K]V)
+	}
+	return *m
+}
+
+// checkPlan checks a plan against the download's limits, then shows it
+// (GetOptions.Plan) and counts its size into the progress.
+func (ss *session) checkPlan(p Plan) error {
+	maxEntries := cmp.Or(ss.opt.MaxEntries, DefaultMaxEntries)
+	maxSize := cmp.Or(ss.opt.MaxSize, DefaultMaxSize)
+	switch {
+	case p.Files+p.Dirs > maxEntries:
+		return fmt.Errorf("%w: too many entries: %d files and folders, more than %d", ErrTooBig, p.Files+p.Dirs, maxEntries)
+	case p.Size > maxSize:
+		return fmt.Errorf("%w: too large: %d bytes, more than %d", ErrTooBig, p.Size, maxSize)
+	}
+	if ss.opt.Plan != nil {
+		ss.opt.Plan(p)
+	}
+	ss.addTotal(p.Size)
 	return nil
 }
 
@@ -303,7 +457,7 @@ func (ss *session) getFile(ctx context.Context, id cid.Cid, m *content.FileManif
 	ss.res.Size += lay.size
 	ss.mu.Unlock()
 
-	part := path + ".part"
+	part := PartPath(path)
 	// Already there (a previous run finished, or the same file)?
 	if fi, err := os.Lstat(path); err == nil {
 		if !fi.Mode().IsRegular() || fi.Size() != lay.size || verifyFile(path, lay, s) != nil {
@@ -398,6 +552,38 @@ func (ss *session) getFile(ctx context.Context, id cid.Cid, m *content.FileManif
 	return nil
 }
 
+// maxNameLen is the longest file name (in bytes) the file systems we run
+// on accept; content.MaxNameLen allows names this long.
+const maxNameLen = 255
+
+// partSuffix and stateSuffix end the temporary names of a download: the
+// data file, and the sidecar record kept beside it when there is no
+// database.
+const (
+	partSuffix  = ".part"
+	stateSuffix = ".state"
+)
+
+// PartPath returns the temporary file a download to path writes until it is
+// complete: path + ".part" when that name (and its ".part.state" sidecar)
+// fits in [maxNameLen] bytes, else a shortened name: the file name cut to
+// fit (at a UTF-8 boundary), "~" and 16 hex digits of a hash of the full
+// name, then ".part". The same path always gives the same temporary name,
+// so a download resumes; different names give different ones.
+func PartPath(path string) string {
+	dir, base := filepath.Split(path)
+	if len(base)+len(partSuffix)+len(stateSuffix) <= maxNameLen {
+		return path + partSuffix
+	}
+	sum := blake3.Sum256([]byte(base))
+	tag := "~" + hex.EncodeToString(sum[:8])
+	keep := maxNameLen - len(partSuffix) - len(stateSuffix) - len(tag)
+	for keep > 0 && !utf8.RuneStart(base[keep]) {
+		keep--
+	}
+	return dir + base[:keep] + tag + partSuffix
+}
+
 // verifyFile checks that the file at path holds exactly lay's chunks.
 func verifyFile(path string, lay layout, s *Service) error {
 	f, err := os.Open(path)
@@ -440,7 +626,7 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 				return raw, m, nil
 			}
 			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
+				return nil, nil, context.Cause(ctx)
 			}
 			var re *RemoteError
 			switch {
@@ -468,7 +654,7 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return nil, nil, ctx.Err()
+				return nil, nil, context.Cause(ctx)
 			}
 			backoff = min(2*backoff, 5*time.Second)
 			clear(tried) // give everyone another chance

@@ -316,7 +316,7 @@ func TestFolderNamesCheckedAgain(t *testing.T) {
 	ss := c.newSession(fm.ID(), GetOptions{Output: out, Timeout: time.Second})
 	ss.ask(ctx, fm.ID())
 	dm := &content.DirManifest{Entries: []content.DirEntry{{Name: "../x", ID: fm.ID(), Size: fm.Size}}}
-	if err := ss.getDir(ctx, dm, out, 0); !errors.Is(err, ErrUnsafeName) {
+	if err := ss.getDir(ctx, &planDir{m: dm}, out); !errors.Is(err, ErrUnsafeName) {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(base, "x")); !errors.Is(err, os.ErrNotExist) {
@@ -328,7 +328,7 @@ func TestFolderNamesCheckedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	dm = &content.DirManifest{Entries: []content.DirEntry{{Name: "link", ID: fm.ID(), Size: fm.Size}}}
-	if err := ss.getDir(ctx, dm, out, 0); !errors.Is(err, ErrUnsafeName) {
+	if err := ss.getDir(ctx, &planDir{m: dm}, out); !errors.Is(err, ErrUnsafeName) {
 		t.Fatalf("symlink: got %v", err)
 	}
 	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {

@@ -42,7 +42,7 @@ func openChunkLog(ctx context.Context, db *store.DB, part string, id cid.Cid) (c
 		}
 		return &dbLog{db: db, part: abs, id: id.String()}, nil
 	}
-	return openFileLog(part+".state", id)
+	return openFileLog(part+stateSuffix, id)
 }
 
 // Sidecar format: a header "PPXFER1\n", one byte L and the L bytes of the

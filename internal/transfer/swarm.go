@@ -344,7 +344,7 @@ func (j *fileJob) manage(ctx context.Context) error {
 		case <-ch:
 		case <-timer.C:
 		case <-ctx.Done():
-			result = ctx.Err()
+			result = context.Cause(ctx)
 		}
 		timer.Stop()
 		if result != nil {

@@ -156,6 +156,10 @@ var (
 	ErrInProgress = errors.New("transfer: a download to this path is in progress")
 	// ErrServing is returned by [Service.Serve] when it is already running.
 	ErrServing = errors.New("transfer: already serving")
+	// ErrTooBig is returned (wrapped) by [Service.Get] when the content
+	// holds more files and folders (every folder expanded) or more bytes
+	// than GetOptions allows; nothing has been written then.
+	ErrTooBig = errors.New("transfer: content over the download's limits")
 )
 
 // BlockSource supplies the bytes this node serves. share.Service implements
