@@ -17,8 +17,12 @@ import (
 	"github.com/peerpath/peerpath/internal/node"
 )
 
+// newIdentityUsage is the help of --new-identity (daemon and init).
+const newIdentityUsage = "create a new identity key (a new peer ID) when identity.key is missing from a home that already holds state; without it such a home is refused"
+
 func initCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var newIdentity bool
+	c := &cobra.Command{
 		Use:   "init",
 		Short: "Create the node's home: identity key, API token and a commented config file",
 		Args:  cobra.NoArgs,
@@ -27,7 +31,7 @@ func initCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := node.Init(home)
+			id, err := node.InitWith(home, node.InitOptions{NewIdentity: newIdentity})
 			if err != nil {
 				return err
 			}
@@ -38,12 +42,15 @@ func initCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&newIdentity, "new-identity", false, newIdentityUsage)
+	return c
 }
 
 // daemonFlags binds the daemon's flags; each overrides its config key when
 // given.
 type daemonFlags struct {
-	cfg config.Config
+	cfg         config.Config
+	newIdentity bool
 }
 
 func (d *daemonFlags) bind(fs *pflag.FlagSet) {
@@ -70,6 +77,7 @@ func (d *daemonFlags) bind(fs *pflag.FlagSet) {
 	fs.Var(&bytesFlag{&d.cfg.WorkerMaxMemory}, "max-memory", "worker: refuse jobs whose units may use more memory (e.g. 512MiB)")
 	fs.BoolVar(&d.cfg.LedgerVoter, "ledger-voter", false, "be a voter of the credits ledger")
 	fs.StringSliceVar(&d.cfg.LedgerVoters, "ledger-voters", nil, "peer IDs of ledger voters, comma-separated")
+	fs.BoolVar(&d.newIdentity, "new-identity", false, newIdentityUsage)
 }
 
 // apply overrides file with the flags the user set.
@@ -126,7 +134,7 @@ func daemonCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := node.Init(home); err != nil {
+			if _, err := node.InitWith(home, node.InitOptions{NewIdentity: d.newIdentity}); err != nil {
 				return err
 			}
 			file, err := config.Load(home)
@@ -140,7 +148,7 @@ func daemonCmd(g *globals) *cobra.Command {
 			log := newLogger(c.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			n, err := node.New(ctx, node.Options{Home: home, Config: cfg, Logger: log, Version: versionString()})
+			n, err := node.New(ctx, node.Options{Home: home, Config: cfg, Logger: log, Version: versionString(), NewIdentity: d.newIdentity})
 			if err != nil {
 				return err
 			}

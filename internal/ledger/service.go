@@ -172,6 +172,9 @@ func (s *Service) startRaft() error {
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name: "raft", Level: hclog.Warn, Output: slogWriter{s.log}, DisableTime: true,
 	})
+	if err := checkRaftDB(filepath.Join(s.cfg.Dir, "raft.db")); err != nil {
+		return err
+	}
 	store, err := openSQLiteStore(filepath.Join(s.cfg.Dir, "raft.db"))
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported by the status endpoint.
 	Version string
+	// NewIdentity lets a home that holds state but lost its identity key
+	// start with a new identity (see [InitOptions]).
+	NewIdentity bool
 
 	// wrapSource, set by this package's tests, wraps the block source the
 	// node serves (to make a lying provider).
@@ -54,6 +57,42 @@ type Options struct {
 
 // ErrLocked is returned by [New] when another daemon holds the home.
 var ErrLocked = errors.New("another peerpath daemon is already running with this home")
+
+// ErrIdentityMissing is returned (wrapped, with a message naming the file
+// and both ways out) by [InitWith] and [New] when a home that already holds
+// a node's state has no identity key. Starting anyway would silently make
+// a different node: a new peer ID without the old one's ledger account,
+// voter role or listings.
+var ErrIdentityMissing = errors.New("node: identity key missing")
+
+// InitOptions configures [InitWith].
+type InitOptions struct {
+	// NewIdentity creates a new identity key in a home that holds state
+	// but has lost its key, instead of refusing. It never replaces an
+	// existing key.
+	NewIdentity bool
+}
+
+// stateFiles are the entries of a home that show a node has run in it.
+var stateFiles = []string{config.FileDB, "ledger", "market"}
+
+// checkIdentity refuses a home whose identity key is missing while it
+// holds a node's state, unless a new identity was asked for.
+func checkIdentity(home config.Home, opts InitOptions) error {
+	key := home.Path(config.FileIdentity)
+	if _, err := os.Lstat(key); !errors.Is(err, os.ErrNotExist) || opts.NewIdentity {
+		return nil // present (or unreadable: loading it says why), or a new one on purpose
+	}
+	for _, name := range stateFiles {
+		if _, err := os.Lstat(home.Path(name)); err == nil {
+			return fmt.Errorf("%w: %s does not exist, but this home already holds a node's state (%s). "+
+				"Starting would make a new node with a new peer ID, without this node's credits, ledger voter role or listings. "+
+				"Restore identity.key from a backup, or, to start afresh with a new identity on purpose, run again with --new-identity",
+				ErrIdentityMissing, key, home.Path(name))
+		}
+	}
+	return nil
+}
 
 // Node is a running peerpath node.
 type Node struct {
@@ -84,12 +123,20 @@ type Node struct {
 	closeOnce sync.Once
 }
 
-// Init creates the home if needed: the folder (0700), the identity key
+// Init is [InitWith] with no options.
+func Init(home config.Home) (peer.ID, error) { return InitWith(home, InitOptions{}) }
+
+// InitWith creates the home if needed: the folder (0700), the identity key
 // (0600), the API token (0600) and a commented config file with every
-// default. Existing files are kept. It returns the node's peer ID.
-func Init(home config.Home) (peer.ID, error) {
+// default. Existing files are kept. It returns the node's peer ID. A home
+// that holds state (a database, a ledger) but no identity key is refused
+// with [ErrIdentityMissing] unless opts.NewIdentity is set.
+func InitWith(home config.Home, opts InitOptions) (peer.ID, error) {
 	if err := os.MkdirAll(string(home), 0o700); err != nil {
 		return "", fmt.Errorf("node: create home: %w", err)
+	}
+	if err := checkIdentity(home, opts); err != nil {
+		return "", err
 	}
 	key, err := p2p.LoadOrCreateIdentity(home.Path(config.FileIdentity))
 	if err != nil {
@@ -140,7 +187,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			n.close()
 		}
 	}()
-	if _, err := Init(opts.Home); err != nil {
+	if _, err := InitWith(opts.Home, InitOptions{NewIdentity: opts.NewIdentity}); err != nil {
 		return nil, err
 	}
 	if err := n.takeLock(); err != nil {
@@ -150,7 +197,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: api token: %w", err)
 	}
-	key, err := p2p.LoadOrCreateIdentity(opts.Home.Path(config.FileIdentity))
+	key, err := p2p.LoadIdentity(opts.Home.Path(config.FileIdentity))
 	if err != nil {
 		return nil, err
 	}

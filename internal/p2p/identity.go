@@ -17,6 +17,25 @@ import (
 	"github.com/libp2p/go-libp2p/core/pnet"
 )
 
+// ErrNoIdentity is returned (wrapped, with the file's path) by
+// [LoadIdentity] when the identity file does not exist. It matches
+// fs.ErrNotExist too.
+var ErrNoIdentity = fmt.Errorf("p2p: no identity key: %w", fs.ErrNotExist)
+
+// LoadIdentity returns the Ed25519 private key stored at path, like
+// [LoadOrCreateIdentity], but never creates one: a missing file gives an
+// error wrapping [ErrNoIdentity].
+func LoadIdentity(path string) (crypto.PrivKey, error) {
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %s", ErrNoIdentity, path)
+	case err != nil:
+		return nil, fmt.Errorf("p2p: read identity %s: %w", path, err)
+	}
+	return parseIdentity(path, data)
+}
+
 // LoadOrCreateIdentity returns the Ed25519 private key stored at path,
 // creating a new one (file mode 0600, parent directories 0700) when the file
 // does not exist. The file holds the key in libp2p's protobuf encoding

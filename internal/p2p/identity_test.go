@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -67,6 +69,24 @@ func TestLoadOrCreateIdentity(t *testing.T) {
 	_ = os.Mkdir(dir, 0o700)
 	if _, err := LoadOrCreateIdentity(dir); err == nil {
 		t.Error("directory accepted as identity file")
+	}
+}
+
+func TestLoadIdentityNeverCreates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "identity.key")
+	if _, err := LoadIdentity(path); !errors.Is(err, ErrNoIdentity) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("missing key: %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadIdentity created %s", path)
+	}
+	sk, err := LoadOrCreateIdentity(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadIdentity(path)
+	if err != nil || !got.Equals(sk) {
+		t.Fatalf("LoadIdentity of a stored key: %v", err)
 	}
 }
 
