@@ -8,6 +8,7 @@ package hostile
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -192,6 +194,104 @@ func TestHostileAPIConnections(t *testing.T) {
 	t.Logf("daemon descriptors: %d before, %d with %d idle connections", before, after, horde)
 	if after-before > 600 {
 		t.Fatalf("daemon holds %d more descriptors with %d idle connections: no connection cap", after-before, horde)
+	}
+}
+
+// startRefused runs a daemon on home expecting it to refuse to start; it
+// returns its output. A daemon that starts is a failure.
+func startRefused(t *testing.T, home string, extra ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	os.Remove(filepath.Join(home, "api"))
+	cmd := exec.CommandContext(ctx, harness.Bin, harness.DaemonArgs(home, extra...)...)
+	var outBuf harness.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &outBuf, &outBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatalf("daemon exited 0, want a refusal\n%s", outBuf.String())
+			}
+			return outBuf.String()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if b, err := os.ReadFile(filepath.Join(home, "api")); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("daemon started\n%s", outBuf.String())
+		}
+	}
+}
+
+// Class 12: a home that lost identity.key is not silently given a new
+// identity (and a voter's empty raft.db is not "no ledger").
+func TestHostileMissingIdentity(t *testing.T) {
+	home := t.TempDir()
+	d := harness.StartHome(t, home, "--ledger-voter")
+	oldID := d.ID().ID
+	d.Stop()
+	key := filepath.Join(home, "identity.key")
+	saved, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A truncated raft.db fails loudly.
+	raftDB := filepath.Join(home, "ledger", "raft.db")
+	rdb, err := os.ReadFile(raftDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(raftDB, 0); err != nil {
+		t.Fatal(err)
+	}
+	out := startRefused(t, home, "--ledger-voter")
+	if !strings.Contains(out, "raft.db") || !strings.Contains(out, "empty") {
+		t.Fatalf("an empty raft.db: the refusal does not say so:\n%s", out)
+	}
+	if err := os.WriteFile(raftDB, rdb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	out = startRefused(t, home, "--ledger-voter")
+	for _, want := range []string{key, "--new-identity"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("refusal does not name %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(key); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused start created %s (%v)", key, err)
+	}
+	// `peerpath init` refuses the same way.
+	_, errOut, code := harness.CLI(t, "init", "--home", home)
+	if code == 0 || !strings.Contains(errOut, "--new-identity") {
+		t.Fatalf("init on a home without its key: exit %d, %q", code, errOut)
+	}
+
+	// Restored, the node is itself again.
+	if err := os.WriteFile(key, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = harness.StartHome(t, home, "--ledger-voter")
+	if got := d.ID().ID; got != oldID {
+		t.Fatalf("restored key: id %s, want %s", got, oldID)
+	}
+	d.Stop()
+
+	// Afresh on purpose.
+	os.Remove(key)
+	d = harness.StartHome(t, home, "--ledger-voter", "--new-identity")
+	if got := d.ID().ID; got == oldID || got == "" {
+		t.Fatalf("--new-identity: id %q", got)
 	}
 }
 
