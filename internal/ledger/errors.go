@@ -53,6 +53,11 @@ var (
 	// where a replay of any other kind returns the original receipt. The
 	// buyer who placed the order reads it with Service.Order.
 	ErrReplayed = errors.New("ledger: replayed order refused")
+	// ErrConflict is returned by Submit for a transfer whose ID its signer
+	// already used for a transfer with other content (still remembered,
+	// see Genesis.IDWindow). Transfer IDs are scoped to their signer: a
+	// retry with the same content gets the first receipt instead.
+	ErrConflict = errors.New("ledger: transfer id already used for another transfer")
 
 	// ErrNotVoter is returned by Create, AddVoter and RemoveVoter on a
 	// service that is not configured as a voter.
@@ -93,6 +98,7 @@ var errCodes = []error{
 	ErrListing,
 	ErrReplayed,
 	ErrBusy,
+	ErrConflict,
 }
 
 // errNotLeader is internal: a forwarded request reached a voter that is not

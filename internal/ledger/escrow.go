@@ -1,6 +1,9 @@
 package ledger
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -39,10 +42,20 @@ import (
 //     stars and a comment for the seller. KindSponsor pays the operator for
 //     a listing's rank. KindUnlist withdraws a listing.
 //
-// Every rule is checked by every voter in Apply (deterministic, replicated);
-// release and voter refunds must be signed by one of the voters the key was
-// sealed to (recorded in the order), so no other account can settle an
-// escrow. The escrowed amounts count toward the supply: balances plus
+// Every rule is checked by every voter in Apply (deterministic, replicated).
+// Under RulesV2 (fsm.go) the authority to settle comes from the ledger
+// alone, never from anything the seller chose: a listing is registered only
+// if every account its key is sealed to is a current voter (the state
+// machine learns the voters from raft's configuration entries); a release
+// or a voter's refund must be signed by a current voter; and a release
+// carries the content key itself beside the copy sealed to the buyer
+// (Release), which the state machine checks against the commitment the
+// order recorded, so no release ever pays a seller for a key that does not
+// match. The plain key is kept only in the raft log, which only voters
+// hold (they can open their sealed copy anyway); the order keeps the copy
+// sealed to the buyer. Under RulesV1 release and voter refunds had to be
+// signed by one of the accounts the seller sealed the key to, the seller
+// itself included, and the key was not checked. The escrowed amounts count toward the supply: balances plus
 // pending escrow always equal the supply (CheckInvariant).
 
 // OrderTimeout is how long, in ledger time, an order may stay pending before
@@ -168,9 +181,12 @@ type Order struct {
 	State    string   `json:"state"`
 	// SealedKey is the content key sealed to BuyerKey (released orders).
 	SealedKey []byte `json:"sealed_key,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Settled   int64  `json:"settled,omitempty"`
-	Rated     bool   `json:"rated,omitempty"`
+	// Commit is the listing's commitment to the content key, recorded when
+	// the order is placed (RulesV2): a release must carry a key matching it.
+	Commit  []byte `json:"commit,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Settled int64  `json:"settled,omitempty"`
+	Rated   bool   `json:"rated,omitempty"`
 }
 
 // Rating is a buyer's signed rating of a seller, tied to a released order.
@@ -242,6 +258,17 @@ func (st *state) applyMarket(t *SignedTransfer, rec *Receipt) error {
 		if lk.Expiry <= st.Clock {
 			return fmt.Errorf("%w: listing %s already expired", ErrListing, t.Ref)
 		}
+		if st.Rules >= RulesV2 {
+			if st.Voters == nil {
+				return fmt.Errorf("%w: listing %s: the ledger does not know its current voters yet", ErrListing, t.Ref)
+			}
+			for _, v := range sortedKeys(lk.Sealed) {
+				if !slices.Contains(st.Voters, v) {
+					return fmt.Errorf("%w: listing %s: its key is sealed to %s, which is not a current voter; seal it to the voters only",
+						ErrListing, t.Ref, v)
+				}
+			}
+		}
 		st.Listings[t.Ref] = MarketListing{ID: t.Ref, Seller: t.From, Price: t.Amount, ListingKey: lk, Created: st.Clock}
 	case KindUnlist:
 		l, ok := st.Listings[t.Ref]
@@ -274,17 +301,24 @@ func (st *state) applyMarket(t *SignedTransfer, rec *Receipt) error {
 		if err != nil {
 			return err
 		}
-		need := t.Amount + fee
-		if need < 0 || st.Balances[t.From] < need {
+		need, err := st.need(t.Amount, fee)
+		if err != nil {
+			return err
+		}
+		if st.Balances[t.From] < need {
 			return fmt.Errorf("%w: %s has %s, needs %s", ErrInsufficientFunds, t.From,
 				FormatCredits(st.Balances[t.From]), FormatCredits(need))
 		}
 		st.add(t.From, -need)
-		st.Orders[t.ID] = Order{
+		o := Order{
 			ID: t.ID, Listing: t.Ref, Buyer: t.From, Seller: t.To, Price: t.Amount, Fee: fee,
 			BuyerKey: t.Data, Voters: sortedKeys(l.Sealed), Created: st.Clock,
 			Deadline: st.Clock + int64(OrderTimeout), State: OrderPending,
 		}
+		if st.Rules >= RulesV2 {
+			o.Commit = l.Commit
+		}
+		st.Orders[t.ID] = o
 		rec.Amount, rec.Fee = t.Amount, fee
 	case KindRelease, KindRefund:
 		o, ok := st.Orders[t.Ref]
@@ -295,18 +329,38 @@ func (st *state) applyMarket(t *SignedTransfer, rec *Receipt) error {
 			return fmt.Errorf("%w: order %s is %s", ErrSettled, o.ID, o.State)
 		}
 		voter := slices.Contains(o.Voters, t.From)
+		if st.Rules >= RulesV2 {
+			// Only the ledger's current voters settle; whom the seller
+			// sealed its key to decides nothing.
+			voter = slices.Contains(st.Voters, t.From)
+		}
 		if t.Kind == KindRelease {
 			if !voter {
-				return fmt.Errorf("%w: %s may not release order %s", ErrNotPermitted, t.From, o.ID)
+				return fmt.Errorf("%w: %s may not release order %s: only a current ledger voter may", ErrNotPermitted, t.From, o.ID)
 			}
 			if t.To != o.Seller {
 				return fmt.Errorf("%w: release of order %s must pay its seller", ErrInvalid, o.ID)
+			}
+			sealed := t.Data
+			if st.Rules >= RulesV2 {
+				rel, err := DecodeRelease(t.Data)
+				if err != nil {
+					return err
+				}
+				commit := o.Commit
+				if commit == nil { // an order placed under RulesV1
+					commit = st.Listings[o.Listing].Commit
+				}
+				if sum := sha256.Sum256(rel.Key); !bytes.Equal(sum[:], commit) {
+					return fmt.Errorf("%w: the key released for order %s does not match the listing's commitment", ErrNotPermitted, o.ID)
+				}
+				sealed = rel.Box
 			}
 			st.add(o.Seller, o.Price)
 			if o.Fee > 0 {
 				st.add(st.Genesis.Operator, o.Fee)
 			}
-			o.State, o.SealedKey = OrderReleased, t.Data
+			o.State, o.SealedKey = OrderReleased, sealed
 			rec.Amount, rec.Fee = o.Price, o.Fee
 		} else {
 			if t.To != o.Buyer {
@@ -364,6 +418,46 @@ func (st *state) applyMarket(t *SignedTransfer, rec *Receipt) error {
 		return fmt.Errorf("%w: kind %d", ErrInvalid, t.Kind)
 	}
 	return nil
+}
+
+// Release is the Data of a KindRelease under RulesV2: the content key
+// itself, which every voter checks against the order's commitment, and
+// the key sealed to the buyer's one-time key, which the order keeps.
+type Release struct {
+	Key []byte
+	Box []byte
+}
+
+// releaseVersion starts an encoded Release.
+const releaseVersion = 2
+
+// Encode returns the binary form: a version byte, then the key and the box,
+// each uvarint-length-prefixed.
+func (r Release) Encode() []byte {
+	b := []byte{releaseVersion}
+	b = binary.AppendUvarint(b, uint64(len(r.Key)))
+	b = append(b, r.Key...)
+	b = binary.AppendUvarint(b, uint64(len(r.Box)))
+	return append(b, r.Box...)
+}
+
+// DecodeRelease parses and bounds-checks a Release (errors wrap ErrInvalid).
+func DecodeRelease(b []byte) (Release, error) {
+	if len(b) == 0 || b[0] != releaseVersion {
+		return Release{}, fmt.Errorf("%w: release: not a version %d release (key and sealed key)", ErrInvalid, releaseVersion)
+	}
+	r := reader{b: b[1:]}
+	key := r.bytes(maxSealedKey)
+	box := r.bytes(maxSealedKey)
+	switch {
+	case r.err != nil:
+		return Release{}, fmt.Errorf("%w: release: %v", ErrInvalid, r.err)
+	case len(r.b) != 0:
+		return Release{}, fmt.Errorf("%w: release: %d trailing bytes", ErrInvalid, len(r.b))
+	case len(key) == 0 || len(box) == 0:
+		return Release{}, fmt.Errorf("%w: release: empty key or sealed key", ErrInvalid)
+	}
+	return Release{Key: append([]byte(nil), key...), Box: append([]byte(nil), box...)}, nil
 }
 
 // refuseReplay decides what a transfer whose ID already applied gets: a

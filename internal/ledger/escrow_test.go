@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -25,8 +27,32 @@ func marketOp(t testing.TB, from account, kind Kind, to string, amount int64, re
 	return st
 }
 
+// testContentKey is the content key of the test listings; listingKey
+// commits to it and release carries it.
+var testContentKey = []byte("AGE-SECRET-KEY-1TEST")
+
+func testCommit() []byte {
+	sum := sha256.Sum256(testContentKey)
+	return sum[:]
+}
+
+// release is the Data of a release (RulesV2) carrying the listing's key
+// and box as the copy sealed to the buyer.
+func release(box string) []byte {
+	return Release{Key: testContentKey, Box: []byte(box)}.Encode()
+}
+
+// withVoters records a raft configuration of voters in f, as raft does.
+func withVoters(f *FSM, index uint64, voters ...account) {
+	var c raft.Configuration
+	for _, v := range voters {
+		c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(v.id), Address: raft.ServerAddress(v.id)})
+	}
+	f.StoreConfiguration(index, c)
+}
+
 func listingKey(voters ...account) []byte {
-	lk := ListingKey{CID: "bafytest", Size: 10, Commit: bytes.Repeat([]byte{7}, 32),
+	lk := ListingKey{CID: "bafytest", Size: 10, Commit: testCommit(),
 		Expiry: time.Now().Add(time.Hour).UnixNano(), Sealed: map[string][]byte{}}
 	for _, v := range voters {
 		lk.Sealed[v.id] = []byte("sealed-to-" + v.id)
@@ -45,6 +71,7 @@ type market struct {
 func newMarket(t *testing.T) *market {
 	m := &market{seller: newAccount(t), buyer: newAccount(t), voter: newAccount(t), op: newAccount(t), idx: 2, now: time.Now()}
 	m.f = newLedger(t, Genesis{Balances: map[string]int64{m.buyer.id: 10_000, m.seller.id: 500}, FeeBPS: 100, Operator: m.op.id})
+	withVoters(m.f, 1, m.voter)
 	m.listing = "L1"
 	if r := m.apply(t, marketOp(t, m.seller, KindList, m.seller.id, 1000, m.listing, listingKey(m.voter), m.now)); r.Err != nil {
 		t.Fatal(r.Err)
@@ -86,10 +113,10 @@ func TestEscrowReleasePaysSellerOnce(t *testing.T) {
 		t.Fatalf("replay moved escrow to %d", m.f.Escrow())
 	}
 	// Only a voter the key was sealed to may release.
-	if r := m.apply(t, marketOp(t, m.buyer, KindRelease, m.seller.id, 0, order.ID, []byte("k"), m.now)); !errors.Is(r.Err, ErrNotPermitted) {
+	if r := m.apply(t, marketOp(t, m.buyer, KindRelease, m.seller.id, 0, order.ID, release("k"), m.now)); !errors.Is(r.Err, ErrNotPermitted) {
 		t.Fatalf("release by the buyer: %v", r.Err)
 	}
-	rel := marketOp(t, m.voter, KindRelease, m.seller.id, 0, order.ID, []byte("key-for-buyer"), m.now)
+	rel := marketOp(t, m.voter, KindRelease, m.seller.id, 0, order.ID, release("key-for-buyer"), m.now)
 	if r := m.apply(t, rel); r.Err != nil {
 		t.Fatal(r.Err)
 	}
@@ -105,7 +132,7 @@ func TestEscrowReleasePaysSellerOnce(t *testing.T) {
 	}
 	// Never both, never twice.
 	for _, st := range []SignedTransfer{
-		marketOp(t, m.voter, KindRelease, m.seller.id, 0, order.ID, []byte("again"), m.now),
+		marketOp(t, m.voter, KindRelease, m.seller.id, 0, order.ID, release("again"), m.now),
 		marketOp(t, m.voter, KindRefund, m.buyer.id, 0, order.ID, nil, m.now),
 	} {
 		if r := m.apply(t, st); !errors.Is(r.Err, ErrSettled) {
@@ -148,7 +175,7 @@ func TestEscrowWrongKeyRefundsBuyer(t *testing.T) {
 	if got := balance(t, m.f, m.seller.id); got != 500 {
 		t.Fatalf("seller has %d, want unchanged 500", got)
 	}
-	if r := m.apply(t, marketOp(t, m.voter, KindRelease, m.seller.id, 0, order.ID, []byte("k"), m.now)); !errors.Is(r.Err, ErrSettled) {
+	if r := m.apply(t, marketOp(t, m.voter, KindRelease, m.seller.id, 0, order.ID, release("k"), m.now)); !errors.Is(r.Err, ErrSettled) {
 		t.Fatalf("release after refund: %v", r.Err)
 	}
 	if r := m.apply(t, marketOp(t, m.buyer, KindRate, m.seller.id, 1, order.ID, nil, m.now)); !errors.Is(r.Err, ErrSettled) {
@@ -164,6 +191,7 @@ func TestEscrowOrderIDNeverReused(t *testing.T) {
 	seller, buyer, other, voter, op := newAccount(t), newAccount(t), newAccount(t), newAccount(t), newAccount(t)
 	f := newLedger(t, Genesis{Balances: map[string]int64{buyer.id: 10_000, other.id: 10_000}, FeeBPS: 100,
 		Operator: op.id, IDWindow: time.Minute})
+	withVoters(f, 1, voter)
 	now := time.Now()
 	if r := applyOne(t, f, 2, now, marketOp(t, seller, KindList, seller.id, 1000, "L1", listingKey(voter), now)); r.Err != nil {
 		t.Fatal(r.Err)
@@ -174,7 +202,7 @@ func TestEscrowOrderIDNeverReused(t *testing.T) {
 	}
 	later := now.Add(3 * time.Minute)
 	applyOne(t, f, 4, later, mustTransferAt(t, other, buyer.id, 1, later)) // prunes the window
-	if _, ok := f.Lookup(order.ID); ok {
+	if _, ok := f.Lookup(order.Signer(), order.ID); ok {
 		t.Fatal("order id not pruned after the window")
 	}
 	for i, signer := range []account{buyer, other} {
@@ -192,7 +220,7 @@ func TestEscrowOrderIDNeverReused(t *testing.T) {
 	if err != nil || o.Buyer != buyer.id || o.BuyerKey[0] != 1 || o.State != OrderPending || f.Escrow() != 1010 {
 		t.Fatalf("order %+v (%v), escrow %d", o, err, f.Escrow())
 	}
-	if got := balance(t, f, other.id); got != 10_000-1 {
+	if got := balance(t, f, other.id); got != 10_000-1-1 { // 1 and its fee, rounded up
 		t.Fatalf("other has %d: charged for a refused order", got)
 	}
 }
@@ -316,6 +344,7 @@ func TestEscrowRandomProperty(t *testing.T) {
 		voter, op := newAccount(t), newAccount(t)
 		g.Operator = op.id
 		f := newLedger(t, g)
+		withVoters(f, 1, voter)
 		now := time.Now()
 		idx := uint64(2)
 		var listings, orders []string
@@ -354,7 +383,7 @@ func TestEscrowRandomProperty(t *testing.T) {
 					if rng.IntN(4) == 0 {
 						signer = a
 					}
-					st = marketOp(t, signer, KindRelease, cmp.Or(o.Seller, a.id), 0, cmp.Or(o.ID, "none"), []byte("k"), now)
+					st = marketOp(t, signer, KindRelease, cmp.Or(o.Seller, a.id), 0, cmp.Or(o.ID, "none"), release("k"), now)
 				case 4:
 					o, _ := f.Order(pick(orders))
 					signer := voter
@@ -473,7 +502,7 @@ func FuzzDecodeListingKey(f *testing.F) {
 func TestMarketPrune(t *testing.T) {
 	m := newMarket(t)
 	settled := m.buy(t)
-	if r := m.apply(t, marketOp(t, m.voter, KindRelease, m.seller.id, 0, settled.ID, []byte("k"), m.now)); r.Err != nil {
+	if r := m.apply(t, marketOp(t, m.voter, KindRelease, m.seller.id, 0, settled.ID, release("k"), m.now)); r.Err != nil {
 		t.Fatal(r.Err)
 	}
 	pending := m.buy(t)

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"maps"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -22,13 +25,35 @@ import (
 const (
 	cmdBatch   byte = 1 // leader time (int64 BE), count (uvarint), signed transfers
 	cmdGenesis byte = 2 // JSON Genesis
+	// cmdBatchV2 is cmdBatch written by a leader that applies RulesV2: the
+	// state moves to those rules (for good) before applying the entry.
+	// Entries written before keep the rules they were applied under, so
+	// an old log replays to the state it had.
+	cmdBatchV2 byte = 3
+)
+
+// Rule sets of the state machine, recorded in its state (state.Rules).
+const (
+	// RulesV1 is the original rule set: transfer IDs global, fees rounded
+	// down, settlement by the voters a seller named.
+	RulesV1 = 0
+	// RulesV2 scopes transfer IDs to their signer and refuses an ID reused
+	// with other content (ErrConflict), rounds fees up, registers a listing
+	// only with its key sealed to current voters, and lets only current
+	// voters settle an order, a release carrying the key, which must
+	// match the listing's commitment (escrow.go).
+	RulesV2 = 2
 )
 
 // Bounds on a batch entry, checked before decoding it.
 const (
-	maxBatch      = 4096
-	historyLimit  = 100 // transfers kept per account for History
-	snapshotMagic = "peerpath-ledger-snapshot-v1"
+	maxBatch     = 4096
+	historyLimit = 100 // transfers kept per account for History
+	// snapshotMagic starts a snapshot written by this version: the JSON
+	// state with Rules and Voters. v1 snapshots (no such fields) are still
+	// read, as RulesV1 with voters unknown until the next configuration.
+	snapshotMagic   = "peerpath-ledger-snapshot-v2"
+	snapshotMagicV1 = "peerpath-ledger-snapshot-v1"
 )
 
 // TxResult is the outcome of one transfer in a batch entry.
@@ -41,6 +66,9 @@ type TxResult struct {
 type appliedRec struct {
 	Receipt Receipt `json:"r"`
 	TxTime  int64   `json:"t"` // the transfer's own Time, for expiry
+	// Hash is contentHash of the transfer (RulesV2): a retry with the same
+	// content gets the receipt, other content under the ID is refused.
+	Hash []byte `json:"h,omitempty"`
 }
 
 // state is the replicated ledger state. Every field is deterministic
@@ -62,6 +90,12 @@ type state struct {
 	Listings map[string]MarketListing `json:"listings,omitempty"`
 	Orders   map[string]Order         `json:"orders,omitempty"`
 	Ratings  map[string][]Rating      `json:"ratings,omitempty"`
+	// Rules is the rule set in force (RulesV1, RulesV2); it only grows.
+	Rules int `json:"rules,omitempty"`
+	// Voters are the ledger's current voters, from the raft configuration
+	// entries in the log (StoreConfiguration), sorted; nil when unknown (a
+	// state restored from a v1 snapshot, until the next configuration).
+	Voters []string `json:"voters,omitempty"`
 }
 
 func newState() *state {
@@ -92,7 +126,7 @@ func NewFSM() *FSM { return &FSM{st: newState()} }
 // encodeBatch encodes a batch entry stamped with the leader's time.
 func encodeBatch(now int64, txs []SignedTransfer) []byte {
 	b := make([]byte, 0, 16+len(txs)*256)
-	b = append(b, cmdBatch)
+	b = append(b, cmdBatchV2)
 	b = binary.BigEndian.AppendUint64(b, uint64(now))
 	b = binary.AppendUvarint(b, uint64(len(txs)))
 	for i := range txs {
@@ -143,12 +177,16 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		return nil
 	}
 	switch l.Data[0] {
-	case cmdBatch:
+	case cmdBatch, cmdBatchV2:
 		now, txs, err := decodeBatch(l.Data[1:])
 		if err != nil {
 			return err
 		}
-		return f.applyBatch(l.Index, now, txs)
+		rules := RulesV1
+		if l.Data[0] == cmdBatchV2 {
+			rules = RulesV2
+		}
+		return f.applyBatch(l.Index, now, rules, txs)
 	case cmdGenesis:
 		var g Genesis
 		if err := json.Unmarshal(l.Data[1:], &g); err != nil {
@@ -158,6 +196,23 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	default:
 		return fmt.Errorf("ledger: unknown command %d", l.Data[0])
 	}
+}
+
+// StoreConfiguration records the voters of a committed raft configuration
+// entry (raft calls it in log order with Apply, raft.ConfigurationStore), so
+// the state machine itself knows who the current voters are.
+func (f *FSM) StoreConfiguration(index uint64, c raft.Configuration) {
+	defer f.advance(index)
+	voters := []string{}
+	for _, srv := range c.Servers {
+		if srv.Suffrage == raft.Voter {
+			voters = append(voters, string(srv.ID))
+		}
+	}
+	sort.Strings(voters)
+	f.mu.Lock()
+	f.st.Voters = voters
+	f.mu.Unlock()
 }
 
 // advance records index as the last one applied.
@@ -180,6 +235,8 @@ func (f *FSM) applyGenesis(g Genesis) error {
 	}
 	st := newState()
 	st.Index = f.st.Index
+	st.Voters = f.st.Voters
+	st.Rules = f.st.Rules
 	st.Genesis = &g
 	for k, v := range g.Balances {
 		st.Balances[k] = v
@@ -189,11 +246,14 @@ func (f *FSM) applyGenesis(g Genesis) error {
 	return nil
 }
 
-func (f *FSM) applyBatch(index uint64, now int64, txs []SignedTransfer) []TxResult {
+func (f *FSM) applyBatch(index uint64, now int64, rules int, txs []SignedTransfer) []TxResult {
 	verr := f.verifyAll(txs)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.st
+	if st.Genesis != nil && rules > st.Rules {
+		st.Rules = rules
+	}
 	if now > st.Clock {
 		st.Clock = now
 	}
@@ -219,13 +279,17 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 	if st.Genesis == nil {
 		return Receipt{}, ErrNoLedger
 	}
-	if rec, ok := st.Applied[t.ID]; ok {
-		if err := refuseReplay(t, rec.Receipt); err != nil {
-			return Receipt{}, err
+	key := st.appliedKey(t)
+	hash := contentHash(t)
+	if rec, ok := st.Applied[key]; ok {
+		return st.replay(t, rec, hash)
+	}
+	if key != t.ID {
+		// An ID applied under RulesV1 (keyed alone, signer unknown) is
+		// remembered for one more ID window: treat it as before.
+		if rec, ok := st.Applied[t.ID]; ok && rec.Hash == nil {
+			return st.replay(t, rec, hash)
 		}
-		r := rec.Receipt
-		r.Replay = true
-		return r, nil
 	}
 	w := st.Genesis.window()
 	if t.Time < st.Clock-w || t.Time > st.Clock+w {
@@ -235,7 +299,7 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 	if _, err := peer.Decode(t.To); err != nil {
 		return Receipt{}, fmt.Errorf("%w: %q", ErrUnknownAccount, t.To)
 	}
-	rec := Receipt{ID: t.ID, Index: index, Time: st.Clock}
+	rec := Receipt{ID: t.ID, Index: index, Time: st.Clock, Kind: t.Kind, From: t.From, To: t.To}
 	hist := t.Transfer
 	switch t.Kind {
 	case KindTransfer:
@@ -243,8 +307,11 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 		if err != nil {
 			return Receipt{}, err
 		}
-		need := t.Amount + fee
-		if need < 0 || st.Balances[t.From] < need {
+		need, err := st.need(t.Amount, fee)
+		if err != nil {
+			return Receipt{}, err
+		}
+		if st.Balances[t.From] < need {
 			return Receipt{}, fmt.Errorf("%w: %s has %s, needs %s", ErrInsufficientFunds, t.From,
 				FormatCredits(st.Balances[t.From]), FormatCredits(need))
 		}
@@ -289,25 +356,79 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 		}
 	}
 	st.record(t.To, hist)
-	st.Applied[t.ID] = appliedRec{Receipt: rec, TxTime: t.Time}
+	ar := appliedRec{Receipt: rec, TxTime: t.Time}
+	if st.Rules >= RulesV2 {
+		ar.Hash = hash
+	}
+	st.Applied[key] = ar
 	return rec, nil
 }
 
-// fee returns amount*FeeBPS/10000, rounded down, without overflow.
+// appliedKey is the key of t's ID in st.Applied: under RulesV2 the ID is
+// scoped to its signer, so no account can make another's ID "applied".
+func (st *state) appliedKey(t *SignedTransfer) string {
+	if st.Rules < RulesV2 {
+		return t.ID
+	}
+	return t.Signer() + "/" + t.ID
+}
+
+// replay answers a transfer whose ID already applied (rec): a purchase is
+// refused (refuseReplay); under RulesV2 other content under the same ID is
+// refused with ErrConflict; a true retry gets the first receipt.
+func (st *state) replay(t *SignedTransfer, rec appliedRec, hash []byte) (Receipt, error) {
+	if err := refuseReplay(t, rec.Receipt); err != nil {
+		return Receipt{}, err
+	}
+	if st.Rules >= RulesV2 && (rec.Hash == nil || !bytes.Equal(rec.Hash, hash)) {
+		return Receipt{}, fmt.Errorf("%w: transfer id %s was already used by %s for other content (ledger index %d); sign a new id",
+			ErrConflict, t.ID, t.Signer(), rec.Receipt.Index)
+	}
+	r := rec.Receipt
+	r.Replay = true
+	return r, nil
+}
+
+// contentHash identifies what a transfer asks for: its signed fields but
+// its Time (a retry re-signed later is the same transfer), hashed.
+func contentHash(t *SignedTransfer) []byte {
+	c := t.Transfer
+	c.Time = 0
+	sum := sha256.Sum256(c.appendBody(nil))
+	return sum[:16]
+}
+
+// fee returns the operator fee on amount: amount*FeeBPS/10000, rounded
+// up under RulesV2 (so any payment pays at least one micro-credit when the
+// fee is on, and splitting a payment saves nothing), down before; without
+// overflow.
 func (st *state) fee(amount int64) (int64, error) {
 	bps := uint64(st.Genesis.FeeBPS)
-	if bps == 0 {
+	if bps == 0 || amount <= 0 {
 		return 0, nil
 	}
 	hi, lo := bits.Mul64(uint64(amount), bps)
 	if hi >= 10000 {
-		return 0, fmt.Errorf("%w: fee overflows", ErrInvalid)
+		return 0, fmt.Errorf("%w: amount %s is too large", ErrInvalid, FormatCredits(amount))
 	}
-	q, _ := bits.Div64(hi, lo, 10000)
+	q, r := bits.Div64(hi, lo, 10000)
+	if r != 0 && st.Rules >= RulesV2 {
+		q++
+	}
 	if q > math.MaxInt64 {
-		return 0, fmt.Errorf("%w: fee overflows", ErrInvalid)
+		return 0, fmt.Errorf("%w: amount %s is too large", ErrInvalid, FormatCredits(amount))
 	}
 	return int64(q), nil
+}
+
+// need returns amount plus fee, refusing (ErrInvalid, a bad request) a
+// sum that does not fit in an int64: no balance could ever cover it, and
+// it must never reach a balance or an error as a negative figure.
+func (st *state) need(amount, fee int64) (int64, error) {
+	if amount < 0 || fee < 0 || amount > math.MaxInt64-fee {
+		return 0, fmt.Errorf("%w: amount %s is too large", ErrInvalid, FormatCredits(amount))
+	}
+	return amount + fee, nil
 }
 
 // add changes a balance. Accounts are kept once seen, even at zero, so a
@@ -376,12 +497,32 @@ func (f *FSM) History(acct string, limit int) ([]Transfer, error) {
 	return out, nil
 }
 
-// Lookup returns the receipt of an applied transfer ID still remembered.
-func (f *FSM) Lookup(id string) (Receipt, bool) {
+// Lookup returns the receipt of signer's applied transfer ID, if still
+// remembered (IDs are scoped to their signer; an ID applied under RulesV1
+// is found by the ID alone).
+func (f *FSM) Lookup(signer, id string) (Receipt, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if rec, ok := f.st.Applied[signer+"/"+id]; ok {
+		return rec.Receipt, true
+	}
 	rec, ok := f.st.Applied[id]
-	return rec.Receipt, ok
+	return rec.Receipt, ok && rec.Hash == nil
+}
+
+// Rules returns the rule set in force (RulesV1 or RulesV2).
+func (f *FSM) Rules() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.Rules
+}
+
+// Voters returns the current voters as the state machine knows them from
+// the log (nil: not known yet).
+func (f *FSM) Voters() []string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return slices.Clone(f.st.Voters)
 }
 
 // hasGenesis reports whether a genesis has been applied here.
@@ -459,6 +600,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	cp.Listings = maps.Clone(f.st.Listings)
 	cp.Orders = maps.Clone(f.st.Orders)
 	cp.Ratings = maps.Clone(f.st.Ratings)
+	// Voters is replaced, never modified in place: shared safely.
 	return &fsmSnapshot{st: &cp}, nil
 }
 
@@ -477,12 +619,15 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 
 func readSnapshot(r io.Reader) (*state, error) {
 	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
+	if _, err := io.ReadFull(r, magic); err != nil || (string(magic) != snapshotMagic && string(magic) != snapshotMagicV1) {
 		return nil, errors.New("ledger: restore: not a ledger snapshot")
 	}
 	st := newState()
 	if err := json.NewDecoder(r).Decode(st); err != nil {
 		return nil, fmt.Errorf("ledger: restore: %w", err)
+	}
+	if string(magic) == snapshotMagicV1 {
+		st.Rules, st.Voters = RulesV1, nil
 	}
 	if st.Balances == nil || st.Applied == nil || st.Granted == nil || st.History == nil {
 		return nil, errors.New("ledger: restore: incomplete snapshot")

@@ -205,9 +205,14 @@ func TestFeeMath(t *testing.T) {
 	if r := applyOne(t, f, 3, now, mustTransfer(t, alice, bob.id, left)); !errors.Is(r.Err, ErrInsufficientFunds) {
 		t.Fatalf("amount without room for fee: %v", r.Err)
 	}
-	// Rounding down: 39 micro at 250 bps is a fee of 0.
-	if r := applyOne(t, f, 4, now, mustTransfer(t, alice, bob.id, 39)); r.Err != nil || r.Receipt.Fee != 0 {
+	// Rounding up (RulesV2): 39 micro at 250 bps is a fee of 1 (0.975),
+	// so no payment is too small to pay a fee.
+	if r := applyOne(t, f, 4, now, mustTransfer(t, alice, bob.id, 39)); r.Err != nil || r.Receipt.Fee != 1 {
 		t.Fatalf("small transfer: %+v", r)
+	}
+	// 400 micro at 250 bps is exactly 10: no rounding.
+	if r := applyOne(t, f, 5, now, mustTransfer(t, alice, bob.id, 400)); r.Err != nil || r.Receipt.Fee != 10 {
+		t.Fatalf("exact fee: %+v", r)
 	}
 }
 
@@ -286,7 +291,7 @@ func TestExpiryAndPrune(t *testing.T) {
 	// expired, never applied again.
 	later := now.Add(3 * time.Minute)
 	applyOne(t, f, 4, later, mustTransferAt(t, alice, bob.id, 1, later))
-	if _, ok := f.Lookup(st.ID); ok {
+	if _, ok := f.Lookup(st.Signer(), st.ID); ok {
 		t.Fatal("applied id not pruned after the window")
 	}
 	if r := applyOne(t, f, 5, later, st); !errors.Is(r.Err, ErrExpired) {

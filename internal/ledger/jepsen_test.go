@@ -19,10 +19,13 @@ import (
 // TestJepsenLeaderKill runs concurrent clients against three voters
 // (transfers, retries of the same id, concurrent duplicates, overdraft
 // attempts) while the leader is killed and restarted from its data dir
-// twice. Afterwards every voter must hold: each acknowledged transfer
-// applied exactly once with the acknowledged receipt, no negative balance,
-// sum == supply, and balances equal to genesis plus exactly the applied
-// transfers.
+// twice, and a thief signs transfers from its victims' accounts with its
+// own key and spends its victims' transfer IDs first. Afterwards every
+// voter must hold: each acknowledged transfer applied exactly once with the
+// acknowledged receipt, no negative balance, sum == supply == the genesis
+// supply, balances equal to genesis plus exactly the applied transfers, and
+// no account ever spent from except by its own signer (every spend in its
+// history is a transfer its owner signed and submitted).
 func TestJepsenLeaderKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
@@ -35,6 +38,8 @@ func TestJepsenLeaderKill(t *testing.T) {
 		accts[i] = newAccount(t)
 		genesis.Balances[accts[i].id] = start
 	}
+	thief := newAccount(t)
+	genesis.Balances[thief.id] = start
 	keys := make([]crypto.PrivKey, 3)
 	for i := range keys {
 		keys[i] = newAccount(t).key
@@ -69,8 +74,9 @@ func TestJepsenLeaderKill(t *testing.T) {
 	}()
 
 	var (
-		submitted  sync.Map // id -> SignedTransfer
-		acked      sync.Map // id -> Receipt
+		submitted  sync.Map // signer/id -> SignedTransfer
+		acked      sync.Map // signer/id -> Receipt
+		recent     sync.Map // payer index -> the ID of its latest transfer
 		nAcked     atomic.Int64
 		nOverdraft atomic.Int64
 		nReplay    atomic.Int64
@@ -79,10 +85,10 @@ func TestJepsenLeaderKill(t *testing.T) {
 	)
 	fail := func(format string, args ...any) { failure.CompareAndSwap(nil, fmt.Sprintf(format, args...)) }
 	ack := func(st SignedTransfer, rec Receipt) {
-		if rec.ID != st.ID || rec.Amount != st.Amount || rec.Index == 0 {
+		if !rec.Matches(&st.Transfer) || rec.Index == 0 {
 			fail("bad receipt %+v for %s", rec, st.ID)
 		}
-		if prev, loaded := acked.LoadOrStore(st.ID, rec); loaded {
+		if prev, loaded := acked.LoadOrStore(st.From+"/"+st.ID, rec); loaded {
 			if prev.(Receipt).Index != rec.Index {
 				fail("transfer %s acknowledged at index %d and %d", st.ID, prev.(Receipt).Index, rec.Index)
 			}
@@ -100,6 +106,8 @@ func TestJepsenLeaderKill(t *testing.T) {
 			ack(st, rec)
 		case errors.Is(err, ErrInsufficientFunds):
 			nOverdraft.Add(1)
+		case errors.Is(err, ErrConflict) && st.From == thief.id:
+			// The thief reused one of its own IDs: refused, as it should be.
 		case errors.Is(err, ErrClosed), errors.Is(err, context.DeadlineExceeded):
 			nUnknown.Add(1) // outcome unknown: may or may not have applied
 		default:
@@ -124,7 +132,8 @@ func TestJepsenLeaderKill(t *testing.T) {
 				to := accts[(c+1+rng.IntN(payers-1))%payers]
 				amount := 1 + rng.Int64N(start/3) // balances run out: overdrafts happen
 				st := mustTransfer(t, from, to.id, amount)
-				submitted.Store(st.ID, st)
+				submitted.Store(st.From+"/"+st.ID, st)
+				recent.Store(c, st.ID)
 				switch rng.IntN(10) {
 				case 0: // a concurrent duplicate of the same id
 					var wg sync.WaitGroup
@@ -143,6 +152,48 @@ func TestJepsenLeaderKill(t *testing.T) {
 			}
 		}(c)
 	}
+
+	// The thief: transfers from a victim's account signed with the
+	// thief's key (refused), and the thief's own dust transfers under the
+	// ID its victim used last (its own, scoped to it: they may apply, and
+	// must never make the victim's transfer "already applied").
+	var nForged, nStolenIDs atomic.Int64
+	clients.Add(1)
+	go func() {
+		defer clients.Done()
+		rng := rand.New(rand.NewPCG(99, 7))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := rng.IntN(payers)
+			victim := accts[c]
+			forged := Transfer{ID: NewID(), From: victim.id, To: thief.id, Amount: 1 + rng.Int64N(start), Time: time.Now().UnixNano()}
+			sig, _ := thief.key.Sign(forged.SigningBytes())
+			sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := pick(rng).svc.Submit(sctx, SignedTransfer{Transfer: forged, Sig: sig})
+			scancel()
+			switch {
+			case errors.Is(err, ErrBadSignature):
+				nForged.Add(1)
+			case err == nil:
+				fail("a transfer from %s signed by the thief applied", peerShort(victim.id))
+			}
+			if id, ok := recent.Load(c); ok {
+				st, err := Sign(thief.key, Transfer{ID: id.(string), From: thief.id, To: victim.id, Amount: 1, Time: time.Now().UnixNano()})
+				if err != nil {
+					fail("sign: %v", err)
+					return
+				}
+				if _, loaded := submitted.LoadOrStore(st.From+"/"+st.ID, st); !loaded {
+					nStolenIDs.Add(1)
+					submit(rng, st)
+				}
+			}
+		}
+	}()
 
 	// Kill the leader twice, restarting it from its data dir each time.
 	for round := 0; round < 2; round++ {
@@ -194,8 +245,10 @@ func TestJepsenLeaderKill(t *testing.T) {
 	waitConverged(t, ctx, final)
 
 	t.Logf("acked %d, replays %d, overdrafts %d, unknown %d", nAcked.Load(), nReplay.Load(), nOverdraft.Load(), nUnknown.Load())
-	if nAcked.Load() < 100 || nOverdraft.Load() == 0 || nReplay.Load() == 0 {
-		t.Fatalf("too little exercised: acked %d overdraft %d replay %d", nAcked.Load(), nOverdraft.Load(), nReplay.Load())
+	t.Logf("thief: %d forged transfers refused, %d transfers under its victims' IDs", nForged.Load(), nStolenIDs.Load())
+	if nAcked.Load() < 100 || nOverdraft.Load() == 0 || nReplay.Load() == 0 || nForged.Load() == 0 || nStolenIDs.Load() == 0 {
+		t.Fatalf("too little exercised: acked %d overdraft %d replay %d forged %d stolen ids %d",
+			nAcked.Load(), nOverdraft.Load(), nReplay.Load(), nForged.Load(), nStolenIDs.Load())
 	}
 	snaps := 0
 	for _, c := range cfgs {
@@ -210,7 +263,7 @@ func TestJepsenLeaderKill(t *testing.T) {
 		if err := f.CheckInvariant(); err != nil {
 			t.Fatalf("voter %s: %v", n.host.ID(), err)
 		}
-		if f.Supply() != start*payers {
+		if f.Supply() != start*(payers+1) {
 			t.Fatalf("voter %s: supply %d", n.host.ID(), f.Supply())
 		}
 		want := map[string]int64{}
@@ -220,8 +273,12 @@ func TestJepsenLeaderKill(t *testing.T) {
 		applied := 0
 		submitted.Range(func(k, v any) bool {
 			st := v.(SignedTransfer)
-			rec, ok := f.Lookup(st.ID)
-			if a, wasAcked := acked.Load(st.ID); wasAcked {
+			rec, ok := f.Lookup(st.Signer(), st.ID)
+			if ok && !rec.Matches(&st.Transfer) {
+				t.Errorf("voter %s: %s/%s answered with another transfer's receipt %+v", n.host.ID(), peerShort(st.From), st.ID, rec)
+				ok = false
+			}
+			if a, wasAcked := acked.Load(st.From + "/" + st.ID); wasAcked {
 				if !ok {
 					t.Errorf("voter %s: acknowledged %s missing", n.host.ID(), st.ID)
 				} else if rec.Index != a.(Receipt).Index {
@@ -243,6 +300,23 @@ func TestJepsenLeaderKill(t *testing.T) {
 		}
 		if int64(applied) < nAcked.Load() {
 			t.Fatalf("voter %s: %d applied < %d acknowledged", n.host.ID(), applied, nAcked.Load())
+		}
+		// No account was ever spent from but by its own signer: every
+		// spend in its history is a transfer its owner signed and sent.
+		for _, a := range append([]account{thief}, accts...) {
+			hist, err := f.History(a.id, historyLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hist {
+				if h.From != a.id {
+					continue
+				}
+				v, ok := submitted.Load(a.id + "/" + h.ID)
+				if !ok || v.(SignedTransfer).To != h.To || v.(SignedTransfer).Amount != h.Amount {
+					t.Fatalf("voter %s: %s spent %d to %s under id %s, which it never signed", n.host.ID(), peerShort(a.id), h.Amount, peerShort(h.To), h.ID)
+				}
+			}
 		}
 	}
 }

@@ -109,5 +109,10 @@ func (s *Service) PendingOrders() []Order {
 	return s.fsm.PendingOrders()
 }
 
+// Rules returns the rule set this voter's state applies (RulesV1 until
+// the first entry written under RulesV2; zero on a non-voter). A voter's
+// market service settles orders in the form these rules require.
+func (s *Service) Rules() int { return s.fsm.Rules() }
+
 // IsVoter reports whether this node runs raft as a ledger voter.
 func (s *Service) IsVoter() bool { return s.raft.Load() != nil }

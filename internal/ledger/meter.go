@@ -727,9 +727,13 @@ func (m *Meter) accept(ctx context.Context, from peer.ID, r TrafficReceipt, raw 
 	return err
 }
 
-// settle submits the pending payments to the ledger. A payment the ledger
-// refuses for good (insufficient funds, bad signature, expired, invalid)
-// fails and marks its payer unpaid; other errors leave it pending.
+// settle submits the pending payments to the ledger. A payment counts as
+// settled only when the ledger's receipt is for that very transfer (ID,
+// payer, payee, amount). A payment the ledger refuses for good
+// (insufficient funds, bad signature, expired, invalid, its ID already
+// used by the payer for another transfer) or answers with another
+// transfer's receipt fails and marks its payer unpaid; other errors leave
+// it pending.
 func (m *Meter) settle(ctx context.Context) error {
 	if m.cfg.Submit == nil {
 		return nil
@@ -766,13 +770,20 @@ func (m *Meter) settle(ctx context.Context) error {
 		var paid int64
 		if it.r.Payment != nil {
 			sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			_, err := m.cfg.Submit(sctx, *it.r.Payment)
+			rc, err := m.cfg.Submit(sctx, *it.r.Payment)
 			cancel()
 			switch {
+			case err == nil && !rc.Matches(&it.r.Payment.Transfer):
+				// The ledger answered for another transfer under this ID
+				// (one the payer spent the ID on first, under rules that
+				// did not scope IDs to their signer): the debt is unpaid.
+				reason = fmt.Sprintf("the ledger's receipt for payment %s is for %s from %s to %s, not %s from %s to %s",
+					it.r.Payment.ID, FormatCredits(rc.Amount), rc.From, rc.To,
+					FormatCredits(it.r.Payment.Amount), it.r.Payment.From, it.r.Payment.To)
 			case err == nil:
 				state, reason, paid = "settled", "", it.r.Payment.Amount
 			case errors.Is(err, ErrInsufficientFunds), errors.Is(err, ErrBadSignature), errors.Is(err, ErrExpired),
-				errors.Is(err, ErrInvalid), errors.Is(err, ErrUnknownAccount):
+				errors.Is(err, ErrInvalid), errors.Is(err, ErrUnknownAccount), errors.Is(err, ErrConflict):
 				reason = err.Error()
 			default:
 				if ctx.Err() != nil {

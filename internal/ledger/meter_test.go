@@ -117,7 +117,7 @@ func (l *fakeLedger) submit(_ context.Context, st SignedTransfer) (Receipt, erro
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.applied[st.ID] {
-		return Receipt{ID: st.ID, Replay: true}, nil
+		return Receipt{ID: st.ID, Amount: st.Amount, Kind: st.Kind, From: st.From, To: st.To, Replay: true}, nil
 	}
 	if l.bal[st.From] < st.Amount {
 		return Receipt{}, ErrInsufficientFunds
@@ -125,7 +125,7 @@ func (l *fakeLedger) submit(_ context.Context, st SignedTransfer) (Receipt, erro
 	l.bal[st.From] -= st.Amount
 	l.bal[st.To] += st.Amount
 	l.applied[st.ID] = true
-	return Receipt{ID: st.ID, Amount: st.Amount}, nil
+	return Receipt{ID: st.ID, Amount: st.Amount, Kind: st.Kind, From: st.From, To: st.To}, nil
 }
 
 func (l *fakeLedger) balance(a peer.ID) int64 {

@@ -88,6 +88,21 @@ type Receipt struct {
 	// Replay is true when this receipt answers a retry of an ID that had
 	// already applied; nothing was applied a second time.
 	Replay bool `json:"replay,omitempty"`
+	// Kind, From and To are those of the transfer that applied, so a
+	// caller can check the receipt is for the transfer it submitted.
+	Kind Kind   `json:"kind,omitempty"`
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// Matches reports whether r is the receipt of t (same ID, kind, accounts
+// and, for a plain transfer, amount): a caller that submitted t checks it
+// before it counts t as applied.
+func (r *Receipt) Matches(t *Transfer) bool {
+	if r.ID != t.ID || r.Kind != t.Kind || r.From != t.From || r.To != t.To {
+		return false
+	}
+	return t.Kind != KindTransfer || r.Amount == t.Amount
 }
 
 const signingDomain = "peerpath/ledger/transfer/v1\n"

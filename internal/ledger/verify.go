@@ -141,7 +141,7 @@ func (v *verifyingStore) StoreLogs(logs []*raft.Log) error {
 		return err
 	}
 	for _, l := range logs {
-		if l.Type != raft.LogCommand || len(l.Data) == 0 || l.Data[0] != cmdBatch {
+		if l.Type != raft.LogCommand || len(l.Data) == 0 || (l.Data[0] != cmdBatch && l.Data[0] != cmdBatchV2) {
 			continue
 		}
 		select {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -291,6 +292,9 @@ func (s *Service) Buy(ctx context.Context, listingID, out string) (BuyResult, er
 		if time.Now().UnixNano() >= ml.Expiry {
 			return res, fmt.Errorf("%w: listing %s", ErrExpired, listingID)
 		}
+		if err := s.checkSealed(ctx, ml); err != nil {
+			return res, err
+		}
 		orderID = ledger.NewID()
 		s.mu.Lock()
 		s.st.Orders[orderID] = ownOrder{ID: orderID, Listing: listingID, Title: title, Output: out, Created: time.Now().UnixNano()}
@@ -512,4 +516,25 @@ func (s *Service) Seller(ctx context.Context, seller string) (SellerInfo, error)
 	}
 	avg, n := meanStars(rs)
 	return SellerInfo{Seller: seller, Rating: avg, Count: n, Ratings: rs}, nil
+}
+
+// checkSealed refuses a listing whose key copies are not all sealed to
+// current ledger voters (or sealed to none): only a current voter can
+// release an order, so no one could release this one, and a copy held by
+// anyone else (its seller, say) is a listing built to cheat.
+func (s *Service) checkSealed(ctx context.Context, ml ledger.MarketListing) error {
+	st, err := s.cfg.Ledger.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("market: buy: ledger: %w", err)
+	}
+	if len(ml.Sealed) == 0 {
+		return fmt.Errorf("%w: listing %s: its key is sealed to no voter", ErrMismatch, ml.ID)
+	}
+	for holder := range ml.Sealed {
+		if !slices.Contains(st.Voters, holder) {
+			return fmt.Errorf("%w: listing %s: its key is sealed to %s, which is not a current ledger voter; no voter could release it to you",
+				ErrMismatch, ml.ID, holder)
+		}
+	}
+	return nil
 }

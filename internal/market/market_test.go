@@ -45,9 +45,15 @@ func newNetwork(t *testing.T, voters []string, operator string, balances map[str
 	n := &network{fsm: ledger.NewFSM(), idx: 1, voters: voters, operator: operator,
 		files: map[string][]byte{}, names: map[string]string{}, owners: map[string]string{}}
 	g, _ := json.Marshal(ledger.Genesis{Balances: balances, FeeBPS: 100, Operator: operator})
-	if out := n.fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: append([]byte{2}, g...)}); out != nil {
+	var conf raft.Configuration
+	for _, v := range voters {
+		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(v), Address: raft.ServerAddress(v)})
+	}
+	n.fsm.StoreConfiguration(1, conf)
+	if out := n.fsm.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: append([]byte{2}, g...)}); out != nil {
 		t.Fatalf("genesis: %v", out)
 	}
+	n.idx = 2
 	return n
 }
 
@@ -62,7 +68,7 @@ func (l nodeLedger) Submit(ctx context.Context, st ledger.SignedTransfer) (ledge
 	defer l.n.mu.Unlock()
 	l.n.idx++
 	b, _ := st.MarshalBinary()
-	data := []byte{1}
+	data := []byte{3} // a batch under ledger.RulesV2
 	data = binary.BigEndian.AppendUint64(data, uint64(time.Now().Add(l.n.skew).UnixNano()))
 	data = binary.AppendUvarint(data, 1)
 	data = append(data, b...)
@@ -99,6 +105,7 @@ func (l nodeLedger) PendingOrders() []ledger.Order {
 	return l.n.fsm.PendingOrders()
 }
 func (l nodeLedger) IsLeader() bool { return l.voter }
+func (l nodeLedger) Rules() int     { return l.n.fsm.Rules() }
 
 func (n *network) Share(ctx context.Context, path string) (string, error) {
 	b, err := os.ReadFile(path)

@@ -35,6 +35,9 @@ type Ledger interface {
 	// a non-voter).
 	PendingOrders() []ledger.Order
 	IsLeader() bool
+	// Rules is the rule set of a voter's own state (ledger.RulesV1 or
+	// ledger.RulesV2): it decides the form of a release.
+	Rules() int
 }
 
 // Files shares and fetches files by content id (the node adapts its share
@@ -500,10 +503,20 @@ func (s *Service) settle(ctx context.Context, o ledger.Order) error {
 	t := ledger.Transfer{ID: settleID(o.ID), Ref: o.ID}
 	if reason == "" {
 		t.Kind, t.To, t.Data = ledger.KindRelease, o.Seller, box
+		if s.cfg.Ledger.Rules() >= ledger.RulesV2 {
+			// The state machine checks the key itself against the
+			// commitment; the order keeps only the copy sealed to the buyer.
+			t.Data = ledger.Release{Key: key, Box: box}.Encode()
+		}
 		s.log.Info("releasing order", "order", o.ID, "seller", o.Seller)
 	} else {
 		t.Kind, t.To, t.Memo = ledger.KindRefund, o.Buyer, reason
 		s.log.Info("refunding order", "order", o.ID, "buyer", o.Buyer, "reason", reason)
 	}
-	return s.submit(ctx, t)
+	err = s.submit(ctx, t)
+	if errors.Is(err, ledger.ErrSettled) || errors.Is(err, ledger.ErrConflict) {
+		// Another voter (or an earlier attempt of this one) settled it.
+		return nil
+	}
+	return err
 }

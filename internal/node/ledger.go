@@ -196,4 +196,5 @@ func ledgerErrorStatus(m map[error]int) {
 	m[ledger.ErrLedgerExists] = http.StatusConflict
 	m[ledger.ErrNoLeader] = http.StatusServiceUnavailable
 	m[ledger.ErrBusy] = http.StatusTooManyRequests
+	m[ledger.ErrConflict] = http.StatusConflict
 }
