@@ -380,7 +380,8 @@ func (st *state) replay(t *SignedTransfer, rec appliedRec, hash []byte) (Receipt
 	if err := refuseReplay(t, rec.Receipt); err != nil {
 		return Receipt{}, err
 	}
-	if st.Rules >= RulesV2 && (rec.Hash == nil || !bytes.Equal(rec.Hash, hash)) {
+	// A record from RulesV1 has no hash: it answers as it did then.
+	if st.Rules >= RulesV2 && rec.Hash != nil && !bytes.Equal(rec.Hash, hash) {
 		return Receipt{}, fmt.Errorf("%w: transfer id %s was already used by %s for other content (ledger index %d); sign a new id",
 			ErrConflict, t.ID, t.Signer(), rec.Receipt.Index)
 	}

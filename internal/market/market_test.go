@@ -620,3 +620,21 @@ func TestBuyAfterLostReply(t *testing.T) {
 		t.Fatalf("buyer paid %d after the replay, want 2020000", paid)
 	}
 }
+
+// Buy refuses a listing whose key copies are not all sealed to current
+// ledger voters: no voter could release it, and a copy held by its seller
+// is a listing built to cheat.
+func TestBuyRefusesListingNotSealedToVoters(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	vid := w.voter.id
+	for _, sealed := range []map[string][]byte{{}, {w.seller.id: {1}}, {vid: {1}, w.seller.id: {1}}} {
+		err := w.buyer.checkSealed(ctx, ledger.MarketListing{ID: "L", ListingKey: ledger.ListingKey{Sealed: sealed}})
+		if !errors.Is(err, ErrMismatch) {
+			t.Fatalf("sealed to %v: %v", sealed, err)
+		}
+	}
+	if err := w.buyer.checkSealed(ctx, ledger.MarketListing{ID: "L", ListingKey: ledger.ListingKey{Sealed: map[string][]byte{vid: {1}}}}); err != nil {
+		t.Fatal(err)
+	}
+}
