@@ -87,6 +87,9 @@ func (s *Service) serveRequest(ctx context.Context, remote peer.ID, req clientRe
 		return clientResponse{Status: &st}
 	case opListing, opOrder, opOrders, opRatings:
 		return s.serveMarket(req)
+	case opInvite:
+		// Anyone may ask; acceptInvitation decides whom this voter trusts.
+		return responseFor(s.acceptInvitation(remote, req.Invitation))
 	}
 	// Genesis and membership changes: only from voters, only on the leader.
 	if !s.isVoter(remote) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -348,10 +349,12 @@ func TestServiceConfigAndLifecycle(t *testing.T) {
 	}
 }
 
-// TestCreateWaitsForQuorumAndResumes: Create on a lone voter cannot commit
-// the genesis; once the other voters run, calling Create again finishes it
-// without bootstrapping twice, and a third call says ErrLedgerExists.
-func TestCreateWaitsForQuorumAndResumes(t *testing.T) {
+// TestCreateWaitsForVotersAndResumes: Create on a lone voter waits for
+// the others to accept its invitation and bootstraps nothing meanwhile; a
+// Create that bootstrapped but gave up before its genesis committed (no
+// quorum yet) resumes without bootstrapping twice, and a further call says
+// ErrLedgerExists.
+func TestCreateWaitsForVotersAndResumes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	base := t.TempDir()
@@ -379,8 +382,19 @@ func TestCreateWaitsForQuorumAndResumes(t *testing.T) {
 	short, cancelShort := context.WithTimeout(ctx, 800*time.Millisecond)
 	err = first.svc.Create(short, ids, g)
 	cancelShort()
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Create without a quorum: %v, want a deadline error", err)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not answer the invitation") {
+		t.Fatalf("Create without the other voters: %v, want a deadline error naming a voter", err)
+	}
+	if len(first.raftServers()) != 0 {
+		t.Fatal("Create bootstrapped before the voters accepted")
+	}
+	// An earlier Create that bootstrapped and then gave up.
+	var conf raft.Configuration
+	for _, id := range ids {
+		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id.String()), Address: raftAddr(id)})
+	}
+	if err := first.svc.raft.Load().BootstrapCluster(conf).Error(); err != nil {
+		t.Fatal(err)
 	}
 	for i := 1; i < 3; i++ {
 		n, err := startNode(keys[i], cfg(i))

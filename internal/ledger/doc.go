@@ -10,7 +10,13 @@
 //     ServerAddress is a peer ID string. Incoming raft streams from peers
 //     that are not voters in the current configuration are reset before
 //     raft sees them (a voter with no configuration yet accepts only the
-//     peers in Config.Voters, so it can be bootstrapped or added).
+//     voters of the Invitation it accepted or, with none, the peers in
+//     Config.Voters, so it can be bootstrapped or added).
+//   - Invitation (invite.go) is how a fresh voter learns whom to trust:
+//     Create and AddVoter send each new voter the voter set and genesis
+//     hash, signed; it accepts only from a peer it was told of
+//     (Config.Voters, else Config.Inviters), from one inviter only, and
+//     persists it. Create bootstraps nothing until every voter accepted.
 //   - FSM is the state machine: balances, supply, applied transfer IDs,
 //     grant bookkeeping, a short history per account. Log entries are
 //     batches of signed transfers stamped with the leader's clock, or the

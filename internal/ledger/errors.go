@@ -65,6 +65,11 @@ var (
 	// ErrLedgerExists is returned by Create when this voter already has
 	// raft state (a ledger exists or it has joined one).
 	ErrLedgerExists = errors.New("ledger: ledger already exists")
+	// ErrInvitationRefused is returned by Create and AddVoter when a voter
+	// refused the invitation (the error names it and the flag that fixes
+	// it), and by a voter refusing one: an inviter it does not trust,
+	// another inviter's invitation already accepted, a ledger already held.
+	ErrInvitationRefused = errors.New("ledger: invitation refused")
 	// ErrNoLeader is returned (wrapped with the context's error) when no
 	// leader, or for a non-voter no voter, answered before the context ended.
 	ErrNoLeader = errors.New("ledger: no leader")
@@ -99,6 +104,7 @@ var errCodes = []error{
 	ErrReplayed,
 	ErrBusy,
 	ErrConflict,
+	ErrInvitationRefused,
 }
 
 // errNotLeader is internal: a forwarded request reached a voter that is not

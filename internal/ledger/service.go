@@ -36,9 +36,14 @@ type Config struct {
 	Voter bool
 	// Voters is a hint: peers believed to be voters. A non-voter asks them
 	// (before other connected peers that speak ClientProtocol); a voter with
-	// no raft configuration yet (a fresh node about to be bootstrapped or
-	// added) accepts raft streams only from them.
+	// no raft configuration and no accepted invitation yet (a fresh node
+	// about to be bootstrapped or added) accepts raft streams only from
+	// them, and invitations (see Invitation) only from them.
 	Voters []peer.ID
+	// Inviters are the peers a fresh voter with no Voters accepts an
+	// invitation from (the daemon passes its bootstrap peers: the operator
+	// named them). Unused when Voters is set.
+	Inviters []peer.ID
 
 	// BatchDelay is how long the leader waits for more transfers before
 	// appending a batch while earlier batches are still in flight.
@@ -92,6 +97,8 @@ type Service struct {
 	reqs     chan *pending
 	inflight chan struct{}
 	commits  sync.WaitGroup
+
+	invites *invitations // the invitation this voter accepted (voters only)
 
 	leaderHint atomic.Value       // peer.ID last seen leading (non-voters)
 	clients    *peerlimit.Limiter // ClientProtocol requests per non-voter peer
@@ -184,6 +191,11 @@ func (s *Service) startRaft() error {
 		store.Close()
 		return fmt.Errorf("ledger: snapshots: %w", err)
 	}
+	s.invites = &invitations{path: filepath.Join(s.cfg.Dir, InvitationFile)}
+	if err := s.invites.load(s.host.ID()); err != nil {
+		store.Close()
+		return err
+	}
 	layer := NewStreamLayer(s.host, s.isVoter, s.log)
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: layer, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog,
@@ -221,7 +233,8 @@ func (s *Service) startRaft() error {
 
 // isVoter reports whether p may speak RaftProtocol to this node: a voter
 // in the latest raft configuration or, while this node has none yet, a
-// peer in Config.Voters.
+// voter listed by the invitation it accepted or, with none, a peer in
+// Config.Voters.
 func (s *Service) isVoter(p peer.ID) bool {
 	if r := s.raft.Load(); r != nil {
 		servers := r.GetConfiguration().Configuration().Servers
@@ -232,6 +245,9 @@ func (s *Service) isVoter(p peer.ID) bool {
 				}
 			}
 			return false
+		}
+		if inv := s.invites.get(); inv != nil {
+			return inv.lists(p)
 		}
 	}
 	return slices.Contains(s.cfg.Voters, p)
@@ -499,7 +515,7 @@ func (s *Service) retry(ctx context.Context, op func(context.Context) error) err
 func retryable(err error) bool {
 	for _, decided := range []error{ErrInsufficientFunds, ErrBadSignature, ErrUnknownAccount,
 		ErrInvalid, ErrExpired, ErrGrantRefused, ErrNoLedger, ErrNotVoter, ErrLedgerExists,
-		errBadRequest, ErrNotFound, ErrSettled, ErrNotPermitted, ErrListing, ErrReplayed,
+		ErrInvitationRefused, errBadRequest, ErrNotFound, ErrSettled, ErrNotPermitted, ErrListing, ErrReplayed,
 		context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, decided) {
 			return false
@@ -611,12 +627,15 @@ func (s *Service) localStatus(r *raft.Raft) Status {
 
 // Create bootstraps a new ledger whose voters are voters (which must
 // include this node) and applies genesis through the log. Call it on one
-// running voter; the others must be running with empty state and, until a
-// quorum of them runs, Create waits (until ctx ends). It returns
-// ErrLedgerExists if this voter already has a ledger (or raft state for
-// other voters), ErrNotVoter on a non-voter. A Create that gave up before
-// its genesis committed may be called again with the same voters: it
-// resumes instead of bootstrapping twice.
+// running voter; the others must be running with empty state. First each
+// of them is sent a signed Invitation (the voter set and the genesis hash)
+// and must accept it; Create waits for every one of them (until ctx ends)
+// and bootstraps nothing before. A voter that refuses ends Create at once
+// with ErrInvitationRefused naming that voter and the flag that fixes it.
+// Create returns ErrLedgerExists if this voter already has a ledger (or
+// raft state for other voters), ErrNotVoter on a non-voter. A Create that
+// gave up after bootstrapping, before its genesis committed, may be called
+// again with the same voters: it resumes instead of bootstrapping twice.
 func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis) error {
 	r := s.raft.Load()
 	if r == nil {
@@ -637,6 +656,10 @@ func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis)
 			Suffrage: raft.Voter, ID: raft.ServerID(v.String()), Address: raft.ServerAddress(v.String()),
 		})
 	}
+	hash, err := genesis.Hash()
+	if err != nil {
+		return err
+	}
 	exists, err := raft.HasExistingState(s.store, s.store, s.snaps)
 	if err != nil {
 		return fmt.Errorf("ledger: create: %w", err)
@@ -644,6 +667,11 @@ func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis)
 	current := r.GetConfiguration().Configuration().Servers
 	switch {
 	case !exists && len(current) == 0:
+		// Every other voter must accept this ledger before anything is
+		// bootstrapped: a voter that refuses leaves no half-made ledger.
+		if err := s.inviteVoters(ctx, voters, hash); err != nil {
+			return fmt.Errorf("ledger: create: %w", err)
+		}
 		if err := r.BootstrapCluster(conf).Error(); err != nil {
 			if errors.Is(err, raft.ErrCantBootstrap) {
 				return ErrLedgerExists
@@ -657,6 +685,9 @@ func (s *Service) Create(ctx context.Context, voters []peer.ID, genesis Genesis)
 		// before its genesis committed (no quorum yet): apply it now. If a
 		// genesis did commit meanwhile, the state machine refuses this one.
 		s.log.Info("ledger: create: resuming genesis of a bootstrapped ledger")
+		if err := s.inviteVoters(ctx, voters, hash); err != nil {
+			return fmt.Errorf("ledger: create: %w", err)
+		}
 	}
 	data, err := encodeGenesis(genesis)
 	if err != nil {
@@ -713,11 +744,50 @@ func (s *Service) applyGenesis(ctx context.Context, g *Genesis, data []byte) err
 	return resp.err()
 }
 
-// AddVoter adds a voter to the ledger (it should be running as a voter
-// with no state, and with this ledger's voters in its Config.Voters).
-// Called on any voter; forwarded to the leader.
+// AddVoter adds a voter to the ledger: id must be running as a voter with
+// no state. This node first invites it (the current voters, id and the
+// genesis hash; see Invitation), so id must trust this node (this node in
+// its Config.Voters or, with none, its Config.Inviters); a refusal ends
+// AddVoter at once with ErrInvitationRefused. The change itself is
+// forwarded to the leader.
 func (s *Service) AddVoter(ctx context.Context, id peer.ID) error {
+	r := s.raft.Load()
+	if r == nil {
+		return ErrNotVoter
+	}
+	hash, err := s.genesisHash()
+	if err != nil {
+		return err
+	}
+	voters := []peer.ID{id}
+	for _, srv := range r.GetConfiguration().Configuration().Servers {
+		if v, err := peer.Decode(string(srv.ID)); err == nil && srv.Suffrage == raft.Voter {
+			voters = append(voters, v)
+		}
+	}
+	if id != s.host.ID() {
+		if !slices.Contains(voters, s.host.ID()) {
+			voters = append(voters, s.host.ID())
+		}
+		if err := s.inviteVoters(ctx, voters, hash, id); err != nil {
+			return fmt.Errorf("ledger: add voter: %w", err)
+		}
+	}
 	return s.membership(ctx, opAdd, id)
+}
+
+// inviteVoters signs an invitation to the ledger of voters and genesis hash and
+// has it accepted by the voters in only or, with none given, by every voter
+// but this node.
+func (s *Service) inviteVoters(ctx context.Context, voters []peer.ID, hash string, only ...peer.ID) error {
+	inv, err := NewInvitation(s.host.Peerstore().PrivKey(s.host.ID()), voters, hash)
+	if err != nil {
+		return err
+	}
+	if len(only) > 0 {
+		return s.inviteAll(ctx, inv, only)
+	}
+	return s.inviteAll(ctx, inv, nil)
 }
 
 // RemoveVoter removes a voter from the ledger. Called on any voter;

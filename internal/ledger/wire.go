@@ -12,8 +12,9 @@ import (
 )
 
 // ClientProtocol is the request/response protocol any node uses to reach
-// the ledger's voters: submit, balance, history, status, and (voters only)
-// genesis and membership changes. One request per stream; each message is a
+// the ledger's voters: submit, balance, history, status, an invitation to a
+// fresh voter (see Invitation), and (voters only) genesis and membership
+// changes. One request per stream; each message is a
 // uvarint length followed by that many bytes of JSON, at most maxFrame.
 const ClientProtocol protocol.ID = "/peerpath/ledger/client/1.0.0"
 
@@ -32,6 +33,7 @@ const (
 	opOrder   = "market_order"
 	opOrders  = "market_orders"
 	opRatings = "market_ratings"
+	opInvite  = "invite"
 )
 
 type clientRequest struct {
@@ -41,6 +43,8 @@ type clientRequest struct {
 	Limit    int             `json:"limit,omitempty"`
 	Genesis  *Genesis        `json:"genesis,omitempty"`
 	Peer     string          `json:"peer,omitempty"`
+	// Invitation asks a fresh voter to join a ledger (opInvite).
+	Invitation *Invitation `json:"invitation,omitempty"`
 	// Ref names the listing or order of a market query.
 	Ref string `json:"ref,omitempty"`
 	// Forwarded is set by a voter passing a request on to the leader; a
@@ -173,6 +177,13 @@ func decodeRequest(body []byte) (clientRequest, error) {
 	case opAdd, opRemove:
 		if req.Peer == "" || len(req.Peer) > maxAccountLen {
 			return clientRequest{}, fmt.Errorf("%w: peer", errBadRequest)
+		}
+	case opInvite:
+		if req.Invitation == nil {
+			return clientRequest{}, fmt.Errorf("%w: invitation missing", errBadRequest)
+		}
+		if err := req.Invitation.checkShape(); err != nil {
+			return clientRequest{}, err
 		}
 	default:
 		return clientRequest{}, fmt.Errorf("%w: op %q", errBadRequest, req.Op)
