@@ -120,7 +120,7 @@ func ledgerCmd(g *globals) *cobra.Command {
 	var genesis string
 	create := &cobra.Command{
 		Use:   "create --voters ID,ID,ID --genesis FILE",
-		Short: "Create a new ledger (run against one of the voters, all of them running)",
+		Short: "Create a new ledger (run against one of the voters, all of them running); each other voter must accept this node's invitation",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if len(voters) == 0 || genesis == "" {
@@ -172,7 +172,7 @@ func ledgerCmd(g *globals) *cobra.Command {
 		}
 	}
 	c.AddCommand(status, create,
-		voterCmd("add-voter", "Add a voter (a running node started with --ledger-voter)", "POST"),
+		voterCmd("add-voter", "Add a voter (a running node started with --ledger-voter that trusts this node: --ledger-voters or --bootstrap)", "POST"),
 		voterCmd("remove-voter", "Remove a voter", "DELETE"))
 	return c
 }

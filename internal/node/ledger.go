@@ -27,12 +27,21 @@ func (n *Node) newLedger(ctx context.Context) error {
 		}
 		hints = append(hints, id)
 	}
+	// A fresh voter told no voters trusts the peers it was told to
+	// bootstrap from to invite it into a ledger (see ledger.Invitation).
+	var inviters []peer.ID
+	for _, s := range cfg.Bootstrap {
+		if ai, err := peer.AddrInfoFromString(s); err == nil {
+			inviters = append(inviters, ai.ID)
+		}
+	}
 	l, err := ledger.New(ctx, ledger.Config{
-		Host:   n.p2p.Host(),
-		Dir:    filepath.Join(string(n.home), "ledger"),
-		Logger: n.log.With("sys", "ledger"),
-		Voter:  cfg.LedgerVoter,
-		Voters: hints,
+		Host:     n.p2p.Host(),
+		Dir:      filepath.Join(string(n.home), "ledger"),
+		Logger:   n.log.With("sys", "ledger"),
+		Voter:    cfg.LedgerVoter,
+		Voters:   hints,
+		Inviters: inviters,
 	})
 	if err != nil {
 		return err
@@ -194,6 +203,7 @@ func ledgerErrorStatus(m map[error]int) {
 	m[ledger.ErrNoLedger] = http.StatusServiceUnavailable
 	m[ledger.ErrNotVoter] = http.StatusConflict
 	m[ledger.ErrLedgerExists] = http.StatusConflict
+	m[ledger.ErrInvitationRefused] = http.StatusConflict
 	m[ledger.ErrNoLeader] = http.StatusServiceUnavailable
 	m[ledger.ErrBusy] = http.StatusTooManyRequests
 	m[ledger.ErrConflict] = http.StatusConflict
