@@ -308,8 +308,10 @@ func (s *Service) acceptInvitation(remote peer.ID, inv *Invitation) error {
 		// Its inviter updates it.
 	case prev != nil && !s.overrides(remote, prev):
 		return fmt.Errorf("%w: %s already accepted an invitation from %s", ErrInvitationRefused, self, prev.Inviter)
+	case !s.trusts(remote) && len(s.cfg.Voters) > 0:
+		return fmt.Errorf("%w: %s is not in this voter's --ledger-voters", ErrInvitationRefused, remote)
 	case !s.trusts(remote):
-		return fmt.Errorf("%w: %s is neither in this node's --ledger-voters nor one of its --bootstrap peers", ErrInvitationRefused, remote)
+		return fmt.Errorf("%w: %s is not one of this voter's --bootstrap peers, and it has no --ledger-voters", ErrInvitationRefused, remote)
 	}
 	if err := iv.save(inv); err != nil {
 		return err
@@ -397,7 +399,7 @@ func (s *Service) invite(ctx context.Context, v peer.ID, inv Invitation) error {
 // refusal is the error for voter v refusing self's invitation with why:
 // it names the voter and the flag that fixes it.
 func refusal(v, self peer.ID, why error) error {
-	fix := fmt.Sprintf("restart %s with --ledger-voters %s (or --bootstrap to this node) so it trusts this node's invitation", v, self)
+	fix := fmt.Sprintf("restart %s with --ledger-voters %s so it trusts this node's invitation", v, self)
 	switch {
 	case errors.Is(why, ErrNotVoter):
 		fix = fmt.Sprintf("restart %s with --ledger-voter", v)

@@ -231,6 +231,7 @@ func TestCreateInvitesVoters(t *testing.T) {
 		!strings.Contains(err.Error(), "--ledger-voters "+ids[0].String()) {
 		t.Fatalf("Create with a voter that trusts someone else: %v", err)
 	}
+	t.Logf("refusal: %v", err)
 	if ctx.Err() != nil {
 		t.Fatal("the refusal was not decided at once")
 	}
