@@ -56,6 +56,10 @@ type Node struct {
 	Size int64
 	// ModTime is the file's modification time as seen when it was read.
 	ModTime time.Time
+	// FileID is the identity of the file that was hashed (zero for folders,
+	// and where the platform has none): a server compares it with the file
+	// it opens before serving from it.
+	FileID FileID
 	// File is set for files.
 	File *FileManifest
 	// Dir is set for folders.
@@ -98,9 +102,15 @@ func (n *Node) Files() int {
 // symlink to a folder is skipped, so the tree has no cycles); special files,
 // entries whose names [ValidName] refuses, and unreadable files are left out
 // and reported to opts.Skipped. Small files are hashed in parallel, large
-// ones chunk-parallel with [HashFile]. BuildDir fails only if root itself
-// cannot be read, a folder has more than [MaxDirEntries] usable entries, or
-// ctx ends.
+// ones chunk-parallel. BuildDir fails only if root itself cannot be read, a
+// folder has more than [MaxDirEntries] usable entries, or ctx ends.
+//
+// Every file is read through a descriptor opened with [OpenInside], which
+// cannot leave root whatever links are re-pointed meanwhile, and whose
+// identity ([FileIDOf]) must be the one the scan saw; a file that became
+// another file between the scan and the hashing is skipped with
+// [ErrFileChanged] (a watcher re-indexes it), never hashed under the old
+// name. So no re-pointed link makes BuildDir hash a file outside root.
 func BuildDir(ctx context.Context, root string, opts BuildOptions) (*Node, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -110,7 +120,7 @@ func BuildDir(ctx context.Context, root string, opts BuildOptions) (*Node, error
 	if err != nil {
 		return nil, fmt.Errorf("content: build %s: %w", root, err)
 	}
-	info, err := os.Stat(realRoot)
+	info, err := os.Lstat(realRoot)
 	if err != nil {
 		return nil, fmt.Errorf("content: build %s: %w", root, err)
 	}
@@ -123,7 +133,11 @@ func BuildDir(ctx context.Context, root string, opts BuildOptions) (*Node, error
 	case info.Mode().IsRegular():
 		b.pending = append(b.pending, top)
 	case info.IsDir():
-		if err := b.scan(ctx, top, realRoot); err != nil {
+		if b.r, err = os.OpenRoot(realRoot); err != nil {
+			return nil, fmt.Errorf("content: build %s: %w", root, err)
+		}
+		defer b.r.Close()
+		if err := b.scan(ctx, top); err != nil {
 			return nil, err
 		}
 	default:
@@ -146,8 +160,9 @@ func BuildDir(ctx context.Context, root string, opts BuildOptions) (*Node, error
 
 type builder struct {
 	opts    BuildOptions
-	root    string
-	pending []*Node // files to hash
+	root    string   // the real path of the root
+	r       *os.Root // the root folder, when it is one
+	pending []*Node  // files to hash
 	mu      sync.Mutex
 	failed  map[*Node]error
 }
@@ -158,16 +173,33 @@ func (b *builder) skip(rel string, err error) {
 	}
 }
 
-// scan reads folder dir (n's path) recursively, adding children to n and
-// files to b.pending.
-func (b *builder) scan(ctx context.Context, n *Node, dir string) error {
+// scan reads the folder of n recursively, through b.r, adding children to
+// n and files to b.pending.
+func (b *builder) scan(ctx context.Context, n *Node) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ents, err := os.ReadDir(dir)
+	name := "."
+	if n.Rel != "" {
+		name = filepath.FromSlash(n.Rel)
+	}
+	d, err := b.r.Open(name)
 	if err != nil {
 		return fmt.Errorf("content: build: %w", err)
 	}
+	dinfo, err := d.Stat()
+	if err == nil && !os.SameFile(dinfo, n.info) {
+		err = fmt.Errorf("%w: folder %s was replaced", ErrFileChanged, n.Rel)
+	}
+	var ents []fs.DirEntry
+	if err == nil {
+		ents, err = d.ReadDir(-1)
+	}
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("content: build: %w", err)
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	for _, de := range ents {
 		name := de.Name()
 		rel := path.Join(n.Rel, name)
@@ -178,37 +210,28 @@ func (b *builder) scan(ctx context.Context, n *Node, dir string) error {
 		if b.opts.Ignore != nil && b.opts.Ignore(rel, de.IsDir()) {
 			continue
 		}
-		full := filepath.Join(dir, name)
-		info, err := de.Info()
+		info, err := de.Info() // Lstat: a link itself, not its target
 		if err != nil {
 			b.skip(rel, err)
 			continue
 		}
 		if info.Mode()&fs.ModeSymlink != 0 {
-			target, err := filepath.EvalSymlinks(full)
+			// The target as the descriptor sees it: a link leading out of
+			// the folder, or to a folder or special file, is left out.
+			f, tinfo, err := OpenInside(b.r, rel)
 			if err != nil {
-				b.skip(rel, err)
+				b.skip(rel, fmt.Errorf("%w: symlink to a file outside the shared folder, or not a regular file: %w", ErrSkipped, err))
 				continue
 			}
-			if !within(b.root, target) {
-				b.skip(rel, fmt.Errorf("%w: symlink points outside the shared folder", ErrSkipped))
-				continue
-			}
-			if info, err = os.Stat(target); err != nil {
-				b.skip(rel, err)
-				continue
-			}
-			if !info.Mode().IsRegular() {
-				b.skip(rel, fmt.Errorf("%w: symlink to a non-regular file", ErrSkipped))
-				continue
-			}
+			f.Close()
+			info = tinfo
 		}
 		child := &Node{Name: name, Rel: rel, info: info}
 		switch {
 		case info.Mode().IsRegular():
 			b.pending = append(b.pending, child)
 		case info.IsDir():
-			if err := b.scan(ctx, child, full); err != nil {
+			if err := b.scan(ctx, child); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -222,11 +245,6 @@ func (b *builder) scan(ctx context.Context, n *Node, dir string) error {
 		n.Children = append(n.Children, child)
 	}
 	return nil
-}
-
-// within reports whether target is root or below it.
-func within(root, target string) bool {
-	return target == root || strings.HasPrefix(target, root+string(filepath.Separator))
 }
 
 func (b *builder) fullPath(n *Node) string {
@@ -255,7 +273,7 @@ func (b *builder) hashAll(ctx context.Context) error {
 		}
 	}
 	hashOne := func(n *Node, workers int) {
-		m, err := HashFile(ctx, b.fullPath(n), b.opts.ChunkSize, workers)
+		m, err := b.hash(ctx, n, workers)
 		if err != nil {
 			b.mu.Lock()
 			b.failed[n] = err
@@ -295,11 +313,39 @@ func (b *builder) hashAll(ctx context.Context) error {
 	return nil
 }
 
+// hash opens n's file (through b.r for a folder, refusing a link for a
+// single file), checks that it is still the file the scan saw, and hashes
+// it through that descriptor.
+func (b *builder) hash(ctx context.Context, n *Node, workers int) (*FileManifest, error) {
+	var (
+		f    *os.File
+		info fs.FileInfo
+		err  error
+	)
+	if b.r != nil {
+		f, info, err = OpenInside(b.r, n.Rel)
+	} else if f, err = os.OpenFile(b.root, os.O_RDONLY|oNoFollow|oNonblock, 0); err == nil {
+		info, err = f.Stat()
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("content: hash %s: %w", b.fullPath(n), err)
+	}
+	defer f.Close()
+	if !os.SameFile(info, n.info) {
+		return nil, fmt.Errorf("%w: %s is another file than when the folder was read", ErrFileChanged, b.fullPath(n))
+	}
+	return hashOpen(ctx, f, info, b.fullPath(n), b.opts.ChunkSize, workers)
+}
+
 func (b *builder) setFile(n *Node, m *FileManifest) {
 	n.File = m
 	n.ID = m.ID()
 	n.Size = m.Size
 	n.ModTime = n.info.ModTime()
+	n.FileID, _ = FileIDOf(n.info)
 }
 
 // assemble computes folder manifests bottom-up, dropping files that failed.

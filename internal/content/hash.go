@@ -62,6 +62,12 @@ func HashFile(ctx context.Context, path string, chunkSize, workers int) (*FileMa
 	if err != nil {
 		return nil, fmt.Errorf("content: hash: %w", err)
 	}
+	return hashOpen(ctx, f, before, path, chunkSize, workers)
+}
+
+// hashOpen is HashFile over the open file f, whose Stat is before; path
+// names it in errors.
+func hashOpen(ctx context.Context, f *os.File, before os.FileInfo, path string, chunkSize, workers int) (*FileManifest, error) {
 	if !before.Mode().IsRegular() {
 		return nil, fmt.Errorf("content: hash %s: not a regular file", path)
 	}

@@ -30,7 +30,7 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, f.rel_path, c.idx, f.size, f.chunk_size
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, f.rel_path, c.idx, f.size, f.chunk_size, f.file_dev, f.file_ino
 		FROM share_chunks c JOIN share_files f ON f.id = c.file_id JOIN share_roots r ON r.id = f.share_id
 		WHERE c.key = ? LIMIT ?`, chunkKey(digest[:]), maxChunkCandidates)
 	if err != nil {
@@ -40,15 +40,17 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 		shareID   int64
 		root, rel string
 		off, n    int64
+		fid       content.FileID
 	}
 	var cands []candidate
 	for rows.Next() {
 		var c candidate
-		var idx, size, chunkSize int64
-		if err := rows.Scan(&c.shareID, &c.root, &c.rel, &idx, &size, &chunkSize); err != nil {
+		var idx, size, chunkSize, dev, ino int64
+		if err := rows.Scan(&c.shareID, &c.root, &c.rel, &idx, &size, &chunkSize, &dev, &ino); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("share: chunk %s: %w", id, err)
 		}
+		c.fid = content.FileID{Dev: uint64(dev), Ino: uint64(ino)}
 		c.off = idx * chunkSize
 		c.n = min(chunkSize, size-c.off)
 		cands = append(cands, c)
@@ -74,14 +76,15 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 		if c.rel != "" {
 			path = filepath.Join(c.root, filepath.FromSlash(c.rel))
 		}
-		err := readAt(path, data, c.off)
+		err := readShared(c.root, c.rel, c.fid, data, c.off)
 		if err == nil {
 			err = content.Verify(id, data)
 		}
 		if err == nil {
 			return data, nil
 		}
-		if errors.Is(err, content.ErrHashMismatch) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, content.ErrHashMismatch) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrNotExist) ||
+			errors.Is(err, content.ErrFileChanged) || errors.Is(err, content.ErrNotInside) {
 			mismatch = mismatch || errors.Is(err, content.ErrHashMismatch)
 			// Logged at debug: a busy peer may ask for many chunks of one
 			// changed file; the re-index (at most one per debounce period)
@@ -97,12 +100,40 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 	return nil, fmt.Errorf("%w: chunk %s: %w", ErrNotFound, id, errors.Join(errs...))
 }
 
-func readAt(path string, data []byte, off int64) error {
-	f, err := os.Open(path)
+// readShared reads len(data) bytes at off from the file rel of the share at
+// root (rel "" for a shared file), through a descriptor it checks first:
+// opened with [content.OpenInside], so no link leads it out of the shared
+// folder, and whose identity must be want, the file that was hashed. A file
+// that is not the one indexed (a link re-pointed, a file renamed over) is
+// refused with an error wrapping [content.ErrFileChanged], before a byte of
+// it is read; the caller schedules a re-index.
+func readShared(root, rel string, want content.FileID, data []byte, off int64) error {
+	var (
+		f    *os.File
+		info os.FileInfo
+		err  error
+	)
+	if rel == "" {
+		// A shared file: its path is the one the user chose.
+		if f, err = os.Open(root); err == nil {
+			if info, err = f.Stat(); err != nil {
+				f.Close()
+			}
+		}
+	} else {
+		var r *os.Root
+		if r, err = os.OpenRoot(root); err == nil {
+			f, info, err = content.OpenInside(r, rel)
+			r.Close()
+		}
+	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if got, ok := content.FileIDOf(info); ok && got != want {
+		return fmt.Errorf("%w: another file than the one indexed (identity %v, indexed %v)", content.ErrFileChanged, got, want)
+	}
 	n, err := f.ReadAt(data, off)
 	if n == len(data) {
 		return nil

@@ -15,7 +15,7 @@ import (
 
 // loadFiles returns the catalog rows of the share at abs, by rel path.
 func (s *Service) loadFiles(ctx context.Context, abs string) (map[string]*fileRow, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT f.rel_path, f.id, f.is_dir, f.size, f.mtime_ns, f.cid
+	rows, err := s.db.QueryContext(ctx, `SELECT f.rel_path, f.id, f.is_dir, f.size, f.mtime_ns, f.file_dev, f.file_ino, f.cid
 		FROM share_files f JOIN share_roots r ON r.id = f.share_id WHERE r.path = ?`, abs)
 	if err != nil {
 		return nil, fmt.Errorf("share: load files: %w", err)
@@ -25,9 +25,11 @@ func (s *Service) loadFiles(ctx context.Context, abs string) (map[string]*fileRo
 	for rows.Next() {
 		var rel string
 		r := &fileRow{}
-		if err := rows.Scan(&rel, &r.id, &r.isDir, &r.size, &r.mtime, &r.cid); err != nil {
+		var dev, ino int64
+		if err := rows.Scan(&rel, &r.id, &r.isDir, &r.size, &r.mtime, &dev, &ino, &r.cid); err != nil {
 			return nil, fmt.Errorf("share: load files: %w", err)
 		}
+		r.fid = content.FileID{Dev: uint64(dev), Ino: uint64(ino)}
 		out[rel] = r
 	}
 	if err := rows.Err(); err != nil {
@@ -82,8 +84,8 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 		return fail(err)
 	}
 
-	insFile, err := tx.PrepareContext(ctx, `INSERT INTO share_files (share_id, rel_path, name, is_dir, size, mtime_ns, chunk_size, cid)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	insFile, err := tx.PrepareContext(ctx, `INSERT INTO share_files (share_id, rel_path, name, is_dir, size, mtime_ns, chunk_size, cid, file_dev, file_ino)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return fail(err)
 	}
@@ -109,8 +111,9 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 		}
 		ex := existing[n.Rel]
 		if ex != nil && ex.isDir == isDir && ex.cid == id {
-			if ex.size != n.Size || ex.mtime != mtime {
-				if _, err := tx.ExecContext(ctx, `UPDATE share_files SET size = ?, mtime_ns = ? WHERE id = ?`, n.Size, mtime, ex.id); err != nil {
+			if ex.size != n.Size || ex.mtime != mtime || ex.fid != n.FileID {
+				if _, err := tx.ExecContext(ctx, `UPDATE share_files SET size = ?, mtime_ns = ?, file_dev = ?, file_ino = ? WHERE id = ?`,
+					n.Size, mtime, int64(n.FileID.Dev), int64(n.FileID.Ino), ex.id); err != nil {
 					return err
 				}
 			}
@@ -134,7 +137,8 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 			if n.File != nil {
 				chunkSize = n.File.ChunkSize
 			}
-			if err := insFile.QueryRowContext(ctx, shareID, n.Rel, n.Name, isDir, n.Size, mtime, chunkSize, id).Scan(&fileID); err != nil {
+			if err := insFile.QueryRowContext(ctx, shareID, n.Rel, n.Name, isDir, n.Size, mtime, chunkSize, id,
+				int64(n.FileID.Dev), int64(n.FileID.Ino)).Scan(&fileID); err != nil {
 				return err
 			}
 			if n.File != nil {

@@ -11,7 +11,9 @@ const component = "share"
 //   - share_roots: one row per shared path (file or folder).
 //   - share_files: every file and folder inside a share (rel_path "" is the
 //     root itself), with the size and modification time seen when it was
-//     hashed, so re-indexing rehashes only what changed.
+//     hashed, so re-indexing rehashes only what changed, and its identity
+//     (file_dev, file_ino), so a name re-pointed at another file is never
+//     served.
 //   - share_chunks: where each chunk lives (file and index; the offset and
 //     length follow from the file's size and chunk size), looked up by the
 //     first 8 bytes of the chunk's BLAKE3 digest as an integer key. The
@@ -59,5 +61,13 @@ CREATE TABLE share_manifests (
 	cid  TEXT PRIMARY KEY,
 	data BLOB NOT NULL
 ) WITHOUT ROWID;
+`},
+	// The identity (device, inode) of each file as hashed: a chunk is
+	// served only from a descriptor whose identity matches. Rows from
+	// before have none (0, 0), so they are rehashed on the next index and
+	// not served until then.
+	{Version: 2, SQL: `
+ALTER TABLE share_files ADD COLUMN file_dev INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE share_files ADD COLUMN file_ino INTEGER NOT NULL DEFAULT 0;
 `},
 }

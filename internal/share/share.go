@@ -277,7 +277,8 @@ func (s *Service) AddDownloaded(ctx context.Context, path string, id cid.Cid, ma
 		if !info.Mode().IsRegular() || info.Size() != m.Size {
 			return fmt.Errorf("share: add downloaded %s: %w: on disk %d bytes, manifest %d", abs, content.ErrHashMismatch, info.Size(), m.Size)
 		}
-		tree := &content.Node{Name: filepath.Base(abs), ID: id, Size: m.Size, ModTime: info.ModTime(), File: m}
+		fid, _ := content.FileIDOf(info)
+		tree := &content.Node{Name: filepath.Base(abs), ID: id, Size: m.Size, ModTime: info.ModTime(), FileID: fid, File: m}
 		_, err = s.store(ctx, abs, tree, true)
 		return err
 	default:
@@ -430,6 +431,7 @@ type fileRow struct {
 	isDir  bool
 	size   int64
 	mtime  int64
+	fid    content.FileID
 	cid    string
 	reused bool
 }
@@ -471,7 +473,8 @@ func (s *Service) index(ctx context.Context, abs string, o indexOpts) (Share, er
 				s.onFile()
 			}
 			row, ok := existing[rel]
-			if !ok || row.isDir || force[rel] || row.size != info.Size() || row.mtime != info.ModTime().UnixNano() {
+			fid, _ := content.FileIDOf(info)
+			if !ok || row.isDir || force[rel] || row.size != info.Size() || row.mtime != info.ModTime().UnixNano() || row.fid != fid {
 				return nil
 			}
 			m, err := s.loadFileManifest(ctx, row.cid)
