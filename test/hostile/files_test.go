@@ -21,6 +21,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/content"
@@ -312,4 +313,167 @@ func TestPauseResumeTenTimes(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes, %v", len(got), err)
 	}
+}
+
+// fetchBlock asks peer p for one manifest (op 1) or chunk (op 2) over the
+// block protocol and returns the response's status and body.
+func fetchBlock(ctx context.Context, h host.Host, p peer.ID, op byte, id cid.Cid) (byte, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := h.NewStream(ctx, p, blockProtocol)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(10 * time.Second))
+	raw := id.Bytes()
+	if _, err := st.Write(append([]byte{op, byte(len(raw))}, raw...)); err != nil {
+		return 0, nil, err
+	}
+	var hdr [5]byte
+	if _, err := io.ReadFull(st, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > 64<<20 {
+		return 0, nil, fmt.Errorf("response of %d bytes", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(st, body); err != nil {
+		return 0, nil, err
+	}
+	return hdr[0], body, nil
+}
+
+// A symlink inside a shared folder is re-pointed, again and again, between
+// a file inside the folder and the daemon's identity.key while the daemon
+// indexes the folder. A hostile peer then asks for every file of the share
+// over the block protocol, many times: no byte of identity.key is ever
+// served, and no manifest of it is ever offered.
+func TestSymlinkRaceNeverServesOutside(t *testing.T) {
+	d := harness.Start(t)
+	h, _ := newPeer(t, d)
+	pid := mustID(t, d)
+	key, err := os.ReadFile(filepath.Join(d.Home, "identity.key"))
+	if err != nil || len(key) == 0 {
+		t.Fatalf("identity.key: %v", err)
+	}
+	keyFile := content.HashBytes(key, 0).ID()
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Many small files widen the time between reading the folder and
+	// hashing each file, where the old code followed the link again.
+	for i := range 300 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.txt", i)), []byte(fmt.Sprintf("file %d", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := filepath.Join(dir, "good.txt")
+	if err := os.WriteFile(good, bytes.Repeat([]byte("g"), len(key)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("good.txt", link); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := d.Client.AddShare(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+
+	// Re-point link between good.txt and identity.key, atomically (rename
+	// over it), until the test ends.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tmp := filepath.Join(filepath.Dir(dir), "tmp-link")
+		targets := []string{"good.txt", filepath.Join(d.Home, "identity.key")}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.Remove(tmp)
+			if err := os.Symlink(targets[i%2], tmp); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := os.Rename(tmp, link); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+
+	leaked := func(b []byte) bool {
+		return len(b) > 0 && (bytes.Contains(b, key) || bytes.Contains(key, b) && len(b) >= 16)
+	}
+	listed, servedLink := false, 0
+	for round := range 30 {
+		// A new modification time makes the daemon hash the link's target
+		// again rather than reuse what it indexed before.
+		mt := time.Now().Add(time.Duration(round+1) * time.Second)
+		if err := os.Chtimes(good, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+		sh, err := d.Client.AddShare(ctx, dir)
+		if err != nil {
+			t.Fatalf("round %d: re-index: %v", round, err)
+		}
+		root, err := cid.Decode(sh.CID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body, err := fetchBlock(ctx, h, pid, 1, root)
+		if err != nil || status != 0 {
+			continue // re-indexed meanwhile: next round
+		}
+		dm, err := content.DecodeDirManifest(body)
+		if err != nil {
+			t.Fatalf("round %d: root manifest: %v", round, err)
+		}
+		for _, e := range dm.Entries {
+			if e.Name != "link" && e.Name != "good.txt" {
+				continue
+			}
+			if e.ID.Equals(keyFile) && !listed {
+				listed = true
+				t.Errorf("round %d: the share lists identity.key's manifest as %q", round, e.Name)
+			}
+			status, body, err := fetchBlock(ctx, h, pid, 1, e.ID)
+			if err != nil || status != 0 {
+				continue
+			}
+			if leaked(body) {
+				t.Fatalf("round %d: a manifest holding identity.key's bytes was served", round)
+			}
+			fm, err := content.DecodeFileManifest(body)
+			if err != nil {
+				t.Fatalf("round %d: %s: %v", round, e.Name, err)
+			}
+			for _, c := range fm.Chunks {
+				// Ask many times: the link keeps moving.
+				for range 20 {
+					status, body, err := fetchBlock(ctx, h, pid, 2, c)
+					if err == nil && status == 0 && leaked(body) {
+						t.Fatalf("round %d: the daemon served identity.key's bytes as %q", round, e.Name)
+					}
+					if err == nil && status == 0 && e.Name == "link" {
+						servedLink++
+					}
+				}
+			}
+		}
+	}
+	// The attack ran: the link was indexed and served (its honest target)
+	// while it kept moving.
+	if servedLink == 0 {
+		t.Fatal("the link was never served: the test proved nothing")
+	}
+	t.Logf("the link's honest bytes were served %d times", servedLink)
 }
