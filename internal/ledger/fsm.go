@@ -38,12 +38,20 @@ const (
 	// down, settlement by the voters a seller named.
 	RulesV1 = 0
 	// RulesV2 scopes transfer IDs to their signer and refuses an ID reused
-	// with other content (ErrConflict), rounds fees up, registers a listing
+	// with other content (ErrConflict), rounds fees up, charges OpenFee for
+	// a payment that opens an account (with an operator), registers a listing
 	// only with its key sealed to current voters, and lets only current
 	// voters settle an order, a release carrying the key, which must
 	// match the listing's commitment (escrow.go).
 	RulesV2 = 2
 )
+
+// OpenFee is what a payment that opens an account (one the ledger has
+// never seen) pays the operator on top of its fee, under RulesV2 on a
+// ledger with an operator: every account in every voter's state costs
+// whoever made it at least this much, so a stranger's dust accounts are
+// bounded by the credits it is willing to give up (0.001 credits each).
+const OpenFee = 1000
 
 // Bounds on a batch entry, checked before decoding it.
 const (
@@ -307,6 +315,9 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 		if err != nil {
 			return Receipt{}, err
 		}
+		if st.opens(t.To) {
+			fee += OpenFee
+		}
 		need, err := st.need(t.Amount, fee)
 		if err != nil {
 			return Receipt{}, err
@@ -362,6 +373,17 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 	}
 	st.Applied[key] = ar
 	return rec, nil
+}
+
+// opens reports whether a payment to acct opens an account and so pays
+// OpenFee: under RulesV2, on a ledger with an operator, to an account the
+// ledger has never seen (the operator's own excepted).
+func (st *state) opens(acct string) bool {
+	if st.Rules < RulesV2 || st.Genesis.Operator == "" || acct == st.Genesis.Operator {
+		return false
+	}
+	_, seen := st.Balances[acct]
+	return !seen
 }
 
 // appliedKey is the key of t's ID in st.Applied: under RulesV2 the ID is

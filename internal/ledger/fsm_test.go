@@ -179,7 +179,7 @@ func TestOverdraftRefused(t *testing.T) {
 func TestFeeMath(t *testing.T) {
 	alice, bob, op := newAccount(t), newAccount(t), newAccount(t)
 	f := newLedger(t, Genesis{
-		Balances: map[string]int64{alice.id: 2 * MicroPerCredit},
+		Balances: map[string]int64{alice.id: 2 * MicroPerCredit, bob.id: 0}, // bob's account is open: no OpenFee
 		FeeBPS:   250, Operator: op.id,
 	})
 	now := time.Now()
@@ -432,7 +432,7 @@ func (s *memSink) Close() error  { s.closed = true; return nil }
 
 func TestSnapshotRestore(t *testing.T) {
 	alice, bob, op := newAccount(t), newAccount(t), newAccount(t)
-	f := newLedger(t, Genesis{Balances: map[string]int64{alice.id: 1000}, FeeBPS: 100, Operator: op.id,
+	f := newLedger(t, Genesis{Balances: map[string]int64{alice.id: 1000, bob.id: 0}, FeeBPS: 100, Operator: op.id,
 		Grant: &GrantConfig{Amount: 7, MaxPerHour: 10}})
 	now := time.Now()
 	var sts []SignedTransfer

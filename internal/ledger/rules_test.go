@@ -229,3 +229,38 @@ func TestReceiptMatches(t *testing.T) {
 		}
 	}
 }
+
+// A payment that opens an account pays OpenFee to the operator, once: a
+// stranger's accounts in the voters' state each cost it 0.001 credits,
+// and splitting a payment into dust saves no fee.
+func TestOpenFeeAndDust(t *testing.T) {
+	alice, bob, op := newAccount(t), newAccount(t), newAccount(t)
+	f := newLedger(t, Genesis{Balances: map[string]int64{alice.id: 1_000_000}, FeeBPS: 100, Operator: op.id})
+	now := time.Now()
+	r := applyOne(t, f, 2, now, signAt(t, alice, Transfer{ID: NewID(), To: bob.id, Amount: 1}, now))
+	if r.Err != nil || r.Receipt.Fee != 1+OpenFee || r.Receipt.Amount != 1 {
+		t.Fatalf("payment opening an account: %+v", r)
+	}
+	r = applyOne(t, f, 3, now, signAt(t, alice, Transfer{ID: NewID(), To: bob.id, Amount: 1}, now))
+	if r.Err != nil || r.Receipt.Fee != 1 {
+		t.Fatalf("second payment: %+v", r)
+	}
+	// The operator's own account opens for free.
+	r = applyOne(t, f, 4, now, signAt(t, alice, Transfer{ID: NewID(), To: op.id, Amount: 100}, now))
+	if r.Err != nil || r.Receipt.Fee != 1 {
+		t.Fatalf("payment to the operator: %+v", r)
+	}
+	// Opening accounts costs OpenFee each: a stranger with 0.01 credits
+	// opens at most 9 more.
+	stranger := newAccount(t)
+	applyOne(t, f, 5, now, signAt(t, alice, Transfer{ID: NewID(), To: stranger.id, Amount: 10_000}, now))
+	opened := 0
+	for i := range 20 {
+		if r := applyOne(t, f, uint64(6+i), now, signAt(t, stranger, Transfer{ID: NewID(), To: newAccount(t).id, Amount: 1}, now)); r.Err == nil {
+			opened++
+		}
+	}
+	if opened > 10_000/(OpenFee+2) {
+		t.Fatalf("a stranger with 0.01 credits opened %d accounts", opened)
+	}
+}

@@ -134,6 +134,15 @@ func identityKey(t *testing.T, d *harness.Daemon) crypto.PrivKey {
 	return key
 }
 
+func mustKey(t *testing.T) crypto.PrivKey {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
@@ -309,8 +318,8 @@ func TestMoneyPreSpentSettlementID(t *testing.T) {
 }
 
 // Class 4 and the amounts of class 17: a payment too small for a
-// percentage fee still pays one (so splitting a payment saves nothing, and
-// every account a stranger opens with a payment costs it a fee); an
+// percentage fee still pays one (so splitting a payment saves nothing); a
+// payment that opens an account pays a one-time 0.001 credits; an
 // amount whose fee would overflow is a bad request (400), not a 402 with
 // a negative "needs".
 func TestMoneyFeesAndAmounts(t *testing.T) {
@@ -326,6 +335,16 @@ func TestMoneyFeesAndAmounts(t *testing.T) {
 	}
 	if rc.Fee.String() != "0.000001" {
 		t.Fatalf("a payment of 0.000099 credits at 1%% paid fee %s, want 0.000001", rc.Fee)
+	}
+	// Opening an account costs a one-time 0.001 credits on top: dust
+	// accounts in the voters' state cost their maker real credits.
+	stranger, err := peer.IDFromPrivateKey(mustKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err = b.Client.Send(ctx, api.SendRequest{To: stranger.String(), Amount: "0.000001"})
+	if err != nil || rc.Fee.String() != "0.001001" {
+		t.Fatalf("dust opening an account: %+v, %v; want fee 0.001001", rc, err)
 	}
 	var ae *api.Error
 	_, err = b.Client.Send(ctx, api.SendRequest{To: vid, Amount: "9223372036854"})
