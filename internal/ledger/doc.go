@@ -38,18 +38,35 @@
 //   - Accounts are peer ID strings; amounts are int64 micro-credits
 //     (ParseCredits, FormatCredits). An account never seen has balance
 //     zero; sending to it creates it; sending from it is an overdraft.
-//   - A transfer ID applies at most once. A retry of an applied ID returns
-//     the original receipt (Receipt.Replay set) and changes nothing, except
-//     a purchase (KindBuy): a replayed order is refused with ErrReplayed. A
-//     transfer that failed (overdraft, say) does not consume its ID.
+//   - A transfer ID is scoped to its signer and applies at most once: the
+//     state remembers (signer, ID), so no account can make another's ID
+//     "already applied". A retry with the same content (every signed field
+//     but Time) returns the original receipt (Receipt.Replay set) and
+//     changes nothing; the same ID with other content is refused with
+//     ErrConflict; a purchase (KindBuy) replayed is refused with
+//     ErrReplayed. A transfer that failed (overdraft, say) does not consume
+//     its ID. A Receipt names the kind, payer and payee, so a caller (the
+//     meter) checks it is the receipt of the transfer it submitted.
 //   - Applied IDs are remembered for Genesis.IDWindow (default 15 minutes)
 //     of ledger time: a transfer whose own Time is further than that from
 //     the ledger clock (the newest leader time seen) is refused with
 //     ErrExpired, so forgetting older IDs can never let one apply twice.
-//   - No balance goes negative: the payer needs amount plus fee.
+//   - No balance goes negative: the payer needs amount plus fee; an amount
+//     whose sum with its fee overflows is ErrInvalid (a bad request).
 //   - The operator fee is Genesis.FeeBPS basis points of the amount,
-//     rounded down, paid by the payer to Genesis.Operator on top of the
-//     amount; the receiver gets exactly the amount.
+//     rounded up (any payment pays at least one micro-credit when the fee
+//     is on, so splitting a payment saves nothing), paid by the payer to
+//     Genesis.Operator on top of the amount; the receiver gets exactly the
+//     amount. A payment that opens an account the ledger has never seen
+//     pays OpenFee more to the operator, so each account in the voters'
+//     state costs its maker 0.001 credits.
+//   - Rule sets are versioned in the state (RulesV1, RulesV2): a leader of
+//     this version writes cmdBatchV2 entries and the state moves to
+//     RulesV2 (for good) at the first one; entries written before it apply
+//     under the rules they were written for (IDs global, fees rounded
+//     down, settlement by the accounts a seller named), so an old log
+//     replays to the state it had. The voters the market rules need come
+//     from raft's configuration entries (FSM.StoreConfiguration).
 //   - Supply is the genesis total and changes only through grants: when
 //     Genesis.Grant is set, an account that has never held credits may ask
 //     once (NewGrantRequest, signed by itself) for Grant.Amount, at most
@@ -78,8 +95,11 @@
 // micro-credits, signed by the payer, with an ID derived from the range:
 // an ordinary transfer, so the voters check the payer's signature and
 // balance as for any other, and it applies once whoever submits it. The
-// payee settles the pending ones every SettleEvery; one the ledger refuses
-// for good (overdraft, expired) fails and drops its payer's priority.
+// payee settles the pending ones every SettleEvery and counts one paid
+// only on the ledger's receipt of that very transfer (ID, payer, payee,
+// amount); one the ledger refuses for good (overdraft, expired, its ID
+// already spent by the payer on another transfer) fails and drops its
+// payer's priority.
 // [Meter.Priority] ranks peers for scarce upload: those that paid at this
 // node's price within the last hour, then those that uploaded back at least
 // half of what they took, then the rest.
