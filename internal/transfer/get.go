@@ -316,7 +316,8 @@ type planDir struct {
 
 // planner walks a folder tree before anything is written.
 type planner struct {
-	ss         *session
+	// fetch returns the verified, decoded manifest id.
+	fetch      func(ctx context.Context, id cid.Cid) (any, error)
 	plan       Plan
 	entries    int
 	maxEntries int
@@ -333,21 +334,37 @@ type planner struct {
 // folder manifest is fetched once, and the walk stops at the first breach,
 // so its cost is bounded by the limits, not by what the manifests claim.
 func (ss *session) planTree(ctx context.Context, root *content.DirManifest) (*planDir, error) {
-	pl := &planner{
-		ss:         ss,
-		maxEntries: cmp.Or(ss.opt.MaxEntries, DefaultMaxEntries),
-		maxSize:    cmp.Or(ss.opt.MaxSize, DefaultMaxSize),
-		seen:       make(map[string]*planDir),
-		entries:    1, // the root folder
+	fetch := func(ctx context.Context, id cid.Cid) (any, error) {
+		_, m, err := ss.fetchManifest(ctx, id, []cid.Cid{ss.root})
+		return m, err
 	}
-	tree, err := pl.dir(ctx, root, ss.root, "", 0)
+	tree, plan, err := planTree(ctx, root, ss.root, cmp.Or(ss.opt.MaxEntries, DefaultMaxEntries),
+		cmp.Or(ss.opt.MaxSize, DefaultMaxSize), fetch)
 	if err != nil {
 		return nil, err
 	}
-	if err := ss.checkPlan(pl.plan); err != nil {
+	if err := ss.checkPlan(plan); err != nil {
 		return nil, err
 	}
 	return tree, nil
+}
+
+// planTree plans the tree of the folder manifest root (whose id is id),
+// fetching folder manifests with fetch; see [session.planTree].
+func planTree(ctx context.Context, root *content.DirManifest, id cid.Cid, maxEntries int, maxSize int64,
+	fetch func(context.Context, cid.Cid) (any, error)) (*planDir, Plan, error) {
+	pl := &planner{
+		fetch:      fetch,
+		maxEntries: maxEntries,
+		maxSize:    maxSize,
+		seen:       make(map[string]*planDir),
+		entries:    1, // the root folder
+	}
+	tree, err := pl.dir(ctx, root, id, "", 0)
+	if err != nil {
+		return nil, Plan{}, err
+	}
+	return tree, pl.plan, nil
 }
 
 func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, rel string, depth int) (*planDir, error) {
@@ -383,7 +400,7 @@ func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, 
 				mak(&pd.subs)[e.Name] = prev
 				continue
 			}
-			_, v, err := pl.ss.fetchManifest(ctx, e.ID, []cid.Cid{pl.ss.root})
+			v, err := pl.fetch(ctx, e.ID)
 			if err != nil {
 				return nil, err
 			}
