@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -348,6 +349,10 @@ func (r *Runner) runChild(ctx context.Context, m *Module, u Unit, lim Limits) (R
 	if err != nil {
 		return Result{}, err
 	}
+	if err := limitChild(c.cmd.Process.Pid, lim.MemoryBytes, len(m.wasm)); err != nil {
+		c.kill()
+		return Result{}, err
+	}
 	req := childRequest{CacheDir: r.childDir, Ceiling: r.ceiling, Unit: u, SeedSet: u.Seed != nil, Limits: lim}
 	if !c.loaded {
 		req.Wasm = m.wasm
@@ -389,6 +394,10 @@ func (r *Runner) runChild(ctx context.Context, m *Module, u Unit, lim Limits) (R
 	if rep.err != nil {
 		c.kill()
 		errOut, _ := c.stderr.result()
+		if bytes.Contains(errOut, []byte("out of memory")) {
+			// The child hit the limits limitChild set on it as a whole.
+			return Result{Duration: time.Since(start)}, fmt.Errorf("sandbox: %w: the unit's process ran out of memory: %q", ErrMemory, firstLine(string(errOut)))
+		}
 		return Result{Duration: time.Since(start)}, fmt.Errorf("sandbox: %w: child process failed (%v): %q", ErrTrap, rep.err, firstLine(string(errOut)))
 	}
 	resp := rep.resp

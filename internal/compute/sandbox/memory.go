@@ -38,13 +38,22 @@ func (g *memoryGuard) stats() (peak, refused uint64, initOver bool) {
 	return g.peak, g.refused, g.initOver
 }
 
-// linearMemory is one guest memory backed by a Go slice that grows by
-// doubling its capacity, never beyond the guard's limit or the memory's
-// declared maximum.
+// linearMemory is one guest memory, never grown beyond the guard's limit or
+// the memory's declared maximum.
+//
+// Where the OS can reserve address space (see reserveMemory), the memory
+// is one mapping of its largest allowed size, made at the first
+// allocation: growing it only lengthens the slice, so nothing is copied,
+// and the process's resident memory grows only by the pages the guest
+// touches. Elsewhere it is a Go slice that grows by doubling its capacity;
+// growing it then holds the old and the new copy at once, and the old one
+// stays resident until the garbage collector frees it, which let a unit
+// given 1 GiB drive a process to 2 GiB.
 type linearMemory struct {
-	guard *memoryGuard
-	max   uint64
-	buf   []byte
+	guard  *memoryGuard
+	max    uint64
+	buf    []byte
+	mapped []byte // the whole reservation, nil when not reserved by the OS
 }
 
 // Reallocate implements experimental.LinearMemory. Returning nil makes
@@ -65,7 +74,18 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		// runner fails the unit right after instantiation.
 		g.initOver = true
 	}
-	if size <= uint64(cap(m.buf)) {
+	if m.buf == nil && m.mapped == nil {
+		if r := reserveMemory(max(size, min(g.limit, m.max))); r != nil {
+			m.mapped = r
+		}
+	}
+	if m.mapped != nil {
+		if size > uint64(len(m.mapped)) {
+			return nil // past the reservation, which is the most allowed
+		}
+		// Bytes past the old length were never written: still zero.
+		m.buf = m.mapped[:size]
+	} else if size <= uint64(cap(m.buf)) {
 		// Memory never shrinks, so bytes past the old length were never
 		// written and are still zero.
 		m.buf = m.buf[:size]
@@ -84,5 +104,9 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 func (m *linearMemory) Free() {
 	m.guard.mu.Lock()
 	defer m.guard.mu.Unlock()
+	if m.mapped != nil {
+		releaseMemory(m.mapped)
+		m.mapped = nil
+	}
 	m.buf = nil
 }
