@@ -74,7 +74,7 @@ func (d *daemonFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.cfg.Worker, "worker", false, "lend this node's CPU to other peers' jobs")
 	fs.IntVar(&d.cfg.WorkerCPUs, "cpus", 0, "worker: units run at once (0 = 1)")
 	fs.BoolVar(&d.cfg.WorkerIdleOnly, "idle-only", false, "worker: run units only while the machine is otherwise idle")
-	fs.Var(&bytesFlag{&d.cfg.WorkerMaxMemory}, "max-memory", "worker: refuse jobs whose units may use more memory (e.g. 512MiB)")
+	fs.Var(&bytesFlag{&d.cfg.WorkerMaxMemory}, "max-memory", "worker: refuse jobs whose units may use more memory (e.g. 512MiB; default half the RAM shared by --cpus)")
 	fs.BoolVar(&d.cfg.LedgerVoter, "ledger-voter", false, "be a voter of the credits ledger")
 	fs.StringSliceVar(&d.cfg.LedgerVoters, "ledger-voters", nil, "peer IDs of ledger voters, comma-separated; a fresh voter accepts an invitation into a ledger only from them (without them: from its --bootstrap peers)")
 	fs.BoolVar(&d.newIdentity, "new-identity", false, newIdentityUsage)

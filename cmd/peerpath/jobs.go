@@ -261,7 +261,7 @@ func workerCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().IntVar(&cpus, "cpus", 0, "units run at once")
 	c.Flags().BoolVar(&idleOnly, "idle-only", false, "run units only while the machine is otherwise idle")
-	c.Flags().Var(&bytesFlag{&maxMemory}, "max-memory", "refuse jobs whose units may use more memory (e.g. 512MiB)")
+	c.Flags().Var(&bytesFlag{&maxMemory}, "max-memory", "refuse jobs whose units may use more memory (e.g. 512MiB; 0 = half the RAM shared by --cpus)")
 	return c
 }
 

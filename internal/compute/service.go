@@ -96,9 +96,29 @@ type WorkerConfig struct {
 	// IdleOnly runs units only while the machine's own load (everything
 	// but this process) leaves cores idle.
 	IdleOnly bool `json:"idle_only"`
-	// MaxMemory refuses jobs whose units may use more memory. Zero means no
-	// limit beyond the runner's.
+	// MaxMemory refuses jobs whose units may use more memory. Zero means
+	// DefaultMaxMemory(CPUs).
 	MaxMemory uint64 `json:"max_memory"`
+}
+
+// DefaultMaxMemory is the memory a unit may use when the worker sets no
+// limit: half of the machine's RAM (or of its container's limit), shared
+// by the cpus units that run at once, so that a worker's units together
+// leave the other half to the machine's owner. Zero (no limit beyond the
+// sandbox's) where the RAM is unknown.
+func DefaultMaxMemory(cpus int) uint64 {
+	return machineMem() / 2 / uint64(max(cpus, 1))
+}
+
+// machineMem is machineMemory, read once.
+var machineMem = sync.OnceValue(machineMemory)
+
+// maxMemory is the worker's effective limit of a unit's memory.
+func (c WorkerConfig) maxMemory() uint64 {
+	if c.MaxMemory > 0 {
+		return c.MaxMemory
+	}
+	return DefaultMaxMemory(c.CPUs)
 }
 
 // tunables are the scheduler's knobs; tests and Bench shorten them.
@@ -175,6 +195,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.w = newWorker(s, cfg.Worker)
 	s.w.tamper = cfg.TestTamper
+	if cfg.Worker.Enabled {
+		log.Info("compute: worker on", "cpus", max(cfg.Worker.CPUs, 1), "max_memory_per_unit", cfg.Worker.maxMemory())
+	}
 	return s, nil
 }
 

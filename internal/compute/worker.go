@@ -172,12 +172,13 @@ func (w *worker) limitLocked() int {
 // pickLocked chooses the next job to ask for a unit, round robin.
 func (w *worker) pickLocked(now time.Time) *knownJob {
 	var ids []string
+	maxMem := w.cfg.maxMemory()
 	for id, kj := range w.jobs {
 		if !kj.local && now.Sub(kj.seen) > jobForgetAfter {
 			delete(w.jobs, id)
 			continue
 		}
-		if kj.notBefore.After(now) || (w.cfg.MaxMemory > 0 && kj.ad.Memory > w.cfg.MaxMemory) {
+		if kj.notBefore.After(now) || (maxMem > 0 && kj.ad.Memory > maxMem) {
 			continue
 		}
 		ids = append(ids, id)
@@ -308,7 +309,7 @@ func (w *worker) runRemote(ctx context.Context, kj *knownJob) (time.Duration, bo
 		return 0, false, fmt.Errorf("%w: expected a unit, got %q", errProtocol, m.Op)
 	}
 	w.mu.Lock()
-	maxMem := w.cfg.MaxMemory
+	maxMem := w.cfg.maxMemory()
 	w.mu.Unlock()
 	// The submitter says nothing more until our result; if the stream
 	// ends before, the unit was taken back (job cancelled, submitter gone)

@@ -84,7 +84,8 @@ type Config struct {
 	// cores idle.
 	WorkerIdleOnly bool `toml:"worker_idle_only"`
 	// WorkerMaxMemory refuses jobs whose units may use more memory, in
-	// bytes; 0 means no limit beyond the sandbox's.
+	// bytes; 0 means half of the machine's RAM shared by the units that run
+	// at once (WorkerCPUs).
 	WorkerMaxMemory uint64 `toml:"worker_max_memory"`
 	// SandboxInProcess runs units inside the daemon instead of in child
 	// processes. Child processes are faster (no loop checks) and can stop any
@@ -283,7 +284,8 @@ worker = {{.Worker}}
 worker_cpus = {{.WorkerCPUs}}
 # true runs units only while the machine's own load leaves cores idle.
 worker_idle_only = {{.WorkerIdleOnly}}
-# Refuse jobs whose units may use more memory than this many bytes (0: no limit).
+# Refuse jobs whose units may use more memory than this many bytes
+# (0: half of the machine's RAM, shared by the units that run at once).
 worker_max_memory = {{.WorkerMaxMemory}}
 
 # true runs units inside the daemon instead of in killable child processes
