@@ -197,6 +197,67 @@ func TestHostileAPIConnections(t *testing.T) {
 	}
 }
 
+// Class 11: a unit given 64 MiB that keeps allocating (and writing every
+// page it gets) cannot push its child process's resident memory past the
+// bound, and the child is bounded as a whole by rlimits.
+func TestHostileSandboxMemory(t *testing.T) {
+	d := harness.Start(t, "--worker")
+	req := api.JobRequest{Module: sandboxtest.BuildWasm(t, testJobModule), Count: 1, Args: []string{"fill"},
+		MemoryBytes: 64 << 20, Timeout: "30s", Replication: 1, Quorum: 1, MaxTries: 1}
+	var out struct{ ID string }
+	if err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/jobs", req, &out); err != nil {
+		t.Fatal(err)
+	}
+	pid := d.Cmd.Process.Pid
+	var peak int64 // KiB, the largest VmHWM of any child seen
+	harness.Eventually(t, 60*time.Second, func() error {
+		for _, c := range children(pid) {
+			if hwm, err := statusKiB(c, "VmHWM"); err == nil && hwm > peak {
+				peak = hwm
+			}
+		}
+		var j api.Job
+		if err := d.Client.Do(context.Background(), http.MethodGet, api.Prefix+"/jobs/"+out.ID, nil, &j); err != nil {
+			return err
+		}
+		if j.State != "failed" {
+			return fmt.Errorf("job %s", j.State)
+		}
+		if !strings.Contains(strings.Join(j.Reasons, ";"), "memory") {
+			return fmt.Errorf("job failed for %v, want the memory limit", j.Reasons)
+		}
+		return nil
+	})
+	// The child that ran the unit stays idle for a while: its high-water
+	// mark is final now.
+	for _, c := range children(pid) {
+		if hwm, err := statusKiB(c, "VmHWM"); err == nil && hwm > peak {
+			peak = hwm
+		}
+	}
+	if peak == 0 {
+		t.Fatal("no sandbox child seen")
+	}
+	for _, c := range children(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", c))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "Max data size") && strings.Fields(line)[3] == "unlimited" {
+				t.Errorf("sandbox child %d has no data limit: %s", c, line)
+			}
+		}
+	}
+	// The bound: the unit's 64 MiB plus the child's own runtime (about
+	// 50 MiB here).
+	const bound = (64 + 80) << 10
+	t.Logf("child peak RSS %d MiB (bound %d MiB)", peak>>10, bound>>10)
+	if peak > bound {
+		t.Fatalf("sandbox child reached %d MiB resident for a 64 MiB unit (bound %d MiB)", peak>>10, bound>>10)
+	}
+}
+
 // startRefused runs a daemon on home expecting it to refuse to start; it
 // returns its output. A daemon that starts is a failure.
 func startRefused(t *testing.T, home string, extra ...string) string {

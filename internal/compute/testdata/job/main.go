@@ -5,6 +5,7 @@
 //	job work N UNIT    a CPU-bound loop of N iterations; writes a checksum
 //	job spin UNIT      loops forever
 //	job hog UNIT       allocates memory without bound
+//	job fill UNIT      allocates memory without bound, writing every page
 //	job fail UNIT      exits with status 3 when UNIT is odd, else writes "ok"
 package main
 
@@ -54,6 +55,14 @@ func main() {
 		for {
 			sink = append(sink, make([]byte, 1<<20))
 			sink[len(sink)-1][0] = 1
+		}
+	case "fill":
+		for {
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			sink = append(sink, b)
 		}
 	case "fail":
 		u, _ := strconv.Atoi(unit)
