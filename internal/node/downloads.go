@@ -30,6 +30,10 @@ type downloads struct {
 	mu   sync.Mutex
 	next int
 	all  map[string]*download
+	// runs holds the latest run writing to each output, until it ends: a
+	// new run to the same output (a resume, or a new download after a
+	// cancel) starts only after it.
+	runs map[string]*downloadRun
 	wg   sync.WaitGroup
 }
 
@@ -53,25 +57,39 @@ func newDownloads(n *Node) (*downloads, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("node: downloads folder: %w", err)
 	}
-	return &downloads{n: n, dir: dir, all: map[string]*download{}}, nil
+	return &downloads{n: n, dir: dir, all: map[string]*download{}, runs: map[string]*downloadRun{}}, nil
 }
 
-// start runs (or resumes) d in the background. Called with mu held. A
-// resumed download's new run first waits for its previous run to end:
-// transfer allows one Get per output at a time, and the paused run may
-// still be unwinding (closing streams, recording chunks) when resume comes.
+// start runs (or resumes) d in the background. Called with mu held. The
+// new run first waits for the previous run to the same output to end:
+// transfer allows one Get per output at a time, and a paused or cancelled
+// run may still be unwinding (closing streams, recording chunks) when the
+// resume, or a new download to that output, comes.
 func (ds *downloads) start(ctx context.Context, d *download) {
 	ctx, cancel := context.WithCancel(ctx)
-	prev := d.run
+	prev := ds.runs[d.Output]
 	r := &downloadRun{cancel: cancel, done: make(chan struct{})}
 	d.run = r
+	ds.runs[d.Output] = r
 	d.State = "running"
 	d.Error = ""
 	id, _ := cid.Decode(d.CID)
 	ds.wg.Add(1)
 	go func() {
 		defer ds.wg.Done()
-		defer close(r.done)
+		defer func() {
+			ds.mu.Lock()
+			if d.run == r && d.State == "cancelled" {
+				// Cancelled while this run wrote: drop its partial data
+				// before the next run to this output may start.
+				removePartial(d.Output)
+			}
+			if ds.runs[d.Output] == r {
+				delete(ds.runs, d.Output)
+			}
+			ds.mu.Unlock()
+			close(r.done)
+		}()
 		defer cancel()
 		// Wait for the previous run even when this one is paused at once:
 		// a run's done must mean no run before it is still writing.
@@ -181,9 +199,14 @@ func (ds *downloads) act(ctx context.Context, id, action string) (api.Download, 
 		}
 		if d.State != "done" {
 			d.State = "cancelled"
-			// A cancelled download drops its partial data, once its run
-			// has stopped writing it.
-			ds.dropPartial(d.run, d.Output)
+			// A cancelled download drops its partial data: now if its run
+			// has ended, else the run does as it ends (it takes mu first,
+			// so it sees the state set here).
+			select {
+			case <-d.run.done:
+				removePartial(d.Output)
+			default:
+			}
 		}
 		delete(ds.all, id)
 	default:
@@ -192,15 +215,11 @@ func (ds *downloads) act(ctx context.Context, id, action string) (api.Download, 
 	return d.Download, nil
 }
 
-// dropPartial removes the partial data of a download to out once its run r
-// has stopped writing it.
-func (ds *downloads) dropPartial(r *downloadRun, out string) {
-	ds.wg.Go(func() {
-		<-r.done
-		part := transfer.PartPath(out)
-		os.Remove(part)
-		os.Remove(part + ".state")
-	})
+// removePartial removes the partial data of a file download to out.
+func removePartial(out string) {
+	part := transfer.PartPath(out)
+	os.Remove(part)
+	os.Remove(part + ".state")
 }
 
 // serve keeps the manager until ctx ends, then waits for its downloads.
