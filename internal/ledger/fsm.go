@@ -124,6 +124,10 @@ type FSM struct {
 	mu   sync.RWMutex
 	st   *state
 	memo sigMemo
+	// snapVoters are the voters in the newest local snapshot's raft
+	// metadata, for a v1 snapshot (which does not hold them) restored at
+	// start (hintSnapshotVoters).
+	snapVoters []string
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -211,6 +215,26 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 // the state machine itself knows who the current voters are.
 func (f *FSM) StoreConfiguration(index uint64, c raft.Configuration) {
 	defer f.advance(index)
+	voters := votersOf(c)
+	f.mu.Lock()
+	f.st.Voters = voters
+	f.mu.Unlock()
+}
+
+// hintSnapshotVoters notes the voters of the newest snapshot in snaps, so
+// that restoring it, should it be a v1 snapshot (no voters in the state),
+// still leaves the state knowing them. The configuration in a snapshot's
+// metadata is the one in force at its index: a function of the log, the
+// same on every voter. Call before raft starts.
+func (f *FSM) hintSnapshotVoters(snaps raft.SnapshotStore) {
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 {
+		return
+	}
+	f.snapVoters = votersOf(metas[0].Configuration)
+}
+
+func votersOf(c raft.Configuration) []string {
 	voters := []string{}
 	for _, srv := range c.Servers {
 		if srv.Suffrage == raft.Voter {
@@ -218,9 +242,7 @@ func (f *FSM) StoreConfiguration(index uint64, c raft.Configuration) {
 		}
 	}
 	sort.Strings(voters)
-	f.mu.Lock()
-	f.st.Voters = voters
-	f.mu.Unlock()
+	return voters
 }
 
 // advance records index as the last one applied.
@@ -634,6 +656,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	if st.Voters == nil && len(f.snapVoters) > 0 {
+		st.Voters = f.snapVoters // a v1 snapshot: voters from its metadata
+	}
+	f.snapVoters = nil // only for the restore at start
 	f.mu.Lock()
 	f.st = st
 	f.mu.Unlock()

@@ -108,6 +108,10 @@ type fakeLedger struct {
 	mu      sync.Mutex
 	bal     map[string]int64
 	applied map[string]bool
+	// dust, when set, answers every payment with the receipt of another
+	// transfer under its ID (a 1 micro-credit one the payer sent first),
+	// as a ledger with IDs not scoped to their signer did.
+	dust bool
 }
 
 func (l *fakeLedger) submit(_ context.Context, st SignedTransfer) (Receipt, error) {
@@ -116,6 +120,9 @@ func (l *fakeLedger) submit(_ context.Context, st SignedTransfer) (Receipt, erro
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.dust {
+		return Receipt{ID: st.ID, Amount: 1, Kind: KindTransfer, From: st.From, To: st.To, Replay: true}, nil
+	}
 	if l.applied[st.ID] {
 		return Receipt{ID: st.ID, Amount: st.Amount, Kind: st.Kind, From: st.From, To: st.To, Replay: true}, nil
 	}
@@ -378,5 +385,28 @@ func TestMeterRefusesHostileReceipts(t *testing.T) {
 	}
 	if reset < 10 {
 		t.Errorf("%d of %d receipts at once went unanswered, want at least 10", reset, receiptBurst+30)
+	}
+}
+
+// The meter counts a payment settled only on the receipt of that very
+// transfer: a receipt for another transfer under the payment's ID (the
+// payer spent the ID first on dust) fails the payment and the payer's
+// priority.
+func TestMeterRefusesAnotherTransfersReceipt(t *testing.T) {
+	const price = 1_000_000
+	l := &fakeLedger{bal: map[string]int64{}, applied: map[string]bool{}, dust: true}
+	up := newMeterNode(t, price, l, t.TempDir())
+	payer := newMeterNode(t, price, l, t.TempDir())
+	connectHosts(t, payer.h, up.h)
+	up.m.Sent(payer.h.ID(), GiB)
+	payer.m.Received(up.h.ID(), GiB)
+	var c ReceiptCounts
+	waitUntil(t, "the payment to fail", func() bool {
+		var err error
+		c, err = up.m.Receipts(context.Background())
+		return err == nil && c.Failed > 0
+	})
+	if c.Settled != 0 || usageOf(up.m, payer.h.ID()).PaidIn != 0 || up.m.Priority(payer.h.ID()) == ClassPays {
+		t.Fatalf("receipts %+v, paid %d, class %d", c, usageOf(up.m, payer.h.ID()).PaidIn, up.m.Priority(payer.h.ID()))
 	}
 }

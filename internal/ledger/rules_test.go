@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -262,5 +263,39 @@ func TestOpenFeeAndDust(t *testing.T) {
 	}
 	if opened > 10_000/(OpenFee+2) {
 		t.Fatalf("a stranger with 0.01 credits opened %d accounts", opened)
+	}
+}
+
+// A v1 snapshot restored at start takes its voters from the snapshot's
+// raft metadata, so an upgraded ledger can settle orders at once.
+func TestV1SnapshotVotersFromMetadata(t *testing.T) {
+	m := newMarket(t)
+	var buf memSink
+	snap, _ := m.f.Snapshot()
+	if err := snap.Persist(&buf); err != nil {
+		t.Fatal(err)
+	}
+	v1 := append([]byte(snapshotMagicV1), buf.Bytes()[len(snapshotMagic):]...)
+	dir := t.TempDir()
+	store, err := raft.NewFileSnapshotStore(dir, 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(m.voter.id), Address: "x"}}}
+	_, trans := raft.NewInmemTransport("x")
+	defer trans.Close()
+	sink, err := store.Create(raft.SnapshotVersionMax, 10, 1, conf, 1, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.Write(v1)
+	sink.Close()
+	f := NewFSM()
+	f.hintSnapshotVoters(store)
+	if err := f.Restore(io.NopCloser(bytes.NewReader(v1))); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.Voters(); len(v) != 1 || v[0] != m.voter.id || f.Rules() != RulesV1 {
+		t.Fatalf("voters %v rules %d", v, f.Rules())
 	}
 }

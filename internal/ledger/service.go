@@ -191,6 +191,7 @@ func (s *Service) startRaft() error {
 		store.Close()
 		return fmt.Errorf("ledger: snapshots: %w", err)
 	}
+	s.fsm.hintSnapshotVoters(snaps)
 	s.invites = &invitations{path: filepath.Join(s.cfg.Dir, InvitationFile)}
 	if err := s.invites.load(s.host.ID()); err != nil {
 		store.Close()
