@@ -98,6 +98,25 @@ func TestHostileJobCount(t *testing.T) {
 	if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
 		t.Fatalf("POST /jobs count 2^40: %v, want 400", err)
 	}
+	// At the bound a job is accepted promptly, and the node's unfinished
+	// jobs together stop at twice that.
+	wasm := sandboxtest.BuildWasm(t, testJobModule)
+	for i := range 3 {
+		start := time.Now()
+		var out struct{ ID string }
+		err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/jobs",
+			api.JobRequest{Module: wasm, Count: 100_000, Args: []string{"work"}}, &out)
+		t.Logf("job %d of 100,000 units: %v in %v", i, err, time.Since(start).Round(time.Millisecond))
+		if i < 2 && err != nil {
+			t.Fatalf("job %d of 100,000 units: %v", i, err)
+		}
+		if i == 2 && (!errors.As(err, &he) || he.Status != http.StatusBadRequest) {
+			t.Fatalf("a third job of 100,000 units: %v, want 400", err)
+		}
+		if took := time.Since(start); took > 60*time.Second {
+			t.Errorf("job %d of 100,000 units took %v", i, took)
+		}
+	}
 	// The daemon is up and answers.
 	d.ID()
 	hwm, err := statusKiB(d.Cmd.Process.Pid, "VmHWM")
@@ -108,8 +127,8 @@ func TestHostileJobCount(t *testing.T) {
 		t.Errorf("daemon peak RSS %d MiB after the refused jobs", hwm>>10)
 	}
 	var jobs []api.Job
-	if err := d.Client.Do(context.Background(), http.MethodGet, api.Prefix+"/jobs", nil, &jobs); err != nil || len(jobs) != 0 {
-		t.Fatalf("jobs after refusals: %v, %v; want none", jobs, err)
+	if err := d.Client.Do(context.Background(), http.MethodGet, api.Prefix+"/jobs", nil, &jobs); err != nil || len(jobs) != 2 {
+		t.Fatalf("jobs after refusals: %v, %v; want the two at the bound", len(jobs), err)
 	}
 }
 
