@@ -212,6 +212,29 @@ func TestGetShowsPlanFirst(t *testing.T) {
 	if res.Files != 2 || res.Size != 4000 {
 		t.Fatalf("result %+v", res)
 	}
+	// `peerpath get` prints the plan before the download's result.
+	stdout, stderr, code := harness.CLI(t, "get", root.String(), "-o", filepath.Join(t.TempDir(), "cli"), "--home", d.Home)
+	if code != 0 || !strings.Contains(stderr, "2 files, ") {
+		t.Fatalf("get exited %d; stderr %q, stdout %q: want the file count and size first", code, stderr, stdout)
+	}
+	// A refused tree is refused by the CLI with its reason.
+	_, stderr, code = harness.CLI(t, "get", bombOf(p).String(), "-o", filepath.Join(t.TempDir(), "bomb"), "--home", d.Home, "--timeout", "20s")
+	if code == 0 || !strings.Contains(stderr, "manifest bomb") {
+		t.Fatalf("get of a bomb exited %d: %q", code, stderr)
+	}
+}
+
+// bombOf adds to p 13 folder manifests, each naming the one below twice
+// (2^13 files), and returns the top one's id.
+func bombOf(p *provider) cid.Cid {
+	leaf, _ := p.addFile([]byte("boom"))
+	id := leaf
+	var size int64 = 4
+	for range 13 {
+		id = p.addDir(&content.DirManifest{Entries: []content.DirEntry{{Name: "a", ID: id, Size: size}, {Name: "b", ID: id, Size: size}}})
+		size *= 2
+	}
+	return id
 }
 
 // A file whose name is 255 bytes long (the limit of most file systems)
