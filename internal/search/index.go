@@ -84,11 +84,7 @@ func (s *Service) syncIndex(ctx context.Context) error {
 		e := entry{key: k, cid: f.CID, name: f.Name, size: f.Size, typ: typeOf(f.Name, f.Dir)}
 		e.path = path.Join(path.Base(filepath.ToSlash(f.Share)), f.RelPath)
 		if !s.cfg.NoMetadata && !f.Dir {
-			local := f.Share
-			if f.RelPath != "" {
-				local = filepath.Join(f.Share, filepath.FromSlash(f.RelPath))
-			}
-			e.meta = fileMeta(local, e.typ)
+			e.meta = sharedFileMeta(f.Share, f.RelPath, e.typ)
 		}
 		add = append(add, e)
 	}

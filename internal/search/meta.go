@@ -9,10 +9,13 @@ import (
 	_ "image/png"  // image.DecodeConfig for PNG
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/peerpath/peerpath/internal/content"
 )
 
 // Metadata extraction reads at most metaHead bytes from the start of a file
@@ -70,25 +73,53 @@ func cleanField(v string) string {
 	return v
 }
 
-// fileMeta extracts the searchable metadata of a local file: audio tags,
-// image dimensions ("1920x1080") or a document title. Errors mean "no
-// metadata": the file is still indexed by name.
-func fileMeta(path, typ string) string {
-	lower := strings.ToLower(path)
-	switch typ {
-	case TypeAudio, TypeImage:
-	case TypeDocument:
-		if !strings.HasSuffix(lower, ".html") && !strings.HasSuffix(lower, ".htm") && !strings.HasSuffix(lower, ".pdf") {
-			return ""
-		}
-	default:
+// sharedFileMeta extracts the metadata of the file rel (slash-separated;
+// "" for a shared file itself) of the share at sharePath. The file is
+// opened through [content.OpenInside], as share hashes and serves it: a
+// symbolic link re-pointed outside the share never lends another file's
+// tags or title to the index.
+func sharedFileMeta(sharePath, rel, typ string) string {
+	if !wantsMeta(rel, typ) {
 		return ""
 	}
-	f, err := os.Open(path)
+	dir := sharePath
+	if rel == "" {
+		dir, rel = filepath.Dir(sharePath), filepath.Base(sharePath)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return ""
+	}
+	defer root.Close()
+	f, _, err := content.OpenInside(root, rel)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
+	return fileMeta(f, rel, typ)
+}
+
+// wantsMeta reports whether files of type typ named name carry metadata
+// fileMeta reads.
+func wantsMeta(name, typ string) bool {
+	lower := strings.ToLower(name)
+	switch typ {
+	case TypeAudio, TypeImage:
+		return true
+	case TypeDocument:
+		return strings.HasSuffix(lower, ".html") || strings.HasSuffix(lower, ".htm") || strings.HasSuffix(lower, ".pdf")
+	}
+	return false
+}
+
+// fileMeta extracts the searchable metadata of the open file f named name:
+// audio tags, image dimensions ("1920x1080") or a document title. Errors
+// mean "no metadata": the file is still indexed by name.
+func fileMeta(f *os.File, name, typ string) string {
+	if !wantsMeta(name, typ) {
+		return ""
+	}
+	lower := strings.ToLower(name)
 	head := make([]byte, metaHead)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]

@@ -161,3 +161,56 @@ func TestMetadataIsSearchable(t *testing.T) {
 		t.Errorf("keywords %v (%v)", kws, err)
 	}
 }
+
+// A symbolic link in a shared folder that points outside it never lends the
+// outside file's title to the index, while a link to a file inside does
+// (the file is opened through the share's root, as share serves it).
+func TestMetadataNeverReadsOutsideShare(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret.html"), []byte("<title>Confidential Payroll</title>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "real.html"), []byte("<title>Harmless Brochure</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		"abs.html":    filepath.Join(outside, "secret.html"),
+		"rel.html":    filepath.Join("..", filepath.Base(outside), "secret.html"),
+		"inside.html": "real.html",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn := newTestNet(t, 1, nil)
+	p := tn.peers[0]
+	for _, n := range []string{"abs.html", "rel.html", "inside.html"} {
+		e := testEntry(t, n, 100)
+		e.Share, e.RelPath = dir, n
+		p.cat.add(e)
+	}
+	// A single shared file that is a link to the outside file.
+	single := filepath.Join(t.TempDir(), "single.html")
+	if err := os.Symlink(filepath.Join(outside, "secret.html"), single); err != nil {
+		t.Fatal(err)
+	}
+	e := testEntry(t, "single.html", 100)
+	e.Share = single
+	p.cat.add(e)
+	p.svc.Refresh()
+	waitIndexed(t, p, "brochure")
+	got, err := collect(t, p.svc, "brochure", Options{LocalOnly: true})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("brochure: %v %v", got, err)
+	}
+	for _, r := range got {
+		if r.Name != "inside.html" {
+			t.Fatalf("brochure found in %s", r.Name)
+		}
+	}
+	got, err = collect(t, p.svc, "payroll", Options{LocalOnly: true})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("a title from outside the share was indexed: %v %v", got, err)
+	}
+}
