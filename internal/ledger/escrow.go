@@ -463,8 +463,9 @@ func DecodeRelease(b []byte) (Release, error) {
 // refuseReplay decides what a transfer whose ID already applied gets: a
 // purchase is refused with ErrReplayed (a buyer's signed order placed
 // again, by whoever captured it, is an error the caller must see), any
-// other kind returns nil so the original receipt answers the retry
-// (wallet transfers, and settlements every voter submits under one ID).
+// other kind returns nil so the original receipt answers a retry by the
+// same signer (under RulesV2 only one with the same content, see
+// state.replay).
 func refuseReplay(t *SignedTransfer, orig Receipt) error {
 	if t.Kind != KindBuy {
 		return nil

@@ -34,14 +34,19 @@
 // plus fee into escrow. A voter's market service (Service.Serve on a node
 // that is a ledger voter) sees the pending order, opens its sealed copy of
 // the key, checks it against the commitment and submits KindRelease with
-// the key re-sealed to the buyer — escrow to the seller, fee to the
-// operator, atomically with recording the sealed key — or KindRefund when
-// its copy is wrong. The buyer reads the order, opens the key, checks the
+// the key and the key re-sealed to the buyer (ledger.Release) — every
+// voter's state machine checks the key against the commitment, then moves
+// escrow to the seller and the fee to the operator, atomically with
+// recording the sealed copy — or KindRefund when its copy is wrong. Only
+// the ledger's current voters may settle (the listing's key must be sealed
+// to current voters to be registered at all, and Buy refuses a listing
+// whose copies are not), so nothing a seller chooses lets it settle its
+// own orders. The buyer reads the order, opens the key, checks the
 // commitment again, fetches the ciphertext from any peers and decrypts. If
 // no voter settles the order within ledger.OrderTimeout, the buyer may
 // refund it (Service.Refund). The ledger applies at most one settlement per
-// order (all voters use the same settlement ID and the FSM refuses a second
-// one), so a purchase ends in exactly one of: seller paid and buyer holding
+// order (the FSM refuses a second one; another voter's late settlement is
+// ignored), so a purchase ends in exactly one of: seller paid and buyer holding
 // a key matching the commitment, or buyer refunded.
 //
 // Why voters: they are already the network's replicated trusted role (a
