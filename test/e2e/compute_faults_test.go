@@ -200,7 +200,7 @@ func TestJobContentAndRunaway(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	for i, in := range inputs {
-		got, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("%d.Out", i)))
+		got, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("%d.out", i)))
 		if err != nil || !bytes.Equal(got, echoOutput(in)) {
 			t.Fatalf("unit %d: %d bytes (%v), want the %d-byte echo of its input", i, len(got), err, len(in)+5)
 		}

@@ -77,7 +77,7 @@ func TestJobRunsOnWorkersAndPays(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	for i := range units {
-		got, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%d.Out", i)))
+		got, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%d.out", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
