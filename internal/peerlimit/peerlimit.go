@@ -1,6 +1,9 @@
-// Package peerlimit limits the rate of requests each remote peer may make,
-// with a token bucket per peer (golang.org/x/time/rate). Its memory stays
-// bounded however many peer IDs a hostile network invents.
+// Package peerlimit bounds what remote peers may take from a node: [Limiter]
+// the rate of requests each peer may make, with a token bucket per peer
+// (golang.org/x/time/rate), and [Slots] what peers hold at once (open
+// streams, requests in service), per peer, per connection, per remote
+// address and in all. Their memory stays bounded however many peer IDs a
+// hostile network invents.
 package peerlimit
 
 import (
