@@ -20,6 +20,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
+	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -603,7 +604,8 @@ func (s *Service) Cancel(ctx context.Context, id string) error {
 func (s *Service) handle(ctx context.Context, st network.Stream) {
 	defer st.Close()
 	w := st.Conn().RemotePeer()
-	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+	// A worker sends its request as it opens the stream.
+	_ = st.SetDeadline(time.Now().Add(p2p.FirstRequestTimeout))
 	req, _, err := readMessage(st)
 	if err != nil || req.Op != opWork {
 		s.log.Debug("compute: bad request", "peer", w, "op", req.Op, "err", err)

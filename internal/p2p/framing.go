@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ErrMsgTooLarge is returned by [ReadMsg] when a message's length prefix
@@ -15,6 +16,14 @@ var ErrMsgTooLarge = errors.New("p2p: message too large")
 // ErrBadLength is returned by [ReadMsg] when a length prefix is not a valid
 // uvarint (longer than binary.MaxVarintLen64 bytes or overflowing 64 bits).
 var ErrBadLength = errors.New("p2p: malformed message length")
+
+// FirstRequestTimeout is how long a stream handler waits for the first
+// request on a stream a peer opened before it closes the stream. Every
+// peerpath client writes its request as it opens the stream (libp2p sends
+// the protocol negotiation with it), so only a peer that opens streams to
+// hold them idle ever waits this long; the bound keeps such peers from
+// tying up a node's handlers.
+const FirstRequestTimeout = 5 * time.Second
 
 // smallMsg is the size below which WriteMsg copies prefix and body into one
 // buffer so that the pair leaves in a single Write (one yamux frame).

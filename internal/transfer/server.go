@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/peerlimit"
 )
 
 // Serve registers the stream handler for ProtocolID and serves requests until
@@ -60,46 +62,55 @@ func (s *Service) Serve(ctx context.Context) error {
 	return nil
 }
 
-// acquire admits one more stream from p, if within the per-peer and global
-// bounds.
-func (s *Service) acquire(p peer.ID) bool {
-	s.serveMu.Lock()
-	defer s.serveMu.Unlock()
-	if s.perPeer[p] >= MaxStreamsPerPeer || s.total >= MaxServeStreams {
-		return false
-	}
-	s.perPeer[p]++
-	s.total++
-	return true
+// Serving limits. A stream costs the server little while it waits for a
+// request (a goroutine), and a request in service costs a chunk buffer and
+// the disk: so open streams are bounded generously and only against one
+// peer, connection or address flooding the node, while requests in service
+// are bounded tightly and in all, and a stream holds a service slot only
+// while it is being answered. An idle stream therefore keeps nobody else
+// out, and one that sends no request within firstRequestTimeout is closed.
+func newServeSlots() (streams, serving *peerlimit.Slots) {
+	streams = peerlimit.NewSlots(peerlimit.SlotLimits{
+		PerPeer: MaxStreamsPerPeer,
+		PerConn: MaxStreamsPerPeer,
+		PerIP:   maxStreamsPerIP,
+	})
+	serving = peerlimit.NewSlots(peerlimit.SlotLimits{
+		PerPeer: MaxServingPerPeer,
+		PerConn: MaxServingPerPeer,
+		PerIP:   maxServingPerIP,
+		Total:   MaxServing,
+	})
+	return streams, serving
 }
 
-func (s *Service) release(p peer.ID) {
-	s.serveMu.Lock()
-	defer s.serveMu.Unlock()
-	s.total--
-	if s.perPeer[p]--; s.perPeer[p] <= 0 {
-		delete(s.perPeer, p)
-	}
+// refuse answers a stream busy, saying which limit was reached, and closes
+// it.
+func (s *Service) refuse(st network.Stream, why error) {
+	s.log.Debug("transfer: busy", "peer", st.Conn().RemotePeer(), "err", why)
+	st.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	writeMessage(st, statusBusy, why.Error())
+	st.Close()
 }
 
 // handle serves one stream: requests in order, one at a time.
 func (s *Service) handle(ctx context.Context, st network.Stream) {
 	p := st.Conn().RemotePeer()
 	log := s.log.With("peer", p)
-	if !s.acquire(p) {
-		st.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		writeMessage(st, statusBusy, "too many streams")
-		st.Close()
+	release, err := s.streams.Acquire(st.Conn())
+	if err != nil {
+		s.refuse(st, fmt.Errorf("too many streams: %w", err))
 		return
 	}
-	defer s.release(p)
+	defer release()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
 
+	wait := firstRequestTimeout
 	for {
-		st.SetReadDeadline(time.Now().Add(idleTimeout))
+		st.SetReadDeadline(time.Now().Add(wait))
 		req, err := readRequest(st)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -113,8 +124,16 @@ func (s *Service) handle(ctx context.Context, st network.Stream) {
 			st.Reset()
 			return
 		}
+		wait = idleTimeout
 		st.SetReadDeadline(time.Time{})
-		if err := s.serveOne(ctx, deadlineStream{st: st, d: idleTimeout}, p, req); err != nil {
+		done, err := s.inServe.Acquire(st.Conn())
+		if err != nil {
+			s.refuse(st, fmt.Errorf("too many requests in service: %w", err))
+			return
+		}
+		err = s.serveOne(ctx, deadlineStream{st: st, d: idleTimeout}, p, req)
+		done()
+		if err != nil {
 			log.Debug("transfer: serving failed", "id", req.id, "err", err)
 			st.Reset()
 			return

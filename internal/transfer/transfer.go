@@ -48,10 +48,16 @@
 //
 // [Service.Serve] answers requests only with bytes returned by
 // [BlockSource], which verifies what it reads. Every request is bounded: the
-// CID length is checked before it is read, each peer may hold at most
-// [MaxStreamsPerPeer] streams and all peers [MaxServeStreams] (one request
-// in service on each; more are answered busy), a stream idle or stalled for
-// a minute is closed, and unknown ids get a clear not-found response.
+// CID length is checked before it is read; a stream that sends no request
+// within 5 s is closed, and one idle or stalled for a minute later on; each
+// peer and each connection may hold at most [MaxStreamsPerPeer] streams open
+// and [MaxServingPerPeer] requests in service, each remote address (IPv4
+// address or IPv6 /64, loopback exempt) four times as many streams and half
+// of [MaxServing], the bound over all peers. A stream takes a service slot
+// only while its request is answered, so idle streams, whoever holds them,
+// keep no one else from being served. Beyond a limit the stream is answered
+// busy (naming the limit) and closed, and the getter reports the peer as
+// busy. Unknown ids get a clear not-found response.
 //
 // # Rate limits
 //
@@ -85,6 +91,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -96,25 +104,35 @@ const (
 	// MaxChunkSize bounds the chunk size a manifest may declare and the
 	// size of any chunk served.
 	MaxChunkSize = content.MaxChunkSize
-	// MaxStreamsPerPeer bounds the streams one peer may have open to this
-	// server at once; a stream beyond it is answered busy and closed. A
-	// getter uses streamsPerSource per file, parallelFiles files at once.
-	MaxStreamsPerPeer = 16
-	// MaxServeStreams bounds the streams served at once, over all peers.
-	// Each holds at most one chunk buffer (1 MiB) while it serves.
-	MaxServeStreams = 64
+	// MaxStreamsPerPeer bounds the streams one peer (and one connection)
+	// may have open to this server at once; a stream beyond it is answered
+	// busy and closed. A getter uses streamsPerSource per file,
+	// parallelFiles files at once, so several Gets fit.
+	MaxStreamsPerPeer = 64
+	// MaxServingPerPeer bounds the requests of one peer (and of one
+	// connection) in service at once; a request beyond it is answered busy.
+	// Each stream has at most one request in service.
+	MaxServingPerPeer = 16
+	// MaxServing bounds the requests in service at once, over all peers.
+	// Each holds at most one chunk buffer (1 MiB) while it is answered.
+	MaxServing = 64
 	// DefaultTimeout is used when GetOptions.Timeout is zero.
 	DefaultTimeout = 2 * time.Minute
 	// BanScore: peers whose score is at or below it are not used as sources.
 	BanScore = -200
 
-	idleTimeout    = 60 * time.Second
-	connectTimeout = 15 * time.Second
-	limitPiece     = 64 << 10
-	commitEvery    = 32
-	commitInterval = 250 * time.Millisecond
-	maxDirDepth    = 64
-	parallelFiles  = 4
+	idleTimeout = 60 * time.Second
+	// maxStreamsPerIP and maxServingPerIP bound open streams and requests
+	// in service from one remote address (IPv4 address or IPv6 /64;
+	// loopback exempt), however many peer IDs it uses.
+	maxStreamsPerIP = 4 * MaxStreamsPerPeer
+	maxServingPerIP = MaxServing / 2
+	connectTimeout  = 15 * time.Second
+	limitPiece      = 64 << 10
+	commitEvery     = 32
+	commitInterval  = 250 * time.Millisecond
+	maxDirDepth     = 64
+	parallelFiles   = 4
 
 	scoreChunk    = 1
 	scoreMax      = 1000
@@ -131,6 +149,11 @@ var (
 	pipelineDepth    = 4
 )
 
+// firstRequestTimeout is how long the server waits for the first request
+// on a new stream before closing it (see p2p.FirstRequestTimeout). A
+// variable so tests can shorten it.
+var firstRequestTimeout = p2p.FirstRequestTimeout
+
 // Errors returned by this package.
 var (
 	// ErrNotFound may be wrapped by a BlockSource to say it does not hold a
@@ -141,6 +164,11 @@ var (
 	// delivered the manifest or a chunk within the timeout. The partial
 	// download (NAME.part and its record) is kept for the next attempt.
 	ErrNoProviders = errors.New("transfer: no provider could deliver the content")
+	// ErrBusy is returned (wrapped) by [Service.Get] instead of a bare
+	// ErrNoProviders when some provider's last answer was busy (it holds
+	// the content but refused for load): trying again later may succeed.
+	// It wraps ErrNoProviders.
+	ErrBusy = fmt.Errorf("%w: the providers are busy", ErrNoProviders)
 	// ErrUnsafeName is returned (wrapped) by [Service.Get] when a folder
 	// manifest holds a name that is invalid or would escape the output.
 	ErrUnsafeName = errors.New("transfer: unsafe name in folder manifest")
@@ -239,8 +267,8 @@ type Service struct {
 
 	serveMu sync.Mutex
 	serving bool
-	perPeer map[peer.ID]int
-	total   int
+	streams *peerlimit.Slots // open streams
+	inServe *peerlimit.Slots // requests in service
 
 	outMu   sync.Mutex
 	outputs map[string]bool // absolute output paths of Gets running
@@ -262,9 +290,9 @@ func New(cfg Config) (*Service, error) {
 		cfg:     cfg,
 		log:     log,
 		scores:  make(map[peer.ID]int),
-		perPeer: make(map[peer.ID]int),
 		outputs: make(map[string]bool),
 	}
+	s.streams, s.inServe = newServeSlots()
 	s.SetLimits(cfg.MaxUpload, cfg.MaxDownload)
 	return s, nil
 }
