@@ -124,6 +124,10 @@ type session struct {
 	progFn  func(Progress)
 	cbMu    sync.Mutex // serializes progFn calls
 	fetched int64
+	// answered and busy: the providers tried, and those whose last answer
+	// was busy (with its message); see noteAnswer.
+	answered map[peer.ID]bool
+	busy     map[peer.ID]string
 }
 
 // Get downloads id (a file or folder manifest id) to opt.Output. It returns
@@ -639,6 +643,7 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 			}
 			tried[ai.ID] = true
 			raw, m, err := ss.manifestFrom(ctx, ai, id)
+			ss.noteAnswer(ai.ID, err)
 			if err == nil {
 				return raw, m, nil
 			}
@@ -663,7 +668,7 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 			}
 		}
 		if !time.Now().Before(deadline) {
-			return nil, nil, fmt.Errorf("%w: manifest %s: none of %d peers delivered it within %v", ErrNoProviders, id, len(tried), ss.timeout)
+			return nil, nil, ss.noDelivery("manifest %s: not delivered within %v", id, ss.timeout)
 		}
 		if asked {
 			t := time.NewTimer(min(backoff, time.Until(deadline)))
@@ -783,12 +788,6 @@ func (ss *session) drop(p peer.ID) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.bad[p] = true
-}
-
-func (ss *session) tried() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.known)
 }
 
 func (ss *session) addTotal(n int64) {

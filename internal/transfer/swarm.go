@@ -294,7 +294,7 @@ func (j *fileJob) manage(ctx context.Context) error {
 		stall := j.lastProg.Add(ss.timeout)
 		j.mu.Unlock()
 		if !now.Before(stall) {
-			result = fmt.Errorf("%w: no chunk arrived for %v (%d peers tried)", ErrNoProviders, ss.timeout, ss.tried())
+			result = ss.noDelivery("no chunk arrived for %v", ss.timeout)
 			break
 		}
 		wake := stall
@@ -316,6 +316,7 @@ func (j *fileJob) manage(ctx context.Context) error {
 			if cause := context.Cause(ev.src.ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 				err = cause
 			}
+			ss.noteAnswer(id, err)
 			var re *RemoteError
 			switch {
 			case err == nil:
