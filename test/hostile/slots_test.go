@@ -22,10 +22,6 @@ import (
 	"github.com/peerpath/peerpath/test/harness"
 )
 
-// blockProtocol is the daemon's block exchange protocol
-// (transfer.ProtocolID), spelt out as a hostile peer would.
-const blockProtocol = "/peerpath/block/1.0.0"
-
 // idleProtocols are the daemon's protocols a stranger may open streams on.
 var idleProtocols = []protocol.ID{
 	blockProtocol,
