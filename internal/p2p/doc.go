@@ -49,7 +49,13 @@
 // swarm's per-address dial backoff: the caller or Serve decides when to
 // retry, and a user retrying by hand should get a real dial, not a cached
 // failure. On a LAN, mDNS (service name [MDNSServiceName]) finds peers with
-// no configuration at all; such peers are reported as LAN peers. A node that
+// no configuration at all; such peers are reported as LAN peers. Two nodes
+// that start together find each other in the same instant, and if both
+// dialled, their TCP dials from the listen ports would cross into one
+// connection on which both act as TLS clients: so the lower peer ID dials,
+// the other dials only if no connection arrives within 2 s, and a failed
+// LAN dial is retried within a second or so (five dials, backing off),
+// without waiting for mDNS to report the peer again. A node that
 // listens on loopback only is unreachable from the LAN, so it runs mDNS only
 // where every multicast interface is a loopback one (a network namespace
 // made for tests): mDNS announces on every multicast interface, and must not

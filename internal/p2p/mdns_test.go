@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -110,35 +112,63 @@ func TestMDNSStaysLocal(t *testing.T) {
 	}
 }
 
+// shortLANDials shortens the LAN dial timings for a test.
+func shortLANDials(t *testing.T) {
+	yield, redial, attempts := mdnsYield, mdnsRedialMin, mdnsAttempts
+	mdnsYield, mdnsRedialMin, mdnsAttempts = 20*time.Millisecond, 10*time.Millisecond, 3
+	t.Cleanup(func() { mdnsYield, mdnsRedialMin, mdnsAttempts = yield, redial, attempts })
+}
+
 // TestMDNSDialDedup checks that repeated mDNS sightings of an unreachable
-// peer cause one dial, not one per sighting.
+// peer cause one round of mdnsAttempts dials, not one per sighting, and
+// that the peer is then left alone for a while.
 func TestMDNSDialDedup(t *testing.T) {
+	shortLANDials(t)
 	n := testNode(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	m := &mdnsNotifee{n: n, ctx: ctx}
-	// A peer on a closed port: the dial fails fast.
+	// A "peer" that accepts TCP connections and closes them at once: every
+	// dial fails, and each one is counted.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var accepts atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			c.Close()
+		}
+	}()
 	other := testNode(t, nil)
 	ai, err := parsePeerAddr(other.Addrs()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	ai.Addrs = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/1")}
+	ai.Addrs = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/" + fmt.Sprint(l.Addr().(*net.TCPAddr).Port))}
 	for range 5 {
 		m.HandlePeerFound(*ai)
 	}
-	eventually(t, 5*time.Second, "the dial to fail", func() bool {
+	eventually(t, 10*time.Second, "the round of dials to fail", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return len(m.busy) == 0 && m.failed[ai.ID].n == 1
+		return len(m.dialing) == 0 && m.failed[ai.ID].n == 1
 	})
+	if got := accepts.Load(); got != int32(mdnsAttempts) {
+		t.Errorf("%d dials for 5 sightings, want one round of %d", got, mdnsAttempts)
+	}
 	m.mu.Lock()
 	first := m.failed[ai.ID]
 	m.mu.Unlock()
 	m.HandlePeerFound(*ai) // within mdnsRetryMin: no new dial
-	time.Sleep(100 * time.Millisecond)
 	m.mu.Lock()
-	if m.busy[ai.ID] || m.failed[ai.ID] != first {
+	if m.dialing[ai.ID] != nil || m.failed[ai.ID] != first {
 		t.Error("redialled an unreachable LAN peer within mdnsRetryMin")
 	}
 	// Once the wait is over, a new sighting dials again, and the next
@@ -146,10 +176,10 @@ func TestMDNSDialDedup(t *testing.T) {
 	m.failed[ai.ID] = mdnsFailed{at: first.at.Add(-mdnsRetryMin), n: 1}
 	m.mu.Unlock()
 	m.HandlePeerFound(*ai)
-	eventually(t, 5*time.Second, "the second dial to fail", func() bool {
+	eventually(t, 10*time.Second, "the second round to fail", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return len(m.busy) == 0 && m.failed[ai.ID].n == 2
+		return len(m.dialing) == 0 && m.failed[ai.ID].n == 2
 	})
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -163,5 +193,88 @@ func TestMDNSDialDedup(t *testing.T) {
 	defer n.mu.Unlock()
 	if !n.lan[ai.ID] {
 		t.Error("peer seen by mDNS not marked as LAN")
+	}
+}
+
+// A LAN peer that fails its first dial is connected by a prompt redial,
+// without mDNS reporting it again: the peer's port first answers with a
+// bare TCP accept-and-close, and the peer itself starts there only after
+// that dial failed.
+func TestMDNSRedialsPromptly(t *testing.T) {
+	shortLANDials(t)
+	mdnsAttempts = 20
+	a := testNode(t, nil)
+	keyB := newKey(t)
+	idB, err := peer.IDFromPrivateKey(keyB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	refused := make(chan struct{})
+	go func() {
+		defer close(refused)
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+		}
+		l.Close()
+	}()
+	t.Cleanup(func() { l.Close() })
+	addr := ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := &mdnsNotifee{n: a, ctx: ctx}
+	m.HandlePeerFound(peer.AddrInfo{ID: idB, Addrs: []ma.Multiaddr{addr}})
+	select {
+	case <-refused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no first dial")
+	}
+	b := testNode(t, func(c *Config) {
+		c.Identity = keyB
+		c.ListenAddrs = []string{addr.String()}
+	})
+	eventually(t, 20*time.Second, "a connected after a redial", func() bool {
+		return a.Host().Network().Connectedness(b.ID()) == network.Connected
+	})
+}
+
+// TestMDNSSimultaneousDiscovery: two LAN peers that find each other in the
+// same instant (as two nodes started together do) connect, each told of the
+// other once. When both dialled at once from their listen ports, the TCP
+// simultaneous open left both sides as TLS clients, the handshake failed,
+// and mDNS would not report the peer again for up to a minute.
+func TestMDNSSimultaneousDiscovery(t *testing.T) {
+	for i := range 10 {
+		a, b := testNode(t, nil), testNode(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		na := &mdnsNotifee{n: a, ctx: ctx}
+		nb := &mdnsNotifee{n: b, ctx: ctx}
+		ia, err := parsePeerAddr(a.Addrs()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ib, err := parsePeerAddr(b.Addrs()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		done := make(chan struct{}, 2)
+		go func() { <-start; na.HandlePeerFound(*ib); done <- struct{}{} }()
+		go func() { <-start; nb.HandlePeerFound(*ia); done <- struct{}{} }()
+		close(start)
+		<-done
+		<-done
+		eventually(t, 20*time.Second, fmt.Sprintf("round %d: both connected", i), func() bool {
+			return a.Host().Network().Connectedness(b.ID()) == network.Connected &&
+				b.Host().Network().Connectedness(a.ID()) == network.Connected
+		})
+		cancel()
+		a.Close()
+		b.Close()
 	}
 }

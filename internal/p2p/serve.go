@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	mrand "math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -246,25 +247,39 @@ func (n *Node) pingLoop(ctx context.Context) {
 }
 
 // mdnsNotifee connects to peers found on the LAN and remembers them as LAN
-// peers. mDNS reports a peer again on every answer it hears, so dials are
-// deduplicated, and a peer that could not be reached (for example one on
-// another private network, whose handshake stalls until the dial timeout)
-// is left alone for a while: mdnsRetryMin after its first failed dial,
-// doubling with each further failure up to mdnsRetry. The short first wait
-// matters when two nodes start together and the first dial loses a race
-// with the other's start (or a busy machine's timeout).
+// peers.
+//
+// Two nodes that start together find each other in the same instant. If
+// both dialled then, each from its listen port (go-libp2p's TCP transport
+// reuses it), the two SYNs would cross into one TCP connection (a
+// simultaneous open) on which both sides act as the TLS client, and the
+// handshake fails on both. So only one side dials at first: the one with
+// the lower peer ID. The other waits mdnsYield and dials only if no
+// connection arrived meanwhile (the lower one may be unable to reach it, or
+// run an older version).
+//
+// A failed dial is retried promptly, mdnsRedialMin later and doubling, up
+// to mdnsAttempts dials in all, without waiting for mDNS to report the peer
+// again (which it may not do for a minute). A peer that could not be
+// reached in those attempts (for example one on another private network,
+// whose handshake stalls until the dial timeout) is left alone for a while:
+// mdnsRetryMin after its first failed round, doubling with each further one
+// up to mdnsRetry. mDNS reports a peer again on every answer it hears, so
+// each peer has at most one dial loop, which takes the newest addresses
+// reported, and at most mdnsMaxDials loops run at once, however many peers
+// a LAN announces.
 type mdnsNotifee struct {
 	n   *Node
 	ctx context.Context
 
-	mu     sync.Mutex
-	busy   map[peer.ID]bool       // dial in flight
-	failed map[peer.ID]mdnsFailed // failed dials since the last success
+	mu      sync.Mutex
+	dialing map[peer.ID]*peer.AddrInfo // dial loop running; newest addresses
+	failed  map[peer.ID]mdnsFailed     // failed rounds since the last success
 }
 
 type mdnsFailed struct {
-	at time.Time // the last failed dial
-	n  int       // failed dials in a row
+	at time.Time // the end of the last failed round
+	n  int       // failed rounds in a row
 }
 
 // wait returns how long after the last failure the peer is left alone.
@@ -276,12 +291,28 @@ func (f mdnsFailed) wait() time.Duration {
 	return min(d, mdnsRetry)
 }
 
-// mdnsRetryMin and mdnsRetry bound how long an unreachable LAN peer is left
-// alone.
+// Timings of LAN dials. Variables so tests can shorten them.
 var (
+	// mdnsYield is how long the node with the higher peer ID waits for
+	// the other to dial before it dials itself.
+	mdnsYield = 2 * time.Second
+	// mdnsRedialMin is the wait before the first redial of a failed LAN
+	// dial; it doubles (with jitter) for each further one.
+	mdnsRedialMin = 500 * time.Millisecond
+	// mdnsAttempts is how many dials a round makes before it gives up.
+	mdnsAttempts = 5
+	// mdnsRetryMin and mdnsRetry bound how long an unreachable LAN peer
+	// is left alone after a failed round.
 	mdnsRetryMin = 5 * time.Second
 	mdnsRetry    = time.Minute
 )
+
+// mdnsMaxDials bounds the LAN dial loops running at once.
+const mdnsMaxDials = 64
+
+// dialsFirst reports whether self dials a LAN peer as soon as it finds it,
+// rather than waiting for the peer to dial: the lower peer ID dials first.
+func dialsFirst(self, other peer.ID) bool { return self < other }
 
 // HandlePeerFound is called by the mDNS service in a goroutine of its own.
 func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
@@ -296,40 +327,82 @@ func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 		return
 	}
 	m.mu.Lock()
-	if m.busy == nil {
-		m.busy = make(map[peer.ID]bool)
+	if m.dialing == nil {
+		m.dialing = make(map[peer.ID]*peer.AddrInfo)
 		m.failed = make(map[peer.ID]mdnsFailed)
 	}
-	if f := m.failed[info.ID]; m.busy[info.ID] || time.Since(f.at) < f.wait() {
+	if cur := m.dialing[info.ID]; cur != nil {
+		*cur = info // the loop dials the newest addresses
 		m.mu.Unlock()
 		return
 	}
-	m.busy[info.ID] = true
+	if f := m.failed[info.ID]; time.Since(f.at) < f.wait() || len(m.dialing) >= mdnsMaxDials {
+		m.mu.Unlock()
+		return
+	}
+	id, newest := info.ID, info
+	m.dialing[id] = &newest
 	m.mu.Unlock()
 
-	started := n.spawn(func() {
+	if !n.spawn(func() { m.dialLoop(id) }) {
+		m.mu.Lock()
+		delete(m.dialing, id)
+		m.mu.Unlock()
+	}
+}
+
+// dialLoop connects to the LAN peer id (see mdnsNotifee) and records the
+// outcome.
+func (m *mdnsNotifee) dialLoop(id peer.ID) {
+	n := m.n
+	connected := func() bool { return n.h.Network().Connectedness(id) == network.Connected }
+	first := dialsFirst(n.h.ID(), id)
+	backoff := mdnsRedialMin
+	var err error
+	dialled := false
+	for attempt := 1; ; attempt++ {
+		if !first && !sleep(m.ctx, mdnsYield) {
+			err = m.ctx.Err()
+			break
+		}
+		if connected() {
+			err = nil
+			break
+		}
+		m.mu.Lock()
+		info := *m.dialing[id]
+		m.mu.Unlock()
 		ctx, cancel := context.WithTimeout(m.ctx, dialTimeout)
-		defer cancel()
-		err := n.connect(ctx, info)
-		m.mu.Lock()
-		delete(m.busy, info.ID)
-		if err != nil {
-			m.failed[info.ID] = mdnsFailed{at: time.Now(), n: m.failed[info.ID].n + 1}
-		} else {
-			delete(m.failed, info.ID)
+		err = n.connect(ctx, info)
+		cancel()
+		dialled = true
+		if err == nil || m.ctx.Err() != nil || attempt >= mdnsAttempts {
+			break
 		}
-		m.mu.Unlock()
-		switch {
-		case err == nil:
-			n.log.Info("connected to LAN peer", "peer", info.ID)
-		case m.ctx.Err() == nil:
-			n.log.Debug("mDNS peer unreachable", "peer", info.ID, "err", err)
+		n.log.Debug("LAN peer dial failed; retrying", "peer", id, "attempt", attempt, "err", err)
+		// Jitter keeps two nodes that failed together from retrying in
+		// step.
+		if !sleep(m.ctx, backoff/2+mrand.N(backoff)) {
+			break
 		}
-	})
-	if !started {
-		m.mu.Lock()
-		delete(m.busy, info.ID)
-		m.mu.Unlock()
+		backoff *= 2
+	}
+
+	m.mu.Lock()
+	delete(m.dialing, id)
+	if err != nil {
+		m.failed[id] = mdnsFailed{at: time.Now(), n: m.failed[id].n + 1}
+	} else {
+		delete(m.failed, id)
+	}
+	m.mu.Unlock()
+	switch {
+	case err == nil && dialled:
+		n.log.Info("connected to LAN peer", "peer", id)
+	case err == nil:
+		n.log.Debug("LAN peer connected to us", "peer", id)
+	case m.ctx.Err() == nil:
+		n.log.Debug("mDNS peer unreachable", "peer", id, "err", err)
 	}
 }
 
