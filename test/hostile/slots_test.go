@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,11 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/test/harness"
 )
 
@@ -154,5 +158,114 @@ func TestBusyProviderReportedBusy(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "busy") || strings.Contains(errOut, "0 peers") {
 		t.Fatalf("a busy provider is not reported as busy: %q", errOut)
+	}
+}
+
+// lanIP returns a non-loopback IPv4 address of this machine, or skips.
+func lanIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address to attack from")
+	return ""
+}
+
+// Requests in service are bounded per address: throwaway identities from
+// one (non-loopback) address ask for chunks and never read the answers,
+// each holding a serving slot for as long as the daemon lets a write stall.
+// They get no more than their address's share (the rest are answered
+// busy), and an honest daemon on another address downloads meanwhile. On
+// the old code 64 such requests (four identities' worth) took every slot.
+func TestSlotExhaustionSlowReaders(t *testing.T) {
+	ip := lanIP(t)
+	a := harness.Start(t, "--listen", "/ip4/"+ip+"/tcp/0", "--no-port-map")
+	aID := mustID(t, a)
+	var lanAddr, loAddr string
+	for _, s := range a.ID().Addrs {
+		switch {
+		case strings.HasPrefix(s, "/ip4/"+ip+"/tcp/"):
+			lanAddr = s
+		case strings.HasPrefix(s, "/ip4/127.0.0.1/tcp/"):
+			loAddr = s
+		}
+	}
+	if lanAddr == "" || loAddr == "" {
+		t.Fatalf("daemon addresses %v", a.ID().Addrs)
+	}
+	id, err := cid.Decode(shareFile(t, a, 8<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	// Throwaway identities on the LAN address.
+	lanPeer := func() host.Host {
+		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/" + ip + "/tcp/0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		ai, err := peer.AddrInfoFromString(lanAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Connect(ctx, *ai); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	status, raw, err := fetchBlock(ctx, lanPeer(), aID, 1, id)
+	if err != nil || status != 0 {
+		t.Fatalf("manifest: status %d, %v", status, err)
+	}
+	m, err := content.Decode(id, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := m.(*content.FileManifest)
+
+	served, busy := 0, 0
+	for range 6 {
+		h := lanPeer()
+		for j := range 16 {
+			st, err := h.NewStream(ctx, aID, blockProtocol)
+			if err != nil {
+				busy++
+				continue
+			}
+			raw := fm.Chunks[j%len(fm.Chunks)].Bytes()
+			st.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := st.Write(append([]byte{2, byte(len(raw))}, raw...)); err != nil {
+				busy++
+				continue
+			}
+			// Read the header only: an OK answer's chunk then stalls in
+			// the window, holding its slot.
+			var hdr [5]byte
+			if _, err := io.ReadFull(st, hdr[:]); err != nil || hdr[0] != 0 {
+				busy++
+				continue
+			}
+			served++
+		}
+	}
+	t.Logf("from one address: %d requests in service, %d refused", served, busy)
+	if served > 32 {
+		t.Errorf("one address holds %d requests in service, more than half the node's 64", served)
+	}
+
+	// An honest daemon on loopback downloads meanwhile.
+	b := harness.Start(t, "--bootstrap", loAddr)
+	out := filepath.Join(t.TempDir(), "got.bin")
+	if o, e, code := harness.CLI(t, "get", id.String(), "-o", out, "--home", b.Home, "--timeout", "30s"); code != 0 {
+		t.Fatalf("honest get while slow readers hold their slots: code %d\nstdout %s\nstderr %s", code, o, e)
 	}
 }
