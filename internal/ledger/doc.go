@@ -73,6 +73,15 @@
 //     Grant.MaxPerHour grants per hour of ledger time network-wide.
 //   - After every entry, balances sum to the supply (FSM.CheckInvariant).
 //
+// # Wallets
+//
+// [Wallet] is the one place a node turns an operation (pay X, list,
+// buy, settle an order) into a signed transfer: it holds one account's
+// key, fills in the signer, a fresh ID and the time, signs, and submits
+// through a [Submitter] (*Service). The node's API, its compute payments
+// and the market all sign through it; NewTransfer and NewGrantRequest are
+// its shorthand for tests and benchmarks.
+//
 // # Reads
 //
 // Balance and History on a voter read its own state, which may trail the

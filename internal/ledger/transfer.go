@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -260,24 +259,21 @@ func Sign(key crypto.PrivKey, t Transfer) (SignedTransfer, error) {
 // NewTransfer builds and signs a transfer of amount micro-credits from the
 // key's peer ID to the account to, with a fresh ID and the current time.
 func NewTransfer(key crypto.PrivKey, to string, amount int64, memo, ref string) (SignedTransfer, error) {
-	id, err := peer.IDFromPrivateKey(key)
+	w, err := NewWallet(key, nil)
 	if err != nil {
-		return SignedTransfer{}, fmt.Errorf("ledger: new transfer: %w", err)
+		return SignedTransfer{}, err
 	}
-	return Sign(key, Transfer{
-		ID: NewID(), Kind: KindTransfer, From: id.String(), To: to,
-		Amount: amount, Memo: memo, Ref: ref, Time: time.Now().UnixNano(),
-	})
+	return w.Sign(Transfer{Kind: KindTransfer, To: to, Amount: amount, Memo: memo, Ref: ref})
 }
 
 // NewGrantRequest builds and signs a request for the configured one-time
 // grant of new credits to the key's own account.
 func NewGrantRequest(key crypto.PrivKey) (SignedTransfer, error) {
-	id, err := peer.IDFromPrivateKey(key)
+	w, err := NewWallet(key, nil)
 	if err != nil {
-		return SignedTransfer{}, fmt.Errorf("ledger: new grant: %w", err)
+		return SignedTransfer{}, err
 	}
-	return Sign(key, Transfer{ID: NewID(), Kind: KindGrant, To: id.String(), Time: time.Now().UnixNano()})
+	return w.Sign(Transfer{Kind: KindGrant})
 }
 
 // --- compact binary codec, used in raft log entries and on the client protocol ---

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/ledger"
 )
@@ -90,10 +89,11 @@ type Config struct {
 // Service is a node's marketplace: selling, searching, buying, rating,
 // and (on a ledger voter) settling escrowed orders.
 type Service struct {
-	cfg  Config
-	id   string
-	xkey *ecdh.PrivateKey
-	log  *slog.Logger
+	cfg    Config
+	id     string
+	wallet *ledger.Wallet // signs and submits this node's ledger operations
+	xkey   *ecdh.PrivateKey
+	log    *slog.Logger
 
 	mu       sync.Mutex
 	st       localState
@@ -143,7 +143,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SearchTimeout <= 0 {
 		cfg.SearchTimeout = 5 * time.Second
 	}
-	pid, err := peer.IDFromPrivateKey(cfg.Key)
+	wallet, err := ledger.NewWallet(cfg.Key, cfg.Ledger)
 	if err != nil {
 		return nil, fmt.Errorf("market: %w", err)
 	}
@@ -156,7 +156,7 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("market: %w", err)
 		}
 	}
-	s := &Service{cfg: cfg, id: pid.String(), xkey: xk, log: cfg.Logger, settling: map[string]time.Time{}}
+	s := &Service{cfg: cfg, id: wallet.Account(), wallet: wallet, xkey: xk, log: cfg.Logger, settling: map[string]time.Time{}}
 	s.st = localState{Listings: map[string]ownListing{}, Orders: map[string]ownOrder{}, Seen: map[string]Listing{}}
 	b, err := os.ReadFile(s.statePath())
 	switch {
@@ -351,20 +351,10 @@ func (s *Service) register(ctx context.Context, id string, price int64, lk ledge
 	return s.submit(ctx, ledger.Transfer{Kind: ledger.KindList, To: s.id, Amount: price, Ref: id, Data: lk.Encode()})
 }
 
-// submit signs t (From this node, a fresh ID unless set) and submits it.
+// submit signs t with the node's wallet (From this node, a fresh ID unless
+// set) and submits it.
 func (s *Service) submit(ctx context.Context, t ledger.Transfer) error {
-	t.From = s.id
-	if t.ID == "" {
-		t.ID = ledger.NewID()
-	}
-	if t.Time == 0 {
-		t.Time = time.Now().UnixNano()
-	}
-	st, err := ledger.Sign(s.cfg.Key, t)
-	if err != nil {
-		return err
-	}
-	if _, err := s.cfg.Ledger.Submit(ctx, st); err != nil {
+	if _, err := s.wallet.Submit(ctx, t); err != nil {
 		return fmt.Errorf("market: %w", err)
 	}
 	return nil

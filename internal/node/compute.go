@@ -34,20 +34,7 @@ type ledgerPayer struct{ n *Node }
 
 func (p ledgerPayer) Pay(ctx context.Context, to peer.ID, micro int64, memo, ref string) error {
 	sum := sha256.Sum256([]byte("peerpath-compute-pay\x00" + to.String() + "\x00" + ref))
-	t := ledger.Transfer{
-		ID:     hex.EncodeToString(sum[:16]),
-		From:   p.n.ID().String(),
-		To:     to.String(),
-		Amount: micro,
-		Memo:   memo,
-		Ref:    ref,
-		Time:   time.Now().UnixNano(),
-	}
-	st, err := ledger.Sign(p.n.p2p.Host().Peerstore().PrivKey(p.n.ID()), t)
-	if err != nil {
-		return err
-	}
-	_, err = p.n.ledger.Submit(ctx, st)
+	_, err := p.n.wallet.Pay(ctx, hex.EncodeToString(sum[:16]), to.String(), micro, memo, ref)
 	return err
 }
 

@@ -47,6 +47,9 @@ func (n *Node) newLedger(ctx context.Context) error {
 		return err
 	}
 	n.ledger = l
+	if n.wallet, err = ledger.NewWallet(n.p2p.Host().Peerstore().PrivKey(n.ID()), l); err != nil {
+		return err
+	}
 	n.ledgerRoutes()
 	return nil
 }
@@ -93,18 +96,9 @@ func (n *Node) ledgerRoutes() {
 		if err != nil || amount <= 0 {
 			return nil, httpapi.BadRequest(fmt.Errorf("bad amount %q: want a positive number of credits", req.Amount))
 		}
-		key := n.p2p.Host().Peerstore().PrivKey(n.ID())
-		t := ledger.Transfer{ID: req.ID, From: n.ID().String(), To: req.To, Amount: amount, Memo: req.Memo, Ref: req.Ref, Time: time.Now().UnixNano()}
-		if t.ID == "" {
-			t.ID = ledger.NewID()
-		}
-		st, err := ledger.Sign(key, t)
-		if err != nil {
-			return nil, httpapi.BadRequest(err)
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		rc, err := l.Submit(ctx, st)
+		rc, err := n.wallet.Pay(ctx, req.ID, req.To, amount, req.Memo, req.Ref)
 		if err != nil {
 			return nil, err
 		}

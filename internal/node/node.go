@@ -110,6 +110,7 @@ type Node struct {
 	token     string // the API token, read once at start
 	files     *files
 	ledger    *ledger.Service
+	wallet    *ledger.Wallet // this node's account: signs and submits its transfers
 	meter     *ledger.Meter
 	search    *search.Service
 	compute   *compute.Service
