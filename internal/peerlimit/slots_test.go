@@ -128,3 +128,31 @@ func TestRemotePrefix(t *testing.T) {
 		t.Error("nil address limited")
 	}
 }
+
+// FuzzRemotePrefix: any address a transport may report is either not
+// limited or limited under a valid prefix that holds its IP, and never
+// panics.
+func FuzzRemotePrefix(f *testing.F) {
+	for _, s := range []string{"/ip4/192.0.2.7/tcp/1", "/ip6/2001:db8::1/udp/1/quic-v1", "/ip4/127.0.0.1/tcp/1", "/dns4/x.example/tcp/1"} {
+		f.Add(addr(s).Bytes())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := ma.NewMultiaddrBytes(b)
+		if err != nil {
+			return
+		}
+		pfx, ok := remotePrefix(a)
+		if !ok {
+			return
+		}
+		if !pfx.IsValid() || (pfx.Bits() != 32 && pfx.Bits() != 64) {
+			t.Fatalf("%s: prefix %v", a, pfx)
+		}
+		s := NewSlots(SlotLimits{PerIP: 1})
+		r, err := s.acquire("p", "c", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r()
+	})
+}
