@@ -236,7 +236,10 @@ func TestGetOntoFullDisk(t *testing.T) {
 	b := startDaemon(t, "--bootstrap", a.Addr())
 	out := filepath.Join(mnt, "album")
 	_, errOut, code := cli(t, "get", sh.CID, "-o", out, "--timeout", "20s", "--home", b.Home)
-	if code == 0 || !strings.Contains(errOut, "no space left on device") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+	// stderr: the plan (shown before anything is written), then one line
+	// of error.
+	errLines := lines(strings.TrimSpace(errOut))
+	if code == 0 || len(errLines) != 2 || !strings.HasPrefix(errLines[0], sh.CID+": 3 files, ") || !strings.Contains(errLines[1], "no space left on device") {
 		t.Fatalf("get onto a full disk: code %d, stderr %q", code, errOut)
 	}
 	if !strings.Contains(errOut, "run the same get again") {
