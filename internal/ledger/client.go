@@ -12,12 +12,16 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/p2p"
 )
 
 // handleClient serves one ClientProtocol request (voters only).
 func (s *Service) handleClient(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(requestTimeout + 5*time.Second))
+	// A stream that sends no request soon holds nothing for long.
+	_ = st.SetReadDeadline(time.Now().Add(p2p.FirstRequestTimeout))
 	remote := st.Conn().RemotePeer()
 	body, err := readFrame(bufio.NewReader(io.LimitReader(st, maxFrame+16)))
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
 )
@@ -649,6 +650,8 @@ func readReceipt(r io.Reader) ([]byte, error) {
 func (m *Meter) handle(ctx context.Context, s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	// A stream that sends no receipt soon holds nothing for long.
+	_ = s.SetReadDeadline(time.Now().Add(p2p.FirstRequestTimeout))
 	from := s.Conn().RemotePeer()
 	if !m.limit.Allow(from) {
 		// Over its share: no answer, so the sender keeps the receipt

@@ -253,6 +253,8 @@ func (s *Service) Announced() int {
 func (s *Service) handle(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
+	// A stream that sends no request soon holds nothing for long.
+	_ = st.SetReadDeadline(time.Now().Add(p2p.FirstRequestTimeout))
 	remote := st.Conn().RemotePeer()
 	msg, err := p2p.ReadMsg(st, maxRequestBytes)
 	if err != nil {
