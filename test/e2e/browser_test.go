@@ -145,7 +145,7 @@ func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#search-q`), "beatles hey jude"),
 		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Download The Beatles - Hey Jude.mp3"]`)),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Download The Beatles - Hey Jude.mp3"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`a.Done-link`)),
+		chromedp.WaitVisible(chromedp.CSS(`a.done-link`)),
 	)
 	got, err := os.ReadFile(filepath.Join(b.Home, "downloads", "The Beatles - Hey Jude.mp3"))
 	if err != nil || !bytes.Equal(got, song) {
