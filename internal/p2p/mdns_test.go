@@ -13,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/test"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -276,5 +277,37 @@ func TestMDNSSimultaneousDiscovery(t *testing.T) {
 		cancel()
 		a.Close()
 		b.Close()
+	}
+}
+
+// Anyone on the LAN can announce any number of made-up peer IDs; what a
+// node remembers of them stays bounded.
+func TestMDNSAnnouncementsBounded(t *testing.T) {
+	shortLANDials(t)
+	n := testNode(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &mdnsNotifee{n: n, ctx: ctx}
+	for range 3 * mdnsMaxKnown {
+		id, err := test.RandPeerID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No addresses: a dial loop, if one starts, fails at once.
+		m.HandlePeerFound(peer.AddrInfo{ID: id})
+	}
+	cancel()
+	eventually(t, 20*time.Second, "the dial loops to end", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.dialing) == 0
+	})
+	m.mu.Lock()
+	failed := len(m.failed)
+	m.mu.Unlock()
+	n.mu.Lock()
+	lan := len(n.lan)
+	n.mu.Unlock()
+	if lan != mdnsMaxKnown || failed > mdnsMaxKnown {
+		t.Fatalf("after %d announcements: %d LAN peers and %d failed remembered, want %d and at most %d", 3*mdnsMaxKnown, lan, failed, mdnsMaxKnown, mdnsMaxKnown)
 	}
 }

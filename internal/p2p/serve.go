@@ -310,6 +310,23 @@ var (
 // mdnsMaxDials bounds the LAN dial loops running at once.
 const mdnsMaxDials = 64
 
+// mdnsMaxKnown bounds what a node remembers of the peers mDNS announced
+// (which are LAN peers, which failed to dial): anyone on the LAN can
+// announce any number of made-up peer IDs.
+const mdnsMaxKnown = 1024
+
+// boundedSet sets m[k] = v, first dropping an arbitrary other entry when m
+// already holds max entries and k is new.
+func boundedSet[V any](m map[peer.ID]V, k peer.ID, v V, max int) {
+	if _, ok := m[k]; !ok && len(m) >= max {
+		for old := range m {
+			delete(m, old)
+			break
+		}
+	}
+	m[k] = v
+}
+
 // dialsFirst reports whether self dials a LAN peer as soon as it finds it,
 // rather than waiting for the peer to dial: the lower peer ID dials first.
 func dialsFirst(self, other peer.ID) bool { return self < other }
@@ -321,7 +338,7 @@ func (m *mdnsNotifee) HandlePeerFound(info peer.AddrInfo) {
 		return
 	}
 	n.mu.Lock()
-	n.lan[info.ID] = true
+	boundedSet(n.lan, info.ID, true, mdnsMaxKnown)
 	n.mu.Unlock()
 	if n.h.Network().Connectedness(info.ID) == network.Connected {
 		return
@@ -391,7 +408,7 @@ func (m *mdnsNotifee) dialLoop(id peer.ID) {
 	m.mu.Lock()
 	delete(m.dialing, id)
 	if err != nil {
-		m.failed[id] = mdnsFailed{at: time.Now(), n: m.failed[id].n + 1}
+		boundedSet(m.failed, id, mdnsFailed{at: time.Now(), n: m.failed[id].n + 1}, mdnsMaxKnown)
 	} else {
 		delete(m.failed, id)
 	}
