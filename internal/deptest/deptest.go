@@ -86,6 +86,7 @@ var Services = []string{
 	"internal/search/...",
 	"internal/compute/...",
 	"internal/ledger/...",
+	"internal/meter/...",
 	"internal/market/...",
 }
 
@@ -125,7 +126,7 @@ func serviceRule(self string, allow []string, reason string) Rule {
 	return Rule{From: []string{self}, To: to, Allow: allow, Reason: reason}
 }
 
-const servicesApart = "services never import each other (except market -> ledger): each declares the small interfaces it needs and node wires them"
+const servicesApart = "services never import each other (except market -> ledger and meter -> ledger): each declares the small interfaces it needs and node wires them"
 
 // Rules are the imports that must never exist.
 var Rules = []Rule{
@@ -134,6 +135,8 @@ var Rules = []Rule{
 	serviceRule("internal/search/...", nil, servicesApart),
 	serviceRule("internal/compute/...", nil, servicesApart),
 	serviceRule("internal/ledger/...", nil, servicesApart),
+	serviceRule("internal/meter/...", []string{"internal/ledger"},
+		servicesApart+"; meter may import ledger because a traffic receipt carries a signed ledger transfer as its payment, which the meter settles"),
 	serviceRule("internal/market/...", []string{"internal/ledger"},
 		servicesApart+"; market may import ledger because escrow lives in the ledger's state machine"),
 	{
@@ -202,7 +205,7 @@ func layer(pkg string) int {
 	case p == "internal/p2p":
 		return 1
 	case under(p, "internal/share"), under(p, "internal/transfer"), under(p, "internal/search"),
-		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/market"):
+		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/meter"), under(p, "internal/market"):
 		return 2
 	case under(p, "internal/httpapi"), under(p, "internal/webui"):
 		return 3

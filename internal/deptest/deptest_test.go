@@ -91,6 +91,8 @@ func TestModuleWithForbiddenImport(t *testing.T) {
 	}{
 		{"internal/ledger", "internal/compute", "services never import each other"},
 		{"internal/market", "internal/search", "services never import each other"},
+		{"internal/ledger", "internal/meter", "services never import each other"},
+		{"internal/meter", "internal/transfer", "services never import each other"},
 		{"internal/p2p", "internal/ledger", "foundations import no service"},
 		{"cmd/peerpath", "internal/ledger", "the CLI reaches the daemon only through api"},
 		{"api", "internal/content", "api is the local API's wire types"},

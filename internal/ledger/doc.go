@@ -90,28 +90,10 @@
 //
 // # Metering
 //
-// [Meter] counts, per peer, the chunk bytes uploaded and downloaded (it is
-// the transfer layer's Meter) and the compute units run each way. The
-// downloader signs [TrafficReceipt]s for the verified bytes it received:
-// cumulative ranges (Start, End] of its own count since its Epoch, sent over
-// [ReceiptProtocol] to the peer that served them every ReceiptEvery (or
-// early after ReceiptBytes). A receipt is stored before it is sent and sent
-// again, unchanged, until acknowledged, so a lost answer never makes two
-// receipts cover the same bytes; the receiver refuses overlapping ranges.
-//
-// With traffic billing (MeterConfig.PricePerGiB > 0) a receipt carries a
-// KindTransfer from the payer to the payee of Owed(End) - Owed(Start)
-// micro-credits, signed by the payer, with an ID derived from the range:
-// an ordinary transfer, so the voters check the payer's signature and
-// balance as for any other, and it applies once whoever submits it. The
-// payee settles the pending ones every SettleEvery and counts one paid
-// only on the ledger's receipt of that very transfer (ID, payer, payee,
-// amount); one the ledger refuses for good (overdraft, expired, its ID
-// already spent by the payer on another transfer) fails and drops its
-// payer's priority.
-// [Meter.Priority] ranks peers for scarce upload: those that paid at this
-// node's price within the last hour, then those that uploaded back at least
-// half of what they took, then the rest.
+// Traffic and compute metering, signed traffic receipts and their
+// settlement are package internal/meter: a receipt's payment is an
+// ordinary KindTransfer, which the meter submits here, counting it paid
+// only when the Receipt matches it (Receipt.Matches).
 //
 // Build with -tags ledgerdebug to panic if the invariant ever breaks
 // after an entry (it costs a pass over all balances per entry).

@@ -7,6 +7,7 @@ import (
 
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/ledger"
+	"github.com/peerpath/peerpath/internal/meter"
 )
 
 // newMeter builds the traffic and compute meter. Its payments settle
@@ -23,7 +24,7 @@ func (n *Node) newMeter(ctx context.Context) error {
 		price = p
 	}
 	receiptEvery, settleEvery := cfg.Durations()
-	m, err := ledger.NewMeter(ctx, ledger.MeterConfig{
+	m, err := meter.New(ctx, meter.Config{
 		Host:        n.p2p.Host(),
 		DB:          n.db,
 		Key:         n.p2p.Host().Peerstore().PrivKey(n.ID()),
@@ -66,9 +67,9 @@ func (n *Node) newMeter(ctx context.Context) error {
 
 func className(c int) string {
 	switch c {
-	case ledger.ClassPays:
+	case meter.ClassPays:
 		return "pays"
-	case ledger.ClassReciprocates:
+	case meter.ClassReciprocates:
 		return "reciprocates"
 	}
 	return "other"

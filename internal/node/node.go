@@ -29,6 +29,7 @@ import (
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
+	"github.com/peerpath/peerpath/internal/meter"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/store"
@@ -111,7 +112,7 @@ type Node struct {
 	files     *files
 	ledger    *ledger.Service
 	wallet    *ledger.Wallet // this node's account: signs and submits its transfers
-	meter     *ledger.Meter
+	meter     *meter.Meter
 	search    *search.Service
 	compute   *compute.Service
 	market    *market.Service

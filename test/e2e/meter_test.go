@@ -13,6 +13,7 @@ import (
 
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/ledger"
+	"github.com/peerpath/peerpath/internal/meter"
 )
 
 func usageOf(m api.Meter, peer string) api.PeerUsage {
@@ -63,7 +64,7 @@ func TestTrafficBilling(t *testing.T) {
 		if down.Downloaded < 8<<20 || down.ReceiptedOut != down.Downloaded {
 			return fmt.Errorf("downloader's meter: %+v", down)
 		}
-		want := ledger.FormatCredits(ledger.Owed(down.Downloaded, 1000*ledger.MicroPerCredit))
+		want := ledger.FormatCredits(meter.Owed(down.Downloaded, 1000*ledger.MicroPerCredit))
 		if up := usageOf(ma, bid); up.PaidIn.String() != want || ma.Receipts["settled"] == 0 {
 			return fmt.Errorf("uploader's meter %+v, receipts %v; want paid %s", up, ma.Receipts, want)
 		}

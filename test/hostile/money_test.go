@@ -23,6 +23,7 @@ import (
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/ledger"
+	"github.com/peerpath/peerpath/internal/meter"
 	"github.com/peerpath/peerpath/test/harness"
 )
 
@@ -273,7 +274,7 @@ func TestMoneyPreSpentSettlementID(t *testing.T) {
 	h := newMoneyPeer(t, q)
 	qid := q.ID().ID
 	createLedger(t, q, map[string]any{h.id: 10, qid: 1})
-	r, err := ledger.NewTrafficReceipt(h.key, qid, "hostile-epoch", 0, ledger.GiB, ledger.MicroPerCredit, time.Now().UnixNano())
+	r, err := meter.NewTrafficReceipt(h.key, qid, "hostile-epoch", 0, meter.GiB, ledger.MicroPerCredit, time.Now().UnixNano())
 	if err != nil || r.Payment == nil {
 		t.Fatalf("receipt: %+v, %v", r, err)
 	}
@@ -283,7 +284,7 @@ func TestMoneyPreSpentSettlementID(t *testing.T) {
 	// Deliver the receipt over the real receipt protocol.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	s, err := h.h.NewStream(ctx, mustID(t, q), ledger.ReceiptProtocol)
+	s, err := h.h.NewStream(ctx, mustID(t, q), meter.ReceiptProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,9 @@
-package ledger
+package meter
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
@@ -52,22 +51,25 @@ const (
 	settleBatch    = 256
 )
 
-// MeterConfig configures a Meter. Host, DB and Key are required.
-type MeterConfig struct {
+// Config configures a Meter. Host, DB and Key are required.
+type Config struct {
 	// Host carries ReceiptProtocol; its ID is this node's account.
 	Host host.Host
 	// DB holds the counters and receipts (component "meter").
 	DB *store.DB
-	// Key is the node's identity key; it signs the receipts it issues.
+	// Key is the node's identity key; it signs the receipts it issues and,
+	// through a ledger.Wallet, their payments.
 	Key crypto.PrivKey
 	// PricePerGiB, in micro-credits, turns traffic billing on: the receipts
 	// this node issues carry payments at this price, and peers whose
 	// receipts pay at least this price are served first. Zero: billing off
 	// (receipts are still issued, as evidence, without payment).
 	PricePerGiB int64
-	// Submit settles a receipt's payment through the ledger. Nil: payments
+	// Submit settles a receipt's payment (a transfer the payer signed)
+	// through the ledger: (*ledger.Service).Submit, or a function that
+	// calls it. It is all the meter needs of the ledger. Nil: payments
 	// received are stored but never settled.
-	Submit func(context.Context, SignedTransfer) (Receipt, error)
+	Submit func(context.Context, ledger.SignedTransfer) (ledger.Receipt, error)
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
 	// ReceiptEvery is how often receipts are issued for bytes received.
@@ -124,10 +126,10 @@ type ReceiptCounts struct {
 // units run, issues signed traffic receipts for the bytes this node
 // received, collects the receipts of the peers it served and settles their
 // payments through the ledger, and ranks peers for scarce upload. It
-// implements transfer.Meter. Create it with [NewMeter] and run
+// implements transfer.Meter. Create it with [New] and run
 // [Meter.Serve].
 type Meter struct {
-	cfg   MeterConfig
+	cfg   Config
 	log   *slog.Logger
 	self  peer.ID
 	epoch string
@@ -183,13 +185,13 @@ CREATE TABLE meter_receipts (
 CREATE INDEX meter_receipts_state ON meter_receipts(state);
 `}}
 
-// NewMeter opens the meter's tables in cfg.DB and loads its counters.
-func NewMeter(ctx context.Context, cfg MeterConfig) (*Meter, error) {
+// New opens the meter's tables in cfg.DB and loads its counters.
+func New(ctx context.Context, cfg Config) (*Meter, error) {
 	if cfg.Host == nil || cfg.DB == nil || cfg.Key == nil {
-		return nil, errors.New("ledger: MeterConfig needs Host, DB and Key")
+		return nil, errors.New("meter: Config needs Host, DB and Key")
 	}
 	if cfg.PricePerGiB < 0 {
-		return nil, errors.New("ledger: negative price per GiB")
+		return nil, errors.New("meter: negative price per GiB")
 	}
 	if cfg.ReceiptEvery <= 0 {
 		cfg.ReceiptEvery = DefaultReceiptEvery
@@ -222,19 +224,19 @@ func NewMeter(ctx context.Context, cfg MeterConfig) (*Meter, error) {
 		_, err = cfg.DB.ExecContext(ctx, `INSERT INTO meter_meta(k, v) VALUES ('epoch', ?)`, m.epoch)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ledger: meter: %w", err)
+		return nil, fmt.Errorf("meter: %w", err)
 	}
 	rows, err := cfg.DB.QueryContext(ctx, `SELECT peer, uploaded, downloaded, units_run, units_used,
 		receipted_in, receipted_out, paid_in, billed_out, last_paid, unpaid FROM meter_peers`)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: meter: %w", err)
+		return nil, fmt.Errorf("meter: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var u PeerUsage
 		if err := rows.Scan(&u.Peer, &u.Uploaded, &u.Downloaded, &u.UnitsRun, &u.UnitsUsed,
 			&u.ReceiptedIn, &u.ReceiptedOut, &u.PaidIn, &u.BilledOut, &u.lastPaid, &u.unpaid); err != nil {
-			return nil, fmt.Errorf("ledger: meter: %w", err)
+			return nil, fmt.Errorf("meter: %w", err)
 		}
 		p, err := peer.Decode(u.Peer)
 		if err != nil {
@@ -243,7 +245,7 @@ func NewMeter(ctx context.Context, cfg MeterConfig) (*Meter, error) {
 		m.peers[p] = &u
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ledger: meter: %w", err)
+		return nil, fmt.Errorf("meter: %w", err)
 	}
 	return m, nil
 }
@@ -348,14 +350,14 @@ func (m *Meter) Receipts(ctx context.Context) (ReceiptCounts, error) {
 	var c ReceiptCounts
 	rows, err := m.cfg.DB.QueryContext(ctx, `SELECT state, COUNT(*) FROM meter_receipts GROUP BY state`)
 	if err != nil {
-		return c, fmt.Errorf("ledger: meter: %w", err)
+		return c, fmt.Errorf("meter: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var s string
 		var n int
 		if err := rows.Scan(&s, &n); err != nil {
-			return c, fmt.Errorf("ledger: meter: %w", err)
+			return c, fmt.Errorf("meter: %w", err)
 		}
 		switch s {
 		case "evidence":
@@ -391,7 +393,7 @@ func (m *Meter) Serve(ctx context.Context) error {
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := m.flush(fctx); err != nil {
-			m.log.Warn("ledger: meter: final flush", "err", err)
+			m.log.Warn("meter: final flush", "err", err)
 		}
 	}()
 	flush := time.NewTicker(m.cfg.FlushEvery)
@@ -406,7 +408,7 @@ func (m *Meter) Serve(ctx context.Context) error {
 			return nil
 		case <-flush.C:
 			if err := m.flush(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("ledger: meter: flush", "err", err)
+				m.log.Warn("meter: flush", "err", err)
 			}
 		case <-receipts.C:
 			m.issueAll(ctx)
@@ -414,7 +416,7 @@ func (m *Meter) Serve(ctx context.Context) error {
 			m.issueAll(ctx)
 		case <-settle.C:
 			if err := m.settle(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("ledger: meter: settle", "err", err)
+				m.log.Warn("meter: settle", "err", err)
 			}
 		}
 	}
@@ -466,7 +468,7 @@ func upsertUsage(ctx context.Context, tx *sql.Tx, u *PeerUsage) error {
 		u.Peer, u.Uploaded, u.Downloaded, u.UnitsRun, u.UnitsUsed,
 		u.ReceiptedIn, u.ReceiptedOut, u.PaidIn, u.BilledOut, u.lastPaid, u.unpaid)
 	if err != nil {
-		return fmt.Errorf("ledger: meter: %w", err)
+		return fmt.Errorf("meter: %w", err)
 	}
 	return nil
 }
@@ -474,14 +476,14 @@ func upsertUsage(ctx context.Context, tx *sql.Tx, u *PeerUsage) error {
 func (m *Meter) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := m.cfg.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("ledger: meter: %w", err)
+		return fmt.Errorf("meter: %w", err)
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ledger: meter: %w", err)
+		return fmt.Errorf("meter: %w", err)
 	}
 	return nil
 }
@@ -503,7 +505,7 @@ func (m *Meter) issueAll(ctx context.Context) {
 			return
 		}
 		if err := m.issue(ctx, p); err != nil && ctx.Err() == nil {
-			m.log.Debug("ledger: meter: receipt not delivered", "peer", p, "err", err)
+			m.log.Debug("meter: receipt not delivered", "peer", p, "err", err)
 		}
 	}
 }
@@ -535,7 +537,7 @@ func (m *Meter) issue(ctx context.Context, payee peer.ID) error {
 			return err
 		}
 		if _, err := m.cfg.DB.ExecContext(ctx, `INSERT INTO meter_out(payee, receipt) VALUES (?, ?)`, payee.String(), b); err != nil {
-			return fmt.Errorf("ledger: meter: %w", err)
+			return fmt.Errorf("meter: %w", err)
 		}
 		r = &nr
 	}
@@ -544,12 +546,12 @@ func (m *Meter) issue(ctx context.Context, payee peer.ID) error {
 		return err
 	}
 	if refused != "" {
-		m.log.Warn("ledger: meter: receipt refused", "peer", payee, "reason", refused)
+		m.log.Warn("meter: receipt refused", "peer", payee, "reason", refused)
 	}
 	// Acknowledged (or refused for good): these bytes are covered.
 	err = m.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM meter_out WHERE payee = ?`, payee.String()); err != nil {
-			return fmt.Errorf("ledger: meter: %w", err)
+			return fmt.Errorf("meter: %w", err)
 		}
 		m.mu.Lock()
 		u := m.usage(payee)
@@ -574,11 +576,11 @@ func (m *Meter) pendingReceipt(ctx context.Context, payee peer.ID) (*TrafficRece
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ledger: meter: %w", err)
+		return nil, fmt.Errorf("meter: %w", err)
 	}
 	var r TrafficReceipt
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("ledger: meter: stored receipt: %w", err)
+		return nil, fmt.Errorf("meter: stored receipt: %w", err)
 	}
 	return &r, nil
 }
@@ -592,7 +594,7 @@ type receiptResult struct {
 // the receipt, or an error when the receipt may not have arrived.
 func (m *Meter) send(ctx context.Context, payee peer.ID, r *TrafficReceipt) (string, error) {
 	if m.cfg.Host.Network().Connectedness(payee) != network.Connected {
-		return "", errors.New("ledger: meter: not connected")
+		return "", errors.New("meter: not connected")
 	}
 	b, err := r.Encode()
 	if err != nil {
@@ -602,21 +604,20 @@ func (m *Meter) send(ctx context.Context, payee peer.ID, r *TrafficReceipt) (str
 	defer cancel()
 	s, err := m.cfg.Host.NewStream(network.WithNoDial(ctx, "receipt"), payee, ReceiptProtocol)
 	if err != nil {
-		return "", fmt.Errorf("ledger: meter: %w", err)
+		return "", fmt.Errorf("meter: %w", err)
 	}
 	defer s.Close()
 	stop := context.AfterFunc(ctx, func() { s.Reset() })
 	defer stop()
-	frame := binary.AppendUvarint(nil, uint64(len(b)))
-	if _, err := s.Write(append(frame, b...)); err != nil {
-		return "", fmt.Errorf("ledger: meter: %w", err)
+	if err := p2p.WriteMsg(s, b); err != nil {
+		return "", fmt.Errorf("meter: %w", err)
 	}
 	if err := s.CloseWrite(); err != nil {
-		return "", fmt.Errorf("ledger: meter: %w", err)
+		return "", fmt.Errorf("meter: %w", err)
 	}
 	var res receiptResult
 	if err := json.NewDecoder(io.LimitReader(s, maxResult)).Decode(&res); err != nil {
-		return "", fmt.Errorf("ledger: meter: answer: %w", err)
+		return "", fmt.Errorf("meter: answer: %w", err)
 	}
 	if !res.OK {
 		if res.Error == "" {
@@ -629,20 +630,12 @@ func (m *Meter) send(ctx context.Context, payee peer.ID, r *TrafficReceipt) (str
 
 // --- receiving receipts (this node uploaded) ---
 
-// readReceipt reads one length-prefixed receipt, refusing one over
-// MaxReceiptSize before reading it.
+// readReceipt reads one length-prefixed receipt (p2p framing), refusing
+// one over MaxReceiptSize before reading it.
 func readReceipt(r io.Reader) ([]byte, error) {
-	br := bufio.NewReaderSize(io.LimitReader(r, MaxReceiptSize+binary.MaxVarintLen64), 64)
-	n, err := binary.ReadUvarint(br)
+	b, err := p2p.ReadMsg(r, MaxReceiptSize)
 	if err != nil {
-		return nil, fmt.Errorf("%w: length: %v", ErrBadReceipt, err)
-	}
-	if n > MaxReceiptSize {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBadReceipt, n, MaxReceiptSize)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(br, b); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadReceipt, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
 	}
 	return b, nil
 }
@@ -656,7 +649,7 @@ func (m *Meter) handle(ctx context.Context, s network.Stream) {
 	if !m.limit.Allow(from) {
 		// Over its share: no answer, so the sender keeps the receipt
 		// pending and sends it again later (an answer would be final).
-		m.log.Debug("ledger: meter: too many receipts", "peer", from)
+		m.log.Debug("meter: too many receipts", "peer", from)
 		_ = s.Reset()
 		return
 	}
@@ -669,7 +662,7 @@ func (m *Meter) handle(ctx context.Context, s network.Stream) {
 		}
 	}
 	if err != nil {
-		m.log.Debug("ledger: meter: receipt refused", "peer", from, "err", err)
+		m.log.Debug("meter: receipt refused", "peer", from, "err", err)
 		res = receiptResult{Error: err.Error()}
 		if len(res.Error) > maxResult-32 {
 			res.Error = res.Error[:maxResult-32]
@@ -696,7 +689,7 @@ func (m *Meter) accept(ctx context.Context, from peer.ID, r TrafficReceipt, raw 
 		var have int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM meter_receipts WHERE payer = ? AND epoch = ? AND end = ? AND start = ?`,
 			r.Payer, r.Epoch, r.End, r.Start).Scan(&have); err != nil {
-			return fmt.Errorf("ledger: meter: %w", err)
+			return fmt.Errorf("meter: %w", err)
 		}
 		if have > 0 {
 			return nil // a resent receipt whose answer was lost
@@ -704,14 +697,14 @@ func (m *Meter) accept(ctx context.Context, from peer.ID, r TrafficReceipt, raw 
 		var overlap int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM meter_receipts WHERE payer = ? AND epoch = ? AND start < ? AND end > ?`,
 			r.Payer, r.Epoch, r.End, r.Start).Scan(&overlap); err != nil {
-			return fmt.Errorf("ledger: meter: %w", err)
+			return fmt.Errorf("meter: %w", err)
 		}
 		if overlap > 0 {
 			return fmt.Errorf("%w: range (%d, %d] overlaps a receipt already held", ErrBadReceipt, r.Start, r.End)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meter_receipts(payer, epoch, start, end, amount, time, receipt, state)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.Payer, r.Epoch, r.Start, r.End, amount, r.Time, raw, state); err != nil {
-			return fmt.Errorf("ledger: meter: %w", err)
+			return fmt.Errorf("meter: %w", err)
 		}
 		fresh = true
 		m.mu.Lock()
@@ -725,7 +718,7 @@ func (m *Meter) accept(ctx context.Context, from peer.ID, r TrafficReceipt, raw 
 		return upsertUsage(ctx, tx, &v)
 	})
 	if err == nil && fresh {
-		m.log.Debug("ledger: meter: receipt", "peer", from, "bytes", r.Bytes(), "amount", amount)
+		m.log.Debug("meter: receipt", "peer", from, "bytes", r.Bytes(), "amount", amount)
 	}
 	return err
 }
@@ -744,7 +737,7 @@ func (m *Meter) settle(ctx context.Context) error {
 	rows, err := m.cfg.DB.QueryContext(ctx, `SELECT payer, epoch, end, receipt FROM meter_receipts
 		WHERE state = 'pending' ORDER BY time LIMIT ?`, settleBatch)
 	if err != nil {
-		return fmt.Errorf("ledger: meter: %w", err)
+		return fmt.Errorf("meter: %w", err)
 	}
 	type item struct {
 		payer, epoch string
@@ -757,7 +750,7 @@ func (m *Meter) settle(ctx context.Context) error {
 		var b []byte
 		if err := rows.Scan(&it.payer, &it.epoch, &it.end, &b); err != nil {
 			rows.Close()
-			return fmt.Errorf("ledger: meter: %w", err)
+			return fmt.Errorf("meter: %w", err)
 		}
 		if err := json.Unmarshal(b, &it.r); err != nil || it.r.Payment == nil {
 			it.r = TrafficReceipt{}
@@ -766,7 +759,7 @@ func (m *Meter) settle(ctx context.Context) error {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("ledger: meter: %w", err)
+		return fmt.Errorf("meter: %w", err)
 	}
 	for _, it := range items {
 		state, reason := "failed", "stored receipt unreadable"
@@ -781,18 +774,18 @@ func (m *Meter) settle(ctx context.Context) error {
 				// (one the payer spent the ID on first, under rules that
 				// did not scope IDs to their signer): the debt is unpaid.
 				reason = fmt.Sprintf("the ledger's receipt for payment %s is for %s from %s to %s, not %s from %s to %s",
-					it.r.Payment.ID, FormatCredits(rc.Amount), rc.From, rc.To,
-					FormatCredits(it.r.Payment.Amount), it.r.Payment.From, it.r.Payment.To)
+					it.r.Payment.ID, ledger.FormatCredits(rc.Amount), rc.From, rc.To,
+					ledger.FormatCredits(it.r.Payment.Amount), it.r.Payment.From, it.r.Payment.To)
 			case err == nil:
 				state, reason, paid = "settled", "", it.r.Payment.Amount
-			case errors.Is(err, ErrInsufficientFunds), errors.Is(err, ErrBadSignature), errors.Is(err, ErrExpired),
-				errors.Is(err, ErrInvalid), errors.Is(err, ErrUnknownAccount), errors.Is(err, ErrConflict):
+			case errors.Is(err, ledger.ErrInsufficientFunds), errors.Is(err, ledger.ErrBadSignature), errors.Is(err, ledger.ErrExpired),
+				errors.Is(err, ledger.ErrInvalid), errors.Is(err, ledger.ErrUnknownAccount), errors.Is(err, ledger.ErrConflict):
 				reason = err.Error()
 			default:
 				if ctx.Err() != nil {
 					return nil
 				}
-				m.log.Debug("ledger: meter: settlement postponed", "payer", it.payer, "err", err)
+				m.log.Debug("meter: settlement postponed", "payer", it.payer, "err", err)
 				continue
 			}
 		}
@@ -800,7 +793,7 @@ func (m *Meter) settle(ctx context.Context) error {
 		err := m.inTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE meter_receipts SET state = ?, reason = ? WHERE payer = ? AND epoch = ? AND end = ?`,
 				state, reason, it.payer, it.epoch, it.end); err != nil {
-				return fmt.Errorf("ledger: meter: %w", err)
+				return fmt.Errorf("meter: %w", err)
 			}
 			m.mu.Lock()
 			u := m.usage(p)
@@ -814,7 +807,7 @@ func (m *Meter) settle(ctx context.Context) error {
 			return err
 		}
 		if state == "failed" {
-			m.log.Warn("ledger: meter: traffic payment refused", "payer", it.payer, "reason", reason)
+			m.log.Warn("meter: traffic payment refused", "payer", it.payer, "reason", reason)
 		}
 	}
 	return nil

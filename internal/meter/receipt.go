@@ -1,4 +1,4 @@
-package ledger
+package meter
 
 import (
 	"crypto/sha256"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/ledger"
 )
 
 // GiB is the unit traffic is priced in: 2^30 bytes.
@@ -22,10 +24,17 @@ const GiB = 1 << 30
 // before it is read.
 const MaxReceiptSize = 4 << 10
 
+// Field limits of a receipt: those of the ledger transfer it pays with.
+const (
+	maxAccountLen = 128 // a peer ID string
+	maxIDLen      = 64
+	maxSigLen     = 256
+)
+
 // ErrBadReceipt is returned (wrapped) by [DecodeReceipt] and
 // [TrafficReceipt.Check] for a traffic receipt that is malformed, not signed
 // by its payer, or whose payment does not match it.
-var ErrBadReceipt = errors.New("ledger: bad traffic receipt")
+var ErrBadReceipt = errors.New("meter: bad traffic receipt")
 
 // TrafficReceipt is a downloader's signed statement that it received, and
 // verified, content bytes from a provider. Receipts are cumulative: the
@@ -45,10 +54,10 @@ type TrafficReceipt struct {
 	End   int64  `json:"end"`
 	// Price is in micro-credits per GiB; 0 when the payer's billing is off
 	// (the receipt is then evidence only, with no payment).
-	Price   int64           `json:"price_per_gib"`
-	Time    int64           `json:"time"`
-	Payment *SignedTransfer `json:"payment,omitempty"`
-	Sig     []byte          `json:"sig"`
+	Price   int64                  `json:"price_per_gib"`
+	Time    int64                  `json:"time"`
+	Payment *ledger.SignedTransfer `json:"payment,omitempty"`
+	Sig     []byte                 `json:"sig"`
 }
 
 const receiptDomain = "peerpath/ledger/traffic-receipt/v1\n"
@@ -72,6 +81,11 @@ func (r *TrafficReceipt) signingBytes() []byte {
 		b = append(b, 0)
 	}
 	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // Bytes returns the number of bytes the receipt covers.
@@ -107,19 +121,18 @@ func receiptPaymentID(payer, payee, epoch string, end int64) string {
 // the bytes (start, end] received from payee at price micro-credits per GiB
 // (0: no payment), stamped now (Unix nanoseconds).
 func NewTrafficReceipt(key crypto.PrivKey, payee, epoch string, start, end, price, now int64) (TrafficReceipt, error) {
-	id, err := peer.IDFromPrivateKey(key)
+	w, err := ledger.NewWallet(key, nil)
 	if err != nil {
-		return TrafficReceipt{}, fmt.Errorf("ledger: receipt: %w", err)
+		return TrafficReceipt{}, fmt.Errorf("meter: receipt: %w", err)
 	}
-	r := TrafficReceipt{Payer: id.String(), Payee: payee, Epoch: epoch, Start: start, End: end, Price: price, Time: now}
+	r := TrafficReceipt{Payer: w.Account(), Payee: payee, Epoch: epoch, Start: start, End: end, Price: price, Time: now}
 	if amount := Owed(end, price) - Owed(start, price); amount > 0 {
-		pay, err := Sign(key, Transfer{
+		pay, err := w.Sign(ledger.Transfer{
 			ID:     receiptPaymentID(r.Payer, payee, epoch, end),
-			Kind:   KindTransfer,
-			From:   r.Payer,
+			Kind:   ledger.KindTransfer,
 			To:     payee,
 			Amount: amount,
-			Memo:   fmt.Sprintf("traffic: %d bytes at %s/GiB", end-start, FormatCredits(price)),
+			Memo:   fmt.Sprintf("traffic: %d bytes at %s/GiB", end-start, ledger.FormatCredits(price)),
 			Ref:    "traffic/" + epoch + "/" + strconv.FormatInt(end, 10),
 			Time:   now,
 		})
@@ -133,7 +146,7 @@ func NewTrafficReceipt(key crypto.PrivKey, payee, epoch string, start, end, pric
 	}
 	sig, err := key.Sign(r.signingBytes())
 	if err != nil {
-		return TrafficReceipt{}, fmt.Errorf("ledger: receipt: %w", err)
+		return TrafficReceipt{}, fmt.Errorf("meter: receipt: %w", err)
 	}
 	r.Sig = sig
 	return r, nil
@@ -163,7 +176,7 @@ func (r *TrafficReceipt) checkShape() error {
 	}
 	p := r.Payment
 	switch {
-	case p.Kind != KindTransfer || p.From != r.Payer || p.To != r.Payee:
+	case p.Kind != ledger.KindTransfer || p.From != r.Payer || p.To != r.Payee:
 		return fmt.Errorf("%w: payment is not from the payer to the payee", ErrBadReceipt)
 	case p.Amount != want:
 		return fmt.Errorf("%w: payment of %d, receipt owes %d", ErrBadReceipt, p.Amount, want)
@@ -182,9 +195,13 @@ func (r *TrafficReceipt) Check() error {
 	if len(r.Sig) == 0 || len(r.Sig) > maxSigLen {
 		return fmt.Errorf("%w: signature length %d", ErrBadReceipt, len(r.Sig))
 	}
-	pk, err := signerKey(r.Payer)
+	id, err := peer.Decode(r.Payer)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadReceipt, err)
+		return fmt.Errorf("%w: payer %q is not a peer id", ErrBadReceipt, r.Payer)
+	}
+	pk, err := id.ExtractPublicKey()
+	if err != nil {
+		return fmt.Errorf("%w: no public key in payer %s", ErrBadReceipt, id)
 	}
 	if ok, err := pk.Verify(r.signingBytes(), r.Sig); err != nil || !ok {
 		return fmt.Errorf("%w: signature", ErrBadReceipt)
@@ -201,7 +218,7 @@ func (r *TrafficReceipt) Check() error {
 func (r *TrafficReceipt) Encode() ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: receipt: %w", err)
+		return nil, fmt.Errorf("meter: receipt: %w", err)
 	}
 	if len(b) > MaxReceiptSize {
 		return nil, fmt.Errorf("%w: %d bytes encoded", ErrBadReceipt, len(b))

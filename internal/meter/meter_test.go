@@ -1,4 +1,4 @@
-package ledger
+package meter
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 
+	"github.com/peerpath/peerpath/internal/ledger"
+	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -86,7 +88,7 @@ func TestTrafficReceiptChecks(t *testing.T) {
 	// A payment re-signed by someone else for the same fields is refused.
 	var c TrafficReceipt
 	_ = json.Unmarshal(b, &c)
-	forged, _ := Sign(other, Transfer{ID: c.Payment.ID, From: payee.String(), To: payee.String() + "x", Amount: 1, Time: 1})
+	forged, _ := ledger.Sign(other, ledger.Transfer{ID: c.Payment.ID, From: payee.String(), To: payee.String() + "x", Amount: 1, Time: 1})
 	c.Payment = &forged
 	cb, _ := json.Marshal(c)
 	if _, err := DecodeReceipt(cb); !errors.Is(err, ErrBadReceipt) {
@@ -114,25 +116,25 @@ type fakeLedger struct {
 	dust bool
 }
 
-func (l *fakeLedger) submit(_ context.Context, st SignedTransfer) (Receipt, error) {
+func (l *fakeLedger) submit(_ context.Context, st ledger.SignedTransfer) (ledger.Receipt, error) {
 	if err := st.Verify(); err != nil {
-		return Receipt{}, err
+		return ledger.Receipt{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.dust {
-		return Receipt{ID: st.ID, Amount: 1, Kind: KindTransfer, From: st.From, To: st.To, Replay: true}, nil
+		return ledger.Receipt{ID: st.ID, Amount: 1, Kind: ledger.KindTransfer, From: st.From, To: st.To, Replay: true}, nil
 	}
 	if l.applied[st.ID] {
-		return Receipt{ID: st.ID, Amount: st.Amount, Kind: st.Kind, From: st.From, To: st.To, Replay: true}, nil
+		return ledger.Receipt{ID: st.ID, Amount: st.Amount, Kind: st.Kind, From: st.From, To: st.To, Replay: true}, nil
 	}
 	if l.bal[st.From] < st.Amount {
-		return Receipt{}, ErrInsufficientFunds
+		return ledger.Receipt{}, ledger.ErrInsufficientFunds
 	}
 	l.bal[st.From] -= st.Amount
 	l.bal[st.To] += st.Amount
 	l.applied[st.ID] = true
-	return Receipt{ID: st.ID, Amount: st.Amount, Kind: st.Kind, From: st.From, To: st.To}, nil
+	return ledger.Receipt{ID: st.ID, Amount: st.Amount, Kind: st.Kind, From: st.From, To: st.To}, nil
 }
 
 func (l *fakeLedger) balance(a peer.ID) int64 {
@@ -150,6 +152,20 @@ type meterNode struct {
 	done   chan error
 }
 
+func testHost(t *testing.T) (host.Host, crypto.PrivKey) {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p2p.NewLoopbackHost(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, k
+}
+
 func newMeterNode(t *testing.T, price int64, l *fakeLedger, dir string) *meterNode {
 	t.Helper()
 	h, k := testHost(t)
@@ -163,7 +179,7 @@ func startMeterNode(t *testing.T, h host.Host, k crypto.PrivKey, price int64, l 
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m, err := NewMeter(ctx, MeterConfig{Host: h, DB: db, Key: k, PricePerGiB: price, Submit: l.submit,
+	m, err := New(ctx, Config{Host: h, DB: db, Key: k, PricePerGiB: price, Submit: l.submit,
 		ReceiptEvery: 30 * time.Millisecond, SettleEvery: 30 * time.Millisecond, FlushEvery: 30 * time.Millisecond})
 	if err != nil {
 		cancel()
@@ -223,7 +239,7 @@ func TestMeterReceiptsSettle(t *testing.T) {
 	up := newMeterNode(t, price, l, t.TempDir())
 	rich := newMeterNode(t, price, l, t.TempDir())
 	poor := newMeterNode(t, price, l, t.TempDir())
-	l.bal[rich.h.ID().String()] = 10 * MicroPerCredit
+	l.bal[rich.h.ID().String()] = 10 * ledger.MicroPerCredit
 	connectHosts(t, rich.h, up.h)
 	connectHosts(t, poor.h, up.h)
 
@@ -239,7 +255,7 @@ func TestMeterReceiptsSettle(t *testing.T) {
 	if got := l.balance(up.h.ID()); got != want {
 		t.Fatalf("uploader balance %d, want %d", got, want)
 	}
-	if got := l.balance(rich.h.ID()); got != 10*MicroPerCredit-want {
+	if got := l.balance(rich.h.ID()); got != 10*ledger.MicroPerCredit-want {
 		t.Fatalf("downloader balance %d", got)
 	}
 	if c := up.m.Priority(rich.h.ID()); c != ClassPays {
