@@ -1,11 +1,9 @@
 package ledger
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -23,7 +21,7 @@ func (s *Service) handleClient(st network.Stream) {
 	// A stream that sends no request soon holds nothing for long.
 	_ = st.SetReadDeadline(time.Now().Add(p2p.FirstRequestTimeout))
 	remote := st.Conn().RemotePeer()
-	body, err := readFrame(bufio.NewReader(io.LimitReader(st, maxFrame+16)))
+	body, err := readFrame(st)
 	if err != nil {
 		_ = st.Reset()
 		return
@@ -141,7 +139,7 @@ func (s *Service) call(ctx context.Context, p peer.ID, req clientRequest) (clien
 		return clientResponse{}, err
 	}
 	_ = st.CloseWrite()
-	body, err := readFrame(bufio.NewReader(st))
+	body, err := readFrame(st)
 	if err != nil {
 		_ = st.Reset()
 		return clientResponse{}, err

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"testing"
@@ -89,7 +88,7 @@ func FuzzClientRequest(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		body, err := readFrame(bufio.NewReader(io.LimitReader(bytes.NewReader(data), maxFrame+16)))
+		body, err := readFrame(bytes.NewReader(data))
 		if err != nil {
 			return
 		}

@@ -1,21 +1,22 @@
 package ledger
 
 import (
-	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/peerpath/peerpath/internal/p2p"
 )
 
 // ClientProtocol is the request/response protocol any node uses to reach
 // the ledger's voters: submit, balance, history, status, an invitation to a
 // fresh voter (see Invitation), and (voters only) genesis and membership
-// changes. One request per stream; each message is a
-// uvarint length followed by that many bytes of JSON, at most maxFrame.
+// changes. One request per stream; each message is JSON framed by
+// p2p.WriteMsg (a uvarint length followed by that many bytes), at most
+// maxFrame.
 const ClientProtocol protocol.ID = "/peerpath/ledger/client/1.0.0"
 
 const maxFrame = 1 << 20
@@ -98,7 +99,8 @@ func responseFor(err error) clientResponse {
 	return clientResponse{Code: errCode(err), Error: err.Error()}
 }
 
-// writeFrame writes one length-prefixed JSON message.
+// writeFrame writes one message of the client protocol: v as JSON, framed
+// by p2p.WriteMsg (a uvarint length, then the body).
 func writeFrame(w io.Writer, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -107,26 +109,17 @@ func writeFrame(w io.Writer, v any) error {
 	if len(body) > maxFrame {
 		return fmt.Errorf("ledger: frame of %d bytes over limit", len(body))
 	}
-	buf := binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(len(body)))
-	buf = append(buf, body...)
-	if _, err := w.Write(buf); err != nil {
+	if err := p2p.WriteMsg(w, body); err != nil {
 		return fmt.Errorf("ledger: write frame: %w", err)
 	}
 	return nil
 }
 
-// readFrame reads one length-prefixed message body, checking the length
-// against maxFrame before reading it.
-func readFrame(r *bufio.Reader) ([]byte, error) {
-	n, err := binary.ReadUvarint(r)
+// readFrame reads one message body written by writeFrame (p2p.ReadMsg),
+// checking the length against maxFrame before reading it.
+func readFrame(r io.Reader) ([]byte, error) {
+	body, err := p2p.ReadMsg(r, maxFrame)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: read frame: %w", err)
-	}
-	if n > maxFrame {
-		return nil, fmt.Errorf("ledger: frame of %d bytes over limit", n)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
 		return nil, fmt.Errorf("ledger: read frame: %w", err)
 	}
 	return body, nil
