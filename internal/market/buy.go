@@ -391,20 +391,25 @@ func (s *Service) forget(orderID string) {
 	s.mu.Unlock()
 }
 
-// decryptFile decrypts src into out (through out.part, renamed when
-// complete) and returns the plaintext size.
+// decryptFile decrypts src into out (through a temporary file beside it,
+// renamed when complete) and returns the plaintext size. The temporary
+// name is short whatever out's length: a name of up to 255 bytes is
+// bought like any other.
 func decryptFile(src, out, key string) (int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return 0, fmt.Errorf("market: %w", err)
 	}
 	defer in.Close()
-	part := out + ".part"
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.CreateTemp(filepath.Dir(out), ".peerpath-goods-*.part")
 	if err != nil {
 		return 0, fmt.Errorf("market: %w", err)
 	}
-	err = decryptTo(f, in, key)
+	part := f.Name()
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = decryptTo(f, in, key)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -417,9 +422,11 @@ func decryptFile(src, out, key string) (int64, error) {
 	}
 	fi, err := os.Stat(part)
 	if err != nil {
+		os.Remove(part)
 		return 0, fmt.Errorf("market: %w", err)
 	}
 	if err := os.Rename(part, out); err != nil {
+		os.Remove(part)
 		return 0, fmt.Errorf("market: %w", err)
 	}
 	return fi.Size(), nil

@@ -638,3 +638,40 @@ func TestBuyRefusesListingNotSealedToVoters(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Goods decrypt to a name of 255 bytes (the longest a file system takes):
+// the temporary file beside it has a short name of its own, and nothing
+// but the goods is left behind.
+func TestDecryptFileLongName(t *testing.T) {
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := bytes.Repeat([]byte("long names are fine "), 500)
+	var ct bytes.Buffer
+	if err := encryptTo(&ct, bytes.NewReader(plain), key); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(t.TempDir(), "goods.ppgoods")
+	if err := os.WriteFile(src, ct.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, strings.Repeat("n", 251)+".pdf")
+	n, err := decryptFile(src, out, key.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || n != int64(len(plain)) || !bytes.Equal(got, plain) {
+		t.Fatalf("decrypted %d bytes (%v), want the %d of the goods", n, err, len(plain))
+	}
+	// A wrong key leaves nothing behind but the earlier file.
+	other, _ := age.GenerateX25519Identity()
+	if _, err := decryptFile(src, filepath.Join(dir, "x.pdf"), other.String()); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left in the folder: %v", ents)
+	}
+}
