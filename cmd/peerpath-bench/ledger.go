@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/peerpath/peerpath/internal/ledger"
+	"github.com/peerpath/peerpath/internal/ledger/ledgerbench"
 )
 
 func ledgerCmd() *cobra.Command {
@@ -30,7 +30,7 @@ func ledgerCmd() *cobra.Command {
 				if err != nil || k <= 0 {
 					return fmt.Errorf("bad --clients %q", clients)
 				}
-				r, err := ledger.BenchClients(ctx, n, k)
+				r, err := ledgerbench.BenchClients(ctx, n, k)
 				if err != nil {
 					return err
 				}

@@ -104,6 +104,7 @@ var Foundations = []string{
 // They may use mocknet; the daemon links none of them.
 var Harnesses = []string{
 	"internal/search/searchsim/...",            // the search simulation (mocknet)
+	"internal/ledger/ledgerbench/...",          // the ledger benchmark (voters on loopback)
 	"internal/compute/computetest/...",         // compute.Content's conformance suite
 	"internal/compute/sandbox/sandboxtest/...", // builds wasm programs for sandbox tests
 	"internal/testutil/...",                    // shared test helpers

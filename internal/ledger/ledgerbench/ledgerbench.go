@@ -1,4 +1,8 @@
-package ledger
+// Package ledgerbench measures the replicated ledger: three voters on
+// loopback, each a real libp2p host and ledger.Service in this process,
+// under many concurrent clients (peerpath-bench ledger). It is a harness:
+// the daemon does not link it (internal/deptest).
+package ledgerbench
 
 import (
 	"context"
@@ -17,11 +21,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 
+	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/p2p"
 )
 
-// BenchResult is what Bench measured.
-type BenchResult struct {
+// Result is what Bench measured.
+type Result struct {
 	N        int           `json:"n"`        // transfers committed
 	TPS      float64       `json:"tps"`      // transfers per second
 	P50      time.Duration `json:"p50"`      // median submit-to-receipt latency
@@ -30,47 +35,35 @@ type BenchResult struct {
 	Failures int           `json:"failures"` // transfers that did not commit
 }
 
-// benchNode is one in-process ledger node on loopback (used by Bench and
-// the tests).
-type benchNode struct {
-	key  crypto.PrivKey
+// node is one in-process ledger voter on loopback.
+type node struct {
 	host host.Host
-	svc  *Service
+	svc  *ledger.Service
 	stop context.CancelFunc
 	done chan error
 }
 
-// newLoopbackHost starts a libp2p host on 127.0.0.1 (TCP only).
-func newLoopbackHost(key crypto.PrivKey) (host.Host, error) {
+// startNode starts a loopback host with key and a ledger service on it.
+func startNode(key crypto.PrivKey, cfg ledger.Config) (*node, error) {
 	h, err := p2p.NewLoopbackHost(key)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: loopback host: %w", err)
-	}
-	return h, nil
-}
-
-// startNode starts a host and a ledger service on it, serving until
-// stopNode.
-func startNode(key crypto.PrivKey, cfg Config) (*benchNode, error) {
-	h, err := newLoopbackHost(key)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ledgerbench: loopback host: %w", err)
 	}
 	cfg.Host = h
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := New(ctx, cfg)
+	svc, err := ledger.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		h.Close()
 		return nil, err
 	}
-	n := &benchNode{key: key, host: h, svc: svc, stop: cancel, done: make(chan error, 1)}
+	n := &node{host: h, svc: svc, stop: cancel, done: make(chan error, 1)}
 	go func() { n.done <- svc.Serve(ctx) }()
 	return n, nil
 }
 
 // close stops the service, then the host.
-func (n *benchNode) close() error {
+func (n *node) close() error {
 	n.stop()
 	err := <-n.done
 	if cerr := n.host.Close(); err == nil {
@@ -79,28 +72,17 @@ func (n *benchNode) close() error {
 	return err
 }
 
-// introduce adds every node's addresses to every other node's peerstore.
-func introduce(nodes ...*benchNode) {
-	for _, a := range nodes {
-		for _, b := range nodes {
-			if a != b {
-				a.host.Peerstore().AddAddrs(b.host.ID(), b.host.Addrs(), peerstore.PermanentAddrTTL)
-			}
-		}
-	}
-}
-
 // waitLeader waits until one of nodes leads and all of them know it.
-func waitLeader(ctx context.Context, nodes []*benchNode) (*benchNode, error) {
+func waitLeader(ctx context.Context, nodes []*node) (*node, error) {
 	for {
-		var leader *benchNode
-		agree := true
+		var leader *node
 		for _, n := range nodes {
 			if n.svc.IsLeader() {
 				leader = n
 			}
 		}
 		if leader != nil {
+			agree := true
 			for _, n := range nodes {
 				st, err := n.svc.Status(ctx)
 				if err != nil || st.Leader != leader.host.ID().String() {
@@ -113,15 +95,15 @@ func waitLeader(ctx context.Context, nodes []*benchNode) (*benchNode, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("ledger: no leader: %w", ctx.Err())
+			return nil, fmt.Errorf("ledgerbench: no leader: %w", ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
-// startCluster starts len(keys) voters in dirs under base and creates a
-// ledger with genesis on the first.
-func startCluster(ctx context.Context, base string, keys []crypto.PrivKey, genesis Genesis, tune func(*Config)) ([]*benchNode, error) {
+// startCluster starts a voter for each key in dirs under base, introduces
+// them to each other and creates a ledger with genesis on the first.
+func startCluster(ctx context.Context, base string, keys []crypto.PrivKey, genesis ledger.Genesis) ([]*node, error) {
 	ids := make([]peer.ID, len(keys))
 	for i, k := range keys {
 		id, err := peer.IDFromPrivateKey(k)
@@ -130,26 +112,30 @@ func startCluster(ctx context.Context, base string, keys []crypto.PrivKey, genes
 		}
 		ids[i] = id
 	}
-	var nodes []*benchNode
-	fail := func(err error) ([]*benchNode, error) {
+	var nodes []*node
+	fail := func(err error) ([]*node, error) {
 		for _, n := range nodes {
 			_ = n.close()
 		}
 		return nil, err
 	}
 	for i, k := range keys {
-		cfg := Config{Dir: filepath.Join(base, fmt.Sprintf("voter%d", i)), Voter: true, Voters: ids,
-			Logger: slog.New(slog.DiscardHandler), ElectionTimeout: 300 * time.Millisecond}
-		if tune != nil {
-			tune(&cfg)
-		}
-		n, err := startNode(k, cfg)
+		n, err := startNode(k, ledger.Config{Dir: filepath.Join(base, fmt.Sprintf("voter%d", i)), Voter: true, Voters: ids,
+			Logger: slog.New(slog.DiscardHandler),
+			// A starved leader must not lose its lease mid-run.
+			ElectionTimeout: time.Second})
 		if err != nil {
 			return fail(err)
 		}
 		nodes = append(nodes, n)
 	}
-	introduce(nodes...)
+	for _, a := range nodes {
+		for _, b := range nodes {
+			if a != b {
+				a.host.Peerstore().AddAddrs(b.host.ID(), b.host.Addrs(), peerstore.PermanentAddrTTL)
+			}
+		}
+	}
 	if err := nodes[0].svc.Create(ctx, ids, genesis); err != nil {
 		return fail(err)
 	}
@@ -159,52 +145,50 @@ func startCluster(ctx context.Context, base string, keys []crypto.PrivKey, genes
 	return nodes, nil
 }
 
-// DefaultBenchClients is the number of concurrent clients Bench runs.
-const DefaultBenchClients = 128
+// DefaultClients is the number of concurrent clients Bench runs.
+const DefaultClients = 128
 
 // Bench runs three voters on loopback in a temporary directory, submits n
-// pre-signed transfers on the leader from DefaultBenchClients concurrent
+// pre-signed transfers on the leader from DefaultClients concurrent
 // clients, and reports throughput and submit-to-receipt latency (signing
 // is done before the clock starts; every voter still checks every
 // signature).
-func Bench(ctx context.Context, n int) (BenchResult, error) {
-	return BenchClients(ctx, n, DefaultBenchClients)
+func Bench(ctx context.Context, n int) (Result, error) {
+	return BenchClients(ctx, n, DefaultClients)
 }
 
 // BenchClients is Bench with the number of concurrent clients given. More
 // clients raise throughput until the voters saturate, and latency with it
 // (latency ~ clients / throughput).
-func BenchClients(ctx context.Context, n, clients int) (BenchResult, error) {
+func BenchClients(ctx context.Context, n, clients int) (Result, error) {
 	if n <= 0 || clients <= 0 {
-		return BenchResult{}, errors.New("ledger: bench: n and clients must be positive")
+		return Result{}, errors.New("ledgerbench: n and clients must be positive")
 	}
 	base, err := os.MkdirTemp("", "peerpath-ledger-bench-")
 	if err != nil {
-		return BenchResult{}, fmt.Errorf("ledger: bench: %w", err)
+		return Result{}, fmt.Errorf("ledgerbench: %w", err)
 	}
 	defer os.RemoveAll(base)
 
 	const payers = 64
 	keys := make([]crypto.PrivKey, 3+payers)
 	accts := make([]string, len(keys))
-	genesis := Genesis{Balances: map[string]int64{}}
+	genesis := ledger.Genesis{Balances: map[string]int64{}}
 	for i := range keys {
 		k, _, err := crypto.GenerateEd25519Key(nil)
 		if err != nil {
-			return BenchResult{}, fmt.Errorf("ledger: bench: %w", err)
+			return Result{}, fmt.Errorf("ledgerbench: %w", err)
 		}
 		keys[i] = k
 		id, _ := peer.IDFromPrivateKey(k)
 		accts[i] = id.String()
 		if i >= 3 {
-			genesis.Balances[accts[i]] = 1_000_000 * MicroPerCredit
+			genesis.Balances[accts[i]] = 1_000_000 * ledger.MicroPerCredit
 		}
 	}
-	nodes, err := startCluster(ctx, base, keys[:3], genesis, func(c *Config) {
-		c.ElectionTimeout = time.Second // a starved leader must not lose its lease mid-run
-	})
+	nodes, err := startCluster(ctx, base, keys[:3], genesis)
 	if err != nil {
-		return BenchResult{}, err
+		return Result{}, err
 	}
 	defer func() {
 		for _, nd := range nodes {
@@ -213,20 +197,20 @@ func BenchClients(ctx context.Context, n, clients int) (BenchResult, error) {
 	}()
 	leader, err := waitLeader(ctx, nodes)
 	if err != nil {
-		return BenchResult{}, err
+		return Result{}, err
 	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
-	txs := make([]SignedTransfer, n)
+	txs := make([]ledger.SignedTransfer, n)
 	for i := range txs {
 		from := 3 + i%payers
 		to := 3 + rng.IntN(payers)
 		if to == from {
 			to = 3 + (to-3+1)%payers
 		}
-		txs[i], err = NewTransfer(keys[from], accts[to], 1+int64(rng.IntN(1000)), "bench", "")
+		txs[i], err = ledger.NewTransfer(keys[from], accts[to], 1+int64(rng.IntN(1000)), "bench", "")
 		if err != nil {
-			return BenchResult{}, err
+			return Result{}, err
 		}
 	}
 
@@ -257,7 +241,7 @@ func BenchClients(ctx context.Context, n, clients int) (BenchResult, error) {
 	close(work)
 	wg.Wait()
 	elapsed := time.Since(start)
-	res := BenchResult{Elapsed: elapsed}
+	res := Result{Elapsed: elapsed}
 	var ok []time.Duration
 	for i := range lat {
 		if failed[i] {
@@ -268,7 +252,7 @@ func BenchClients(ctx context.Context, n, clients int) (BenchResult, error) {
 	}
 	res.N = len(ok)
 	if len(ok) == 0 {
-		return res, fmt.Errorf("ledger: bench: no transfer committed: %w", ctx.Err())
+		return res, fmt.Errorf("ledgerbench: no transfer committed: %w", ctx.Err())
 	}
 	slices.Sort(ok)
 	res.TPS = float64(len(ok)) / elapsed.Seconds()

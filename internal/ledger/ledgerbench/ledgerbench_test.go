@@ -1,16 +1,24 @@
-package ledger
+package ledgerbench
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, testutil.LeakOptions()...)
+}
 
 func TestBenchSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n := 1500
-	if raceEnabled {
+	if testutil.Race {
 		n = 300
 	}
 	res, err := Bench(ctx, n)
@@ -24,7 +32,7 @@ func TestBenchSmall(t *testing.T) {
 }
 
 // BenchmarkLedger3Voters reports Bench's figures as benchmark metrics:
-// go test -run XXX -bench Ledger3Voters -benchtime 20000x ./internal/ledger
+// go test -run XXX -bench Ledger3Voters -benchtime 20000x ./internal/ledger/ledgerbench
 func BenchmarkLedger3Voters(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
