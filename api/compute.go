@@ -58,3 +58,13 @@ type Worker struct {
 	Jobs      int    `json:"jobs"`
 	Paused    bool   `json:"paused"`
 }
+
+// JobCreated answers POST /api/v1/jobs (status 201): the new job's ID.
+type JobCreated struct {
+	ID string `json:"id"`
+}
+
+// JobCancelled answers POST /api/v1/jobs/{id}/cancel.
+type JobCancelled struct {
+	Cancelled string `json:"cancelled"`
+}

@@ -154,3 +154,26 @@ type Download struct {
 	// (GET /api/v1/downloads/{id}/file serves files only).
 	Dir bool `json:"dir,omitempty"`
 }
+
+// ShareRemoved answers DELETE /api/v1/shares: the path no longer shared.
+type ShareRemoved struct {
+	Removed string `json:"removed"`
+}
+
+// Indexing answers GET /api/v1/shares/indexing: the folder being indexed
+// and how far it got. When none is, Path is empty and it is written as {}.
+type Indexing struct {
+	Path    string    `json:"path"`
+	Files   int64     `json:"files"`
+	Bytes   int64     `json:"bytes"`
+	Started time.Time `json:"started"`
+}
+
+// MarshalJSON writes an Indexing with no Path as {}.
+func (i Indexing) MarshalJSON() ([]byte, error) {
+	if i.Path == "" {
+		return []byte("{}"), nil
+	}
+	type plain Indexing
+	return json.Marshal(plain(i))
+}

@@ -129,3 +129,20 @@ func (c *Client) Meter(ctx context.Context) (Meter, error) {
 	var v Meter
 	return v, c.Do(ctx, http.MethodGet, Prefix+"/meter", nil, &v)
 }
+
+// LedgerCreated answers POST /api/v1/ledger/create: the supply the genesis
+// created, in credits.
+type LedgerCreated struct {
+	Created bool        `json:"created"`
+	Supply  json.Number `json:"supply"`
+}
+
+// VoterAdded answers POST /api/v1/ledger/voters.
+type VoterAdded struct {
+	Added string `json:"added"`
+}
+
+// VoterRemoved answers DELETE /api/v1/ledger/voters.
+type VoterRemoved struct {
+	Removed string `json:"removed"`
+}

@@ -211,3 +211,23 @@ func (c *Client) MarketVerify(ctx context.Context, doc json.RawMessage) (MarketV
 	var v MarketVerifyResult
 	return v, c.Do(ctx, http.MethodPost, Prefix+"/market/verify", doc, &v)
 }
+
+// MarketWithdrawn answers DELETE /api/v1/market/listings/{id}.
+type MarketWithdrawn struct {
+	Withdrawn string `json:"withdrawn"`
+}
+
+// MarketSponsored answers POST /api/v1/market/listings/{id}/sponsor.
+type MarketSponsored struct {
+	Sponsored string `json:"sponsored"`
+}
+
+// MarketRated answers POST /api/v1/market/orders/{id}/rate.
+type MarketRated struct {
+	Rated string `json:"rated"`
+}
+
+// MarketRefunded answers POST /api/v1/market/orders/{id}/refund.
+type MarketRefunded struct {
+	Refunded string `json:"refunded"`
+}

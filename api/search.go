@@ -52,3 +52,13 @@ func (c *Client) Search(ctx context.Context, q string, limit int, timeout time.D
 	}
 	return sc.Err()
 }
+
+// Blocked answers POST /api/v1/blocked: the peer now blocked.
+type Blocked struct {
+	Blocked string `json:"blocked"`
+}
+
+// Unblocked answers DELETE /api/v1/blocked: the peer no longer blocked.
+type Unblocked struct {
+	Unblocked string `json:"unblocked"`
+}

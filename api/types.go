@@ -73,3 +73,18 @@ type ConnectRequest struct {
 type ErrorBody struct {
 	Error string `json:"error"`
 }
+
+// Connected answers POST /api/v1/connect: the address dialled.
+type Connected struct {
+	Connected string `json:"connected"`
+}
+
+// UILogin answers POST /api/v1/ui/login: a one-time login URL of the web
+// app.
+type UILogin struct {
+	URL string `json:"url"`
+}
+
+// ErrNotEnabled is the message of the 503 answer of a route whose
+// subsystem this node does not run.
+const ErrNotEnabled = "not enabled on this node"

@@ -23,14 +23,17 @@
 // an honest client out.
 //
 // Handlers return (value, error); the value is written as JSON and the
-// error is mapped to an HTTP status in exactly one place, [Server.status].
+// error is mapped to an HTTP status in exactly one place, [statusOf], whose
+// table (errors.go) is ordered, so an error wrapping two sentinels always
+// gets the same status. The routes of /api/v1 are handlers over small
+// interfaces this package declares ([Services]); the node hands it its
+// services, and a service it lacks makes its routes answer 503.
 package httpapi
 
 import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -57,10 +60,9 @@ type Config struct {
 	// BindHost is the host the API listens on. Requests whose Host header
 	// names it are accepted besides loopback names. Empty means loopback only.
 	BindHost string
-	// ErrorStatus maps domain errors (matched with errors.Is) to HTTP
-	// statuses. Errors matching nothing are 500, except the ones in
-	// [Server.status].
-	ErrorStatus map[error]int
+	// Services are the subsystems whose routes the server mounts (see
+	// [Services]); a nil one answers 503 on its routes.
+	Services Services
 	// MaxConns bounds the open connections. Zero means [DefaultMaxConns].
 	MaxConns int
 }
@@ -94,7 +96,8 @@ type Server struct {
 	public  map[string]bool
 }
 
-// New returns a Server with the /metrics endpoint mounted.
+// New returns a Server with the /metrics endpoint and the routes of
+// cfg.Services mounted.
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -103,6 +106,7 @@ func New(cfg Config) *Server {
 	if cfg.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	s.mount(cfg.Services)
 	return s
 }
 
@@ -163,30 +167,9 @@ func BadRequest(err error) error { return &StatusError{http.StatusBadRequest, er
 // NotFound marks err as 404.
 func NotFound(err error) error { return &StatusError{http.StatusNotFound, err} }
 
-// status maps an error to an HTTP status: the single place where domain
-// errors meet HTTP.
-func (s *Server) status(err error) int {
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Status
-	}
-	for target, st := range s.cfg.ErrorStatus {
-		if errors.Is(err, target) {
-			return st
-		}
-	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout
-	case errors.Is(err, context.Canceled):
-		return 499 // client closed the request
-	}
-	return http.StatusInternalServerError
-}
-
 // WriteError answers err with its mapped status and an [api.ErrorBody].
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	st := s.status(err)
+	st := statusOf(err)
 	if st >= 500 {
 		s.cfg.Logger.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

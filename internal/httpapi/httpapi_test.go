@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,14 +13,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/market"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var errGone = errors.New("gone")
+// errGone maps to 410 through the error table.
+var errGone = fmt.Errorf("gone: %w", market.ErrExpired)
 
 func newTestServer() *Server {
-	s := New(Config{Token: "secret", ErrorStatus: map[error]int{errGone: http.StatusGone}})
+	s := New(Config{Token: "secret"})
 	s.HandleFunc("GET /api/v1/ping", func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return map[string]string{"pong": "yes"}, nil
 	})
@@ -97,7 +100,7 @@ func TestServeWithClient(t *testing.T) {
 	}
 	err = c.Do(ctx, "GET", "/api/v1/gone", nil, nil)
 	var ae *api.Error
-	if !errors.As(err, &ae) || ae.Status != 410 || ae.Message != "gone" {
+	if !errors.As(err, &ae) || ae.Status != 410 || ae.Message != errGone.Error() {
 		t.Fatalf("gone: %v", err)
 	}
 	bad := api.NewClient("http://"+ln.Addr().String(), "wrong")

@@ -66,7 +66,7 @@ func (n *Node) computeDir() string {
 
 func newComputeContent(n *Node) (*computeContent, error) {
 	c := &computeContent{
-		share: n.files.share, transfer: n.files.transfer, self: n.ID(),
+		share: n.share, transfer: n.transfer, self: n.ID(),
 		blobs:    filepath.Join(n.computeDir(), "blobs"),
 		cache:    filepath.Join(n.computeDir(), "cache"),
 		inflight: map[string]chan struct{}{},

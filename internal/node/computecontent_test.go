@@ -44,10 +44,10 @@ func TestComputeContentConformance(t *testing.T) {
 	}
 	other := filepath.Join(t.TempDir(), "notes.txt")
 	os.WriteFile(other, []byte("shared on purpose"), 0o644)
-	if _, err := a.files.share.Add(ctx, other); err != nil {
+	if _, err := a.share.Add(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	files, err := publicCatalog{a.files.share, a.computeDir()}.Files(ctx)
+	files, err := publicCatalog{a.share, a.computeDir()}.Files(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

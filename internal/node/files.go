@@ -2,9 +2,7 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,7 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/share"
@@ -79,12 +77,7 @@ func isPartial(rel string, isDir bool) bool {
 	return !isDir && (strings.HasSuffix(rel, ".part") || strings.HasSuffix(rel, ".part.state"))
 }
 
-// files holds the sharing and transfer services.
-type files struct {
-	share    *share.Service
-	transfer *transfer.Service
-}
-
+// newFiles builds the sharing and transfer services.
 func (n *Node) newFiles(ctx context.Context) error {
 	cfg := n.opts.Config
 	sh, err := share.New(ctx, share.Config{
@@ -119,152 +112,32 @@ func (n *Node) newFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.files = &files{share: sh, transfer: tr}
-	n.fileRoutes()
-	n.limitRoutes()
+	n.share, n.transfer = sh, tr
+	n.downloads, err = transfer.NewQueue(tr, filepath.Join(string(n.home), "downloads"))
+	return err
+}
+
+// savedLimits changes the bandwidth limits of the transfer service after
+// saving them in the home's config file: a limit that could not be saved
+// is not applied, so the running node and its config file never disagree.
+type savedLimits struct {
+	home config.Home
+	tr   *transfer.Service
+}
+
+func (l savedLimits) Limits() (up, down int64) { return l.tr.Limits() }
+
+func (l savedLimits) SetLimits(up, down int64) error {
+	cfg, err := config.Load(l.home)
+	if err != nil {
+		return fmt.Errorf("save limits: %w", err)
+	}
+	cfg.MaxUpload, cfg.MaxDownload = up, down
+	if err := writeFileAtomic(l.home.Path(config.FileConfig), config.Render(cfg), 0o600); err != nil {
+		return fmt.Errorf("save limits: %w", err)
+	}
+	if err := l.tr.SetLimits(up, down); err != nil {
+		return httpapi.BadRequest(err)
+	}
 	return nil
-}
-
-func toAPIShare(s share.Share) api.Share {
-	return api.Share{CID: s.CID, Name: s.Name, Path: s.Path, Dir: s.Dir, Size: s.Size, Files: s.Files,
-		Downloaded: s.Downloaded, Added: s.Added, Indexed: s.Indexed}
-}
-
-func absPath(p string) (string, error) {
-	if p == "" {
-		return "", httpapi.BadRequest(errors.New("path is required"))
-	}
-	if !filepath.IsAbs(p) {
-		return "", httpapi.BadRequest(fmt.Errorf("path %q must be absolute", p))
-	}
-	return filepath.Clean(p), nil
-}
-
-func (n *Node) fileRoutes() {
-	a, f := n.api, n.files
-	a.HandleFunc("POST /api/v1/shares", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		var req api.ShareRequest
-		if err := httpapi.DecodeJSON(r, &req); err != nil {
-			return nil, err
-		}
-		p, err := absPath(req.Path)
-		if err != nil {
-			return nil, err
-		}
-		s, err := f.share.Add(r.Context(), p)
-		if err != nil {
-			return nil, err
-		}
-		if n.search != nil {
-			n.search.Refresh()
-		}
-		return toAPIShare(s), nil
-	})
-	a.HandleFunc("GET /api/v1/shares", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		l, err := f.share.List(r.Context())
-		if err != nil {
-			return nil, err
-		}
-		out := make([]api.Share, 0, len(l))
-		for _, s := range l {
-			out = append(out, toAPIShare(s))
-		}
-		return out, nil
-	})
-	a.HandleFunc("DELETE /api/v1/shares", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		p, err := absPath(r.URL.Query().Get("path"))
-		if err != nil {
-			return nil, err
-		}
-		if err := f.share.Remove(r.Context(), p); err != nil {
-			return nil, err
-		}
-		if n.search != nil {
-			n.search.Refresh()
-		}
-		return map[string]string{"removed": p}, nil
-	})
-	// GET /api/v1/shares/indexing reports the indexing under way:
-	// {"path","files","bytes","started"}, or {} when none runs.
-	a.HandleFunc("GET /api/v1/shares/indexing", func(w http.ResponseWriter, r *http.Request) (any, error) {
-		p, ok := f.share.Indexing()
-		if !ok {
-			return struct{}{}, nil
-		}
-		return p, nil
-	})
-	a.HandleFunc("POST /api/v1/get", n.handleGet)
-}
-
-// handleGet runs a download for as long as the request lasts, streaming
-// NDJSON progress events, then the result or the error.
-func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) (any, error) {
-	var req api.GetRequest
-	if err := httpapi.DecodeJSON(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := cid.Decode(req.CID)
-	if err != nil {
-		return nil, httpapi.BadRequest(fmt.Errorf("bad content id %q: %w", req.CID, err))
-	}
-	out, err := absPath(req.Output)
-	if err != nil {
-		return nil, err
-	}
-	var timeout time.Duration
-	if req.Timeout != "" {
-		if timeout, err = time.ParseDuration(req.Timeout); err != nil || timeout <= 0 {
-			return nil, httpapi.BadRequest(fmt.Errorf("bad timeout %q", req.Timeout))
-		}
-	}
-	f := n.files
-	// A second download to the same output fails at once with
-	// transfer.ErrInProgress (409), before anything is streamed.
-	stream := httpapi.NewNDJSON(w)
-	emit := func(ev api.GetEvent) { stream.Send(ev) }
-	defer n.reputation()()
-	res, err := f.transfer.Get(r.Context(), id, transfer.GetOptions{
-		Output:  out,
-		Timeout: timeout,
-		Plan: func(p transfer.Plan) {
-			emit(api.GetEvent{Type: "plan", Files: p.Files, Total: p.Size})
-		},
-		Progress: func(p transfer.Progress) {
-			emit(api.GetEvent{Type: "progress", Done: p.Done, Total: p.Total, Sources: p.Sources, Rate: p.Rate})
-		},
-	})
-	if err != nil {
-		if !stream.Started() {
-			return nil, err
-		}
-		emit(api.GetEvent{Type: "error", Error: err.Error()})
-		return nil, nil
-	}
-	emit(api.GetEvent{Type: "done", Result: &api.GetResult{
-		CID: res.ID.String(), Path: res.Path, Dir: res.Dir, Files: res.Files, Size: res.Size,
-		Fetched: res.Fetched, Resumed: res.Resumed, Peers: res.Peers,
-		DurationMS: float64(res.Duration) / float64(time.Millisecond),
-	}})
-	return nil, nil
-}
-
-// reputation snapshots the transfer scores of peers; the func it returns,
-// called when a download ends, tells search which peers delivered verified
-// chunks (score up) and which sent bad ones (score down), so search ranks
-// their answers accordingly.
-func (n *Node) reputation() func() {
-	before := n.files.transfer.PeerScores()
-	return func() {
-		if n.search == nil {
-			return
-		}
-		for p, sc := range n.files.transfer.PeerScores() {
-			switch {
-			case sc > before[p]:
-				n.search.RecordDownload(p, true)
-			case sc < before[p]:
-				n.search.RecordDownload(p, false)
-			}
-		}
-	}
 }

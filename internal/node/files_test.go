@@ -153,10 +153,10 @@ func TestLyingProviderRoutedAround(t *testing.T) {
 	if liar.lies.Load() == 0 {
 		t.Fatal("the lying provider was never asked; the test proves nothing")
 	}
-	if s := getter.files.transfer.PeerScore(lid); s >= 0 {
+	if s := getter.transfer.PeerScore(lid); s >= 0 {
 		t.Fatalf("liar served %d bad chunks but scores %d", liar.lies.Load(), s)
 	}
-	t.Logf("liar sent %d bad chunks; result %+v; liar score %d", liar.lies.Load(), res, getter.files.transfer.PeerScore(lid))
+	t.Logf("liar sent %d bad chunks; result %+v; liar score %d", liar.lies.Load(), res, getter.transfer.PeerScore(lid))
 
 	// The hostile manifest is refused.
 	dir := t.TempDir()

@@ -32,6 +32,7 @@ import (
 	"github.com/peerpath/peerpath/internal/meter"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
+	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
 	"github.com/peerpath/peerpath/internal/webui"
@@ -109,7 +110,9 @@ type Node struct {
 	started   time.Time
 	private   bool
 	token     string // the API token, read once at start
-	files     *files
+	share     *share.Service
+	transfer  *transfer.Service
+	downloads *transfer.Queue
 	ledger    *ledger.Service
 	wallet    *ledger.Wallet // this node's account: signs and submits its transfers
 	meter     *meter.Meter
@@ -117,10 +120,7 @@ type Node struct {
 	compute   *compute.Service
 	market    *market.Service
 	runner    *sandbox.Runner
-	downloads *downloads
-	serveCtx  context.Context // set by Serve before the API starts
 	sessions  *webui.Sessions
-	limitMu   sync.Mutex // serialises changes of the bandwidth limits
 
 	closeOnce sync.Once
 }
@@ -249,39 +249,116 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("node: metrics: %w", err)
 	}
 
-	bindHost, _, _ := net.SplitHostPort(cfg.API)
-	n.api = httpapi.New(httpapi.Config{
-		Token:       n.token,
-		Logger:      n.log.With("sys", "api"),
-		Gatherer:    n.reg,
-		BindHost:    bindHost,
-		ErrorStatus: errorStatus(),
-	})
-	n.routes()
+	// Every service, in dependency order: each is built from the ones
+	// before it, and none reaches one built after it. Two links run the
+	// other way and are set once both ends exist: share tells search of
+	// its changes, transfer tells search how peers did.
+	if err := n.newLedger(ctx); err != nil {
+		return nil, err
+	}
 	if err := n.newMeter(ctx); err != nil {
 		return nil, err
 	}
 	if err := n.newFiles(ctx); err != nil {
 		return nil, err
 	}
-	if err := n.newLedger(ctx); err != nil {
-		return nil, err
-	}
 	if err := n.newSearch(ctx); err != nil {
 		return nil, err
 	}
+	n.share.OnChange(n.search.Refresh)
+	n.transfer.OnPeerReport(n.search.RecordDownload)
 	if err := n.newCompute(ctx); err != nil {
 		return nil, err
 	}
 	if n.market, err = n.newMarket(ctx); err != nil {
 		return nil, err
 	}
-	if n.downloads, err = newDownloads(n); err != nil {
-		return nil, err
-	}
-	n.downloadRoutes()
-	n.uiRoutes()
+	n.sessions = webui.NewSessions(webui.CookieName(n.apiLn.Addr().(*net.TCPAddr).Port))
+
+	// Then the HTTP layer, once, over all of them.
+	bindHost, _, _ := net.SplitHostPort(cfg.API)
+	n.api = httpapi.New(httpapi.Config{
+		Token:    n.token,
+		Logger:   n.log.With("sys", "api"),
+		Gatherer: n.reg,
+		BindHost: bindHost,
+		Services: httpapi.Services{
+			Self: n.p2p,
+			Info: httpapi.Info{
+				Version: opts.Version,
+				Started: n.started,
+				Private: n.private,
+				Seeding: !cfg.NoSeed,
+				BaseURL: n.APIURL(),
+			},
+			Shares:    n.share,
+			Transfer:  n.transfer,
+			Limits:    savedLimits{home: n.home, tr: n.transfer},
+			Downloads: n.downloads,
+			Search:    n.search,
+			Ledger:    n.ledger,
+			Wallet:    n.wallet,
+			Meter:     n.meter,
+			Compute:   n.compute,
+			Market:    n.market,
+			UI:        n.sessions,
+		},
+	})
 	return n, nil
+}
+
+// newMeter builds the traffic and compute meter; its payments settle
+// through the ledger, so it comes after newLedger.
+func (n *Node) newMeter(ctx context.Context) error {
+	cfg := n.opts.Config
+	var price int64
+	if cfg.PricePerGiB != "" {
+		p, err := ledger.ParseCredits(cfg.PricePerGiB)
+		if err != nil || p < 0 {
+			return fmt.Errorf("node: price_per_gib %q: want a number of credits, 0 or more", cfg.PricePerGiB)
+		}
+		price = p
+	}
+	receiptEvery, settleEvery := cfg.Durations()
+	m, err := meter.New(ctx, meter.Config{
+		Host:         n.p2p.Host(),
+		DB:           n.db,
+		Key:          n.p2p.Host().Peerstore().PrivKey(n.ID()),
+		PricePerGiB:  price,
+		Submit:       n.ledger.Submit,
+		Logger:       n.log.With("sys", "meter"),
+		ReceiptEvery: receiptEvery,
+		SettleEvery:  settleEvery,
+	})
+	if err != nil {
+		return err
+	}
+	n.meter = m
+	return nil
+}
+
+// newSearch builds the search service over the public share catalog;
+// claims of peers not yet trusted are checked against the manifests they
+// really serve (transfer fetches them).
+func (n *Node) newSearch(ctx context.Context) error {
+	s, err := search.New(ctx, search.Config{
+		Host:    n.p2p.Host(),
+		Routing: n.p2p.DHT(),
+		DB:      n.db,
+		Catalog: publicCatalog{n.share, n.computeDir()},
+		Fetcher: n.transfer,
+		Logger:  n.log.With("sys", "search"),
+	})
+	if err != nil {
+		return err
+	}
+	n.search = s
+	return nil
+}
+
+// LoginURL returns a fresh one-time login URL of the web app.
+func (n *Node) LoginURL() string {
+	return n.APIURL() + "/ui/login?code=" + n.sessions.NewCode()
 }
 
 // takeLock holds an exclusive flock on HOME/daemon.lock for the node's life.
@@ -308,10 +385,6 @@ func (n *Node) takeLock() error {
 	return nil
 }
 
-// runCtx is the context of the running node: work started by a request
-// that must outlive the request (a background download) runs under it.
-func (n *Node) runCtx() context.Context { return n.serveCtx }
-
 // ID returns the node's peer ID.
 func (n *Node) ID() peer.ID { return n.p2p.ID() }
 
@@ -330,21 +403,20 @@ func (n *Node) Serve(ctx context.Context) error {
 	defer n.close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	n.serveCtx = ctx
 
 	services := []struct {
 		name string
 		run  func(context.Context) error
 	}{
 		{"p2p", n.p2p.Serve},
-		{"share", n.files.share.Serve},
-		{"transfer", n.files.transfer.Serve},
+		{"share", n.share.Serve},
+		{"transfer", n.transfer.Serve},
 		{"meter", n.meter.Serve},
 		{"ledger", n.ledger.Serve},
 		{"search", n.search.Serve},
 		{"compute", n.compute.Serve},
 		{"market", n.market.Serve},
-		{"downloads", n.downloads.serve},
+		{"downloads", n.downloads.Serve},
 		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}
 	var wg sync.WaitGroup

@@ -600,6 +600,9 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 	return n.connect(ctx, *info)
 }
 
+// Disconnect closes every connection to id.
+func (n *Node) Disconnect(id peer.ID) error { return n.h.Network().ClosePeer(id) }
+
 func (n *Node) connect(ctx context.Context, info peer.AddrInfo) error {
 	if n.isClosed() {
 		return ErrClosed

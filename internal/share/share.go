@@ -134,6 +134,8 @@ type Service struct {
 	current atomic.Pointer[indexing] // the indexing under way, if any
 	// onFile, set by tests, is called after each file is counted.
 	onFile func()
+	// onChange is the function [Service.OnChange] set, or nil.
+	onChange atomic.Pointer[func()]
 
 	mu    sync.Mutex
 	roots map[int64]rootInfo
@@ -250,7 +252,28 @@ func (s *Service) Add(ctx context.Context, path string) (Share, error) {
 	if err != nil {
 		return Share{}, err
 	}
-	return s.index(ctx, abs, indexOpts{})
+	sh, err := s.index(ctx, abs, indexOpts{})
+	if err == nil {
+		s.changed()
+	}
+	return sh, err
+}
+
+// OnChange sets f to be called after every change of what is shared
+// through [Service.Add] and [Service.Remove] (the search service re-syncs
+// its index on it). f must not block; nil stops the calls.
+func (s *Service) OnChange(f func()) {
+	if f == nil {
+		s.onChange.Store(nil)
+		return
+	}
+	s.onChange.Store(&f)
+}
+
+func (s *Service) changed() {
+	if f := s.onChange.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // AddDownloaded registers a completed download at path, whose id is id and
@@ -321,6 +344,7 @@ func (s *Service) Remove(ctx context.Context, path string) error {
 	s.mu.Unlock()
 	signal(s.wakeW)
 	s.log.Info("share: removed", "path", abs)
+	s.changed()
 	return nil
 }
 

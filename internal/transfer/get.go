@@ -138,6 +138,7 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 		return Result{}, fmt.Errorf("%w: %s is not a file or folder id", ErrBadContent, id)
 	}
 	ss := s.newSession(id, opt)
+	defer ss.reportPeers()
 	abs, err := filepath.Abs(ss.out)
 	if err != nil {
 		return Result{}, errorf("output %s: %w", ss.out, err)
@@ -784,6 +785,34 @@ func (ss *session) candidates() []peer.AddrInfo {
 }
 
 // drop excludes p for the rest of this Get.
+// reportPeers tells the service's peer reporter (see
+// [Service.OnPeerReport]) how each peer did in this session: a peer dropped
+// for bad data or a protocol violation did badly, one that delivered
+// verified chunks and was never dropped did well.
+func (ss *session) reportPeers() {
+	f := ss.s.peerReport.Load()
+	if f == nil {
+		return
+	}
+	ss.mu.Lock()
+	var good, bad []peer.ID
+	for p := range ss.bad {
+		bad = append(bad, p)
+	}
+	for p := range ss.peers {
+		if !ss.bad[p] {
+			good = append(good, p)
+		}
+	}
+	ss.mu.Unlock()
+	for _, p := range bad {
+		(*f)(p, false)
+	}
+	for _, p := range good {
+		(*f)(p, true)
+	}
+}
+
 func (ss *session) drop(p peer.ID) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()

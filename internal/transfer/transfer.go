@@ -264,6 +264,8 @@ type Service struct {
 	bufs    sync.Pool // *[]byte of content.DefaultChunkSize
 	scoreMu sync.Mutex
 	scores  map[peer.ID]int
+	// peerReport is the function [Service.OnPeerReport] set, or nil.
+	peerReport atomic.Pointer[func(p peer.ID, ok bool)]
 
 	serveMu sync.Mutex
 	serving bool
@@ -338,6 +340,20 @@ func (s *Service) PeerScores() map[peer.ID]int {
 		out[p] = v
 	}
 	return out
+}
+
+// OnPeerReport sets f to be told, as each [Service.Get] ends, how each
+// peer did in it: ok for a peer that delivered verified chunks, not ok for
+// one that sent a bad chunk or manifest or broke the protocol (the peers
+// scored down). The search service ranks peers' answers by it. f must not
+// block; nil stops the reports. It is a method rather than a Config field
+// because the consumer (search) is built after transfer, which it needs.
+func (s *Service) OnPeerReport(f func(p peer.ID, ok bool)) {
+	if f == nil {
+		s.peerReport.Store(nil)
+		return
+	}
+	s.peerReport.Store(&f)
 }
 
 func (s *Service) addScore(p peer.ID, delta int) {
