@@ -157,3 +157,9 @@ func (c *Client) Connect(ctx context.Context, addr string) error {
 
 // CloseIdle closes the client's idle connections.
 func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }
+
+// UILogin returns a one-time login URL of the web app.
+func (c *Client) UILogin(ctx context.Context) (UILogin, error) {
+	var v UILogin
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/ui/login", nil, &v)
+}

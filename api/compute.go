@@ -1,6 +1,11 @@
 package api
 
-import "time"
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
 
 // JobRequest is the body of POST /api/v1/jobs. Module and Inputs travel
 // base64-encoded (JSON []byte).
@@ -67,4 +72,47 @@ type JobCreated struct {
 // JobCancelled answers POST /api/v1/jobs/{id}/cancel.
 type JobCancelled struct {
 	Cancelled string `json:"cancelled"`
+}
+
+// SubmitJob submits a job and returns its ID.
+func (c *Client) SubmitJob(ctx context.Context, req JobRequest) (JobCreated, error) {
+	var v JobCreated
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/jobs", req, &v)
+}
+
+// Jobs lists this node's jobs.
+func (c *Client) Jobs(ctx context.Context) ([]Job, error) {
+	var v []Job
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/jobs", nil, &v)
+}
+
+// Job returns one job's status.
+func (c *Client) Job(ctx context.Context, id string) (Job, error) {
+	var v Job
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/jobs/"+url.PathEscape(id), nil, &v)
+}
+
+// JobResults returns a job's validated outputs, by unit.
+func (c *Client) JobResults(ctx context.Context, id string) (JobResults, error) {
+	var v JobResults
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/jobs/"+url.PathEscape(id)+"/results", nil, &v)
+}
+
+// CancelJob cancels a job.
+func (c *Client) CancelJob(ctx context.Context, id string) (JobCancelled, error) {
+	var v JobCancelled
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/jobs/"+url.PathEscape(id)+"/cancel", nil, &v)
+}
+
+// Worker returns the local worker's settings and counts.
+func (c *Client) Worker(ctx context.Context) (Worker, error) {
+	var v Worker
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/worker", nil, &v)
+}
+
+// SetWorker changes the local worker's settings (Enabled, CPUs, IdleOnly,
+// MaxMemory) and returns its state.
+func (c *Client) SetWorker(ctx context.Context, req Worker) (Worker, error) {
+	var v Worker
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/worker", req, &v)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -176,4 +177,47 @@ func (i Indexing) MarshalJSON() ([]byte, error) {
 	}
 	type plain Indexing
 	return json.Marshal(plain(i))
+}
+
+// ShareIndexing returns the indexing under way (Path empty when none).
+func (c *Client) ShareIndexing(ctx context.Context) (Indexing, error) {
+	var v Indexing
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/shares/indexing", nil, &v)
+}
+
+// AddDownload starts a background download.
+func (c *Client) AddDownload(ctx context.Context, req DownloadRequest) (Download, error) {
+	var v Download
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/downloads", req, &v)
+}
+
+// Downloads lists the background downloads, newest first.
+func (c *Client) Downloads(ctx context.Context) ([]Download, error) {
+	var v []Download
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/downloads", nil, &v)
+}
+
+// PauseDownload pauses a running download.
+func (c *Client) PauseDownload(ctx context.Context, id string) (Download, error) {
+	return c.downloadAction(ctx, id, "pause")
+}
+
+// ResumeDownload resumes a paused or failed download.
+func (c *Client) ResumeDownload(ctx context.Context, id string) (Download, error) {
+	return c.downloadAction(ctx, id, "resume")
+}
+
+// CancelDownload cancels a download and drops its partial data.
+func (c *Client) CancelDownload(ctx context.Context, id string) (Download, error) {
+	return c.downloadAction(ctx, id, "cancel")
+}
+
+func (c *Client) downloadAction(ctx context.Context, id, action string) (Download, error) {
+	var v Download
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/downloads/"+url.PathEscape(id)+"/"+action, nil, &v)
+}
+
+// DownloadFile opens a finished download's file; the caller closes it.
+func (c *Client) DownloadFile(ctx context.Context, id string) (io.ReadCloser, error) {
+	return c.Stream(ctx, http.MethodGet, Prefix+"/downloads/"+url.PathEscape(id)+"/file", nil)
 }

@@ -146,3 +146,15 @@ type VoterAdded struct {
 type VoterRemoved struct {
 	Removed string `json:"removed"`
 }
+
+// AddVoter makes a peer a ledger voter.
+func (c *Client) AddVoter(ctx context.Context, id string) (VoterAdded, error) {
+	var v VoterAdded
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/ledger/voters", VoterRequest{ID: id}, &v)
+}
+
+// RemoveVoter removes a ledger voter.
+func (c *Client) RemoveVoter(ctx context.Context, id string) (VoterRemoved, error) {
+	var v VoterRemoved
+	return v, c.Do(ctx, http.MethodDelete, Prefix+"/ledger/voters", VoterRequest{ID: id}, &v)
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 )
@@ -230,4 +231,9 @@ type MarketRated struct {
 // MarketRefunded answers POST /api/v1/market/orders/{id}/refund.
 type MarketRefunded struct {
 	Refunded string `json:"refunded"`
+}
+
+// MarketOrderFile opens a released purchase's goods; the caller closes it.
+func (c *Client) MarketOrderFile(ctx context.Context, order string) (io.ReadCloser, error) {
+	return c.Stream(ctx, http.MethodGet, Prefix+"/market/orders/"+url.PathEscape(order)+"/file", nil)
 }

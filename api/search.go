@@ -62,3 +62,21 @@ type Blocked struct {
 type Unblocked struct {
 	Unblocked string `json:"unblocked"`
 }
+
+// Block blocks a peer: its answers are ignored and its connections closed.
+func (c *Client) Block(ctx context.Context, id string) (Blocked, error) {
+	var v Blocked
+	return v, c.Do(ctx, http.MethodPost, Prefix+"/blocked", BlockRequest{ID: id}, &v)
+}
+
+// Unblock unblocks a peer.
+func (c *Client) Unblock(ctx context.Context, id string) (Unblocked, error) {
+	var v Unblocked
+	return v, c.Do(ctx, http.MethodDelete, Prefix+"/blocked", BlockRequest{ID: id}, &v)
+}
+
+// Blocked lists the blocked peers.
+func (c *Client) Blocked(ctx context.Context) ([]string, error) {
+	var v []string
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/blocked", nil, &v)
+}

@@ -84,15 +84,6 @@ func query[T any](g *globals, c *cobra.Command, d time.Duration, get func(*api.C
 	return text(c.OutOrStdout(), v)
 }
 
-// getJSON returns a getter for query that decodes GET path.
-func getJSON[T any](path string) func(*api.Client, context.Context) (T, error) {
-	return func(cl *api.Client, ctx context.Context) (T, error) {
-		var v T
-		err := cl.Do(ctx, http.MethodGet, api.Prefix+path, nil, &v)
-		return v, err
-	}
-}
-
 func idCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "id",

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,11 +74,10 @@ func demoSamples(ctx context.Context, out io.Writer, dir string, nodes []*node.N
 	if len(nodes) >= 2 {
 		story := filepath.Join(dir, "samples", "The Lighthouse Keeper.txt")
 		os.WriteFile(story, []byte(sampleStory), 0o644)
-		var sold api.MarketSellResult
-		err := clients[1].Do(ctx, http.MethodPost, api.Prefix+"/market/sell", api.MarketSellRequest{
+		sold, err := clients[1].MarketSell(ctx, api.MarketSellRequest{
 			Path: story, Title: "The Lighthouse Keeper (a short story)", Price: "5",
 			Description: "A keeper, a storm and a ship that never came.", Tags: []string{"fiction", "story"},
-		}, &sold)
+		})
 		if err != nil {
 			fmt.Fprintln(out, "demo: no sample listing:", err)
 		} else {
@@ -130,11 +128,11 @@ func demoJob(ctx context.Context, dir string, c *api.Client) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var res map[string]string
-	if err := c.Do(ctx, http.MethodPost, api.Prefix+"/jobs", api.JobRequest{Module: mod, Count: 16, Reward: "0.1"}, &res); err != nil {
+	res, err := c.SubmitJob(ctx, api.JobRequest{Module: mod, Count: 16, Reward: "0.1"})
+	if err != nil {
 		return "", err
 	}
-	return res["id"], nil
+	return res.ID, nil
 }
 
 const sampleStory = `The Lighthouse Keeper

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -96,16 +94,17 @@ func jobCmd(g *globals) *cobra.Command {
 				}
 				req.Inputs = append(req.Inputs, b)
 			}
-			var out map[string]string
-			if err := g.run(c, 5*time.Minute, func(ctx context.Context, cl *api.Client) error {
-				return cl.Do(ctx, http.MethodPost, api.Prefix+"/jobs", req, &out)
+			var out api.JobCreated
+			if err := g.run(c, 5*time.Minute, func(ctx context.Context, cl *api.Client) (err error) {
+				out, err = cl.SubmitJob(ctx, req)
+				return err
 			}); err != nil {
 				return err
 			}
 			if g.json {
-				return printJSON(c.OutOrStdout(), map[string]string{"id": out["id"]})
+				return printJSON(c.OutOrStdout(), out)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "job %s submitted; watch it with: peerpath job status %s\n", out["id"], out["id"])
+			fmt.Fprintf(c.OutOrStdout(), "job %s submitted; watch it with: peerpath job status %s\n", out.ID, out.ID)
 			return nil
 		},
 	}
@@ -123,7 +122,7 @@ func jobCmd(g *globals) *cobra.Command {
 		Short: "Show a job's state, unit counts, workers, ETA and failure reasons",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, a []string) error {
-			return query(g, c, 20*time.Second, getJSON[api.Job]("/jobs/"+url.PathEscape(a[0])), printJob)
+			return query(g, c, 20*time.Second, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Job(ctx, a[0]) }, printJob)
 		},
 	}
 	var outDir string
@@ -136,8 +135,9 @@ func jobCmd(g *globals) *cobra.Command {
 				return errors.New("-o DIR is required")
 			}
 			var res api.JobResults
-			if err := g.run(c, 5*time.Minute, func(ctx context.Context, cl *api.Client) error {
-				return cl.Do(ctx, http.MethodGet, api.Prefix+"/jobs/"+url.PathEscape(a[0])+"/results", nil, &res)
+			if err := g.run(c, 5*time.Minute, func(ctx context.Context, cl *api.Client) (err error) {
+				res, err = cl.JobResults(ctx, a[0])
+				return err
 			}); err != nil {
 				return err
 			}
@@ -168,7 +168,8 @@ func jobCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, a []string) error {
 			if err := g.run(c, 20*time.Second, func(ctx context.Context, cl *api.Client) error {
-				return cl.Do(ctx, http.MethodPost, api.Prefix+"/jobs/"+url.PathEscape(a[0])+"/cancel", nil, nil)
+				_, err := cl.CancelJob(ctx, a[0])
+				return err
 			}); err != nil {
 				return err
 			}
@@ -186,7 +187,7 @@ func jobsCmd(g *globals) *cobra.Command {
 		Short: "List this node's jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return query(g, c, 20*time.Second, getJSON[[]api.Job]("/jobs"), printJobs)
+			return query(g, c, 20*time.Second, (*api.Client).Jobs, printJobs)
 		},
 	}
 }
@@ -219,8 +220,8 @@ func workerCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("want on or off, not %q", a[0])
 			}
 			var w api.Worker
-			err := g.run(c, 20*time.Second, func(ctx context.Context, cl *api.Client) error {
-				if err := cl.Do(ctx, http.MethodGet, api.Prefix+"/worker", nil, &w); err != nil || len(a) == 0 {
+			err := g.run(c, 20*time.Second, func(ctx context.Context, cl *api.Client) (err error) {
+				if w, err = cl.Worker(ctx); err != nil || len(a) == 0 {
 					return err
 				}
 				switch a[0] {
@@ -239,7 +240,8 @@ func workerCmd(g *globals) *cobra.Command {
 					w.MaxMemory = maxMemory
 				}
 				req := api.Worker{Enabled: w.Enabled, CPUs: w.CPUs, IdleOnly: w.IdleOnly, MaxMemory: w.MaxMemory}
-				return cl.Do(ctx, http.MethodPost, api.Prefix+"/worker", req, &w)
+				w, err = cl.SetWorker(ctx, req)
+				return err
 			})
 			if err != nil {
 				return err

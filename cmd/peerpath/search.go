@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -93,16 +94,25 @@ func blockCmd(g *globals, block bool) *cobra.Command {
 			}
 			ctx, cancel := timeoutCtx(c, 10*time.Second)
 			defer cancel()
-			var out map[string]string
-			if err := cl.Do(ctx, method, api.Prefix+"/blocked", api.BlockRequest{ID: args[0]}, &out); err != nil {
-				return clientErr(err)
+			var out any
+			var word string
+			if method == http.MethodDelete {
+				r, err := cl.Unblock(ctx, args[0])
+				if err != nil {
+					return clientErr(err)
+				}
+				out, word = r, "unblocked "+r.Unblocked
+			} else {
+				r, err := cl.Block(ctx, args[0])
+				if err != nil {
+					return clientErr(err)
+				}
+				out, word = r, "blocked "+r.Blocked
 			}
 			if g.json {
 				return printJSON(c.OutOrStdout(), out)
 			}
-			for k, v := range out {
-				fmt.Fprintln(c.OutOrStdout(), k, v)
-			}
+			fmt.Fprintln(c.OutOrStdout(), word)
 			return nil
 		},
 	}

@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"os/exec"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/peerpath/peerpath/api"
 )
 
 func uiCmd(g *globals) *cobra.Command {
@@ -24,10 +21,8 @@ func uiCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := timeoutCtx(c, 10*time.Second)
 			defer cancel()
-			var out struct {
-				URL string `json:"url"`
-			}
-			if err := cl.Do(ctx, http.MethodPost, api.Prefix+"/ui/login", nil, &out); err != nil {
+			out, err := cl.UILogin(ctx)
+			if err != nil {
 				return clientErr(err)
 			}
 			if g.json {

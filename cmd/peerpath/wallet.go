@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -163,7 +164,12 @@ func ledgerCmd(g *globals) *cobra.Command {
 				}
 				ctx, cancel := timeoutCtx(c, 60*time.Second)
 				defer cancel()
-				if err := cl.Do(ctx, method, api.Prefix+"/ledger/voters", api.VoterRequest{ID: args[0]}, nil); err != nil {
+				if method == http.MethodDelete {
+					_, err = cl.RemoveVoter(ctx, args[0])
+				} else {
+					_, err = cl.AddVoter(ctx, args[0])
+				}
+				if err != nil {
 					return clientErr(err)
 				}
 				fmt.Fprintln(c.OutOrStdout(), "done")
