@@ -397,57 +397,55 @@ func (n *Node) APIURL() string { return "http://" + n.apiLn.Addr().String() }
 // Token returns the API token.
 func (n *Node) Token() string { return n.token }
 
-// Serve runs the node until ctx is done or a subsystem fails, then shuts
-// everything down. While it runs, HOME/api holds the API's base URL.
+// Serve runs the node until ctx is done or a subsystem fails for good,
+// then shuts everything down. Every subsystem runs under one supervisor
+// ([supervise]), which restarts the ones that can be restarted and names
+// the one that failed. While it runs, HOME/api holds the API's base URL.
 func (n *Node) Serve(ctx context.Context) error {
 	defer n.close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	services := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"p2p", n.p2p.Serve},
-		{"share", n.share.Serve},
-		{"transfer", n.transfer.Serve},
-		{"meter", n.meter.Serve},
-		{"ledger", n.ledger.Serve},
-		{"search", n.search.Serve},
-		{"compute", n.compute.Serve},
-		{"market", n.market.Serve},
-		{"downloads", n.downloads.Serve},
-		{"api", func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
-	}
-	var wg sync.WaitGroup
-	for _, s := range services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.run(ctx)
-			if err != nil && ctx.Err() == nil {
-				n.log.Error("subsystem failed", "sys", s.name, "err", err)
-				cancel(fmt.Errorf("node: %s: %w", s.name, err))
-				return
-			}
-			if ctx.Err() == nil {
-				n.log.Debug("subsystem stopped", "sys", s.name)
-			}
-		}()
-	}
+	done := make(chan error, 1)
+	go func() { done <- supervise(ctx, n.log, n.services()) }()
 
 	if err := writeFileAtomic(n.home.Path(config.FileAPI), []byte(n.APIURL()+"\n"), 0o600); err != nil {
 		cancel(fmt.Errorf("node: write api file: %w", err))
 	} else {
 		n.log.Info("node ready", "id", n.ID().String(), "api", n.APIURL(), "addrs", n.p2p.Addrs())
 	}
-	<-ctx.Done()
-	os.Remove(n.home.Path(config.FileAPI))
-	wg.Wait()
+	var err error
+	select {
+	case <-ctx.Done():
+		os.Remove(n.home.Path(config.FileAPI))
+		err = <-done
+	case err = <-done:
+		os.Remove(n.home.Path(config.FileAPI))
+	}
+	if err != nil {
+		return err
+	}
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// services lists the node's long-lived parts for the supervisor; restart
+// marks those whose Serve may run again after a failure.
+func (n *Node) services() []service {
+	return []service{
+		{name: "p2p", serve: n.p2p.Serve},
+		{name: "share", serve: n.share.Serve, restart: true},
+		{name: "transfer", serve: n.transfer.Serve, restart: true},
+		{name: "meter", serve: n.meter.Serve, restart: true},
+		{name: "ledger", serve: n.ledger.Serve},
+		{name: "search", serve: n.search.Serve},
+		{name: "compute", serve: n.compute.Serve, restart: true},
+		{name: "market", serve: n.market.Serve, restart: true},
+		{name: "downloads", serve: n.downloads.Serve},
+		{name: "api", serve: func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
+	}
 }
 
 // close releases everything New acquired, in reverse order.
