@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerpath/peerpath/internal/compute/computecontent"
 	"github.com/peerpath/peerpath/internal/compute/computetest"
 )
 
@@ -76,7 +77,7 @@ func TestComputeContentConformance(t *testing.T) {
 	// Partial downloads left by failed fetches are dropped once stale;
 	// recent ones stay for a retry to resume from.
 	cache := filepath.Join(b.computeDir(), "cache")
-	old := time.Now().Add(-2 * computePartialTTL)
+	old := time.Now().Add(-2 * computecontent.PartialTTL)
 	for _, name := range []string{"stale.part", "stale.part.state", "recent.part"} {
 		p := filepath.Join(cache, name)
 		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
@@ -86,7 +87,7 @@ func TestComputeContentConformance(t *testing.T) {
 			os.Chtimes(p, old, old)
 		}
 	}
-	cb.evict(ctx)
+	cb.Evict(ctx)
 	for name, want := range map[string]bool{"stale.part": false, "stale.part.state": false, "recent.part": true} {
 		if _, err := os.Stat(filepath.Join(cache, name)); (err == nil) != want {
 			t.Errorf("%s: present %v, want %v", name, err == nil, want)
