@@ -17,6 +17,7 @@ import (
 	primes "github.com/peerpath/peerpath/examples/primes/kernel"
 	seti "github.com/peerpath/peerpath/examples/seti/kernel"
 	"github.com/peerpath/peerpath/internal/compute"
+	"github.com/peerpath/peerpath/internal/compute/computebench"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 )
 
@@ -72,7 +73,7 @@ func runCompute(ctx context.Context, trivialUnits, cpuUnits, span int, ratios bo
 	}
 	cpuArgs := []string{"-span", strconv.Itoa(span)}
 	t0 := time.Now()
-	res, err := compute.Bench(ctx, compute.BenchConfig{
+	res, err := computebench.Bench(ctx, computebench.Config{
 		Trivial: mods["primes"], TrivialArgs: []string{"-span", "1"}, TrivialUnits: trivialUnits,
 		CPU: mods["primes"], CPUArgs: cpuArgs, CPUUnits: cpuUnits,
 	})

@@ -15,7 +15,8 @@ import (
 // a worker publishes an output too large to travel inline for the
 // submitter to fetch. The node implements it over its sharing and transfer
 // services (verified chunks from every provider); the package's tests and
-// Bench use an in-memory network of them (see memNet).
+// the benchmark (computebench) use an in-memory network of them (package
+// memcontent).
 //
 // Keys name what a node publishes. They are made of lower-case letters,
 // digits and '-' only, at most 100 characters: "job-JOBID-module",

@@ -219,19 +219,19 @@ func TestContentTravel(t *testing.T) {
 	}
 	cidOf := func(b []byte) string { return content.HashBytes(b, 0).ID().String() }
 	for _, w := range c.nodes[1:] {
-		if n := w.content.fetched(cidOf(mod)); n != 1 {
+		if n := w.content.Fetched(cidOf(mod)); n != 1 {
 			t.Errorf("worker fetched the module %d times, want once", n)
 		}
-		if n := w.content.fetched(cidOf(big)); n != 1 {
+		if n := w.content.Fetched(cidOf(big)); n != 1 {
 			t.Errorf("worker fetched the big input %d times, want once", n)
 		}
 	}
 	for _, i := range []int{0, 3} {
-		if n := c.nodes[0].content.fetched(cidOf(res[i])); n < 1 {
+		if n := c.nodes[0].content.Fetched(cidOf(res[i])); n < 1 {
 			t.Errorf("the submitter did not fetch the %d-byte output of unit %d as content", len(res[i]), i)
 		}
 	}
-	if n := c.nodes[0].content.fetched(cidOf(res[1])); n != 0 {
+	if n := c.nodes[0].content.Fetched(cidOf(res[1])); n != 0 {
 		t.Errorf("a small output was fetched as content %d times", n)
 	}
 	// The finished job's content and the workers' outputs are unpublished.

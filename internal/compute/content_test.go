@@ -7,10 +7,11 @@ import (
 
 	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/computetest"
+	"github.com/peerpath/peerpath/internal/compute/memcontent"
 )
 
-// The in-memory Content the package's tests and Bench use keeps the same
-// contract as the node's.
+// The in-memory Content the package's tests and computebench use
+// (memcontent) keeps the same contract as the node's.
 func TestMemContentConformance(t *testing.T) {
 	a, err := peer.Decode("12D3KooWNgaxHpSCexDvUY31qjVTJqRfZB8ArdRgEcF9zavYQHPt")
 	if err != nil {
@@ -20,6 +21,6 @@ func TestMemContentConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, cb := compute.NewMemContents(a, b)
-	computetest.TestContent(t, ca, cb, a, b)
+	n := memcontent.NewNet(compute.ValidContentKey)
+	computetest.TestContent(t, n.Node(a), n.Node(b), a, b)
 }

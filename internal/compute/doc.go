@@ -30,8 +30,9 @@
 // submitter by id, and hashed for the quorum like an inline one; the worker
 // unpublishes it once the submitter acknowledged the result. The package
 // does not import share or transfer: Content is declared here, the node
-// implements it, and the package's tests and Bench use an in-memory network
-// (memNet), both held to the conformance suite in computetest.
+// implements it, and the package's tests and the benchmark (computebench)
+// use an in-memory network (memcontent), both held to the conformance
+// suite in computetest.
 //
 // Published content lives in the node's home (HOME/compute/blobs), so a
 // restarted submitter serves it again. A sweep unpublishes what is no
@@ -100,7 +101,7 @@
 // trusted worker returned before it turned are not checked again, as in
 // BOINC; TestSpotCheckCatchesTurncoat measures how many). Redundancy thus
 // falls toward 1.1 executions per unit (measured: about 1.1 after a warm-up
-// job; see Bench). Single copies do not add to a worker's record, so trust
+// job; see computebench). Single copies do not add to a worker's record, so trust
 // is earned only through results others confirmed. The submitter's own
 // node is always trusted with its own units. Colluding workers that agree on
 // the same wrong output defeat any quorum; only their exclusion once caught

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/peerpath/peerpath/internal/compute/memcontent"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/compute/sandbox/sandboxtest"
 	"github.com/peerpath/peerpath/internal/testutil"
@@ -81,7 +82,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	dir := t.TempDir()
-	cn := newMemNet()
+	cn := memcontent.NewNet(ValidContentKey)
 	for range n {
 		nd, err := newLoopNode(dir, cn)
 		if err != nil {

@@ -82,6 +82,11 @@ type Config struct {
 	// Worker is the initial worker configuration (see Service.SetWorker).
 	Worker WorkerConfig
 
+	// Tuning is a hook for tests and benchmarks (package computebench),
+	// never set in normal use: it shortens the scheduler's timings. Nil
+	// keeps the defaults.
+	Tuning *Tuning
+
 	// TestTamper is a test hook, never set in normal use: when not nil,
 	// the worker passes every output it returns to other peers through
 	// it, so a test can make a real daemon a cheating worker.
@@ -122,7 +127,19 @@ func (c WorkerConfig) maxMemory() uint64 {
 	return DefaultMaxMemory(c.CPUs)
 }
 
-// tunables are the scheduler's knobs; tests and Bench shorten them.
+// Tuning overrides some of the scheduler's timings (Config.Tuning); a zero
+// field keeps its default.
+type Tuning struct {
+	// AdvertEvery is how often active jobs are advertised again
+	// (default 5 s).
+	AdvertEvery time.Duration
+	// Retry is how long a worker backs off when a job has no unit free
+	// (default 1 s).
+	Retry time.Duration
+}
+
+// tunables are the scheduler's knobs; tests shorten them (and
+// Config.Tuning some of them).
 type tunables struct {
 	advertEvery time.Duration // re-advertise active jobs
 	retry       time.Duration // worker back-off when a job has no unit free
@@ -192,6 +209,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	for _, j := range jobs {
 		if !j.finishedState() {
 			log.Info("compute: resuming job", "job", j.id, "validated", j.validated, "units", len(j.units))
+		}
+	}
+	if t := cfg.Tuning; t != nil {
+		if t.AdvertEvery > 0 {
+			s.tune.advertEvery = t.AdvertEvery
+		}
+		if t.Retry > 0 {
+			s.tune.retry = t.Retry
 		}
 	}
 	s.w = newWorker(s, cfg.Worker)

@@ -106,6 +106,8 @@ var Harnesses = []string{
 	"internal/search/searchsim/...",            // the search simulation (mocknet)
 	"internal/ledger/ledgerbench/...",          // the ledger benchmark (voters on loopback)
 	"internal/compute/computetest/...",         // compute.Content's conformance suite
+	"internal/compute/computebench/...",        // the compute benchmark (loopback nodes)
+	"internal/compute/memcontent/...",          // an in-memory compute.Content network
 	"internal/compute/sandbox/sandboxtest/...", // builds wasm programs for sandbox tests
 	"internal/testutil/...",                    // shared test helpers
 	"internal/deptest/...",                     // this package

@@ -99,6 +99,7 @@ func TestModuleWithForbiddenImport(t *testing.T) {
 		{"internal/transfer", Mocknet, "mocknet is for tests and benchmarks"},
 		{"internal/ledger", "internal/search/searchsim", "links internal/search/searchsim"},
 		{"internal/market", "internal/ledger/ledgerbench", "production packages do not import test harnesses"},
+		{"internal/node", "internal/compute/memcontent", "production packages do not import test harnesses"},
 		{"internal/content", "net/http", "content is pure"},
 		{"internal/share", "internal/node", "dependencies point downward only"},
 	}

@@ -1,23 +1,31 @@
-package compute
+package computebench
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/peerpath/peerpath/internal/compute/sandbox/sandboxtest"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, testutil.LeakOptions()...)
+}
 
 // Bench runs end to end on a small scale and its figures hold together.
 func TestBench(t *testing.T) {
-	t.Parallel()
-	mod := testModule(t)
+	mod := sandboxtest.BuildWasm(t, "../testdata/job")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cfg := BenchConfig{
+	cfg := Config{
 		Trivial: mod, TrivialArgs: []string{"work", "1"}, TrivialUnits: 10,
 		CPU: mod, CPUArgs: []string{"work", "100000"}, CPUUnits: 6,
 		Workers: []int{1, 2, 4},
 	}
-	if raceEnabled {
+	if testutil.Race {
 		cfg.TrivialUnits, cfg.CPUUnits, cfg.Workers = 4, 4, []int{1, 2}
 	}
 	res, err := Bench(ctx, cfg)

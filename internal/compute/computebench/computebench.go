@@ -1,4 +1,10 @@
-package compute
+// Package computebench measures the compute service (peerpath-bench
+// compute): in-process nodes on loopback, each with its own libp2p host,
+// GossipSub and database, sharing one sandbox runner and an in-memory
+// content network (memcontent). It uses compute's exported API only, with
+// its test hooks (Config.Tuning, Config.TestTamper). It is a harness: the
+// daemon does not link it (internal/deptest).
+package computebench
 
 import (
 	"bytes"
@@ -7,16 +13,25 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/compute"
+	"github.com/peerpath/peerpath/internal/compute/memcontent"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/cputime"
+	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/store"
 )
 
-// BenchConfig configures Bench.
-type BenchConfig struct {
+// Config configures Bench.
+type Config struct {
 	// Trivial is a module whose units do almost nothing, run with
 	// TrivialArgs (count mode). Required.
 	Trivial     []byte
@@ -42,8 +57,8 @@ type SpeedupPoint struct {
 	Speedup float64 `json:"speedup"` // time with one worker / this time
 }
 
-// BenchResult is what Bench measured.
-type BenchResult struct {
+// Result is what Bench measured.
+type Result struct {
 	// TrivialUnitsPerSec is trivial units validated per second with one
 	// remote worker and no replication: the scheduling overhead per unit.
 	TrivialUnitsPerSec float64 `json:"trivial_units_per_s"`
@@ -51,7 +66,7 @@ type BenchResult struct {
 	// straight in the sandbox: the limit TrivialUnitsPerSec approaches.
 	SandboxUnitsPerSec float64 `json:"sandbox_units_per_s"`
 	// Speedup of the CPU-bound job (no replication) with each of
-	// BenchConfig.Workers; the ideal is the worker count, capped by Cores.
+	// Config.Workers; the ideal is the worker count, capped by Cores.
 	Speedup []SpeedupPoint `json:"speedup"`
 	Cores   int            `json:"cores"`
 	// RedundancyWarmup and Redundancy are executions per unit under
@@ -76,10 +91,10 @@ type BenchResult struct {
 
 // Bench measures the compute service with in-process nodes on loopback
 // (each with its own host, GossipSub and database, sharing one sandbox
-// runner), as described by BenchResult.
-func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+// runner), as described by Result.
+func Bench(ctx context.Context, cfg Config) (Result, error) {
 	if len(cfg.Trivial) == 0 || len(cfg.CPU) == 0 {
-		return BenchResult{}, errors.New("compute: Bench needs a trivial and a CPU-bound module")
+		return Result{}, errors.New("computebench: Bench needs a trivial and a CPU-bound module")
 	}
 	if cfg.TrivialUnits <= 0 {
 		cfg.TrivialUnits = 200
@@ -92,36 +107,36 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	runner, err := sandbox.NewRunner(ctx, sandbox.RunnerConfig{Logger: cfg.Logger})
 	if err != nil {
-		return BenchResult{}, err
+		return Result{}, err
 	}
 	defer runner.Close(context.Background())
 	for _, m := range [][]byte{cfg.Trivial, cfg.CPU} {
 		if _, err := runner.Compile(ctx, m); err != nil {
-			return BenchResult{}, err
+			return Result{}, err
 		}
 	}
 	b := &bencher{cfg: cfg, runner: runner}
-	res := BenchResult{Cores: runtime.NumCPU()}
+	res := Result{Cores: runtime.NumCPU()}
 
-	trivial := JobSpec{Module: cfg.Trivial, Args: cfg.TrivialArgs, Count: cfg.TrivialUnits, Replication: 1, Quorum: 1}
-	run, err := b.run(ctx, 1, 0, defaultTunables.trustAfter, trivial)
+	trivial := compute.JobSpec{Module: cfg.Trivial, Args: cfg.TrivialArgs, Count: cfg.TrivialUnits, Replication: 1, Quorum: 1}
+	run, err := b.run(ctx, 1, 0, trivial)
 	if err != nil {
-		return res, fmt.Errorf("compute: trivial units: %w", err)
+		return res, fmt.Errorf("computebench: trivial units: %w", err)
 	}
 	res.TrivialUnitsPerSec = float64(cfg.TrivialUnits) / run.elapsed.Seconds()
 	if res.SandboxUnitsPerSec, err = b.direct(ctx, trivial); err != nil {
 		return res, err
 	}
 
-	cpu := JobSpec{Module: cfg.CPU, Args: cfg.CPUArgs, Count: cfg.CPUUnits, Replication: 1, Quorum: 1}
+	cpu := compute.JobSpec{Module: cfg.CPU, Args: cfg.CPUArgs, Count: cfg.CPUUnits, Replication: 1, Quorum: 1}
 	var reference map[int][]byte
 	if len(cfg.Workers) == 0 {
 		cfg.Workers = []int{1, 2, 4}
 	}
 	for _, n := range cfg.Workers {
-		run, err := b.run(ctx, n, 0, defaultTunables.trustAfter, cpu)
+		run, err := b.run(ctx, n, 0, cpu)
 		if err != nil {
-			return res, fmt.Errorf("compute: speedup with %d workers: %w", n, err)
+			return res, fmt.Errorf("computebench: speedup with %d workers: %w", n, err)
 		}
 		p := SpeedupPoint{Workers: n, Seconds: run.elapsed.Seconds()}
 		if len(res.Speedup) > 0 {
@@ -133,22 +148,22 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		res.Speedup = append(res.Speedup, p)
 	}
 
-	adaptive := JobSpec{Module: cfg.Trivial, Args: cfg.TrivialArgs, Count: cfg.TrivialUnits}
-	run, err = b.run(ctx, 4, 0, defaultTunables.trustAfter, adaptive, adaptive)
+	adaptive := compute.JobSpec{Module: cfg.Trivial, Args: cfg.TrivialArgs, Count: cfg.TrivialUnits}
+	run, err = b.run(ctx, 4, 0, adaptive, adaptive)
 	if err != nil {
-		return res, fmt.Errorf("compute: adaptive replication: %w", err)
+		return res, fmt.Errorf("computebench: adaptive replication: %w", err)
 	}
 	res.RedundancyWarmup = float64(run.statuses[0].Results) / float64(run.statuses[0].Units)
 	res.Redundancy = float64(run.statuses[1].Results) / float64(run.statuses[1].Units)
 
-	replicated := JobSpec{Module: cfg.CPU, Args: cfg.CPUArgs, Count: cfg.CPUUnits}
-	honest, err := b.run(ctx, 5, 0, defaultTunables.trustAfter, replicated)
+	replicated := compute.JobSpec{Module: cfg.CPU, Args: cfg.CPUArgs, Count: cfg.CPUUnits}
+	honest, err := b.run(ctx, 5, 0, replicated)
 	if err != nil {
-		return res, fmt.Errorf("compute: honest run: %w", err)
+		return res, fmt.Errorf("computebench: honest run: %w", err)
 	}
-	cheat, err := b.run(ctx, 5, 1, defaultTunables.trustAfter, replicated)
+	cheat, err := b.run(ctx, 5, 1, replicated)
 	if err != nil {
-		return res, fmt.Errorf("compute: run with a cheater: %w", err)
+		return res, fmt.Errorf("computebench: run with a cheater: %w", err)
 	}
 	for i, want := range reference {
 		if got, ok := cheat.results[i]; !ok || !bytes.Equal(got, want) {
@@ -163,13 +178,13 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 }
 
 type bencher struct {
-	cfg    BenchConfig
+	cfg    Config
 	runner *sandbox.Runner
 }
 
 // direct runs spec's units straight in the sandbox, one at a time, and
 // returns units per second.
-func (b *bencher) direct(ctx context.Context, spec JobSpec) (float64, error) {
+func (b *bencher) direct(ctx context.Context, spec compute.JobSpec) (float64, error) {
 	m, err := b.runner.Compile(ctx, spec.Module)
 	if err != nil {
 		return 0, err
@@ -177,9 +192,9 @@ func (b *bencher) direct(ctx context.Context, spec JobSpec) (float64, error) {
 	start := time.Now()
 	for i := range spec.Count {
 		idx := strconv.Itoa(i)
-		u := sandbox.Unit{Args: append(append([]string(nil), spec.Args...), idx), Env: map[string]string{UnitEnv: idx}}
+		u := sandbox.Unit{Args: append(append([]string(nil), spec.Args...), idx), Env: map[string]string{compute.UnitEnv: idx}}
 		if _, err := b.runner.Run(ctx, m, u, sandbox.Limits{}); err != nil {
-			return 0, fmt.Errorf("compute: direct run: %w", err)
+			return 0, fmt.Errorf("computebench: direct run: %w", err)
 		}
 	}
 	return float64(spec.Count) / time.Since(start).Seconds(), nil
@@ -188,51 +203,50 @@ func (b *bencher) direct(ctx context.Context, spec JobSpec) (float64, error) {
 type benchRun struct {
 	elapsed  time.Duration // submit of the first job to done of the last
 	cpu      time.Duration // this process's CPU time over the same span
-	statuses []JobStatus
+	statuses []compute.JobStatus
 	results  map[int][]byte // of the last job
 }
 
 // run starts a submitter and n workers (the first cheaters of them
 // returning wrong outputs), runs the jobs one after the other and stops
 // everything.
-func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...JobSpec) (_ benchRun, err error) {
+func (b *bencher) run(ctx context.Context, n, cheaters int, jobs ...compute.JobSpec) (_ benchRun, err error) {
 	dir, err := os.MkdirTemp("", "peerpath-compute-bench-")
 	if err != nil {
 		return benchRun{}, err
 	}
 	defer os.RemoveAll(dir)
-	var nodes []*loopNode
+	var nodes []*node
 	defer func() {
 		for _, nd := range nodes {
 			err = errors.Join(err, nd.close())
 		}
 	}()
-	cn := newMemNet()
-	for range n + 1 {
-		nd, err := newLoopNode(dir, cn)
+	cn := memcontent.NewNet(compute.ValidContentKey)
+	tuning := &compute.Tuning{AdvertEvery: 200 * time.Millisecond, Retry: 20 * time.Millisecond}
+	for i := range n + 1 {
+		cfg := compute.Config{Runner: b.runner, Logger: b.cfg.Logger.With("node", i), Tuning: tuning,
+			Worker: compute.WorkerConfig{Enabled: i > 0, CPUs: 1}}
+		if i >= 1 && i <= cheaters {
+			tag := fmt.Appendf(nil, "forged by %d:", i)
+			cfg.TestTamper = func(out []byte) []byte { return append(tag, out...) }
+		}
+		nd, err := startNode(dir, cn, cfg)
 		if err != nil {
 			return benchRun{}, err
 		}
 		nodes = append(nodes, nd)
 	}
-	if err := connectAll(ctx, nodes); err != nil {
-		return benchRun{}, err
-	}
-	tune := defaultTunables
-	tune.advertEvery, tune.retry, tune.trustAfter = 200*time.Millisecond, 20*time.Millisecond, trustAfter
-	for i, nd := range nodes {
-		var tweak func(*Service)
-		if i >= 1 && i <= cheaters {
-			tag := fmt.Appendf(nil, "forged by %d:", i)
-			tweak = func(s *Service) { s.w.tamper = func(out []byte) []byte { return append(tag, out...) } }
-		}
-		if err := nd.start(b.runner, WorkerConfig{Enabled: i > 0, CPUs: 1}, nil, b.cfg.Logger.With("node", i), tune, tweak); err != nil {
-			return benchRun{}, err
+	for i, a := range nodes {
+		for _, c := range nodes[i+1:] {
+			if err := a.h.Connect(ctx, peer.AddrInfo{ID: c.h.ID(), Addrs: c.h.Addrs()}); err != nil {
+				return benchRun{}, fmt.Errorf("computebench: connecting nodes: %w", err)
+			}
 		}
 	}
 	// Wait until the submitter sees every worker on the jobs topic, so
 	// discovery is not timed.
-	for len(nodes[0].ps.ListPeers(Topic)) < n {
+	for len(nodes[0].ps.ListPeers(compute.Topic)) < n {
 		select {
 		case <-ctx.Done():
 			return benchRun{}, ctx.Err()
@@ -252,7 +266,7 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 		if err != nil {
 			return r, err
 		}
-		if st.State != StateDone {
+		if st.State != compute.StateDone {
 			return r, fmt.Errorf("job %s: %s %v", id, st.State, st.Reasons)
 		}
 		r.statuses = append(r.statuses, st)
@@ -261,4 +275,79 @@ func (b *bencher) run(ctx context.Context, n, cheaters, trustAfter int, jobs ...
 	r.elapsed, r.cpu = time.Since(start), cputime.Process()-cpu0
 	r.results, err = sub.Results(ctx, last)
 	return r, err
+}
+
+// node is one in-process node on loopback: a libp2p host with GossipSub,
+// a database and a store in an in-memory content network, running a
+// compute Service.
+type node struct {
+	h      host.Host
+	ps     *pubsub.PubSub
+	psStop context.CancelFunc
+	db     *store.DB
+	svc    *compute.Service
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// startNode starts a node with its database in dir, in the content
+// network cn, serving a compute Service configured by cfg (whose Host,
+// PubSub, DB and Content it sets).
+func startNode(dir string, cn *memcontent.Net, cfg compute.Config) (*node, error) {
+	h, err := p2p.NewLoopbackHost(nil)
+	if err != nil {
+		return nil, fmt.Errorf("computebench: loopback host: %w", err)
+	}
+	n := &node{h: h}
+	psCtx, psStop := context.WithCancel(context.Background())
+	n.psStop = psStop
+	if n.ps, err = pubsub.NewGossipSub(psCtx, h); err != nil {
+		return nil, errors.Join(fmt.Errorf("computebench: gossipsub: %w", err), n.close())
+	}
+	if n.db, err = store.Open(filepath.Join(dir, h.ID().String()+".db")); err != nil {
+		return nil, errors.Join(err, n.close())
+	}
+	cfg.Host, cfg.PubSub, cfg.DB, cfg.Content = h, n.ps, n.db, cn.Node(h.ID())
+	ctx, cancel := context.WithCancel(context.Background())
+	if n.svc, err = compute.New(ctx, cfg); err != nil {
+		cancel()
+		return nil, errors.Join(err, n.close())
+	}
+	n.stop, n.done = cancel, make(chan error, 1)
+	go func() { n.done <- n.svc.Serve(ctx) }()
+	return n, nil
+}
+
+// close stops the service, then closes the database and the host.
+func (n *node) close() error {
+	var err error
+	if n.stop != nil {
+		n.stop()
+		err = <-n.done
+	}
+	if n.db != nil {
+		err = errors.Join(err, n.db.Close())
+	}
+	n.psStop()
+	return errors.Join(err, n.h.Close())
+}
+
+// waitJob polls svc until job id is finished or ctx ends.
+func waitJob(ctx context.Context, svc *compute.Service, id string) (compute.JobStatus, error) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st, err := svc.Status(ctx, id)
+		if err != nil {
+			return st, err
+		}
+		if st.State == compute.StateDone || st.State == compute.StateFailed || st.State == compute.StateCancelled {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("computebench: job %s still %s (%d/%d validated): %w", id, st.State, st.Validated, st.Units, ctx.Err())
+		case <-t.C:
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerpath/peerpath/internal/compute/memcontent"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
@@ -19,10 +20,11 @@ import (
 
 // loopNode is one in-process node on loopback (a libp2p host, GossipSub, a
 // database and a store in an in-memory content network) that runs a
-// compute Service: used by Bench and the tests.
+// compute Service, for the tests (package computebench has its own, over
+// the exported API).
 type loopNode struct {
 	h       host.Host
-	content *memContent
+	content *memcontent.Store
 	ps      *pubsub.PubSub
 	psStop  context.CancelFunc
 	dbPath  string
@@ -34,7 +36,7 @@ type loopNode struct {
 
 // newLoopNode starts a host with GossipSub on 127.0.0.1, opens a database
 // in dir and joins the content network cn.
-func newLoopNode(dir string, cn *memNet) (*loopNode, error) {
+func newLoopNode(dir string, cn *memcontent.Net) (*loopNode, error) {
 	h, err := p2p.NewLoopbackHost(nil)
 	if err != nil {
 		return nil, fmt.Errorf("compute: loopback host: %w", err)
@@ -46,7 +48,7 @@ func newLoopNode(dir string, cn *memNet) (*loopNode, error) {
 		h.Close()
 		return nil, fmt.Errorf("compute: gossipsub: %w", err)
 	}
-	n := &loopNode{h: h, content: cn.node(h.ID()), ps: ps, psStop: psStop, dbPath: filepath.Join(dir, h.ID().String()+".db")}
+	n := &loopNode{h: h, content: cn.Node(h.ID()), ps: ps, psStop: psStop, dbPath: filepath.Join(dir, h.ID().String()+".db")}
 	if n.db, err = store.Open(n.dbPath); err != nil {
 		psStop()
 		h.Close()
