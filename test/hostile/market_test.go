@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package hostile
 
 import (
 	"context"
@@ -17,81 +17,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
+	"github.com/peerpath/peerpath/test/harness"
 )
 
-// hostilePeer is a libp2p peer inside the test, not a daemon: it speaks
-// the ledger's client protocol to the voters with transfers it crafts
-// (through a non-voting ledger.Service, which only forwards them), so
-// everything it sends is checked by the voter daemons alone.
-type hostilePeer struct {
-	key    crypto.PrivKey
-	id     string
-	ledger *ledger.Service
-}
-
-func newHostilePeer(t *testing.T, voter *daemon) *hostilePeer {
+// submitErr is submit for a test that needs only the verdict.
+func (p *moneyPeer) submitErr(t *testing.T, st ledger.SignedTransfer) error {
 	t.Helper()
-	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	ai, err := peer.AddrInfoFromString(voter.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := h.Connect(ctx, *ai); err != nil {
-		t.Fatalf("hostile peer: connect to the voter: %v", err)
-	}
-	svc, err := ledger.New(context.Background(), ledger.Config{Host: h, Voters: []peer.ID{ai.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	return &hostilePeer{key: key, id: h.ID().String(), ledger: svc}
-}
-
-// sign signs tr with key (From is the key's account unless set).
-func sign(t *testing.T, key crypto.PrivKey, tr ledger.Transfer) ledger.SignedTransfer {
-	t.Helper()
-	if tr.From == "" {
-		id, _ := peer.IDFromPrivateKey(key)
-		tr.From = id.String()
-	}
-	if tr.ID == "" {
-		tr.ID = ledger.NewID()
-	}
-	tr.Time = time.Now().UnixNano()
-	st, err := ledger.Sign(key, tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// submit sends st to the voters and returns their verdict.
-func (p *hostilePeer) submit(t *testing.T, st ledger.SignedTransfer) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := p.ledger.Submit(ctx, st)
-	if ctx.Err() != nil {
-		t.Fatalf("the voters did not decide within 20s: %v", err)
-	}
+	_, err := p.submit(t, st)
 	return err
 }
 
@@ -108,27 +46,27 @@ func (p *hostilePeer) submit(t *testing.T, st ledger.SignedTransfer) error {
 //   - forged listing documents fail `market verify` and, shared into the
 //     network, are dropped by search.
 func TestMarketHostilePeers(t *testing.T) {
-	v := startDaemon(t, "--ledger-voter")
+	v := harness.Start(t, "--ledger-voter")
 	boot := v.Addr()
 	vid := v.ID().ID
-	a := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
-	c := startDaemon(t, "--bootstrap", boot, "--ledger-voters", vid)
+	a := harness.Start(t, "--bootstrap", boot, "--ledger-voters", vid)
+	c := harness.Start(t, "--bootstrap", boot, "--ledger-voters", vid)
 	aid, cid := a.ID().ID, c.ID().ID
 	gen := filepath.Join(t.TempDir(), "genesis.json")
 	g, _ := json.Marshal(map[string]any{"balances": map[string]any{aid: 1, cid: 100}, "fee_bps": 100, "operator": vid})
 	os.WriteFile(gen, g, 0o600)
-	if _, errOut, code := cli(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.Home); code != 0 {
+	if _, errOut, code := harness.CLI(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.Home); code != 0 {
 		t.Fatalf("ledger create: %s", errOut)
 	}
-	eventually(t, 20*time.Second, func() error {
+	harness.Eventually(t, 20*time.Second, func() error {
 		var st api.LedgerStatus
-		cliJSON(t, &st, "ledger", "status", "--home", c.Home)
+		harness.CLIJSON(t, &st, "ledger", "status", "--home", c.Home)
 		if st.Leader != vid {
 			return fmt.Errorf("status %+v", st)
 		}
 		return nil
 	})
-	h := newHostilePeer(t, v)
+	h := newMoneyPeer(t, v)
 	dir := t.TempDir()
 
 	// A sells genuine goods; the ledger now holds A's content key sealed
@@ -136,7 +74,7 @@ func TestMarketHostilePeers(t *testing.T) {
 	src := filepath.Join(dir, "almanac.txt")
 	os.WriteFile(src, []byte(strings.Repeat("rhubarb season starts in april. ", 2000)), 0o644)
 	var sold struct{ ID, CID string }
-	cliJSON(t, &sold, "market", "sell", src, "--title", "Rhubarb Almanac", "--price", "5", "--home", a.Home)
+	harness.CLIJSON(t, &sold, "market", "sell", src, "--title", "Rhubarb Almanac", "--price", "5", "--home", a.Home)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	genuine, err := h.ledger.MarketListing(ctx, sold.ID)
@@ -157,17 +95,17 @@ func TestMarketHostilePeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	lk := ledger.ListingKey{CID: genuine.CID, Size: genuine.Size, Commit: commit[:], Expiry: cheat.Expiry, Sealed: genuine.Sealed}
-	if err := h.submit(t, sign(t, h.key, ledger.Transfer{Kind: ledger.KindList, To: h.id, Amount: cheat.Price,
+	if err := h.submitErr(t, signed(t, h.key, ledger.Transfer{Kind: ledger.KindList, To: h.id, Amount: cheat.Price,
 		Ref: cheat.ID(), Data: lk.Encode()})); err != nil {
 		t.Fatalf("hostile listing: %v", err)
 	}
 	cheatDoc := filepath.Join(dir, "Discount Almanac.pplisting")
 	os.WriteFile(cheatDoc, cheat.Encode(), 0o644)
-	if out, errOut, code := cli(t, "market", "verify", cheatDoc, "--home", c.Home); code != 0 || !strings.Contains(out, cheat.ID()) {
+	if out, errOut, code := harness.CLI(t, "market", "verify", cheatDoc, "--home", c.Home); code != 0 || !strings.Contains(out, cheat.ID()) {
 		t.Fatalf("hostile listing: verify: exit %d, %q %q", code, out, errOut)
 	}
 	bought := filepath.Join(dir, "bought.txt")
-	_, errOut, code := cli(t, "market", "buy", cheat.ID(), "-o", bought, "--timeout", "40s", "--home", c.Home)
+	_, errOut, code := harness.CLI(t, "market", "buy", cheat.ID(), "-o", bought, "--timeout", "40s", "--home", c.Home)
 	for _, want := range []string{"market: order refunded", "does not match the listing's commitment", "10.1 credits (price and fee) were returned"} {
 		if code == 0 || !strings.Contains(errOut, want) {
 			t.Fatalf("buy with a wrong key: exit %d, stderr %q lacks %q", code, errOut, want)
@@ -177,12 +115,12 @@ func TestMarketHostilePeers(t *testing.T) {
 		t.Fatal("goods written for a refunded order")
 	}
 	for acct, want := range map[string]string{cid: "100", h.id: "0", vid: "0"} {
-		if got := balance(t, c, acct); got != want {
+		if got := walletBalance(t, c, acct); got != want {
 			t.Fatalf("after the refund %s has %s, want %s", acct, got, want)
 		}
 	}
 	var ords []api.MarketOrder
-	cliJSON(t, &ords, "market", "orders", "--home", c.Home)
+	harness.CLIJSON(t, &ords, "market", "orders", "--home", c.Home)
 	if len(ords) != 1 || ords[0].Listing != cheat.ID() || ords[0].State != "refunded" || ords[0].Role != "buy" ||
 		ords[0].Seller != h.id || !strings.Contains(ords[0].Reason, "commitment") {
 		t.Fatalf("orders after the refund: %+v", ords)
@@ -201,51 +139,51 @@ func TestMarketHostilePeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	oneTime, _ := ecdh.X25519().GenerateKey(rand.Reader)
-	order := sign(t, ckey, ledger.Transfer{Kind: ledger.KindBuy, To: aid, Amount: 5_000_000, Ref: sold.ID,
+	order := signed(t, ckey, ledger.Transfer{Kind: ledger.KindBuy, To: aid, Amount: 5_000_000, Ref: sold.ID,
 		Data: oneTime.PublicKey().Bytes()})
-	if err := h.submit(t, order); err != nil {
+	if err := h.submitErr(t, order); err != nil {
 		t.Fatalf("order: %v", err)
 	}
-	eventually(t, 20*time.Second, func() error {
+	harness.Eventually(t, 20*time.Second, func() error {
 		o, err := h.ledger.Order(ctx, order.ID)
 		if err != nil || o.State != ledger.OrderReleased {
 			return fmt.Errorf("order %+v %v", o, err)
 		}
 		return nil
 	})
-	err = h.submit(t, order)
+	err = h.submitErr(t, order)
 	if !errors.Is(err, ledger.ErrReplayed) || !strings.Contains(err.Error(), "replayed order refused: order "+order.ID+" already placed") {
 		t.Fatalf("replayed order: %v", err)
 	}
 	for acct, want := range map[string]string{cid: "94.95", aid: "6", vid: "0.05"} {
-		if got := balance(t, c, acct); got != want {
+		if got := walletBalance(t, c, acct); got != want {
 			t.Fatalf("after the replay %s has %s, want %s (paid once)", acct, got, want)
 		}
 	}
-	cliJSON(t, &ords, "market", "orders", "--home", c.Home)
+	harness.CLIJSON(t, &ords, "market", "orders", "--home", c.Home)
 	if len(ords) != 2 || ords[0].ID != order.ID || ords[0].State != "released" || ords[1].ID != refunded {
 		t.Fatalf("orders after the replay: %+v", ords)
 	}
 
 	// 3. Forged ratings are refused: H rating C's completed purchase, a
 	// rating in C's name signed by H, and C rating its refunded order.
-	err = h.submit(t, sign(t, h.key, ledger.Transfer{Kind: ledger.KindRate, To: aid, Amount: 1, Ref: order.ID, Memo: "never bought"}))
+	err = h.submitErr(t, signed(t, h.key, ledger.Transfer{Kind: ledger.KindRate, To: aid, Amount: 1, Ref: order.ID, Memo: "never bought"}))
 	if !errors.Is(err, ledger.ErrNotPermitted) || !strings.Contains(err.Error(), "only the buyer of order "+order.ID) {
 		t.Fatalf("rating by a peer without the purchase: %v", err)
 	}
-	inCsName := sign(t, h.key, ledger.Transfer{Kind: ledger.KindRate, To: aid, Amount: 1, Ref: order.ID})
+	inCsName := signed(t, h.key, ledger.Transfer{Kind: ledger.KindRate, To: aid, Amount: 1, Ref: order.ID})
 	inCsName.From = cid // signed by H, claiming to be C's
-	err = h.submit(t, inCsName)
+	err = h.submitErr(t, inCsName)
 	if !errors.Is(err, ledger.ErrBadSignature) {
 		t.Fatalf("rating forged in the buyer's name: %v", err)
 	}
-	if _, errOut, code := cli(t, "market", "rate", refunded, "--stars", "1", "--home", c.Home); code == 0 ||
+	if _, errOut, code := harness.CLI(t, "market", "rate", refunded, "--stars", "1", "--home", c.Home); code == 0 ||
 		!strings.Contains(errOut, "order already settled") || !strings.Contains(errOut, "only a completed purchase is rated") {
 		t.Fatalf("rating a refunded order: exit %d, %q", code, errOut)
 	}
 	for _, seller := range []string{aid, h.id} {
 		var page api.MarketSeller
-		cliJSON(t, &page, "market", "seller", seller, "--home", c.Home)
+		harness.CLIJSON(t, &page, "market", "seller", seller, "--home", c.Home)
 		if page.Count != 0 {
 			t.Fatalf("seller %s has ratings: %+v", seller, page)
 		}
@@ -280,19 +218,19 @@ func TestMarketHostilePeers(t *testing.T) {
 	} {
 		p := filepath.Join(dir, f.name)
 		os.WriteFile(p, f.body, 0o644)
-		if _, errOut, code := cli(t, "market", "verify", p, "--home", c.Home); code == 0 || !strings.Contains(errOut, f.want) {
+		if _, errOut, code := harness.CLI(t, "market", "verify", p, "--home", c.Home); code == 0 || !strings.Contains(errOut, f.want) {
 			t.Fatalf("verify %s: exit %d, %q, want %q", f.name, code, errOut, f.want)
 		}
-		var sh shareOut
-		cliJSON(t, &sh, "share", p, "--home", v.Home)
+		var sh struct{ CID string }
+		harness.CLIJSON(t, &sh, "share", p, "--home", v.Home)
 	}
-	eventually(t, 30*time.Second, func() error {
-		out, errOut, code := cli(t, "market", "search", "rhubarb", "--json", "--timeout", "3s", "--home", c.Home)
+	harness.Eventually(t, 30*time.Second, func() error {
+		out, errOut, code := harness.CLI(t, "market", "search", "rhubarb", "--json", "--timeout", "3s", "--home", c.Home)
 		if code != 0 {
-			return errorString(errOut)
+			return errors.New(errOut)
 		}
 		var ids []string
-		for _, line := range lines(out) {
+		for _, line := range harness.Lines(out) {
 			var r struct{ ID string }
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
 				t.Fatalf("bad line %q: %v", line, err)
