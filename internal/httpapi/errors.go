@@ -51,6 +51,7 @@ var errorStatuses = []errorStatus{
 	{search.ErrQueryTooLarge, http.StatusRequestEntityTooLarge},
 	{search.ErrBadQuery, http.StatusBadRequest},
 	{compute.ErrInvalidJob, http.StatusBadRequest},
+	{transfer.ErrBadLimit, http.StatusBadRequest},
 	{sandbox.ErrInvalidModule, http.StatusBadRequest},
 	{ledger.ErrUnknownAccount, http.StatusBadRequest},
 	{ledger.ErrInvalid, http.StatusBadRequest},

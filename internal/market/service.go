@@ -43,6 +43,8 @@ type Ledger interface {
 // and transfer services).
 type Files interface {
 	// Share shares the file at path in place and returns its content id.
+	// (The node's search index hears of it from the share catalog; the
+	// market need not tell search.)
 	Share(ctx context.Context, path string) (string, error)
 	// Unshare stops sharing path.
 	Unshare(ctx context.Context, path string) error
@@ -61,8 +63,6 @@ type Hit struct {
 // Finder runs a network search (the node adapts the search service).
 type Finder interface {
 	Find(ctx context.Context, query string, emit func(Hit)) error
-	// Refresh re-indexes what this node shares.
-	Refresh()
 }
 
 // Config configures a Service. Key, Dir, Ledger, Files and Finder are
@@ -330,7 +330,6 @@ func (s *Service) Sell(ctx context.Context, req SellRequest) (SellResult, error)
 	if _, err := s.cfg.Files.Share(ctx, doc); err != nil {
 		return SellResult{}, fmt.Errorf("market: sell: share listing: %w", err)
 	}
-	s.cfg.Finder.Refresh()
 	s.mu.Lock()
 	s.st.Listings[id] = ownListing{Listing: l, Key: key.String(), Goods: goods, Doc: doc}
 	err = s.save()
@@ -397,7 +396,6 @@ func (s *Service) Withdraw(ctx context.Context, id string) error {
 		}
 	}
 	os.Remove(l.Doc)
-	s.cfg.Finder.Refresh()
 	s.mu.Lock()
 	l.Withdrawn = true
 	s.st.Listings[id] = l

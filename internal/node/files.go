@@ -12,7 +12,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/config"
-	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/transfer"
@@ -136,8 +135,5 @@ func (l savedLimits) SetLimits(up, down int64) error {
 	if err := writeFileAtomic(l.home.Path(config.FileConfig), config.Render(cfg), 0o600); err != nil {
 		return fmt.Errorf("save limits: %w", err)
 	}
-	if err := l.tr.SetLimits(up, down); err != nil {
-		return httpapi.BadRequest(err)
-	}
-	return nil
+	return l.tr.SetLimits(up, down)
 }

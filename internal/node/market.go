@@ -50,7 +50,6 @@ func (m marketFinder) Find(ctx context.Context, query string, emit func(market.H
 	})
 }
 
-func (m marketFinder) Refresh() { m.s.Refresh() }
 
 // newMarket builds the market service; call it after newFiles, newLedger
 // and newSearch. Its Serve settles escrowed orders when

@@ -188,6 +188,9 @@ var (
 	// holds more files and folders (every folder expanded) or more bytes
 	// than GetOptions allows; nothing has been written then.
 	ErrTooBig = errors.New("transfer: content over the download's limits")
+	// ErrBadLimit is returned by [Service.SetLimits] for a negative rate
+	// limit.
+	ErrBadLimit = errors.New("transfer: negative rate limit")
 )
 
 // BlockSource supplies the bytes this node serves. share.Service implements
@@ -304,7 +307,7 @@ func New(cfg Config) (*Service, error) {
 // limits; every later chunk uses the new ones.
 func (s *Service) SetLimits(maxUpload, maxDownload int64) error {
 	if maxUpload < 0 || maxDownload < 0 {
-		return errors.New("transfer: negative rate limit")
+		return ErrBadLimit
 	}
 	s.limitMu.Lock()
 	defer s.limitMu.Unlock()
