@@ -50,7 +50,6 @@ func (m marketFinder) Find(ctx context.Context, query string, emit func(market.H
 	})
 }
 
-
 // newMarket builds the market service; call it after newFiles, newLedger
 // and newSearch. Its Serve settles escrowed orders when
 // this node is a ledger voter.
