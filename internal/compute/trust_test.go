@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // A runaway module (endless loop, unbounded memory) fails its units with
@@ -334,7 +336,7 @@ func TestAdaptiveReplication(t *testing.T) {
 		t.Fatalf("warm-up %+v", st)
 	}
 	units := 40
-	if raceEnabled {
+	if testutil.Race {
 		units = 24
 	}
 	id, err := sub.Submit(ctx, JobSpec{Module: mod, Count: units, Args: []string{"work", "10"}})

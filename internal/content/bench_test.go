@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/zeebo/blake3"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // benchSize is the data hashed by each benchmark iteration; HashFile and
@@ -25,7 +27,7 @@ var (
 )
 
 func benchBytes() []byte {
-	benchOnce.Do(func() { benchData = randBytes(42, benchSize) })
+	benchOnce.Do(func() { benchData = testutil.SeededBytes(42, benchSize) })
 	return benchData
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func writeFile(t *testing.T, p string, data []byte) {
@@ -30,9 +32,9 @@ func TestBuildDir(t *testing.T) {
 	writeFile(t, outside, []byte("secret"))
 	files := map[string][]byte{
 		"a.txt":          []byte("alpha"),
-		"big.bin":        randBytes(3, 5*MinChunkSize+11),
+		"big.bin":        testutil.SeededBytes(3, 5*MinChunkSize+11),
 		"sub/b.txt":      []byte("beta"),
-		"sub/deep/c.bin": randBytes(4, MinChunkSize+1),
+		"sub/deep/c.bin": testutil.SeededBytes(4, MinChunkSize+1),
 		"empty.txt":      nil,
 	}
 	for rel, data := range files {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,21 +13,11 @@ import (
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 	"go.uber.org/goleak"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func randBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
-	}
-	for i := n &^ 7; i < n; i++ {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
 
 func TestIDAndVerify(t *testing.T) {
 	data := []byte("hello peerpath")
@@ -86,7 +75,7 @@ func bytesHex(b []byte) string {
 func TestFileManifestRoundTrip(t *testing.T) {
 	const cs = MinChunkSize
 	for _, size := range []int{0, 1, cs - 1, cs, cs + 1, 5*cs + 17} {
-		data := randBytes(uint64(size), size)
+		data := testutil.SeededBytes(uint64(size), size)
 		m := HashBytes(data, cs)
 		if int64(len(m.Chunks)) != NumChunks(int64(size), cs) || m.Size != int64(size) {
 			t.Fatalf("size %d: %d chunks, size %d", size, len(m.Chunks), m.Size)
@@ -156,7 +145,7 @@ func fileHeader(version byte, size uint64, cs, count uint32) []byte {
 }
 
 func TestDecodeFileManifestHostile(t *testing.T) {
-	good := HashBytes(randBytes(1, 3*MinChunkSize+5), MinChunkSize).Encode()
+	good := HashBytes(testutil.SeededBytes(1, 3*MinChunkSize+5), MinChunkSize).Encode()
 	digests := func(n int) []byte { return make([]byte, n*DigestSize) }
 	tests := []struct {
 		name string
@@ -343,7 +332,7 @@ func TestEncodePanicsOnInvalid(t *testing.T) {
 }
 
 func TestDecode(t *testing.T) {
-	fm := HashBytes(randBytes(2, 100), 0)
+	fm := HashBytes(testutil.SeededBytes(2, 100), 0)
 	dm := testDir(t)
 	got, err := Decode(fm.ID(), fm.Encode())
 	if f, ok := got.(*FileManifest); err != nil || !ok || !f.ID().Equals(fm.ID()) {
@@ -370,7 +359,7 @@ func TestHashFileMatchesHashBytes(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	for _, size := range []int{0, 1, MinChunkSize, 7*MinChunkSize + 3, 64*MinChunkSize + 1} {
-		data := randBytes(uint64(size)+7, size)
+		data := testutil.SeededBytes(uint64(size)+7, size)
 		p := filepath.Join(dir, "f")
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
@@ -402,7 +391,7 @@ func TestHashFileMatchesHashBytes(t *testing.T) {
 
 func TestHashFileDetectsChange(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f")
-	data := randBytes(5, 4*MinChunkSize)
+	data := testutil.SeededBytes(5, 4*MinChunkSize)
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

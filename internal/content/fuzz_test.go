@@ -5,13 +5,15 @@ import (
 	"testing"
 
 	"github.com/ipfs/go-cid"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // The seed corpora live in testdata/fuzz/Fuzz*/ so they run in plain
 // `go test`.
 
 func FuzzDecodeFileManifest(f *testing.F) {
-	f.Add(HashBytes(randBytes(9, 2*MinChunkSize+1), MinChunkSize).Encode())
+	f.Add(HashBytes(testutil.SeededBytes(9, 2*MinChunkSize+1), MinChunkSize).Encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := DecodeFileManifest(data)
 		if err != nil {

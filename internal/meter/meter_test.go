@@ -21,6 +21,7 @@ import (
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestOwed(t *testing.T) {
@@ -220,17 +221,6 @@ func usageOf(m *Meter, p peer.ID) PeerUsage {
 	return PeerUsage{}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A downloader's receipts are settled as transfers to the uploader, once
 // each; a downloader that cannot pay loses its priority.
 func TestMeterReceiptsSettle(t *testing.T) {
@@ -251,7 +241,7 @@ func TestMeterReceiptsSettle(t *testing.T) {
 		}
 	}
 	want := Owed(3*GiB/2, price)
-	waitUntil(t, "settlement", func() bool { return usageOf(up.m, rich.h.ID()).PaidIn == want })
+	testutil.Eventually(t, 20*time.Second, "settlement", func() bool { return usageOf(up.m, rich.h.ID()).PaidIn == want })
 	if got := l.balance(up.h.ID()); got != want {
 		t.Fatalf("uploader balance %d, want %d", got, want)
 	}
@@ -261,7 +251,7 @@ func TestMeterReceiptsSettle(t *testing.T) {
 	if c := up.m.Priority(rich.h.ID()); c != ClassPays {
 		t.Errorf("paying peer in class %d", c)
 	}
-	waitUntil(t, "failed settlement", func() bool {
+	testutil.Eventually(t, 20*time.Second, "failed settlement", func() bool {
 		c, err := up.m.Receipts(context.Background())
 		return err == nil && c.Failed >= 1
 	})
@@ -417,7 +407,7 @@ func TestMeterRefusesAnotherTransfersReceipt(t *testing.T) {
 	up.m.Sent(payer.h.ID(), GiB)
 	payer.m.Received(up.h.ID(), GiB)
 	var c ReceiptCounts
-	waitUntil(t, "the payment to fail", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the payment to fail", func() bool {
 		var err error
 		c, err = up.m.Receipts(context.Background())
 		return err == nil && c.Failed > 0

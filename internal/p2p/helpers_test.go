@@ -8,19 +8,12 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"go.uber.org/goleak"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leakOptions()...)
-}
-
-// leakOptions lists process-wide background goroutines of third-party
-// packages that live for the whole process by design.
-func leakOptions() []goleak.Option {
-	return []goleak.Option{
-		// go-flow-metrics (bandwidth counter) runs one global sweeper.
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-flow-metrics.(*sweeper).run"),
-	}
+	goleak.VerifyTestMain(m, testutil.LeakOptions()...)
 }
 
 func newKey(t testing.TB) crypto.PrivKey {
@@ -74,16 +67,4 @@ func serve(t *testing.T, n *Node) {
 			t.Errorf("Serve did not return within 10s of cancel")
 		}
 	})
-}
-
-// eventually polls cond every 50ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

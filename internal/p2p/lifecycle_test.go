@@ -11,6 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestServeAndCloseLifecycle(t *testing.T) {
@@ -22,7 +24,7 @@ func TestServeAndCloseLifecycle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx) }()
 	// A second concurrent Serve is refused.
-	eventually(t, 2*time.Second, "Serve running", func() bool {
+	testutil.Eventually(t, 2*time.Second, "Serve running", func() bool {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		return n.serving
@@ -42,7 +44,7 @@ func TestServeAndCloseLifecycle(t *testing.T) {
 
 	// Close ends a running Serve too.
 	go func() { done <- n.Serve(context.Background()) }()
-	eventually(t, 2*time.Second, "Serve running again", func() bool {
+	testutil.Eventually(t, 2*time.Second, "Serve running again", func() bool {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		return n.serving
@@ -91,7 +93,7 @@ func TestBootstrapRetry(t *testing.T) {
 		c.Identity = aKey
 		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/" + itoa(port)}
 	})
-	eventually(t, 10*time.Second, "B reaches its bootstrap peer once it is up", func() bool {
+	testutil.Eventually(t, 10*time.Second, "B reaches its bootstrap peer once it is up", func() bool {
 		return b.Host().Network().Connectedness(a.ID()) == network.Connected
 	})
 }
@@ -139,7 +141,7 @@ func TestPubSubBetweenNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Cancel()
-	eventually(t, 10*time.Second, "A sees B in the topic mesh", func() bool {
+	testutil.Eventually(t, 10*time.Second, "A sees B in the topic mesh", func() bool {
 		return len(ta.ListPeers()) > 0
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -193,7 +195,7 @@ func TestReachabilityFromEventBus(t *testing.T) {
 		if err := em.Emit(event.EvtLocalReachabilityChanged{Reachability: tc.r}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 2*time.Second, "reachability "+tc.want, func() bool {
+		testutil.Eventually(t, 2*time.Second, "reachability "+tc.want, func() bool {
 			return n.Status().Reachability == tc.want
 		})
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/test"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // mdnsChildEnv marks the re-executed test binary that runs inside the
@@ -72,11 +74,11 @@ func mdnsPair(t *testing.T) {
 	start := time.Now()
 	serve(t, a)
 	serve(t, b)
-	eventually(t, 20*time.Second, "A and B connected through mDNS", func() bool {
+	testutil.Eventually(t, 20*time.Second, "A and B connected through mDNS", func() bool {
 		return a.Host().Network().Connectedness(b.ID()) == network.Connected
 	})
 	t.Logf("found each other after %v", time.Since(start))
-	eventually(t, 5*time.Second, "B remembered as a LAN peer found by mDNS", func() bool {
+	testutil.Eventually(t, 5*time.Second, "B remembered as a LAN peer found by mDNS", func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		return a.lan[b.ID()] || b.lan[a.ID()]
@@ -156,7 +158,7 @@ func TestMDNSDialDedup(t *testing.T) {
 	for range 5 {
 		m.HandlePeerFound(*ai)
 	}
-	eventually(t, 10*time.Second, "the round of dials to fail", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the round of dials to fail", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return len(m.dialing) == 0 && m.failed[ai.ID].n == 1
@@ -177,7 +179,7 @@ func TestMDNSDialDedup(t *testing.T) {
 	m.failed[ai.ID] = mdnsFailed{at: first.at.Add(-mdnsRetryMin), n: 1}
 	m.mu.Unlock()
 	m.HandlePeerFound(*ai)
-	eventually(t, 10*time.Second, "the second round to fail", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the second round to fail", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return len(m.dialing) == 0 && m.failed[ai.ID].n == 2
@@ -239,7 +241,7 @@ func TestMDNSRedialsPromptly(t *testing.T) {
 		c.Identity = keyB
 		c.ListenAddrs = []string{addr.String()}
 	})
-	eventually(t, 20*time.Second, "a connected after a redial", func() bool {
+	testutil.Eventually(t, 20*time.Second, "a connected after a redial", func() bool {
 		return a.Host().Network().Connectedness(b.ID()) == network.Connected
 	})
 }
@@ -270,7 +272,7 @@ func TestMDNSSimultaneousDiscovery(t *testing.T) {
 		close(start)
 		<-done
 		<-done
-		eventually(t, 20*time.Second, fmt.Sprintf("round %d: both connected", i), func() bool {
+		testutil.Eventually(t, 20*time.Second, fmt.Sprintf("round %d: both connected", i), func() bool {
 			return a.Host().Network().Connectedness(b.ID()) == network.Connected &&
 				b.Host().Network().Connectedness(a.ID()) == network.Connected
 		})
@@ -296,7 +298,7 @@ func TestMDNSAnnouncementsBounded(t *testing.T) {
 		m.HandlePeerFound(peer.AddrInfo{ID: id})
 	}
 	cancel()
-	eventually(t, 20*time.Second, "the dial loops to end", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the dial loops to end", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return len(m.dialing) == 0

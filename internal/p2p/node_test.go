@@ -8,6 +8,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestThreeNodesDiscoverViaDHT(t *testing.T) {
@@ -27,18 +29,18 @@ func TestThreeNodesDiscoverViaDHT(t *testing.T) {
 	serve(t, b)
 	serve(t, c)
 
-	eventually(t, 15*time.Second, "B connected to C", func() bool {
+	testutil.Eventually(t, 15*time.Second, "B connected to C", func() bool {
 		return b.Host().Network().Connectedness(c.ID()) == network.Connected
 	})
 	// If C dialled B, B learns C's listen addresses through identify.
-	eventually(t, 5*time.Second, "C's addresses in B's peerstore", func() bool {
+	testutil.Eventually(t, 5*time.Second, "C's addresses in B's peerstore", func() bool {
 		return len(b.Host().Peerstore().Addrs(c.ID())) > 0
 	})
-	eventually(t, 10*time.Second, "B's routing table holds A and C", func() bool {
+	testutil.Eventually(t, 10*time.Second, "B's routing table holds A and C", func() bool {
 		return b.Status().RoutingTable >= 2
 	})
 	// The bandwidth meters are folded in by a sweeper once a second.
-	eventually(t, 5*time.Second, "B's traffic counted", func() bool {
+	testutil.Eventually(t, 5*time.Second, "B's traffic counted", func() bool {
 		st := b.Status()
 		return st.BytesIn > 0 && st.BytesOut > 0
 	})
@@ -50,7 +52,7 @@ func TestThreeNodesDiscoverViaDHT(t *testing.T) {
 		t.Errorf("reachability %q", st.Reachability)
 	}
 	// Serve pings each peer as it connects.
-	eventually(t, 5*time.Second, "latency to C measured", func() bool {
+	testutil.Eventually(t, 5*time.Second, "latency to C measured", func() bool {
 		for _, p := range b.Peers() {
 			if p.ID == c.ID().String() {
 				return p.LatencyMS > 0

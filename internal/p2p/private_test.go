@@ -8,6 +8,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func swarmKey(t *testing.T) []byte {
@@ -46,7 +48,7 @@ func mustConnect(t *testing.T, from, to *Node) {
 	if err := from.Connect(ctx, to.Addrs()[0]); err != nil {
 		t.Fatalf("%s -> %s: %v", from.ID(), to.ID(), err)
 	}
-	eventually(t, 5*time.Second, "both sides connected", func() bool {
+	testutil.Eventually(t, 5*time.Second, "both sides connected", func() bool {
 		return to.Host().Network().Connectedness(from.ID()) == network.Connected
 	})
 }

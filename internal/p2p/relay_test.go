@@ -10,6 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // A node behind NAT reserves a slot on a publicly reachable peer's relay,
@@ -17,7 +19,7 @@ import (
 func TestReachableThroughRelay(t *testing.T) {
 	relay := testNode(t, func(c *Config) { c.Reachability = network.ReachabilityPublic })
 	serve(t, relay)
-	eventually(t, 10*time.Second, "the relay to offer the hop protocol", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the relay to offer the hop protocol", func() bool {
 		return slices.Contains(relay.Host().Mux().Protocols(), circuit.ProtoIDv2Hop)
 	})
 	natted := testNode(t, func(c *Config) {
@@ -35,7 +37,7 @@ func TestReachableThroughRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "a connection through the relay", func() bool {
+	testutil.Eventually(t, 30*time.Second, "a connection through the relay", func() bool {
 		// Each try starts afresh: no connection (hole punching may have
 		// made a direct one from an earlier relayed one), the relayed
 		// address alone (the DHT may have taught other a direct one), and

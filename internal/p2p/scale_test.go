@@ -11,6 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 const echoProto = "/peerpath/test-echo/1.0.0"
@@ -46,7 +48,7 @@ func TestTenNodesManyStreams(t *testing.T) {
 		streamsPerPeer = 100
 	)
 	peersPerNode := 3
-	if raceEnabled {
+	if testutil.Race {
 		peersPerNode = 1
 	}
 	start := time.Now()
@@ -60,7 +62,7 @@ func TestTenNodesManyStreams(t *testing.T) {
 		serve(t, n)
 	}
 	// Every node should meet at least half the network beyond node 0.
-	eventually(t, 20*time.Second, "nodes discover each other", func() bool {
+	testutil.Eventually(t, 20*time.Second, "nodes discover each other", func() bool {
 		for _, n := range ns {
 			if len(n.Host().Network().Peers()) < nodes/2+1 {
 				return false

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // repoint makes the symlink at link point to target, atomically.
@@ -65,7 +66,7 @@ func TestChunkRefusesRepointedLink(t *testing.T) {
 	// at twin.bin, so it is indexed as that file).
 	serve(t, s)
 	twin := content.HashBytes(data[:cs], cs)
-	eventually(t, 10*time.Second, "re-index of the re-pointed link", func() bool {
+	testutil.Eventually(t, 10*time.Second, "re-index of the re-pointed link", func() bool {
 		f := filesByRel(t, s)["link"]
 		return f.CID == twin.ID().String()
 	})

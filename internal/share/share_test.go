@@ -18,6 +18,7 @@ import (
 
 	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/store"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -100,18 +101,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// eventually polls cond every 20ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func filesByRel(t *testing.T, s *Service) map[string]FileEntry {
@@ -326,7 +315,7 @@ func TestChunkRefusesChangedFile(t *testing.T) {
 	// Serve's re-index picks up the new content despite the unchanged mtime.
 	serve(t, s)
 	newM := content.HashBytes(changed, cs)
-	eventually(t, 10*time.Second, "re-index after mismatch", func() bool {
+	testutil.Eventually(t, 10*time.Second, "re-index after mismatch", func() bool {
 		l, err := s.List(ctx)
 		return err == nil && len(l) == 1 && l[0].CID == newM.ID().String()
 	})
@@ -360,7 +349,7 @@ func TestWatcher(t *testing.T) {
 	serve(t, s)
 	wait := func(what string, cond func(map[string]FileEntry) bool) {
 		t.Helper()
-		eventually(t, 10*time.Second, what, func() bool { return cond(filesByRel(t, s)) })
+		testutil.Eventually(t, 10*time.Second, what, func() bool { return cond(filesByRel(t, s)) })
 	}
 	time.Sleep(200 * time.Millisecond) // let the first watch sync happen
 
@@ -426,7 +415,7 @@ func TestAnnounce(t *testing.T) {
 	serve(t, s)
 	// Distinct ids: 5 distinct files (copy.bin = big.bin), 2 subfolders, root.
 	const distinct = 8
-	eventually(t, 10*time.Second, "announcements", func() bool {
+	testutil.Eventually(t, 10*time.Second, "announcements", func() bool {
 		done, total := s.AnnounceProgress()
 		return total >= distinct && done == total
 	})
@@ -473,7 +462,7 @@ func TestReannounce(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve(t, s)
-	eventually(t, 5*time.Second, "three announcements of one root", func() bool {
+	testutil.Eventually(t, 5*time.Second, "three announcements of one root", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		return len(rec.ids) >= 3
@@ -565,7 +554,7 @@ func TestRestartKeepsCatalog(t *testing.T) {
 	// A change made while the node was down is found when Serve starts.
 	writeFile(t, filepath.Join(root, "offline.txt"), []byte("written while down"))
 	serve(t, s2)
-	eventually(t, 5*time.Second, "offline change", func() bool { _, ok := filesByRel(t, s2)["offline.txt"]; return ok })
+	testutil.Eventually(t, 5*time.Second, "offline change", func() bool { _, ok := filesByRel(t, s2)["offline.txt"]; return ok })
 }
 
 func TestAddDownloaded(t *testing.T) {
@@ -660,7 +649,7 @@ func TestIgnore(t *testing.T) {
 	serve(t, s)
 	// Wait for the start-up re-indexes to happen and settle.
 	var indexed time.Time
-	eventually(t, 10*time.Second, "start-up re-index to settle", func() bool {
+	testutil.Eventually(t, 10*time.Second, "start-up re-index to settle", func() bool {
 		l, _ := s.List(ctx)
 		if len(l) != 1 || !l[0].Indexed.After(sh.Indexed) {
 			return false
@@ -768,7 +757,7 @@ func TestAnnounceParallelAndServeOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	serve(t, s)
-	eventually(t, 10*time.Second, "announcements", func() bool {
+	testutil.Eventually(t, 10*time.Second, "announcements", func() bool {
 		done, total := s.AnnounceProgress()
 		return total >= 8 && done == total
 	})

@@ -1,5 +1,6 @@
-// Package testutil holds helpers shared by tests. Only _test.go files import
-// it.
+// Package testutil holds helpers shared by tests: goroutine-leak options,
+// Eventually, random bytes, Race. Only _test.go files (and test harnesses)
+// import it; internal/deptest keeps production packages from doing so.
 package testutil
 
 import "go.uber.org/goleak"
@@ -16,5 +17,8 @@ func LeakOptions(extra ...goleak.Option) []goleak.Option {
 		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/v2/writer.(*MirrorWriter).logRoutine"),
 		// opencensus's global view worker (pulled in through kad-dht).
 		goleak.IgnoreAnyFunction("go.opencensus.io/stats/view.(*worker).start"),
+		// go-libp2p's resource manager keeps a process-wide metrics worker
+		// once a host started.
+		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/host/resource-manager.(*stats).background"),
 	}, extra...)
 }

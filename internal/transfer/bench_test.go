@@ -14,6 +14,7 @@ import (
 
 	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/cputime"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // benchSize is the file size the benchmarks move.
@@ -42,7 +43,7 @@ func BenchmarkGetOneSource(b *testing.B)    { benchGet(b, 1) }
 func BenchmarkGetThreeSources(b *testing.B) { benchGet(b, 3) }
 
 func benchGet(b *testing.B, n int) {
-	data := randBytes(benchSize)
+	data := testutil.RandBytes(benchSize)
 	src := newMemSource()
 	fm := src.addFile(data, content.DefaultChunkSize)
 	f := &staticFinder{}
@@ -82,7 +83,7 @@ func BenchmarkRawTCP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	data := randBytes(content.DefaultChunkSize)
+	data := testutil.RandBytes(content.DefaultChunkSize)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -125,7 +126,7 @@ func BenchmarkRawTCP(b *testing.B) {
 // ceiling of a single source, without verification or files.
 func BenchmarkLibp2pStream(b *testing.B) {
 	srv, cli := newHost(b), newHost(b)
-	data := randBytes(content.DefaultChunkSize)
+	data := testutil.RandBytes(content.DefaultChunkSize)
 	const proto = "/peerpath/bench/1"
 	srv.SetStreamHandler(proto, func(st network.Stream) {
 		defer st.Close()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/store"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 const testChunk = 64 << 10
@@ -43,7 +44,7 @@ func TestGetFile(t *testing.T) {
 	for _, n := range []int{1, 3} {
 		t.Run(map[int]string{1: "one source", 3: "three sources"}[n], func(t *testing.T) {
 			ctx := testCtx(t, 30*time.Second)
-			data := randBytes(3<<20 + 12345)
+			data := testutil.RandBytes(3<<20 + 12345)
 			src := newMemSource()
 			fm := src.addFile(data, testChunk)
 			f, srcs, _ := swarm(t, src, n)
@@ -112,16 +113,16 @@ func TestGetFolder(t *testing.T) {
 		t.Run(map[int]string{1: "one source", 3: "three sources"}[n], func(t *testing.T) {
 			ctx := testCtx(t, 30*time.Second)
 			tr := tree{
-				"a.bin": randBytes(300 << 10),
+				"a.bin": testutil.RandBytes(300 << 10),
 				"empty": []byte{},
 				"small": []byte("hello"),
-				"sub":   tree{"b.bin": randBytes(100<<10 + 7), "deeper": tree{"c": randBytes(testChunk)}},
+				"sub":   tree{"b.bin": testutil.RandBytes(100<<10 + 7), "deeper": tree{"c": testutil.RandBytes(testChunk)}},
 				"void":  tree{},
-				"é 名前":  randBytes(10),
+				"é 名前":  testutil.RandBytes(10),
 			}
 			many := tree{}
 			for i := range 30 {
-				many[fmt.Sprintf("f%02d", i)] = randBytes(1000 + i*3000)
+				many[fmt.Sprintf("f%02d", i)] = testutil.RandBytes(1000 + i*3000)
 			}
 			tr["many"] = many
 			src := newMemSource()
@@ -172,7 +173,7 @@ func TestResume(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx := testCtx(t, 30*time.Second)
-			data := randBytes(64 * testChunk)
+			data := testutil.RandBytes(64 * testChunk)
 			src := newMemSource()
 			fm := src.addFile(data, testChunk)
 			f, srcs, _ := swarm(t, src, 1)
@@ -269,7 +270,7 @@ func TestResume(t *testing.T) {
 // re-verified, found bad and fetched again.
 func TestResumeCorruptPart(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(16 * testChunk)
+	data := testutil.RandBytes(16 * testChunk)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, srcs, _ := swarm(t, src, 1)
@@ -311,7 +312,7 @@ func TestResumeCorruptPart(t *testing.T) {
 
 func TestLyingProvider(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(96 * testChunk)
+	data := testutil.RandBytes(96 * testChunk)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, srcs, ais := swarm(t, src, 3)
@@ -352,7 +353,7 @@ func TestLyingProvider(t *testing.T) {
 
 func TestOnlyLiars(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(4 * testChunk)
+	data := testutil.RandBytes(4 * testChunk)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, srcs, _ := swarm(t, src, 1)
@@ -394,7 +395,7 @@ func TestNoProvider(t *testing.T) {
 	})
 	t.Run("provider vanishes", func(t *testing.T) {
 		ctx := testCtx(t, 30*time.Second)
-		data := randBytes(32 * testChunk)
+		data := testutil.RandBytes(32 * testChunk)
 		src := newMemSource()
 		fm := src.addFile(data, testChunk)
 		f, srcs, _ := swarm(t, src, 1)
@@ -431,7 +432,7 @@ func TestNoProvider(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	const limit = 1 << 20
-	data := randBytes(2 << 20)
+	data := testutil.RandBytes(2 << 20)
 	check := func(t *testing.T, el time.Duration) {
 		t.Helper()
 		rate := float64(len(data)) / el.Seconds()
@@ -523,7 +524,7 @@ func TestGetBadID(t *testing.T) {
 func TestOutputExists(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	src := newMemSource()
-	fm := src.addFile(randBytes(testChunk), testChunk)
+	fm := src.addFile(testutil.RandBytes(testChunk), testChunk)
 	f, _, _ := swarm(t, src, 1)
 	c := newClient(t, f, nil)
 	out := filepath.Join(t.TempDir(), "f")
@@ -543,7 +544,7 @@ func TestResumeFolder(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	tr := tree{}
 	for i := range 12 {
-		tr[fmt.Sprintf("f%02d", i)] = randBytes(4 * testChunk)
+		tr[fmt.Sprintf("f%02d", i)] = testutil.RandBytes(4 * testChunk)
 	}
 	src := newMemSource()
 	id, _ := src.addTree(tr, testChunk)
@@ -577,7 +578,7 @@ func TestResumeFolder(t *testing.T) {
 // clearly instead of racing on the same part file.
 func TestGetSameOutputTwice(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(16 * testChunk)
+	data := testutil.RandBytes(16 * testChunk)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, srcs, _ := swarm(t, src, 1)
@@ -614,7 +615,7 @@ func TestGetSameOutputTwice(t *testing.T) {
 func TestFetchManifestFromOnePeer(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	src := newMemSource()
-	fm := src.addFile(randBytes(3*testChunk+5), testChunk)
+	fm := src.addFile(testutil.RandBytes(3*testChunk+5), testChunk)
 	f, _, ais := swarm(t, src, 1)
 	c := newClient(t, f, nil)
 	// Search asks peers it already talks to: they have addresses.
@@ -636,7 +637,7 @@ func TestFetchManifestFromOnePeer(t *testing.T) {
 func TestFetchManifestAnyFallsBack(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	src := newMemSource()
-	fm := src.addFile(randBytes(2*testChunk+9), testChunk)
+	fm := src.addFile(testutil.RandBytes(2*testChunk+9), testChunk)
 	f, _, _ := swarm(t, src, 1)
 	c := newClient(t, f, nil)
 	gone := newClient(t, &staticFinder{}, nil).cfg.Host // a peer that serves nothing

@@ -3,7 +3,6 @@ package transfer
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,19 +19,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(kill9Env) != "" {
 		os.Exit(kill9Child())
 	}
-	goleak.VerifyTestMain(m,
-		// go-libp2p starts process-wide background goroutines on first use
-		// (the resource manager's metrics and the observed-address
-		// manager's global workers) that live until the process exits.
-		goleak.IgnoreAnyFunction("github.com/libp2p/go-libp2p/p2p/host/resource-manager.(*stats).background"),
-		goleak.IgnoreAnyFunction("go.opencensus.io/stats/view.(*worker).start"),
-	)
+	goleak.VerifyTestMain(m, testutil.LeakOptions()...)
 }
 
 // memSource is an in-memory BlockSource that counts chunk requests and can
@@ -260,12 +254,6 @@ func newClient(tb testing.TB, f ProviderFinder, mod func(*Config)) *Service {
 		tb.Fatal(err)
 	}
 	return s
-}
-
-func randBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
 }
 
 func testCtx(tb testing.TB, d time.Duration) context.Context {

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // rawStream opens a ProtocolID stream from a fresh host to h.
@@ -36,7 +37,7 @@ func rawStream(t *testing.T, h host.Host) network.Stream {
 
 func TestServerResponses(t *testing.T) {
 	src := newMemSource()
-	data := randBytes(testChunk + 5)
+	data := testutil.RandBytes(testChunk + 5)
 	fm := src.addFile(data, testChunk)
 	_, h := newServer(t, src, 0)
 	st := rawStream(t, h)
@@ -82,7 +83,7 @@ func TestServerResponses(t *testing.T) {
 
 func TestServerRejectsMalformedRequests(t *testing.T) {
 	src := newMemSource()
-	src.addFile(randBytes(100), testChunk)
+	src.addFile(testutil.RandBytes(100), testChunk)
 	for name, req := range map[string][]byte{
 		"unknown op":      {9, 4, 1, 2, 3, 4},
 		"cid too long":    {opChunk, MaxCIDLen + 1},
@@ -167,7 +168,7 @@ func respond(st network.Stream, status byte, n int, body []byte) {
 }
 
 func TestHostileProviders(t *testing.T) {
-	data := randBytes(8 * testChunk)
+	data := testutil.RandBytes(8 * testChunk)
 	good := newMemSource()
 	fm := good.addFile(data, testChunk)
 	manifest := fm.Encode()

@@ -15,6 +15,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // kill9Env holds "PEER_ADDR ID OUTPUT" when the test binary runs as the
@@ -58,7 +60,7 @@ func kill9Child() int {
 // on disk, only the others are fetched, and the file comes out identical.
 func TestKill9Resume(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(96 * testChunk)
+	data := testutil.RandBytes(96 * testChunk)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, srcs, ais := swarm(t, src, 1)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // countMeter records Sent and Received bytes per peer.
@@ -42,7 +44,7 @@ func (m *countMeter) get(p peer.ID) (sent, recv int) {
 // received, attributed to the right peer.
 func TestMeterCountsTraffic(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(3<<20 + 12345)
+	data := testutil.RandBytes(3<<20 + 12345)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	sm := newCountMeter()
@@ -74,7 +76,7 @@ func TestMeterCountsTraffic(t *testing.T) {
 func TestUploadPriority(t *testing.T) {
 	const limit = 2 << 20
 	ctx := testCtx(t, 60*time.Second)
-	data := randBytes(2 << 20)
+	data := testutil.RandBytes(2 << 20)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f := &staticFinder{}

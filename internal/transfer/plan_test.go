@@ -13,6 +13,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // addDir adds a folder manifest of entries to m and returns its id.
@@ -60,7 +61,7 @@ func TestManifestBomb(t *testing.T) {
 func TestPlanLimits(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	src := newMemSource()
-	fm := src.addFile(randBytes(1000), testChunk)
+	fm := src.addFile(testutil.RandBytes(1000), testChunk)
 	empty := src.addDir()
 	var files []content.DirEntry
 	for i := range 10 {
@@ -164,7 +165,7 @@ func TestLongNameFolder(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	src := newMemSource()
 	long := strings.Repeat("é", 127) + "n"
-	id, _ := src.addTree(tree{long: randBytes(300_000), "short": randBytes(1000)}, testChunk)
+	id, _ := src.addTree(tree{long: testutil.RandBytes(300_000), "short": testutil.RandBytes(1000)}, testChunk)
 	f, _, _ := swarm(t, src, 1)
 	c := newClient(t, f, nil)
 	out := filepath.Join(t.TempDir(), "out")
@@ -183,9 +184,9 @@ func TestFolderErrorNamesCause(t *testing.T) {
 	src := newMemSource()
 	t1 := tree{}
 	for i := range 12 {
-		t1[fmt.Sprintf("f%02d", i)] = randBytes(200_000 + i)
+		t1[fmt.Sprintf("f%02d", i)] = testutil.RandBytes(200_000 + i)
 	}
-	id, _ := src.addTree(tree{"a": t1, "b": tree{"x": randBytes(10)}}, testChunk)
+	id, _ := src.addTree(tree{"a": t1, "b": tree{"x": testutil.RandBytes(10)}}, testChunk)
 	f, _, _ := swarm(t, src, 1)
 	c := newClient(t, f, nil)
 	out := filepath.Join(t.TempDir(), "out")

@@ -12,12 +12,14 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // Get reports each peer once it ends: the liars not ok, the honest ok.
 func TestOnPeerReport(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(64 * testChunk)
+	data := testutil.RandBytes(64 * testChunk)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, srcs, ais := swarm(t, src, 2)
@@ -47,7 +49,7 @@ func TestOnPeerReport(t *testing.T) {
 // the states; a second download to a busy output is refused.
 func TestQueueStates(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	data := randBytes(32 * testChunk)
+	data := testutil.RandBytes(32 * testChunk)
 	src := newMemSource()
 	fm := src.addFile(data, testChunk)
 	f, _, _ := swarm(t, src, 1)
@@ -105,7 +107,7 @@ func TestQueueStates(t *testing.T) {
 func TestQueuePauseResumeCancel(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
 	src := newMemSource()
-	fm := src.addFile(randBytes(4*testChunk), testChunk)
+	fm := src.addFile(testutil.RandBytes(4*testChunk), testChunk)
 	c := newClient(t, &staticFinder{}, nil) // nobody has it
 	q, err := NewQueue(c, t.TempDir())
 	if err != nil {

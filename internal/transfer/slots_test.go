@@ -14,6 +14,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 // idleStreams opens n block streams from a fresh host to h, negotiates the
@@ -59,7 +61,7 @@ func TestServerClosesIdleStream(t *testing.T) {
 // they may (more than MaxServing in all) keep no one from downloading.
 func TestIdleStreamsDoNotBlockService(t *testing.T) {
 	src := newMemSource()
-	data := randBytes(3*testChunk + 1)
+	data := testutil.RandBytes(3*testChunk + 1)
 	fm := src.addFile(data, testChunk)
 	_, h := newServer(t, src, 0)
 	held := 0
@@ -82,7 +84,7 @@ func TestIdleStreamsDoNotBlockService(t *testing.T) {
 // its bound is answered busy while other peers are still served.
 func TestServerBoundsRequestsInService(t *testing.T) {
 	src := newMemSource()
-	fm := src.addFile(randBytes(testChunk), testChunk)
+	fm := src.addFile(testutil.RandBytes(testChunk), testChunk)
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	unblock := func() { releaseOnce.Do(func() { close(release) }) }
@@ -158,7 +160,7 @@ func TestServerBoundsRequestsInService(t *testing.T) {
 // the number of peers tried, not as "0 peers": whether it refuses the
 // manifest or, having sent it, the chunks.
 func TestGetReportsBusyProvider(t *testing.T) {
-	fm := newMemSource().addFile(randBytes(3*testChunk), testChunk)
+	fm := newMemSource().addFile(testutil.RandBytes(3*testChunk), testChunk)
 	manifest := fm.Encode()
 	for _, what := range []string{"manifest", "chunks"} {
 		t.Run(what, func(t *testing.T) {

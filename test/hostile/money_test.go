@@ -24,6 +24,7 @@ import (
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/meter"
+	"github.com/peerpath/peerpath/internal/testutil"
 	"github.com/peerpath/peerpath/test/harness"
 )
 
@@ -144,12 +145,6 @@ func mustKey(t *testing.T) crypto.PrivKey {
 	return key
 }
 
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
 // Class 1, escrow authority. A seller with no credits and no voter role
 // lists goods whose key copy is "sealed" only to itself and releases the
 // buyer's order to itself with a junk key. The ledger must refuse the
@@ -166,25 +161,25 @@ func TestMoneyHostileSellerCannotSettle(t *testing.T) {
 	const price = 10_000_000
 	list := func(sealed map[string][]byte) (string, error) {
 		id := "hostile-" + ledger.NewID()
-		lk := ledger.ListingKey{CID: "bafyhostilegoods", Size: 1000, Commit: randomBytes(32),
+		lk := ledger.ListingKey{CID: "bafyhostilegoods", Size: 1000, Commit: testutil.RandBytes(32),
 			Expiry: time.Now().Add(time.Hour).UnixNano(), Sealed: sealed}
 		_, err := h.submit(t, signed(t, h.key, ledger.Transfer{Kind: ledger.KindList, To: h.id, Amount: price, Ref: id, Data: lk.Encode()}))
 		return id, err
 	}
 	buy := func(listing string) ledger.SignedTransfer {
-		o := signed(t, ckey, ledger.Transfer{Kind: ledger.KindBuy, To: h.id, Amount: price, Ref: listing, Data: randomBytes(32)})
+		o := signed(t, ckey, ledger.Transfer{Kind: ledger.KindBuy, To: h.id, Amount: price, Ref: listing, Data: testutil.RandBytes(32)})
 		if _, err := h.submit(t, o); err != nil {
 			t.Fatalf("the buyer's order: %v", err)
 		}
 		return o
 	}
 	release := func(order string) error {
-		_, err := h.submit(t, signed(t, h.key, ledger.Transfer{Kind: ledger.KindRelease, To: h.id, Ref: order, Data: randomBytes(120)}))
+		_, err := h.submit(t, signed(t, h.key, ledger.Transfer{Kind: ledger.KindRelease, To: h.id, Ref: order, Data: testutil.RandBytes(120)}))
 		return err
 	}
 
 	// 1. Sealed only to the seller itself.
-	self, err := list(map[string][]byte{h.id: randomBytes(80)})
+	self, err := list(map[string][]byte{h.id: testutil.RandBytes(80)})
 	if err == nil {
 		// The ledger took it: walk the attack to its end to show the damage.
 		o := buy(self)
@@ -197,13 +192,13 @@ func TestMoneyHostileSellerCannotSettle(t *testing.T) {
 	if !errors.Is(err, ledger.ErrListing) || !strings.Contains(err.Error(), "not a current voter") {
 		t.Fatalf("listing sealed to its seller: %v", err)
 	}
-	if _, err := list(map[string][]byte{vid: randomBytes(80), h.id: randomBytes(80)}); !errors.Is(err, ledger.ErrListing) {
+	if _, err := list(map[string][]byte{vid: testutil.RandBytes(80), h.id: testutil.RandBytes(80)}); !errors.Is(err, ledger.ErrListing) {
 		t.Fatalf("listing sealed to the voter and its seller: %v", err)
 	}
 
 	// 2. Sealed to the voter, with a key that does not open: the seller
 	// cannot settle the order itself, and the voter refunds the buyer.
-	junk, err := list(map[string][]byte{vid: randomBytes(80)})
+	junk, err := list(map[string][]byte{vid: testutil.RandBytes(80)})
 	if err != nil {
 		t.Fatalf("listing sealed to the voter: %v", err)
 	}
