@@ -1,6 +1,10 @@
-// Package node assembles a peerpath node: it builds each subsystem by hand
-// (no dependency-injection framework, so the graph is visible here), runs
-// them under one supervisor and shuts them down in reverse order.
+// Package node assembles a peerpath node and does nothing else: it builds
+// each service by hand, in dependency order (no dependency-injection
+// framework, so the graph is visible in [New]), then the HTTP layer once
+// over all of them (internal/httpapi holds every handler), runs them under
+// one supervisor ([supervise]) and shuts them down in reverse order. What
+// else lives here is glue: small adapters from one service's methods to the
+// interface another declares.
 //
 // Only the commands in cmd/ and the tests import this package.
 package node
