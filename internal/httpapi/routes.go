@@ -196,6 +196,8 @@ func (s *Server) mount(svc Services) {
 	s.mountArea(svc.Transfer != nil, getRoutes(svc.Transfer))
 	s.mountArea(svc.Limits != nil, (&limitsAPI{l: svc.Limits, log: s.cfg.Logger}).routes())
 	s.mountArea(svc.Downloads != nil, downloadRoutes(s, svc.Downloads))
+	// Blocking a peer also disconnects it (Self); the wallet routes need
+	// the node's own account (Wallet).
 	s.mountArea(svc.Search != nil && svc.Self != nil, searchRoutes(svc.Search, svc.Self))
 	s.mountArea(svc.Ledger != nil && svc.Wallet != nil, ledgerRoutes(svc.Ledger, svc.Wallet))
 	s.mountArea(svc.Meter != nil, meterRoutes(svc.Meter))
