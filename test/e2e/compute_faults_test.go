@@ -54,17 +54,15 @@ func apiCtx(t *testing.T) context.Context {
 
 func submitJob(t *testing.T, d *daemon, req api.JobRequest) string {
 	t.Helper()
-	var out struct{ ID string }
-	if err := d.Client.Do(apiCtx(t), "POST", "/api/v1/jobs", req, &out); err != nil || out.ID == "" {
+	out, err := d.Client.SubmitJob(apiCtx(t), req)
+	if err != nil || out.ID == "" {
 		t.Fatalf("submitting a job: %q, %v", out.ID, err)
 	}
 	return out.ID
 }
 
 func jobStatus(t *testing.T, d *daemon, id string) (api.Job, error) {
-	var st api.Job
-	err := d.Client.Do(apiCtx(t), "GET", "/api/v1/jobs/"+id, nil, &st)
-	return st, err
+	return d.Client.Job(apiCtx(t), id)
 }
 
 // waitJob polls job id on d until it is finished and returns its status.
@@ -87,8 +85,8 @@ func waitJob(t *testing.T, d *daemon, id string, timeout time.Duration) api.Job 
 
 func jobResults(t *testing.T, d *daemon, id string) map[int][]byte {
 	t.Helper()
-	var res api.JobResults
-	if err := d.Client.Do(apiCtx(t), "GET", "/api/v1/jobs/"+id+"/results", nil, &res); err != nil {
+	res, err := d.Client.JobResults(apiCtx(t), id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return res.Outputs
@@ -96,8 +94,8 @@ func jobResults(t *testing.T, d *daemon, id string) map[int][]byte {
 
 func workerStatus(t *testing.T, d *daemon) api.Worker {
 	t.Helper()
-	var w api.Worker
-	if err := d.Client.Do(apiCtx(t), "GET", "/api/v1/worker", nil, &w); err != nil {
+	w, err := d.Client.Worker(apiCtx(t))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return w

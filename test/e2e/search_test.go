@@ -81,8 +81,8 @@ func TestSearchFindsAndGets(t *testing.T) {
 	if _, errOut, code := cli(t, "block", a.ID().ID, "--home", c.Home); code != 0 {
 		t.Fatalf("block: %s", errOut)
 	}
-	var blocked []string
-	if err := c.Client.Do(t.Context(), "GET", "/api/v1/blocked", nil, &blocked); err != nil || len(blocked) != 1 {
+	blocked, err := c.Client.Blocked(t.Context())
+	if err != nil || len(blocked) != 1 {
 		t.Fatalf("blocked: %v %v", blocked, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http/cookiejar"
 	"strings"
 	"testing"
+
+	"github.com/peerpath/peerpath/api"
 )
 
 // peerpath ui --print-url prints a one-time URL; opening it gives a
@@ -70,13 +72,12 @@ func TestBackgroundDownload(t *testing.T) {
 	var sh shareOut
 	cliJSON(t, &sh, "share", src, "--home", a.Home)
 	ctx := t.Context()
-	var dl struct{ ID, State string }
-	if err := b.Client.Do(ctx, "POST", "/api/v1/downloads", map[string]string{"cid": sh.CID, "name": "f.bin"}, &dl); err != nil {
+	if _, err := b.Client.AddDownload(ctx, api.DownloadRequest{CID: sh.CID, Name: "f.bin"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*e2eSecond, func() error {
-		var all []struct{ ID, State, Output, Error string }
-		if err := b.Client.Do(ctx, "GET", "/api/v1/downloads", nil, &all); err != nil {
+		all, err := b.Client.Downloads(ctx)
+		if err != nil {
 			return err
 		}
 		if len(all) != 1 || all[0].State != "done" {

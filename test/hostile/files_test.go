@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -282,13 +281,13 @@ func TestPauseResumeTenTimes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "slow.bin")
-	var dl api.Download
-	if err := d.Client.Do(ctx, http.MethodPost, api.Prefix+"/downloads", api.DownloadRequest{CID: f.String(), Output: out}, &dl); err != nil {
+	dl, err := d.Client.AddDownload(ctx, api.DownloadRequest{CID: f.String(), Output: out})
+	if err != nil {
 		t.Fatal(err)
 	}
 	state := func() api.Download {
-		var all []api.Download
-		if err := d.Client.Do(ctx, http.MethodGet, api.Prefix+"/downloads", nil, &all); err != nil {
+		all, err := d.Client.Downloads(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
 		for _, x := range all {
@@ -306,11 +305,10 @@ func TestPauseResumeTenTimes(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("round %d: the download never asked for a chunk: %+v", i, state())
 		}
-		var got api.Download
-		if err := d.Client.Do(ctx, http.MethodPost, api.Prefix+"/downloads/"+dl.ID+"/pause", nil, &got); err != nil {
+		if _, err := d.Client.PauseDownload(ctx, dl.ID); err != nil {
 			t.Fatalf("round %d: pause: %v", i, err)
 		}
-		if err := d.Client.Do(ctx, http.MethodPost, api.Prefix+"/downloads/"+dl.ID+"/resume", nil, &got); err != nil {
+		if _, err := d.Client.ResumeDownload(ctx, dl.ID); err != nil {
 			t.Fatalf("round %d: resume: %v", i, err)
 		}
 		if s := state(); s.State != "running" || s.Error != "" {

@@ -92,8 +92,8 @@ func TestHostileJobCount(t *testing.T) {
 		t.Logf("--count %s: %s (%v)", count, strings.TrimSpace(errOut), took.Round(time.Millisecond))
 	}
 	// The same bound holds for the raw API, whatever client sends it.
-	err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/jobs",
-		api.JobRequest{Module: sandboxtest.BuildWasm(t, testJobModule), Count: 1 << 40, Args: []string{"work"}}, nil)
+	_, err := d.Client.SubmitJob(context.Background(),
+		api.JobRequest{Module: sandboxtest.BuildWasm(t, testJobModule), Count: 1 << 40, Args: []string{"work"}})
 	var he *api.Error
 	if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
 		t.Fatalf("POST /jobs count 2^40: %v, want 400", err)
@@ -103,9 +103,8 @@ func TestHostileJobCount(t *testing.T) {
 	wasm := sandboxtest.BuildWasm(t, testJobModule)
 	for i := range 3 {
 		start := time.Now()
-		var out struct{ ID string }
-		err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/jobs",
-			api.JobRequest{Module: wasm, Count: 100_000, Args: []string{"work"}}, &out)
+		_, err := d.Client.SubmitJob(context.Background(),
+			api.JobRequest{Module: wasm, Count: 100_000, Args: []string{"work"}})
 		t.Logf("job %d of 100,000 units: %v in %v", i, err, time.Since(start).Round(time.Millisecond))
 		if i < 2 && err != nil {
 			t.Fatalf("job %d of 100,000 units: %v", i, err)
@@ -126,8 +125,8 @@ func TestHostileJobCount(t *testing.T) {
 	if hwm > 400<<10 {
 		t.Errorf("daemon peak RSS %d MiB after the refused jobs", hwm>>10)
 	}
-	var jobs []api.Job
-	if err := d.Client.Do(context.Background(), http.MethodGet, api.Prefix+"/jobs", nil, &jobs); err != nil || len(jobs) != 2 {
+	jobs, err := d.Client.Jobs(context.Background())
+	if err != nil || len(jobs) != 2 {
 		t.Fatalf("jobs after refusals: %v, %v; want the two at the bound", len(jobs), err)
 	}
 }
@@ -223,8 +222,8 @@ func TestHostileSandboxMemory(t *testing.T) {
 	d := harness.Start(t, "--worker")
 	req := api.JobRequest{Module: sandboxtest.BuildWasm(t, testJobModule), Count: 1, Args: []string{"fill"},
 		MemoryBytes: 64 << 20, Timeout: "30s", Replication: 1, Quorum: 1, MaxTries: 1}
-	var out struct{ ID string }
-	if err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/jobs", req, &out); err != nil {
+	out, err := d.Client.SubmitJob(context.Background(), req)
+	if err != nil {
 		t.Fatal(err)
 	}
 	pid := d.Cmd.Process.Pid
@@ -235,8 +234,8 @@ func TestHostileSandboxMemory(t *testing.T) {
 				peak = hwm
 			}
 		}
-		var j api.Job
-		if err := d.Client.Do(context.Background(), http.MethodGet, api.Prefix+"/jobs/"+out.ID, nil, &j); err != nil {
+		j, err := d.Client.Job(context.Background(), out.ID)
+		if err != nil {
 			return err
 		}
 		if j.State != "failed" {
@@ -379,12 +378,12 @@ func TestHostileMissingIdentity(t *testing.T) {
 // sets.
 func loginCookie(t *testing.T, d *harness.Daemon) *http.Cookie {
 	t.Helper()
-	var out map[string]string
-	if err := d.Client.Do(context.Background(), http.MethodPost, api.Prefix+"/ui/login", nil, &out); err != nil {
+	out, err := d.Client.UILogin(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := cl.Get(out["url"])
+	resp, err := cl.Get(out.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
