@@ -51,7 +51,7 @@ func downloadRoutes(s *Server, ds Downloads) []route {
 				return nil, BadRequest(fmt.Errorf("bad content id %q: %w", req.CID, err))
 			}
 			if req.Output != "" {
-				if req.Output, err = AbsPath(req.Output); err != nil {
+				if req.Output, err = absPath(req.Output); err != nil {
 					return nil, err
 				}
 			}

@@ -19,10 +19,10 @@ func toAPIShare(s share.Share) api.Share {
 		Downloaded: s.Downloaded, Added: s.Added, Indexed: s.Indexed}
 }
 
-// AbsPath checks that p is an absolute path and cleans it: the API takes
+// absPath checks that p is an absolute path and cleans it: the API takes
 // only absolute paths, since the daemon's working folder is not the
 // client's. A bad path is a 400.
-func AbsPath(p string) (string, error) {
+func absPath(p string) (string, error) {
 	if p == "" {
 		return "", BadRequest(errors.New("path is required"))
 	}
@@ -40,7 +40,7 @@ func shareRoutes(sh Shares) []route {
 			if err := DecodeJSON(r, &req); err != nil {
 				return nil, err
 			}
-			p, err := AbsPath(req.Path)
+			p, err := absPath(req.Path)
 			if err != nil {
 				return nil, err
 			}
@@ -62,7 +62,7 @@ func shareRoutes(sh Shares) []route {
 			return out, nil
 		}},
 		{pattern: "DELETE /api/v1/shares", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
-			p, err := AbsPath(r.URL.Query().Get("path"))
+			p, err := absPath(r.URL.Query().Get("path"))
 			if err != nil {
 				return nil, err
 			}
@@ -95,7 +95,7 @@ func getRoutes(tr Transfer) []route {
 		if err != nil {
 			return nil, BadRequest(fmt.Errorf("bad content id %q: %w", req.CID, err))
 		}
-		out, err := AbsPath(req.Output)
+		out, err := absPath(req.Output)
 		if err != nil {
 			return nil, err
 		}

@@ -40,7 +40,7 @@ func marketRoutes(s *Server, m Market) []route {
 			if err := DecodeJSON(r, &req); err != nil {
 				return nil, err
 			}
-			p, err := AbsPath(req.Path)
+			p, err := absPath(req.Path)
 			if err != nil {
 				return nil, err
 			}
@@ -54,7 +54,7 @@ func marketRoutes(s *Server, m Market) []route {
 				}
 			}
 			if req.Preview != "" {
-				if sr.Preview, err = AbsPath(req.Preview); err != nil {
+				if sr.Preview, err = absPath(req.Preview); err != nil {
 					return nil, err
 				}
 			}
@@ -127,7 +127,7 @@ func marketRoutes(s *Server, m Market) []route {
 			if err := DecodeJSON(r, &req); err != nil {
 				return nil, err
 			}
-			out, err := AbsPath(req.Output)
+			out, err := absPath(req.Output)
 			if err != nil {
 				return nil, err
 			}
