@@ -5,71 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
-
-	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/config"
-	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/transfer"
 )
-
-// dhtAnnouncer announces provider records in the DHT.
-type dhtAnnouncer struct{ p *p2p.Node }
-
-func (a dhtAnnouncer) Provide(ctx context.Context, id cid.Cid) error {
-	return a.p.DHT().Provide(ctx, id, true)
-}
-
-// providerFinder finds the providers of an id: DHT provider records, then
-// LAN peers and other connected peers (which answer "not found" cheaply when
-// they don't have it).
-type providerFinder struct {
-	p   *p2p.Node
-	max int
-}
-
-func (f providerFinder) FindProviders(ctx context.Context, id cid.Cid) ([]peer.AddrInfo, error) {
-	self := f.p.ID()
-	seen := map[peer.ID]bool{self: true}
-	var out []peer.AddrInfo
-	add := func(ai peer.AddrInfo) {
-		if seen[ai.ID] || len(out) >= f.max {
-			return
-		}
-		seen[ai.ID] = true
-		out = append(out, ai)
-	}
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	for ai := range f.p.DHT().FindProvidersAsync(dctx, id, f.max) {
-		add(ai)
-	}
-	// LAN peers first among the connected, then the rest.
-	h := f.p.Host()
-	var lan, other []peer.ID
-	for _, pi := range f.p.Peers() {
-		pid, err := peer.Decode(pi.ID)
-		if err != nil || h.Network().Connectedness(pid) != network.Connected {
-			continue
-		}
-		if pi.LAN {
-			lan = append(lan, pid)
-		} else {
-			other = append(other, pid)
-		}
-	}
-	for _, pid := range append(lan, other...) {
-		add(peer.AddrInfo{ID: pid, Addrs: h.Peerstore().Addrs(pid)})
-	}
-	if len(out) == 0 && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return out, nil
-}
 
 // isPartial reports files that downloads in progress leave in a folder.
 func isPartial(rel string, isDir bool) bool {
@@ -82,7 +22,7 @@ func (n *Node) newFiles(ctx context.Context) error {
 	sh, err := share.New(ctx, share.Config{
 		DB:        n.db,
 		Logger:    n.log.With("sys", "share"),
-		Announcer: dhtAnnouncer{n.p2p},
+		Announcer: n.p2p,
 		Ignore:    isPartial,
 	})
 	if err != nil {
@@ -99,7 +39,7 @@ func (n *Node) newFiles(ctx context.Context) error {
 	tr, err := transfer.New(transfer.Config{
 		Host:        n.p2p.Host(),
 		Source:      src,
-		Finder:      providerFinder{p: n.p2p, max: 32},
+		Finder:      n.p2p,
 		Seeder:      seeder,
 		DB:          n.db,
 		Logger:      n.log.With("sys", "transfer"),
