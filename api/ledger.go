@@ -54,6 +54,9 @@ type LedgerStatus struct {
 	Leader      string   `json:"leader"`
 	Voters      []string `json:"voters"`
 	CommitIndex uint64   `json:"commit_index"`
+	// Note says why there is no ledger (no leader, no voters) when this
+	// node belongs to none.
+	Note string `json:"note,omitempty"`
 }
 
 // LedgerCreateRequest is the body of POST /api/v1/ledger/create. Genesis is

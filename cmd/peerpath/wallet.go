@@ -112,6 +112,10 @@ func ledgerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return query(g, c, 20*time.Second, (*api.Client).LedgerStatus, func(w io.Writer, st api.LedgerStatus) error {
+				if len(st.Voters) == 0 && st.Note != "" {
+					_, err := fmt.Fprintf(w, "no ledger: %s\n", st.Note)
+					return err
+				}
 				_, err := fmt.Fprintf(w, "leader        %s\nvoters        %s\ncommit index  %d\n", st.Leader, strings.Join(st.Voters, ", "), st.CommitIndex)
 				return err
 			})

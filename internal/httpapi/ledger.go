@@ -101,6 +101,10 @@ func ledgerRoutes(l Ledger, wallet Wallet) []route {
 			ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 			defer cancel()
 			st, err := l.Status(ctx)
+			if errors.Is(err, ledger.ErrNoLedger) {
+				// Belonging to no ledger is a state, not a failure.
+				return api.LedgerStatus{Voters: []string{}, Note: err.Error()}, nil
+			}
 			if err != nil {
 				return nil, err
 			}

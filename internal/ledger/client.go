@@ -186,7 +186,10 @@ func (s *Service) candidates() []peer.ID {
 func (s *Service) callAny(ctx context.Context, req clientRequest) (clientResponse, error) {
 	cands := s.candidates()
 	if len(cands) == 0 {
-		return clientResponse{}, fmt.Errorf("%w: no voter known", ErrNoLeader)
+		// Nothing to wait for: no voter configured, none connected.
+		// Decided at once (ErrNoLedger is not retried), so a node outside
+		// any ledger answers "no ledger" now rather than after a timeout.
+		return clientResponse{}, fmt.Errorf("%w: this node knows no ledger voter (none named with --ledger-voters, none connected)", ErrNoLedger)
 	}
 	var lastErr error
 	for _, p := range cands {

@@ -137,6 +137,22 @@ func TestBrowserSearchDownloadAndCompute(t *testing.T) {
 	if err != nil || !strings.HasPrefix(title, "peerpath") {
 		t.Fatalf("title %q", title)
 	}
+	// The home page of a node outside any ledger says so at once, with no
+	// failed request (it used to ask for a balance, answered 503 after 15 s).
+	if _, err := waitFor(br, `p[data-bind="balancenote"]`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		note, err := chromedp.Run(br.ctx, chromedp.Evaluate[string](`document.querySelector('p[data-bind="balancenote"]').textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if note != "no ledger" {
+			return fmt.Errorf("balance note %q", note)
+		}
+		return nil
+	})
+	br.noConsoleErrors(t)
 
 	// Search as you type, then download.
 	br.do(t,

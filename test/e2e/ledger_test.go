@@ -130,3 +130,28 @@ func TestLedgerThreeVoters(t *testing.T) {
 		t.Fatalf("user balance after leader loss: %s, want 59", got)
 	}
 }
+
+// A node that belongs to no ledger says so at once: `ledger status` reports
+// no ledger (200 with a note), and a balance is refused as "no ledger"
+// rather than after the request's 15 s timeout.
+func TestNoLedgerAnswersAtOnce(t *testing.T) {
+	d := startDaemon(t)
+	start := time.Now()
+	out, errOut, code := cli(t, "ledger", "status", "--home", d.Home)
+	if code != 0 || !strings.HasPrefix(out, "no ledger: ") || !strings.Contains(out, "--ledger-voters") {
+		t.Fatalf("ledger status: exit %d, %q %q", code, out, errOut)
+	}
+	var st api.LedgerStatus
+	cliJSON(t, &st, "ledger", "status", "--home", d.Home)
+	if st.Leader != "" || len(st.Voters) != 0 || st.Note == "" {
+		t.Fatalf("status %+v", st)
+	}
+	_, errOut, code = cli(t, "wallet", "--home", d.Home)
+	if code == 0 || !strings.Contains(errOut, "no ledger") {
+		t.Fatalf("wallet: exit %d, %q", code, errOut)
+	}
+	// Three answers well within one request timeout (15 s): nothing waited.
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("answers took %s", el)
+	}
+}

@@ -100,6 +100,9 @@ const pages = {
       el("td", { text: p.latency_ms ? p.latency_ms.toFixed(1) + " ms" : "–" }),
       el("td", { text: p.lan ? "yes" : "" }))));
     try {
+      // A node outside any ledger has no balance to ask for.
+      const l = await api("GET", "/ledger/status");
+      if (l.voters.length === 0) throw new Error("no ledger");
       const b = await api("GET", "/wallet");
       bind(root, "balance", b.balance);
       bind(root, "balancenote", "credits");
@@ -235,6 +238,8 @@ const pages = {
 
   async wallet(root) {
     try {
+      const l = await api("GET", "/ledger/status");
+      if (l.voters.length === 0) throw new Error("This node belongs to no ledger: " + (l.note || "no voter known"));
       const b = await api("GET", "/wallet");
       bind(root, "wbalance", b.balance + " credits");
       bind(root, "waccount", "Account " + b.account);
@@ -285,6 +290,7 @@ const pages = {
     }
     try {
       const l = await api("GET", "/ledger/status");
+      if (l.voters.length === 0) { bind(root, "sledger", "no ledger: " + (l.note || "no voter known")); return; }
       bind(root, "sledger", "leader " + shortID(l.leader) + ", " + plural(l.voters.length, "voter") + ", commit index " + l.commit_index);
     } catch (e) { bind(root, "sledger", e.message); }
   },
