@@ -486,12 +486,12 @@ func receiptOf(resp clientResponse) (Receipt, error) {
 func (s *Service) retry(ctx context.Context, op func(context.Context) error) error {
 	backoff := 5 * time.Millisecond
 	for {
+		if s.closed() {
+			return ErrClosed
+		}
 		err := op(ctx)
 		if err == nil || !retryable(err) {
 			return err
-		}
-		if s.closed() {
-			return ErrClosed
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("ledger: %w (last error: %w)", ctx.Err(), err)
