@@ -8,6 +8,7 @@ import (
 
 	"github.com/peerpath/peerpath/internal/config"
 	"github.com/peerpath/peerpath/internal/share"
+	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
 )
 
@@ -72,7 +73,7 @@ func (l savedLimits) SetLimits(up, down int64) error {
 		return fmt.Errorf("save limits: %w", err)
 	}
 	cfg.MaxUpload, cfg.MaxDownload = up, down
-	if err := writeFileAtomic(l.home.Path(config.FileConfig), config.Render(cfg), 0o600); err != nil {
+	if err := store.WriteFileAtomic(l.home.Path(config.FileConfig), config.Render(cfg), 0o600); err != nil {
 		return fmt.Errorf("save limits: %w", err)
 	}
 	return l.tr.SetLimits(up, down)

@@ -153,14 +153,14 @@ func InitWith(home config.Home, opts InitOptions) (peer.ID, error) {
 		return "", fmt.Errorf("node: identity: %w", err)
 	}
 	if _, err := os.Stat(home.Path(config.FileConfig)); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAtomic(home.Path(config.FileConfig), config.Render(config.Default()), 0o600); err != nil {
+		if err := store.WriteFileAtomic(home.Path(config.FileConfig), config.Render(config.Default()), 0o600); err != nil {
 			return "", fmt.Errorf("node: write config: %w", err)
 		}
 	}
 	if _, err := readToken(home); errors.Is(err, os.ErrNotExist) {
 		b := make([]byte, 32)
 		rand.Read(b)
-		if err := writeFileAtomic(home.Path(config.FileToken), []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+		if err := store.WriteFileAtomic(home.Path(config.FileToken), []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
 			return "", fmt.Errorf("node: write api token: %w", err)
 		}
 	} else if err != nil {
@@ -413,7 +413,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- supervise(ctx, n.log, n.services()) }()
 
-	if err := writeFileAtomic(n.home.Path(config.FileAPI), []byte(n.APIURL()+"\n"), 0o600); err != nil {
+	if err := store.WriteFileAtomic(n.home.Path(config.FileAPI), []byte(n.APIURL()+"\n"), 0o600); err != nil {
 		cancel(fmt.Errorf("node: write api file: %w", err))
 	} else {
 		n.log.Info("node ready", "id", n.ID().String(), "api", n.APIURL(), "addrs", n.p2p.Addrs())
@@ -478,29 +478,4 @@ func (n *Node) close() {
 			n.lock.Close() // releases the flock
 		}
 	})
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -103,5 +104,30 @@ func TestConcurrentMigrateAppliesOnce(t *testing.T) {
 	db.QueryRow(`SELECT COUNT(*) FROM c`).Scan(&n)
 	if n != 1 {
 		t.Fatalf("migration 2 applied %d times", n)
+	}
+}
+
+// WriteFileAtomic replaces a file's content whole and leaves no temporary
+// file behind; a write into a missing folder fails and leaves nothing.
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.toml")
+	for _, data := range []string{"first\n", "second, longer\n", ""} {
+		if err := WriteFileAtomic(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || string(got) != data {
+			t.Fatalf("read %q (%v), want %q", got, err, data)
+		}
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode: %v %v", fi, err)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "missing", "x"), []byte("x"), 0o600); err == nil {
+		t.Fatal("write into a missing folder succeeded")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
 	}
 }

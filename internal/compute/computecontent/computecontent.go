@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/store"
 )
 
 // Limits of the cache of content fetched for compute.
@@ -144,7 +145,7 @@ func (c *Content) Publish(ctx context.Context, key string, data []byte) (string,
 		return "", fmt.Errorf("computecontent: bad key %q", key)
 	}
 	path := filepath.Join(c.blobs, key)
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := store.WriteFileAtomic(path, data, 0o600); err != nil {
 		return "", fmt.Errorf("computecontent: %w", err)
 	}
 	id, err := c.share.Share(ctx, path)
@@ -367,29 +368,4 @@ func partialOf(name string) (id string, ok bool) {
 		return id, true
 	}
 	return strings.CutSuffix(name, ".part")
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }
