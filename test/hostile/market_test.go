@@ -52,20 +52,7 @@ func TestMarketHostilePeers(t *testing.T) {
 	a := harness.Start(t, "--bootstrap", boot, "--ledger-voters", vid)
 	c := harness.Start(t, "--bootstrap", boot, "--ledger-voters", vid)
 	aid, cid := a.ID().ID, c.ID().ID
-	gen := filepath.Join(t.TempDir(), "genesis.json")
-	g, _ := json.Marshal(map[string]any{"balances": map[string]any{aid: 1, cid: 100}, "fee_bps": 100, "operator": vid})
-	os.WriteFile(gen, g, 0o600)
-	if _, errOut, code := harness.CLI(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.Home); code != 0 {
-		t.Fatalf("ledger create: %s", errOut)
-	}
-	harness.Eventually(t, 20*time.Second, func() error {
-		var st api.LedgerStatus
-		harness.CLIJSON(t, &st, "ledger", "status", "--home", c.Home)
-		if st.Leader != vid {
-			return fmt.Errorf("status %+v", st)
-		}
-		return nil
-	})
+	createLedger(t, v, map[string]any{aid: 1, cid: 100}, c)
 	h := newMoneyPeer(t, v)
 	dir := t.TempDir()
 

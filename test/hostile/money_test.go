@@ -88,8 +88,9 @@ func startVoter(t *testing.T, extra ...string) *harness.Daemon {
 }
 
 // createLedger creates v's ledger, v its only voter and the operator (fee
-// 1%), with balances (account -> credits), and waits until v leads it.
-func createLedger(t *testing.T, v *harness.Daemon, balances map[string]any) {
+// 1%), with balances (account -> credits), and waits until v, and every
+// daemon in others, sees v lead it.
+func createLedger(t *testing.T, v *harness.Daemon, balances map[string]any, others ...*harness.Daemon) {
 	t.Helper()
 	vid := v.ID().ID
 	gen := filepath.Join(t.TempDir(), "genesis.json")
@@ -100,14 +101,16 @@ func createLedger(t *testing.T, v *harness.Daemon, balances map[string]any) {
 	if _, errOut, code := harness.CLI(t, "ledger", "create", "--voters", vid, "--genesis", gen, "--home", v.Home); code != 0 {
 		t.Fatalf("ledger create: %s", errOut)
 	}
-	harness.Eventually(t, 20*time.Second, func() error {
-		var st api.LedgerStatus
-		harness.CLIJSON(t, &st, "ledger", "status", "--home", v.Home)
-		if st.Leader != vid {
-			return fmt.Errorf("status %+v", st)
-		}
-		return nil
-	})
+	for _, d := range append([]*harness.Daemon{v}, others...) {
+		harness.Eventually(t, 20*time.Second, func() error {
+			var st api.LedgerStatus
+			harness.CLIJSON(t, &st, "ledger", "status", "--home", d.Home)
+			if st.Leader != vid {
+				return fmt.Errorf("status %+v", st)
+			}
+			return nil
+		})
+	}
 }
 
 // joinLedger starts a non-voting daemon that uses v's ledger.
