@@ -495,3 +495,19 @@ func TestClientRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// A decided answer is never retried: a conflict (an id reused with other
+// content) used to be retried until the caller's deadline, so a meter
+// settling a pre-spent payment waited 15 s for each try.
+func TestDecidedErrorsNotRetried(t *testing.T) {
+	for _, err := range []error{ErrConflict, ErrReplayed, ErrInsufficientFunds, ErrNoLedger, ErrNotPermitted} {
+		if retryable(errors.Join(errors.New("ledger: wrapped"), err)) {
+			t.Errorf("%v is retried", err)
+		}
+	}
+	for _, err := range []error{ErrNoLeader, ErrBusy} {
+		if !retryable(err) {
+			t.Errorf("%v is not retried", err)
+		}
+	}
+}

@@ -516,7 +516,7 @@ func (s *Service) retry(ctx context.Context, op func(context.Context) error) err
 func retryable(err error) bool {
 	for _, decided := range []error{ErrInsufficientFunds, ErrBadSignature, ErrUnknownAccount,
 		ErrInvalid, ErrExpired, ErrGrantRefused, ErrNoLedger, ErrNotVoter, ErrLedgerExists,
-		ErrInvitationRefused, errBadRequest, ErrNotFound, ErrSettled, ErrNotPermitted, ErrListing, ErrReplayed,
+		ErrInvitationRefused, errBadRequest, ErrNotFound, ErrSettled, ErrNotPermitted, ErrListing, ErrReplayed, ErrConflict,
 		context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, decided) {
 			return false

@@ -269,6 +269,11 @@ func TestMoneyTransferIDScopedToSigner(t *testing.T) {
 // the debt as paid.
 func TestMoneyPreSpentSettlementID(t *testing.T) {
 	q := startVoter(t, "--price-per-gib", "1", "--settle-every", "300ms")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the payee's log:\n%s", q.Out)
+		}
+	})
 	h := newMoneyPeer(t, q)
 	qid := q.ID().ID
 	createLedger(t, q, map[string]any{h.id: 10, qid: 1})
