@@ -88,6 +88,7 @@ var Services = []string{
 	"internal/ledger/...",
 	"internal/meter/...",
 	"internal/market/...",
+	"internal/msg/...",
 }
 
 // Foundations are the packages below the services.
@@ -104,6 +105,7 @@ var Foundations = []string{
 // They may use mocknet; the daemon links none of them.
 var Harnesses = []string{
 	"internal/search/searchsim/...",            // the search simulation (mocknet)
+	"internal/msg/msgsim/...",                  // the messages simulation (mocknet)
 	"internal/ledger/ledgerbench/...",          // the ledger benchmark (voters on loopback)
 	"internal/compute/computetest/...",         // compute.Content's conformance suite
 	"internal/compute/computebench/...",        // the compute benchmark (loopback nodes)
@@ -138,6 +140,7 @@ var Rules = []Rule{
 	serviceRule("internal/search/...", nil, servicesApart),
 	serviceRule("internal/compute/...", nil, servicesApart),
 	serviceRule("internal/ledger/...", nil, servicesApart),
+	serviceRule("internal/msg/...", nil, servicesApart),
 	serviceRule("internal/meter/...", []string{"internal/ledger"},
 		servicesApart+"; meter may import ledger because a traffic receipt carries a signed ledger transfer as its payment, which the meter settles"),
 	serviceRule("internal/market/...", []string{"internal/ledger"},
@@ -208,7 +211,8 @@ func layer(pkg string) int {
 	case p == "internal/p2p":
 		return 1
 	case under(p, "internal/share"), under(p, "internal/transfer"), under(p, "internal/search"),
-		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/meter"), under(p, "internal/market"):
+		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/meter"), under(p, "internal/market"),
+		under(p, "internal/msg"):
 		return 2
 	case under(p, "internal/httpapi"), under(p, "internal/webui"):
 		return 3
