@@ -89,6 +89,7 @@ var Services = []string{
 	"internal/meter/...",
 	"internal/market/...",
 	"internal/msg/...",
+	"internal/tunnel/...",
 }
 
 // Foundations are the packages below the services.
@@ -145,6 +146,7 @@ var Rules = []Rule{
 		servicesApart+"; meter may import ledger because a traffic receipt carries a signed ledger transfer as its payment, which the meter settles"),
 	serviceRule("internal/market/...", []string{"internal/ledger"},
 		servicesApart+"; market may import ledger because escrow lives in the ledger's state machine"),
+	serviceRule("internal/tunnel/...", nil, servicesApart),
 	{
 		From:   []string{"cmd/peerpath"},
 		To:     []string{"internal/..."},
@@ -212,7 +214,7 @@ func layer(pkg string) int {
 		return 1
 	case under(p, "internal/share"), under(p, "internal/transfer"), under(p, "internal/search"),
 		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/meter"), under(p, "internal/market"),
-		under(p, "internal/msg"):
+		under(p, "internal/msg"), under(p, "internal/tunnel"):
 		return 2
 	case under(p, "internal/httpapi"), under(p, "internal/webui"):
 		return 3
