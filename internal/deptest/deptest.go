@@ -99,6 +99,7 @@ var Foundations = []string{
 	"internal/store/...",
 	"internal/peerlimit/...",
 	"internal/cputime/...",
+	"internal/events/...",
 }
 
 // Harnesses are the packages that exist for tests and benchmarks only:
@@ -208,7 +209,7 @@ var Exceptions = []Exception{
 func layer(pkg string) int {
 	p := strings.TrimPrefix(pkg, Module+"/")
 	switch {
-	case p == "api", p == "internal/content", p == "internal/store", p == "internal/config", p == "internal/testutil", p == "internal/peerlimit", p == "internal/cputime":
+	case p == "api", p == "internal/content", p == "internal/store", p == "internal/config", p == "internal/testutil", p == "internal/peerlimit", p == "internal/cputime", p == "internal/events":
 		return 0
 	case p == "internal/p2p":
 		return 1

@@ -52,6 +52,12 @@ type Services struct {
 	Market Market
 	// UI is the web app's sessions (*webui.Sessions).
 	UI UI
+	// Events is the node's event bus (*events.Bus), streamed by
+	// GET /api/v1/events.
+	Events Events
+	// History keeps the recent samples GET /api/v1/history serves (nil:
+	// that route answers 503).
+	History *History
 }
 
 // Info holds what the node knows of itself beyond its subsystems.
@@ -204,6 +210,7 @@ func (s *Server) mount(svc Services) {
 	s.mountArea(svc.Compute != nil, computeRoutes(svc.Compute))
 	s.mountArea(svc.Market != nil, marketRoutes(s, svc.Market))
 	s.mountArea(svc.UI != nil, uiRoutes(svc.UI, svc.Info.BaseURL))
+	s.mountArea(svc.Events != nil, eventRoutes(svc.Events, svc.History))
 	if svc.UI != nil {
 		s.SetSessionCheck(svc.UI.Valid)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/config"
+	"github.com/peerpath/peerpath/internal/events"
 	"github.com/peerpath/peerpath/internal/httpapi"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
@@ -125,6 +126,8 @@ type Node struct {
 	market    *market.Service
 	runner    *sandbox.Runner
 	sessions  *webui.Sessions
+	events    *events.Bus      // live events, streamed to the web app
+	history   *httpapi.History // recent bandwidth and peers, for Home
 
 	closeOnce sync.Once
 }
@@ -187,7 +190,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{opts: opts, log: opts.Logger, home: opts.Home, started: time.Now()}
+	n := &Node{opts: opts, log: opts.Logger, home: opts.Home, started: time.Now(), events: events.New()}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -278,6 +281,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.sessions = webui.NewSessions(webui.CookieName(n.apiLn.Addr().(*net.TCPAddr).Port))
+	n.history = httpapi.NewHistory(n.p2p, n.events, httpapi.HistoryInterval, httpapi.HistoryLength)
 
 	// Then the HTTP layer, once, over all of them.
 	bindHost, _, _ := net.SplitHostPort(cfg.API)
@@ -306,6 +310,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			Compute:   n.compute,
 			Market:    n.market,
 			UI:        n.sessions,
+			Events:    n.events,
+			History:   n.history,
 		},
 	})
 	return n, nil
@@ -448,6 +454,7 @@ func (n *Node) services() []service {
 		{name: "compute", serve: n.compute.Serve, restart: true},
 		{name: "market", serve: n.market.Serve, restart: true},
 		{name: "downloads", serve: n.downloads.Serve},
+		{name: "history", serve: n.history.Serve, restart: true},
 		{name: "api", serve: func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}
 }

@@ -2,6 +2,9 @@
 //
 // The app is plain HTML, CSS and JavaScript embedded with go:embed, so `go
 // build` alone produces a working app; there is no front-end toolchain.
+// Each page is its own module, static/pages/NAME.js, which the index this
+// package renders loads; README.md says how to add one and how a page
+// receives live events (GET /api/v1/events).
 //
 // Login works the way Jupyter's does: `peerpath ui` asks the daemon (with the
 // API token) for a one-time login URL; opening it exchanges the code for a
@@ -22,19 +25,56 @@
 package webui
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"html/template"
 	"io/fs"
 	"net/http"
+	"path"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 //go:embed static
 var static embed.FS
+
+// index is the app's page: static/index.html with a <script> for every
+// static/pages/*.js and a <link> for every static/pages/*.css, so adding a
+// page is adding its file (see README.md).
+var index = renderIndex(static)
+
+// Pages lists the page modules the app loads ("pages/home.js", ...), sorted.
+func Pages() []string { return pageFiles(static, ".js") }
+
+func pageFiles(fsys fs.FS, ext string) []string {
+	entries, err := fs.ReadDir(fsys, "static/pages")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
+			out = append(out, path.Join("pages", e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func renderIndex(fsys fs.FS) []byte {
+	tpl := template.Must(template.ParseFS(fsys, "static/index.html"))
+	var b bytes.Buffer
+	if err := tpl.Execute(&b, struct{ Scripts, Styles []string }{pageFiles(fsys, ".js"), pageFiles(fsys, ".css")}); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
 
 // CookiePrefix begins every session cookie's name.
 const CookiePrefix = "peerpath_session_"
@@ -201,6 +241,11 @@ func (s *Sessions) AppHandler() http.Handler {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write([]byte(`<!doctype html><html lang="en"><title>peerpath: log in</title><body><main><h1>peerpath</h1><p>To open the app, run <code>peerpath ui</code> on this machine, or <code>peerpath ui --print-url</code> and open the link it prints.</p></main></body></html>`))
+			return
+		}
+		if r.URL.Path == "/ui/" || r.URL.Path == "/ui/index.html" {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(index)
 			return
 		}
 		files.ServeHTTP(w, r)

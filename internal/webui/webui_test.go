@@ -77,7 +77,11 @@ func TestAppNeedsSession(t *testing.T) {
 	code := s.NewCode()
 	lrec := httptest.NewRecorder()
 	s.LoginHandler().ServeHTTP(lrec, httptest.NewRequest("GET", "/ui/login?code="+code, nil))
-	for _, path := range []string{"/ui/", "/ui/app.js", "/ui/style.css"} {
+	paths := []string{"/ui/", "/ui/core.js", "/ui/style.css"}
+	for _, p := range Pages() {
+		paths = append(paths, "/ui/"+p)
+	}
+	for _, path := range paths {
 		req := httptest.NewRequest("GET", path, nil)
 		req.AddCookie(lrec.Result().Cookies()[0])
 		rec = httptest.NewRecorder()
@@ -132,5 +136,29 @@ func TestExpiredSessionRefused(t *testing.T) {
 	s.now = func() time.Time { return now.Add(SessionTTL + time.Second) }
 	if s.Valid(req) {
 		t.Fatal("session valid after SessionTTL")
+	}
+}
+
+// The app's page loads core.js and every page module, each of which
+// registers itself under its file's name.
+func TestIndexLoadsEveryPage(t *testing.T) {
+	pages := Pages()
+	if len(pages) < 8 {
+		t.Fatalf("pages %v", pages)
+	}
+	for _, p := range append([]string{"core.js"}, pages...) {
+		if !strings.Contains(string(index), `<script type="module" src="`+p+`"></script>`) {
+			t.Errorf("index.html does not load %s", p)
+		}
+	}
+	for _, p := range pages {
+		src, err := static.ReadFile("static/" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "pages/"), ".js")
+		if !strings.Contains(string(src), `name: "`+name+`"`) || !strings.Contains(string(src), `from "../core.js"`) {
+			t.Errorf("%s does not register page %q through core.js", p, name)
+		}
 	}
 }

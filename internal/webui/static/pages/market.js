@@ -1,0 +1,160 @@
+// Market: find and buy goods, sell a file, my listings and orders.
+import { page, api, API, bind, plural, el, toast, refresh, shortID, table } from "../core.js";
+
+// rateDrafts keeps the stars and comment being written for each order, so
+// the page's refresh does not reset them.
+const rateDrafts = {};
+
+page({
+  name: "market", title: "Market", order: 60, poll: 2000,
+  html: `
+  <h1>Market</h1>
+  <form id="market-search-form" class="row" role="search">
+    <label for="market-q">Find goods</label>
+    <input id="market-q" name="q" type="search" placeholder="cookbook" autocomplete="off" required>
+    <button type="submit">Search</button>
+  </form>
+  <p class="muted" data-bind="marketstatus" aria-live="polite"></p>
+  <div class="table-wrap"><table><thead><tr><th scope="col">Title</th><th scope="col">Price</th><th scope="col">Seller</th><th scope="col">Rating</th><th scope="col"><span class="sr">Buy</span></th></tr></thead><tbody id="market-results"></tbody></table></div>
+  <section id="seller-page" hidden aria-live="polite">
+    <h2>Seller <span class="id" data-bind="sellerid"></span></h2>
+    <p data-bind="sellerrating"></p>
+    <ul class="ratings" data-bind="sellerratings"></ul>
+  </section>
+
+  <h2>Sell</h2>
+  <form id="sell-form" class="row">
+    <label for="sell-path">File on this computer</label>
+    <input id="sell-path" name="path" required placeholder="/home/me/book.pdf" autocomplete="off">
+    <label for="sell-title">Title</label>
+    <input id="sell-title" name="title" required autocomplete="off">
+    <label for="sell-price">Price (credits)</label>
+    <input id="sell-price" name="price" required inputmode="decimal">
+    <label for="sell-desc">Description</label>
+    <input id="sell-desc" name="description" autocomplete="off">
+    <label for="sell-tags">Tags</label>
+    <input id="sell-tags" name="tags" placeholder="books, recipes" autocomplete="off">
+    <button type="submit">Sell</button>
+  </form>
+
+  <h2>My listings</h2>
+  ${table("mylistings", ["Title", "Price", "Content id", "[Actions]"])}
+
+  <h2>Orders</h2>
+  ${table("orders", ["Title", "Role", "Price", "State", "[Rate]"])}`,
+
+  init(root) {
+    const mf = root.querySelector("#market-search-form");
+    mf.addEventListener("submit", ev => { ev.preventDefault(); marketSearch(root, mf.q.value.trim()); });
+    const sell = root.querySelector("#sell-form");
+    sell.addEventListener("submit", async ev => {
+      ev.preventDefault();
+      const tags = sell.tags.value.split(",").map(t => t.trim()).filter(Boolean);
+      try {
+        const r = await api("POST", "/market/sell", { path: sell.path.value.trim(), title: sell.title.value.trim(),
+          price: sell.price.value.trim(), description: sell.description.value, tags });
+        toast("Listed: " + r.id);
+        sell.reset();
+        refresh();
+      } catch (e) { toast(e.message); }
+    });
+  },
+
+  async refresh(root) {
+    const [mine, orders] = await Promise.all([api("GET", "/market/listings"), api("GET", "/market/orders")]);
+    bind(root, "mylistings", mine.filter(l => !l.withdrawn).map(l => el("tr", {},
+      el("td", { text: l.title }),
+      el("td", { text: l.price }),
+      el("td", { class: "id", text: l.cid }),
+      el("td", {}, el("button", { class: "plain", type: "button", "aria-label": "Withdraw " + l.title, onclick: async () => {
+        try { await api("DELETE", "/market/listings/" + encodeURIComponent(l.id)); toast("Withdrawn: " + l.title); refresh(); }
+        catch (e) { toast(e.message); }
+      } }, "Withdraw")))));
+    // Refreshing must not take a half-written rating away from its writer.
+    const ordersBody = root.querySelector('[data-bind="orders"]');
+    const editing = document.activeElement;
+    if (ordersBody && ordersBody.contains(editing) && (editing.tagName === "INPUT" || editing.tagName === "SELECT")) return;
+    bind(root, "orders", orders.map(o => {
+      const rate = el("td", {});
+      if (o.role === "buy" && o.state === "released" && !o.rated) {
+        const name = o.title || o.listing;
+        const draft = rateDrafts[o.id] || (rateDrafts[o.id] = { stars: "5", comment: "" });
+        const stars = el("select", { "aria-label": "Stars for " + name });
+        for (let i = 5; i >= 1; i--) stars.append(el("option", { value: String(i) }, "★".repeat(i)));
+        stars.value = draft.stars;
+        stars.addEventListener("change", () => { draft.stars = stars.value; });
+        const comment = el("input", { type: "text", maxlength: "500", placeholder: "comment (optional)", "aria-label": "Comment for " + name });
+        comment.value = draft.comment;
+        comment.addEventListener("input", () => { draft.comment = comment.value; });
+        rate.append(stars, comment, el("button", { class: "plain", type: "button", "aria-label": "Rate " + name, onclick: async () => {
+          try {
+            await api("POST", `/market/orders/${o.id}/rate`, { stars: Number(stars.value), comment: comment.value.trim() });
+            delete rateDrafts[o.id];
+            toast("Thanks for rating");
+            refresh();
+          }
+          catch (e) { toast(e.message); }
+        } }, "Rate"));
+      }
+      const title = el("td", { text: o.title || o.listing });
+      if (o.role === "buy" && o.state === "released" && o.path) {
+        title.append(" · ", el("a", { href: `${API}/market/orders/${encodeURIComponent(o.id)}/file`, target: "_blank", rel: "noopener",
+          "aria-label": "Open " + (o.title || o.listing) }, "Open"));
+      }
+      return el("tr", {},
+        title,
+        el("td", { text: o.role === "buy" ? "bought" : "sold" }),
+        el("td", { text: o.price }),
+        el("td", { text: o.state + (o.reason ? ": " + o.reason : "") }),
+        rate);
+    }));
+  },
+});
+
+function safeName(s) {
+  return (s.replace(/[\/\\\x00-\x1f]/g, " ").replace(/^\.+/, "").trim() || "purchase").slice(0, 120);
+}
+
+async function marketSearch(root, q) {
+  const tbody = root.querySelector("#market-results");
+  bind(root, "marketstatus", "Searching…");
+  try {
+    const res = await api("GET", "/market/search?timeout=4s&q=" + encodeURIComponent(q));
+    const st = await api("GET", "/status");
+    tbody.replaceChildren(...res.results.map(r => el("tr", {},
+      el("td", { title: r.description || "", text: r.title + (r.sponsored ? "  (sponsored)" : "") }),
+      el("td", { text: r.price }),
+      el("td", { class: "id" }, el("button", { class: "plain", type: "button", title: r.seller,
+        "aria-label": "Seller page of " + r.title, onclick: () => showSeller(root, r.seller) }, shortID(r.seller))),
+      el("td", { text: r.ratings ? r.rating.toFixed(1) + " ★ (" + r.ratings + ")" : "new" }),
+      el("td", { "data-listing": r.id }, el("button", { type: "button", "aria-label": "Buy " + r.title, onclick: async ev => {
+        const cell = ev.target.parentElement;
+        cell.replaceChildren("Buying…");
+        try {
+          const b = await api("POST", "/market/buy", { listing: r.id, output: st.downloads_dir + "/" + safeName(r.title) });
+          cell.replaceChildren(el("span", { class: "bought" }, "Bought: ",
+            el("a", { href: `${API}/market/orders/${encodeURIComponent(b.order)}/file`, target: "_blank", rel: "noopener" }, "Open"),
+            " · saved to " + b.path));
+          refresh();
+        } catch (e) { cell.replaceChildren("failed: " + e.message); }
+      } }, "Buy " + r.price)))));
+    bind(root, "marketstatus", res.results.length ? plural(res.results.length, "listing") : "No listings found");
+  } catch (e) { bind(root, "marketstatus", e.message); }
+}
+
+// showSeller shows a seller's page: mean rating and every rating, newest
+// first.
+async function showSeller(root, id) {
+  const sec = root.querySelector("#seller-page");
+  try {
+    const s = await api("GET", "/market/sellers/" + encodeURIComponent(id));
+    bind(root, "sellerid", s.seller);
+    bind(root, "sellerrating", s.count ? `${s.rating.toFixed(1)} ★ from ${plural(s.count, "rating")}` : "No ratings yet");
+    bind(root, "sellerratings", (s.ratings || []).map(r => el("li", {},
+      el("span", { class: "stars", "aria-label": plural(r.stars, "star") }, "★".repeat(r.stars)),
+      r.comment ? " " + r.comment : "",
+      el("span", { class: "muted" }, ` · buyer ${shortID(r.buyer)} · ${new Date(r.time / 1e6).toLocaleDateString()}`))));
+    sec.hidden = false;
+    sec.scrollIntoView({ block: "nearest" });
+  } catch (e) { toast(e.message); }
+}
