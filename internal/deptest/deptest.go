@@ -90,6 +90,8 @@ var Services = []string{
 	"internal/market/...",
 	"internal/msg/...",
 	"internal/tunnel/...",
+	"internal/storage/...",
+	"internal/backup/...",
 }
 
 // Foundations are the packages below the services.
@@ -148,6 +150,8 @@ var Rules = []Rule{
 	serviceRule("internal/market/...", []string{"internal/ledger"},
 		servicesApart+"; market may import ledger because escrow lives in the ledger's state machine"),
 	serviceRule("internal/tunnel/...", nil, servicesApart),
+	serviceRule("internal/storage/...", nil, servicesApart),
+	serviceRule("internal/backup/...", nil, servicesApart),
 	{
 		From:   []string{"cmd/peerpath"},
 		To:     []string{"internal/..."},
@@ -215,7 +219,8 @@ func layer(pkg string) int {
 		return 1
 	case under(p, "internal/share"), under(p, "internal/transfer"), under(p, "internal/search"),
 		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/meter"), under(p, "internal/market"),
-		under(p, "internal/msg"), under(p, "internal/tunnel"):
+		under(p, "internal/msg"), under(p, "internal/tunnel"),
+		under(p, "internal/storage"), under(p, "internal/backup"):
 		return 2
 	case under(p, "internal/httpapi"), under(p, "internal/webui"):
 		return 3
