@@ -125,6 +125,9 @@ type Meter struct {
 	// (no payment), pending, settled, failed.
 	Receipts map[string]int `json:"receipts"`
 	Peers    []PeerUsage    `json:"peers"`
+	// Services holds the bytes per shared service and peer (see
+	// ServiceUsage); absent on a node without the tunnel service.
+	Services []ServiceUsage `json:"services,omitempty"`
 }
 
 // Meter returns this node's per-peer usage and receipts.

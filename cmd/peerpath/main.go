@@ -103,6 +103,8 @@ func newRoot() *cobra.Command {
 		marketCmd(g),
 		blockCmd(g, true),
 		blockCmd(g, false),
+		serviceCmd(g),
+		servicesCmd(g),
 	)
 	return root
 }

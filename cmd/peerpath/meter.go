@@ -24,7 +24,7 @@ func meterCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "traffic billing: %s   receipts received: %d settled, %d pending, %d failed, %d without payment\n",
 					billing, m.Receipts["settled"], m.Receipts["pending"], m.Receipts["failed"], m.Receipts["evidence"])
-				if len(m.Peers) == 0 {
+				if len(m.Peers) == 0 && len(m.Services) == 0 {
 					_, err := fmt.Fprintln(w, "no traffic yet")
 					return err
 				}
@@ -34,6 +34,13 @@ func meterCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", short(u.Peer),
 						humanBytes(float64(u.Uploaded)), humanBytes(float64(u.Downloaded)),
 						u.UnitsRun, u.UnitsUsed, u.PaidIn, u.BilledOut, u.Class)
+				}
+				if len(m.Services) > 0 {
+					fmt.Fprintln(tw, "\nSERVICE\tPEER\tROLE\tIN\tOUT")
+					for _, s := range m.Services {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Service, short(s.Peer), s.Role,
+							humanBytes(float64(s.BytesIn)), humanBytes(float64(s.BytesOut)))
+					}
 				}
 				return tw.Flush()
 			})

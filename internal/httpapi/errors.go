@@ -15,6 +15,7 @@ import (
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/transfer"
+	"github.com/peerpath/peerpath/internal/tunnel"
 )
 
 // ErrNotEnabled is answered (503) by every route of a subsystem the node
@@ -57,6 +58,7 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrInvalid, http.StatusBadRequest},
 	{ledger.ErrExpired, http.StatusBadRequest},
 	{market.ErrInvalid, http.StatusBadRequest},
+	{tunnel.ErrInvalid, http.StatusBadRequest},
 
 	// 3. rights and credits
 	{ledger.ErrBadSignature, http.StatusForbidden},
@@ -64,6 +66,8 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrNotPermitted, http.StatusForbidden},
 	{market.ErrBadSignature, http.StatusForbidden},
 	{ledger.ErrInsufficientFunds, http.StatusPaymentRequired},
+	{tunnel.ErrRefused, http.StatusForbidden},
+	{tunnel.ErrPrice, http.StatusPaymentRequired},
 
 	// 4. what the request names
 	{share.ErrNotShared, http.StatusNotFound},
@@ -71,6 +75,7 @@ var errorStatuses = []errorStatus{
 	{share.ErrNotFound, http.StatusNotFound},
 	{compute.ErrNotFound, http.StatusNotFound},
 	{market.ErrNotFound, http.StatusNotFound},
+	{tunnel.ErrNotFound, http.StatusNotFound},
 	{ledger.ErrNotFound, http.StatusNotFound},
 	{fs.ErrNotExist, http.StatusNotFound},
 	{market.ErrExpired, http.StatusGone},
@@ -87,9 +92,12 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrReplayed, http.StatusConflict},
 	{market.ErrMismatch, http.StatusConflict},
 	{market.ErrRefunded, http.StatusConflict},
+	{tunnel.ErrExists, http.StatusConflict},
 
 	// 5. availability
 	{ledger.ErrBusy, http.StatusTooManyRequests},
+	{tunnel.ErrBusy, http.StatusTooManyRequests},
+	{tunnel.ErrClosed, http.StatusServiceUnavailable},
 	{ledger.ErrNoLedger, http.StatusServiceUnavailable},
 	{ledger.ErrNoLeader, http.StatusServiceUnavailable},
 	{transfer.ErrNoProviders, http.StatusGatewayTimeout},
@@ -100,6 +108,7 @@ var errorStatuses = []errorStatus{
 	{transfer.ErrBadContent, http.StatusBadGateway},
 	{transfer.ErrTooBig, http.StatusBadGateway},
 	{market.ErrWrongKey, http.StatusBadGateway},
+	{tunnel.ErrUnreachable, http.StatusBadGateway},
 }
 
 // statusOf maps an error to an HTTP status, deterministically: a

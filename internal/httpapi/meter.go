@@ -7,8 +7,9 @@ import (
 	"github.com/peerpath/peerpath/internal/meter"
 )
 
-// meterRoutes serves GET /api/v1/meter: per-peer usage and receipts.
-func meterRoutes(m Meter) []route {
+// meterRoutes serves GET /api/v1/meter: per-peer usage and receipts, and
+// the bytes per shared service and peer when t is not nil.
+func meterRoutes(m Meter, t Tunnel) []route {
 	return []route{{pattern: "GET /api/v1/meter", fn: func(_ http.ResponseWriter, r *http.Request) (any, error) {
 		counts, err := m.Receipts(r.Context())
 		if err != nil {
@@ -28,6 +29,9 @@ func meterRoutes(m Meter) []route {
 				PaidIn: credits(u.PaidIn), BilledOut: credits(u.BilledOut),
 				Class: className(u.Class),
 			})
+		}
+		if t != nil {
+			out.Services = serviceUsage(t)
 		}
 		return out, nil
 	}}}

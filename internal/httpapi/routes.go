@@ -58,6 +58,9 @@ type Services struct {
 	// History keeps the recent samples GET /api/v1/history serves (nil:
 	// that route answers 503).
 	History *History
+	// Tunnel shares local TCP services with chosen peers
+	// (*tunnel.Service).
+	Tunnel Tunnel
 }
 
 // Info holds what the node knows of itself beyond its subsystems.
@@ -206,7 +209,8 @@ func (s *Server) mount(svc Services) {
 	// the node's own account (Wallet).
 	s.mountArea(svc.Search != nil && svc.Self != nil, searchRoutes(svc.Search, svc.Self))
 	s.mountArea(svc.Ledger != nil && svc.Wallet != nil, ledgerRoutes(svc.Ledger, svc.Wallet))
-	s.mountArea(svc.Meter != nil, meterRoutes(svc.Meter))
+	s.mountArea(svc.Meter != nil, meterRoutes(svc.Meter, svc.Tunnel))
+	s.mountArea(svc.Tunnel != nil, tunnelRoutes(svc.Tunnel))
 	s.mountArea(svc.Compute != nil, computeRoutes(svc.Compute))
 	s.mountArea(svc.Market != nil, marketRoutes(s, svc.Market))
 	s.mountArea(svc.UI != nil, uiRoutes(svc.UI, svc.Info.BaseURL))

@@ -40,6 +40,7 @@ import (
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
+	"github.com/peerpath/peerpath/internal/tunnel"
 	"github.com/peerpath/peerpath/internal/webui"
 )
 
@@ -128,6 +129,7 @@ type Node struct {
 	sessions  *webui.Sessions
 	events    *events.Bus      // live events, streamed to the web app
 	history   *httpapi.History // recent bandwidth and peers, for Home
+	tunnel    *tunnel.Service
 
 	closeOnce sync.Once
 }
@@ -266,6 +268,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newMeter(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.newTunnel(); err != nil {
+		return nil, err
+	}
 	if err := n.newFiles(ctx); err != nil {
 		return nil, err
 	}
@@ -312,6 +317,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			UI:        n.sessions,
 			Events:    n.events,
 			History:   n.history,
+			Tunnel:    n.tunnel,
 		},
 	})
 	return n, nil
@@ -453,6 +459,7 @@ func (n *Node) services() []service {
 		{name: "search", serve: n.search.Serve},
 		{name: "compute", serve: n.compute.Serve, restart: true},
 		{name: "market", serve: n.market.Serve, restart: true},
+		{name: "tunnel", serve: n.tunnel.Serve},
 		{name: "downloads", serve: n.downloads.Serve},
 		{name: "history", serve: n.history.Serve, restart: true},
 		{name: "api", serve: func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
@@ -472,6 +479,9 @@ func (n *Node) close() {
 		}
 		if n.ledger != nil {
 			n.ledger.Close()
+		}
+		if n.tunnel != nil {
+			n.tunnel.Close()
 		}
 		if n.p2p != nil {
 			if err := n.p2p.Close(); err != nil {

@@ -164,10 +164,18 @@ func (s *Service) Connect(ctx context.Context, who, name, listen string) (Forwar
 	if err != nil {
 		return Forward{}, err
 	}
-	p, offers, err := s.Offers(ctx, who)
+	p, err := s.resolve(ctx, who)
 	if err != nil {
 		return Forward{}, err
 	}
+	if p == s.cfg.Host.ID() {
+		return Forward{}, fmt.Errorf("%w: %s is this node itself", ErrInvalid, p)
+	}
+	_, resp, err := s.request(ctx, p, Request{Op: OpList, Service: name})
+	if err != nil {
+		return Forward{}, err
+	}
+	offers := resp.Offers
 	var offer *Offer
 	for i := range offers {
 		if offers[i].Name == name {

@@ -11,7 +11,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if r.Op == OpOpen && CheckName(r.Service) != nil {
+		if (r.Op == OpOpen || r.Service != "") && CheckName(r.Service) != nil {
 			t.Fatalf("accepted a bad name %q", r.Service)
 		}
 		if r.Op != OpOpen && r.Op != OpList {

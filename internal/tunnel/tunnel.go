@@ -578,7 +578,11 @@ func (s *Service) serveStream(st network.Stream) {
 		return
 	}
 	if req.Op == OpList {
-		_ = reply(st, Response{Offers: s.offersTo(from)})
+		offers := s.offersTo(from)
+		if req.Service != "" && !slices.ContainsFunc(offers, func(o Offer) bool { return o.Name == req.Service }) {
+			s.log.Warn("tunnel: refused a peer not allowed", "peer", from, "service", req.Service, "addr", st.Conn().RemoteMultiaddr())
+		}
+		_ = reply(st, Response{Offers: offers})
 		_ = st.Close()
 		return
 	}

@@ -35,7 +35,9 @@ const (
 	OpOpen = "open"
 )
 
-// Request is the first message of a tunnel stream.
+// Request is the first message of a tunnel stream. Service names the
+// service to open, or, in a list, the one the asker means to connect to
+// (optional).
 type Request struct {
 	Op      string `json:"op"`
 	Service string `json:"service,omitempty"`
@@ -73,8 +75,10 @@ func DecodeRequest(b []byte) (Request, error) {
 	}
 	switch r.Op {
 	case OpList:
-		if r.Service != "" {
-			return Request{}, fmt.Errorf("%w: list names no service", ErrBadRequest)
+		// A list may name the service the asker means to connect to, so
+		// that the owner can log a refusal.
+		if r.Service != "" && CheckName(r.Service) != nil {
+			return Request{}, fmt.Errorf("%w: bad service name", ErrBadRequest)
 		}
 	case OpOpen:
 		if err := CheckName(r.Service); err != nil {
