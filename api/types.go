@@ -20,6 +20,9 @@ type Peer struct {
 	Addrs     []string `json:"addrs"`
 	LatencyMS float64  `json:"latency_ms"`
 	LAN       bool     `json:"lan"`
+	// Label is how to show the peer: a contact's name, else its own name
+	// marked unverified, else its short id.
+	Label string `json:"label,omitempty"`
 }
 
 // Status answers GET /api/v1/status.

@@ -118,7 +118,7 @@ func printPeers(w io.Writer, ps []api.Peer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tLATENCY\tLAN\tADDRESS")
+	fmt.Fprintln(tw, "NAME\tPEER\tLATENCY\tLAN\tADDRESS")
 	for _, p := range ps {
 		addr := ""
 		if len(p.Addrs) > 0 {
@@ -128,7 +128,7 @@ func printPeers(w io.Writer, ps []api.Peer) error {
 		if p.LAN {
 			lan = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%.1f ms\t%s\t%s\n", p.ID, p.LatencyMS, lan, addr)
+		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\n", p.Label, p.ID, p.LatencyMS, lan, addr)
 	}
 	return tw.Flush()
 }

@@ -105,6 +105,13 @@ func newRoot() *cobra.Command {
 		blockCmd(g, false),
 		serviceCmd(g),
 		servicesCmd(g),
+		nameCmd(g),
+		presenceCmd(g),
+		contactsCmd(g),
+		neighboursCmd(g),
+		sendCmd(g),
+		sendsCmd(g),
+		receiveCmd(g),
 	)
 	return root
 }

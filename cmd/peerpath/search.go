@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
 	"github.com/peerpath/peerpath/api"
@@ -76,18 +75,15 @@ func searchCmd(g *globals) *cobra.Command {
 }
 
 func blockCmd(g *globals, block bool) *cobra.Command {
-	use, short, method := "block PEERID", "Block a peer: its search answers and queries are ignored (a local blocklist)", "POST"
+	use, short, method := "block NAME|PEERID", "Block a peer: its search answers and queries are ignored (a local blocklist)", "POST"
 	if !block {
-		use, short, method = "unblock PEERID", "Remove a peer from the local blocklist", "DELETE"
+		use, short, method = "unblock NAME|PEERID", "Remove a peer from the local blocklist", "DELETE"
 	}
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if _, err := peer.Decode(args[0]); err != nil {
-				return fmt.Errorf("bad peer ID %q: %v", args[0], err)
-			}
 			cl, err := g.client()
 			if err != nil {
 				return err

@@ -65,6 +65,8 @@ type Config struct {
 	MaxDownload int64 `toml:"max_download"`
 	// NoSeed stops the node from serving what it downloaded.
 	NoSeed bool `toml:"no_seed"`
+	// Invisible makes contacts see this node offline (presence opt-out).
+	Invisible bool `toml:"invisible"`
 	// PricePerGiB turns traffic billing on: credits (a decimal number) per
 	// GiB this node pays for what it downloads, through signed receipts the
 	// serving peers settle on the ledger; peers that pay at least this
@@ -267,6 +269,9 @@ max_download = {{.MaxDownload}}
 
 # true stops the node from serving files it downloaded.
 no_seed = {{.NoSeed}}
+
+# true makes contacts see this node offline (it still sends and receives).
+invisible = {{.Invisible}}
 
 # Traffic billing: credits per GiB this node pays for what it downloads ("0"
 # is off). Downloaders sign receipts for the verified bytes they received;

@@ -9,6 +9,8 @@ import (
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
+	"github.com/peerpath/peerpath/internal/contacts"
+	"github.com/peerpath/peerpath/internal/inbox"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
 	"github.com/peerpath/peerpath/internal/p2p"
@@ -59,6 +61,11 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrExpired, http.StatusBadRequest},
 	{market.ErrInvalid, http.StatusBadRequest},
 	{tunnel.ErrInvalid, http.StatusBadRequest},
+	{contacts.ErrBadName, http.StatusBadRequest},
+	{contacts.ErrBadDevice, http.StatusBadRequest},
+	{contacts.ErrUnknownName, http.StatusBadRequest},
+	{contacts.ErrSelf, http.StatusBadRequest},
+	{inbox.ErrBadRequest, http.StatusBadRequest},
 
 	// 3. rights and credits
 	{ledger.ErrBadSignature, http.StatusForbidden},
@@ -79,7 +86,10 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrNotFound, http.StatusNotFound},
 	{fs.ErrNotExist, http.StatusNotFound},
 	{market.ErrExpired, http.StatusGone},
+	{contacts.ErrNoContact, http.StatusNotFound},
 	{transfer.ErrExists, http.StatusConflict},
+	{contacts.ErrNameTaken, http.StatusConflict},
+	{contacts.ErrTooMany, http.StatusConflict},
 	{transfer.ErrInProgress, http.StatusConflict},
 	{transfer.ErrDownloadState, http.StatusConflict},
 	{compute.ErrFinished, http.StatusConflict},
@@ -98,6 +108,7 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrBusy, http.StatusTooManyRequests},
 	{tunnel.ErrBusy, http.StatusTooManyRequests},
 	{tunnel.ErrClosed, http.StatusServiceUnavailable},
+	{inbox.ErrQueueFull, http.StatusTooManyRequests},
 	{ledger.ErrNoLedger, http.StatusServiceUnavailable},
 	{ledger.ErrNoLeader, http.StatusServiceUnavailable},
 	{transfer.ErrNoProviders, http.StatusGatewayTimeout},

@@ -90,10 +90,11 @@ type Func func(w http.ResponseWriter, r *http.Request) (any, error)
 
 // Server is the local API's HTTP handler.
 type Server struct {
-	cfg     Config
-	mux     *http.ServeMux
-	session func(r *http.Request) bool
-	public  map[string]bool
+	cfg      Config
+	mux      *http.ServeMux
+	session  func(r *http.Request) bool
+	public   map[string]bool
+	resolver Contacts // resolves peer arguments (nil: peer IDs only)
 }
 
 // New returns a Server with the /metrics endpoint and the routes of
@@ -216,6 +217,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
+	if s.resolver != nil {
+		r = r.WithContext(context.WithValue(r.Context(), resolverKey{}, s.resolver))
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

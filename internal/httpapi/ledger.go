@@ -35,10 +35,11 @@ func ledgerRoutes(l Ledger, wallet Wallet) []route {
 		if acct == "" {
 			return wallet.Account(), nil
 		}
-		if _, err := peer.Decode(acct); err != nil {
-			return "", BadRequest(fmt.Errorf("%w: %q is not a peer ID", ledger.ErrUnknownAccount, acct))
+		id, err := parsePeer(r, acct)
+		if err != nil {
+			return "", BadRequest(fmt.Errorf("%w: %w", ledger.ErrUnknownAccount, err))
 		}
-		return acct, nil
+		return id.String(), nil
 	}
 	return []route{
 		{pattern: "GET /api/v1/wallet", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -59,9 +60,11 @@ func ledgerRoutes(l Ledger, wallet Wallet) []route {
 			if err := DecodeJSON(r, &req); err != nil {
 				return nil, err
 			}
-			if _, err := peer.Decode(req.To); err != nil {
-				return nil, BadRequest(fmt.Errorf("%w: %q is not a peer ID", ledger.ErrUnknownAccount, req.To))
+			to, err := parsePeer(r, req.To)
+			if err != nil {
+				return nil, BadRequest(fmt.Errorf("%w: %w", ledger.ErrUnknownAccount, err))
 			}
+			req.To = to.String()
 			amount, err := ledger.ParseCredits(req.Amount)
 			if err != nil || amount <= 0 {
 				return nil, BadRequest(fmt.Errorf("bad amount %q: want a positive number of credits", req.Amount))
@@ -120,9 +123,9 @@ func ledgerRoutes(l Ledger, wallet Wallet) []route {
 			}
 			var voters []peer.ID
 			for _, s := range req.Voters {
-				id, err := peer.Decode(s)
+				id, err := parsePeer(r, s)
 				if err != nil {
-					return nil, BadRequest(fmt.Errorf("bad voter %q: %w", s, err))
+					return nil, BadRequest(fmt.Errorf("bad voter: %w", err))
 				}
 				voters = append(voters, id)
 			}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/market"
 )
@@ -193,10 +191,11 @@ func marketRoutes(s *Server, m Market) []route {
 			return api.MarketRefunded{Refunded: id}, m.Refund(ctx, id)
 		}},
 		{pattern: "GET /api/v1/market/sellers/{id}", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
-			id := r.PathValue("id")
-			if _, err := peer.Decode(id); err != nil {
-				return nil, BadRequest(fmt.Errorf("%q is not a peer ID", id))
+			pid, err := parsePeer(r, r.PathValue("id"))
+			if err != nil {
+				return nil, err
 			}
+			id := pid.String()
 			ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 			defer cancel()
 			sl, err := m.Seller(ctx, id)

@@ -24,8 +24,13 @@ func nodeRoutes(svc Services) []route {
 		{pattern: "GET /api/v1/peers", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 			ps := self.Peers()
 			out := make([]api.Peer, 0, len(ps))
+			names, _ := r.Context().Value(resolverKey{}).(Contacts)
 			for _, p := range ps {
-				out = append(out, api.Peer{ID: p.ID, Addrs: nonNil(p.Addrs), LatencyMS: p.LatencyMS, LAN: p.LAN})
+				ap := api.Peer{ID: p.ID, Addrs: nonNil(p.Addrs), LatencyMS: p.LatencyMS, LAN: p.LAN}
+				if id, err := peer.Decode(p.ID); err == nil && names != nil {
+					ap.Label = names.Label(id).Text
+				}
+				out = append(out, ap)
 			}
 			return out, nil
 		}},
@@ -87,7 +92,7 @@ func nonNil(s []string) []string {
 }
 
 // peerFromBody reads a {"id": PEERID} body (api.VoterRequest,
-// api.BlockRequest) and decodes the peer ID.
+// api.BlockRequest) and resolves the peer ID or contact name.
 func peerFromBody(r *http.Request) (peer.ID, error) {
 	var req struct {
 		ID string `json:"id"`
@@ -95,9 +100,5 @@ func peerFromBody(r *http.Request) (peer.ID, error) {
 	if err := DecodeJSON(r, &req); err != nil {
 		return "", err
 	}
-	id, err := peer.Decode(req.ID)
-	if err != nil {
-		return "", BadRequest(fmt.Errorf("bad peer ID %q: %w", req.ID, err))
-	}
-	return id, nil
+	return parsePeer(r, req.ID)
 }

@@ -61,6 +61,11 @@ type Services struct {
 	// Tunnel shares local TCP services with chosen peers
 	// (*tunnel.Service).
 	Tunnel Tunnel
+	// Contacts is the address book, names and neighbours
+	// (*contacts.Service); it also resolves every route's peer argument.
+	Contacts Contacts
+	// Inbox sends and receives files (*inbox.Service).
+	Inbox Inbox
 }
 
 // Info holds what the node knows of itself beyond its subsystems.
@@ -215,6 +220,11 @@ func (s *Server) mount(svc Services) {
 	s.mountArea(svc.Market != nil, marketRoutes(s, svc.Market))
 	s.mountArea(svc.UI != nil, uiRoutes(svc.UI, svc.Info.BaseURL))
 	s.mountArea(svc.Events != nil, eventRoutes(svc.Events, svc.History))
+	s.mountArea(svc.Contacts != nil && svc.Self != nil, contactRoutes(svc.Contacts, svc.Self))
+	s.mountArea(svc.Inbox != nil, inboxRoutes(svc.Inbox, svc.Contacts))
+	if svc.Contacts != nil {
+		s.resolver = svc.Contacts
+	}
 	if svc.UI != nil {
 		s.SetSessionCheck(svc.UI.Valid)
 	}

@@ -30,8 +30,10 @@ import (
 	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/config"
+	"github.com/peerpath/peerpath/internal/contacts"
 	"github.com/peerpath/peerpath/internal/events"
 	"github.com/peerpath/peerpath/internal/httpapi"
+	"github.com/peerpath/peerpath/internal/inbox"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
 	"github.com/peerpath/peerpath/internal/meter"
@@ -130,6 +132,8 @@ type Node struct {
 	events    *events.Bus      // live events, streamed to the web app
 	history   *httpapi.History // recent bandwidth and peers, for Home
 	tunnel    *tunnel.Service
+	contacts  *contacts.Service
+	inbox     *inbox.Service
 
 	closeOnce sync.Once
 }
@@ -285,6 +289,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.market, err = n.newMarket(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.newContacts(ctx); err != nil {
+		return nil, err
+	}
 	n.sessions = webui.NewSessions(webui.CookieName(n.apiLn.Addr().(*net.TCPAddr).Port))
 	n.history = httpapi.NewHistory(n.p2p, n.events, httpapi.HistoryInterval, httpapi.HistoryLength)
 
@@ -318,6 +325,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			Events:    n.events,
 			History:   n.history,
 			Tunnel:    n.tunnel,
+			Contacts:  n.contacts,
+			Inbox:     n.inbox,
 		},
 	})
 	return n, nil
@@ -462,6 +471,8 @@ func (n *Node) services() []service {
 		{name: "tunnel", serve: n.tunnel.Serve},
 		{name: "downloads", serve: n.downloads.Serve},
 		{name: "history", serve: n.history.Serve, restart: true},
+		{name: "contacts", serve: n.contacts.Serve, restart: true},
+		{name: "inbox", serve: n.inbox.Serve, restart: true},
 		{name: "api", serve: func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},
 	}
 }

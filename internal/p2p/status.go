@@ -43,6 +43,14 @@ type Status struct {
 	RateOut float64 `json:"rate_out"`
 }
 
+// FoundOnLAN reports whether mDNS announced id on the local network (of
+// the last [mdnsMaxKnown] peers announced): a neighbour.
+func (n *Node) FoundOnLAN(id peer.ID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lan[id]
+}
+
 // Peers lists the connected peers, sorted by ID.
 func (n *Node) Peers() []PeerInfo {
 	ps := n.h.Peerstore()
