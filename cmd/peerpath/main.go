@@ -112,6 +112,8 @@ func newRoot() *cobra.Command {
 		sendCmd(g),
 		sendsCmd(g),
 		receiveCmd(g),
+		msgCmd(g),
+		groupCmd(g),
 	)
 	return root
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/peerpath/peerpath/internal/inbox"
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
+	"github.com/peerpath/peerpath/internal/msg"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
@@ -66,12 +67,14 @@ var errorStatuses = []errorStatus{
 	{contacts.ErrUnknownName, http.StatusBadRequest},
 	{contacts.ErrSelf, http.StatusBadRequest},
 	{inbox.ErrBadRequest, http.StatusBadRequest},
+	{msg.ErrBadRequest, http.StatusBadRequest},
 
 	// 3. rights and credits
 	{ledger.ErrBadSignature, http.StatusForbidden},
 	{ledger.ErrGrantRefused, http.StatusForbidden},
 	{ledger.ErrNotPermitted, http.StatusForbidden},
 	{market.ErrBadSignature, http.StatusForbidden},
+	{msg.ErrBlocked, http.StatusForbidden},
 	{ledger.ErrInsufficientFunds, http.StatusPaymentRequired},
 	{tunnel.ErrRefused, http.StatusForbidden},
 	{tunnel.ErrPrice, http.StatusPaymentRequired},
@@ -84,6 +87,7 @@ var errorStatuses = []errorStatus{
 	{market.ErrNotFound, http.StatusNotFound},
 	{tunnel.ErrNotFound, http.StatusNotFound},
 	{ledger.ErrNotFound, http.StatusNotFound},
+	{msg.ErrNotFound, http.StatusNotFound},
 	{fs.ErrNotExist, http.StatusNotFound},
 	{market.ErrExpired, http.StatusGone},
 	{contacts.ErrNoContact, http.StatusNotFound},
@@ -111,6 +115,7 @@ var errorStatuses = []errorStatus{
 	{inbox.ErrQueueFull, http.StatusTooManyRequests},
 	{ledger.ErrNoLedger, http.StatusServiceUnavailable},
 	{ledger.ErrNoLeader, http.StatusServiceUnavailable},
+	{msg.ErrNoBundle, http.StatusServiceUnavailable},
 	{transfer.ErrNoProviders, http.StatusGatewayTimeout},
 	{market.ErrPending, http.StatusGatewayTimeout},
 

@@ -66,6 +66,8 @@ type Services struct {
 	Contacts Contacts
 	// Inbox sends and receives files (*inbox.Service).
 	Inbox Inbox
+	// Msg is the messages service (*msg.Service).
+	Msg Msg
 }
 
 // Info holds what the node knows of itself beyond its subsystems.
@@ -225,6 +227,7 @@ func (s *Server) mount(svc Services) {
 	if svc.Contacts != nil {
 		s.resolver = svc.Contacts
 	}
+	s.mountArea(svc.Msg != nil, msgRoutes(svc.Msg))
 	if svc.UI != nil {
 		s.SetSessionCheck(svc.UI.Valid)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
 	"github.com/peerpath/peerpath/internal/meter"
+	"github.com/peerpath/peerpath/internal/msg"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
@@ -127,6 +128,7 @@ type Node struct {
 	search    *search.Service
 	compute   *compute.Service
 	market    *market.Service
+	msg       *msg.Service
 	runner    *sandbox.Runner
 	sessions  *webui.Sessions
 	events    *events.Bus      // live events, streamed to the web app
@@ -292,6 +294,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newContacts(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.newMsg(ctx); err != nil {
+		return nil, err
+	}
 	n.sessions = webui.NewSessions(webui.CookieName(n.apiLn.Addr().(*net.TCPAddr).Port))
 	n.history = httpapi.NewHistory(n.p2p, n.events, httpapi.HistoryInterval, httpapi.HistoryLength)
 
@@ -321,6 +326,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			Meter:     n.meter,
 			Compute:   n.compute,
 			Market:    n.market,
+			Msg:       n.msg,
 			UI:        n.sessions,
 			Events:    n.events,
 			History:   n.history,
@@ -469,6 +475,7 @@ func (n *Node) services() []service {
 		{name: "compute", serve: n.compute.Serve, restart: true},
 		{name: "market", serve: n.market.Serve, restart: true},
 		{name: "tunnel", serve: n.tunnel.Serve},
+		{name: "msg", serve: n.msg.Serve},
 		{name: "downloads", serve: n.downloads.Serve},
 		{name: "history", serve: n.history.Serve, restart: true},
 		{name: "contacts", serve: n.contacts.Serve, restart: true},

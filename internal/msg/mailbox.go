@@ -1,0 +1,449 @@
+package msg
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerpath/peerpath/internal/msg/ratchet"
+	"github.com/peerpath/peerpath/internal/p2p"
+)
+
+// What one mailbox holds for others, at most. Nothing is allocated from
+// a count a sender sends: a put carries one envelope of bounded size, and
+// these bounds are checked before it is stored.
+const (
+	mailboxPerSender      = 1000      // envelopes stored by one peer
+	mailboxPerSenderBytes = 8 << 20   // their bytes
+	mailboxPerTag         = 200       // envelopes under one tag
+	mailboxTotal          = 50000     // envelopes in all
+	mailboxTotalBytes     = 256 << 20 // their bytes
+	bundlesKept           = 10000     // other peers' prekey bundles
+	mailboxStreamTimeout  = 20 * time.Second
+)
+
+// bundleKey is the DHT key whose closest peers keep p's prekey bundle.
+func bundleKey(p peer.ID) string { return "peerpath-msg-bundle/" + string(p) }
+
+// closest returns up to n peers closest to key, among the DHT's answer
+// and the connected peers, never this node nor the excluded one.
+func (s *Service) closest(ctx context.Context, key string, n int, exclude peer.ID) []peer.ID {
+	seen := map[peer.ID]bool{s.self: true, exclude: true}
+	var cands []peer.ID
+	add := func(ps []peer.ID) {
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				cands = append(cands, p)
+			}
+		}
+	}
+	if s.cfg.Routing != nil {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ps, _ := s.cfg.Routing.GetClosestPeers(ctx, key)
+		cancel()
+		add(ps)
+	}
+	add(s.h.Network().Peers())
+	cands = kb.SortClosestPeers(cands, kb.ConvertKey(key))
+	if len(cands) > n {
+		cands = cands[:n]
+	}
+	return cands
+}
+
+// mailboxCall sends one request to p's mailbox and returns the answer.
+func (s *Service) mailboxCall(ctx context.Context, p peer.ID, req mailboxRequest, maxAnswer int) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "mailbox"), p, MailboxProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	dl, _ := ctx.Deadline()
+	st.SetDeadline(dl)
+	if err := p2p.WriteMsg(st, encodeMailboxRequest(req)); err != nil {
+		st.Reset()
+		return nil, err
+	}
+	ans, err := p2p.ReadMsg(st, maxAnswer)
+	if err != nil {
+		st.Reset()
+		return nil, err
+	}
+	if len(ans) == 0 {
+		return nil, fmt.Errorf("%w: empty answer", errMalformed)
+	}
+	return ans, nil
+}
+
+// deposit stores env under tag on the Replicas mailboxes closest to the
+// tag (trying further ones when a close one fails) and returns how many
+// took it.
+func (s *Service) deposit(ctx context.Context, recipient peer.ID, tag [tagSize]byte, env []byte) int {
+	req := mailboxRequest{Op: opPut, Tags: [][tagSize]byte{tag}, Blob: env}
+	stored := 0
+	for _, p := range s.closest(ctx, string(tag[:]), 3*s.cfg.Replicas, recipient) {
+		if stored >= s.cfg.Replicas {
+			break
+		}
+		ans, err := s.mailboxCall(ctx, p, req, 16)
+		if err == nil && ans[0] == stOK {
+			stored++
+		} else {
+			s.log.Debug("mailbox refused", "mailbox", p, "err", err, "answer", ans)
+		}
+	}
+	return stored
+}
+
+// myTags lists the tags this node collects: today's and (when full) the
+// previous days' a mailbox may still hold, for every session and prekey.
+func (s *Service) myTags(ctx context.Context, full bool) ([][tagSize]byte, error) {
+	days := int64(1)
+	if full {
+		days = int64(s.cfg.MailboxTTL/(24*time.Hour)) + 1
+	}
+	today := day(s.now())
+	var out [][tagSize]byte
+	rows, err := s.db.QueryContext(ctx, `SELECT secret FROM msg_sessions ORDER BY used DESC LIMIT 512`)
+	if err != nil {
+		return nil, err
+	}
+	var secrets [][]byte
+	for rows.Next() {
+		var sec []byte
+		if rows.Scan(&sec) == nil {
+			secrets = append(secrets, sec)
+		}
+	}
+	rows.Close()
+	pks, err := s.preKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for d := today - days; d <= today; d++ {
+		for _, sec := range secrets {
+			out = append(out, sessionTag(sec, s.self, d))
+		}
+		for _, kp := range pks {
+			out = append(out, introTag(kp.Public, d))
+		}
+	}
+	return out, nil
+}
+
+// collect asks the mailboxes closest to each of this node's tags for
+// what they hold, receives it, and acknowledges every envelope it
+// handled (so the mailbox deletes it).
+func (s *Service) collect(ctx context.Context, full bool) int {
+	tags, err := s.myTags(ctx, full)
+	if err != nil {
+		return 0
+	}
+	byPeer := map[peer.ID][][tagSize]byte{}
+	for _, t := range tags {
+		for _, p := range s.closest(ctx, string(t[:]), 2*s.cfg.Replicas, "") {
+			byPeer[p] = append(byPeer[p], t)
+		}
+	}
+	got := 0
+	seen := map[[itemIDSize]byte]bool{}
+	var mu sync.Mutex
+	for p, ts := range byPeer {
+		for len(ts) > 0 {
+			k := min(len(ts), maxGetTags)
+			got += s.collectFrom(ctx, p, ts[:k], seen, &mu)
+			ts = ts[k:]
+		}
+	}
+	return got
+}
+
+func (s *Service) collectFrom(ctx context.Context, p peer.ID, tags [][tagSize]byte, seen map[[itemIDSize]byte]bool, mu *sync.Mutex) int {
+	ans, err := s.mailboxCall(ctx, p, mailboxRequest{Op: opGet, Tags: tags}, maxGetAnswer+1024)
+	if err != nil || ans[0] != stOK {
+		return 0
+	}
+	items, err := decodeItems(ans[1:])
+	if err != nil {
+		return 0
+	}
+	ack := mailboxRequest{Op: opAck}
+	got := 0
+	for _, it := range items {
+		mu.Lock()
+		dup := seen[it.ID]
+		seen[it.ID] = true
+		mu.Unlock()
+		if !dup {
+			env, err := decodeEnvelope(it.Blob)
+			if err == nil {
+				err = s.receive(ctx, env, "", true)
+			}
+			switch {
+			case err == nil:
+				got++
+			case errors.Is(err, errRateLimited) || ctx.Err() != nil:
+				continue // leave it for the next collection
+			default:
+				// A copy already taken from another mailbox (its key is
+				// spent), or garbage under our tag: either way not ours
+				// to keep.
+				s.log.Debug("mailbox envelope dropped", "mailbox", p, "err", err)
+			}
+		}
+		ack.Tags = append(ack.Tags, it.Tag)
+		ack.Items = append(ack.Items, it.ID)
+	}
+	if len(ack.Tags) > 0 {
+		s.mailboxCall(ctx, p, ack, 16)
+	}
+	return got
+}
+
+// publishBundle stores this node's prekey bundle on the mailboxes
+// closest to its bundle key; it returns how many took it.
+func (s *Service) publishBundle(ctx context.Context) int {
+	b, err := s.bundle(ctx)
+	if err != nil {
+		return 0
+	}
+	req := mailboxRequest{Op: opPutBundle, Blob: b.Encode()}
+	n := 0
+	for _, p := range s.closest(ctx, bundleKey(s.self), s.cfg.Replicas, "") {
+		if ans, err := s.mailboxCall(ctx, p, req, 16); err == nil && ans[0] == stOK {
+			n++
+		}
+	}
+	return n
+}
+
+// fetchBundle gets p's prekey bundle from p, else from the mailboxes
+// closest to its bundle key, and checks that p signed it.
+func (s *Service) fetchBundle(ctx context.Context, p peer.ID) (ratchet.Bundle, error) {
+	req := mailboxRequest{Op: opGetBundle, Blob: []byte(p)}
+	try := func(from peer.ID) (ratchet.Bundle, bool) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.DirectTimeout)
+		defer cancel()
+		ans, err := s.mailboxCall(ctx, from, req, 1+ratchet.BundleSize)
+		if err != nil || ans[0] != stOK {
+			return ratchet.Bundle{}, false
+		}
+		b, err := ratchet.DecodeBundle(ans[1:])
+		if err != nil {
+			return b, false
+		}
+		if owner, err := peerOf(b.Identity.Sign); err != nil || owner != p {
+			return b, false
+		}
+		return b, true
+	}
+	if b, ok := try(p); ok {
+		return b, nil
+	}
+	for _, m := range s.closest(ctx, bundleKey(p), 2*s.cfg.Replicas, p) {
+		if b, ok := try(m); ok {
+			return b, nil
+		}
+	}
+	return ratchet.Bundle{}, ErrNoBundle
+}
+
+// handleMailbox serves MailboxProtocol: one request a stream.
+func (s *Service) handleMailbox(st network.Stream) {
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(mailboxStreamTimeout))
+	st.SetReadDeadline(time.Now().Add(p2p.FirstRequestTimeout))
+	remote := st.Conn().RemotePeer()
+	b, err := p2p.ReadMsg(st, maxMailboxRequest)
+	if err != nil {
+		st.Reset()
+		return
+	}
+	if s.cfg.Blocked(remote) || !s.mboxLim.Allow(remote) {
+		p2p.WriteMsg(st, []byte{stRefused})
+		return
+	}
+	req, err := decodeMailboxRequest(b)
+	if err != nil {
+		p2p.WriteMsg(st, []byte{stBad})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p2p.WriteMsg(st, s.serveMailbox(ctx, remote, req))
+}
+
+// serveMailbox answers one decoded request from remote.
+func (s *Service) serveMailbox(ctx context.Context, remote peer.ID, req mailboxRequest) []byte {
+	now := s.now()
+	switch req.Op {
+	case opPut:
+		if _, err := decodeEnvelope(req.Blob); err != nil {
+			return []byte{stBad}
+		}
+		sum := sha256.Sum256(req.Blob)
+		id := sum[:itemIDSize]
+		ok := false
+		err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+			var bySender, senderBytes, byTag, total, totalBytes int64
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(LENGTH(blob)), 0) FROM msg_mailbox WHERE sender = ?`, remote.String()).Scan(&bySender, &senderBytes); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_mailbox WHERE tag = ?`, req.Tags[0][:]).Scan(&byTag); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(LENGTH(blob)), 0) FROM msg_mailbox`).Scan(&total, &totalBytes); err != nil {
+				return err
+			}
+			size := int64(len(req.Blob))
+			if bySender >= mailboxPerSender || senderBytes+size > mailboxPerSenderBytes || byTag >= mailboxPerTag ||
+				total >= mailboxTotal || totalBytes+size > mailboxTotalBytes {
+				return nil
+			}
+			ok = true
+			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO msg_mailbox(tag, id, sender, blob, expires) VALUES (?, ?, ?, ?, ?)`,
+				req.Tags[0][:], id, remote.String(), req.Blob, now.Add(s.cfg.MailboxTTL).Unix())
+			return err
+		})
+		switch {
+		case err != nil:
+			return []byte{stBad}
+		case !ok:
+			return []byte{stFull}
+		}
+		return []byte{stOK}
+	case opGet:
+		var items []item
+		size := 0
+	tags:
+		for _, t := range req.Tags {
+			rows, err := s.db.QueryContext(ctx, `SELECT id, blob FROM msg_mailbox WHERE tag = ? AND expires > ? ORDER BY rowid LIMIT ?`, t[:], now.Unix(), mailboxPerTag)
+			if err != nil {
+				return []byte{stBad}
+			}
+			for rows.Next() {
+				var id, blob []byte
+				if rows.Scan(&id, &blob) != nil || len(id) != itemIDSize {
+					continue
+				}
+				if size+len(blob)+64 > maxGetAnswer || len(items) >= maxGetTags*16 {
+					rows.Close()
+					break tags
+				}
+				size += len(blob) + 64
+				items = append(items, item{Tag: t, ID: [itemIDSize]byte(id), Blob: blob})
+			}
+			rows.Close()
+		}
+		return encodeItems(items)
+	case opAck:
+		// Knowing the tag and the item id is the right to delete: the tag
+		// is known only to the two parties of the session.
+		inTx(ctx, s.db, func(tx *sql.Tx) error {
+			for i, t := range req.Tags {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM msg_mailbox WHERE tag = ? AND id = ?`, t[:], req.Items[i][:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return []byte{stOK}
+	case opPutBundle:
+		b, err := ratchet.DecodeBundle(req.Blob)
+		if err != nil {
+			return []byte{stBad}
+		}
+		if owner, err := peerOf(b.Identity.Sign); err != nil || owner != remote {
+			return []byte{stRefused} // only a peer's own bundle, from itself
+		}
+		err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO msg_bundles(peer, bundle, updated) VALUES (?, ?, ?)`, remote.String(), req.Blob, now.Unix()); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `DELETE FROM msg_bundles WHERE peer NOT IN (SELECT peer FROM msg_bundles ORDER BY updated DESC LIMIT ?)`, bundlesKept)
+			return err
+		})
+		if err != nil {
+			return []byte{stBad}
+		}
+		return []byte{stOK}
+	case opGetBundle:
+		p, err := peer.IDFromBytes(req.Blob)
+		if err != nil {
+			return []byte{stBad}
+		}
+		if p == s.self {
+			b, err := s.bundle(ctx)
+			if err != nil {
+				return []byte{stNotFound}
+			}
+			return append([]byte{stOK}, b.Encode()...)
+		}
+		var raw []byte
+		if err := s.db.QueryRowContext(ctx, `SELECT bundle FROM msg_bundles WHERE peer = ? AND updated > ?`, p.String(), now.Add(-2*preKeyLife).Unix()).Scan(&raw); err != nil {
+			return []byte{stNotFound}
+		}
+		return append([]byte{stOK}, raw...)
+	}
+	return []byte{stBad}
+}
+
+// expire drops what mailboxes hold past its time.
+func (s *Service) expire(ctx context.Context) {
+	s.db.ExecContext(ctx, `DELETE FROM msg_mailbox WHERE expires <= ?`, s.now().Unix())
+}
+
+// MailboxHolds reports how many envelopes this node holds for others and
+// whether any of them contains needle in clear (tests).
+func (s *Service) MailboxHolds(ctx context.Context, needle []byte) (int, bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT blob FROM msg_mailbox`)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	n, found := 0, false
+	for rows.Next() {
+		var b []byte
+		if rows.Scan(&b) == nil {
+			n++
+			found = found || bytes.Contains(b, needle)
+		}
+	}
+	return n, found, rows.Err()
+}
+
+// Status is what [Service.Status] reports.
+type Status struct {
+	// BundleReplicas is how many mailboxes took this node's prekey
+	// bundle at its last publication.
+	BundleReplicas int
+	// Holding is how many envelopes this node holds for others, and
+	// HoldingBytes their size.
+	Holding, HoldingBytes int64
+	// Outbox is how many envelopes wait for delivery.
+	Outbox int64
+}
+
+// Status reports the service's mailbox and queue figures.
+func (s *Service) Status(ctx context.Context) (Status, error) {
+	st := Status{BundleReplicas: int(s.bundleReplicas.Load())}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(LENGTH(blob)), 0) FROM msg_mailbox`).Scan(&st.Holding, &st.HoldingBytes); err != nil {
+		return st, fmt.Errorf("msg: status: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_outbox`).Scan(&st.Outbox); err != nil {
+		return st, fmt.Errorf("msg: status: %w", err)
+	}
+	return st, nil
+}

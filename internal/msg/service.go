@@ -1,0 +1,1055 @@
+package msg
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/peerpath/peerpath/internal/msg/ratchet"
+	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/peerlimit"
+	"github.com/peerpath/peerpath/internal/store"
+)
+
+// Peers is what msg needs to know of people: names and contacts. Package
+// contacts implements it; node glues it.
+type Peers interface {
+	// Resolve turns a contact's name or a peer ID into a peer ID.
+	Resolve(ctx context.Context, nameOrID string) (peer.ID, error)
+	// IsContact reports whether p is one of this node's contacts.
+	IsContact(p peer.ID) bool
+}
+
+// Routing finds the peers closest to a key in the DHT's key space
+// (kad-dht's *IpfsDHT implements it).
+type Routing interface {
+	GetClosestPeers(ctx context.Context, key string) ([]peer.ID, error)
+}
+
+// Config configures a [Service]. Host, DB, Key and Peers are required.
+type Config struct {
+	Host host.Host
+	DB   *store.DB
+	// Key is the node's libp2p identity (Ed25519): it signs the X25519
+	// identity key and the prekeys.
+	Key lcrypto.PrivKey
+	// Peers resolves names and knows the contacts.
+	Peers Peers
+	// Routing picks mailboxes; nil uses the connected peers only.
+	Routing Routing
+	// PubSub carries group messages; nil turns groups off.
+	PubSub *pubsub.PubSub
+	// Blocked reports a peer the user blocked (nil: nobody).
+	Blocked func(peer.ID) bool
+	// Logger receives the service's logs. Nil discards them.
+	Logger *slog.Logger
+
+	// Replicas is how many mailboxes hold each offline message (0: 3).
+	Replicas int
+	// MailboxTTL is how long a mailbox keeps a message (0: 7 days).
+	MailboxTTL time.Duration
+	// DirectTimeout bounds a direct delivery attempt (0: 5 s).
+	DirectTimeout time.Duration
+	// CollectEvery is how often mailboxes are asked for new messages,
+	// beside every new connection (0: 1 min).
+	CollectEvery time.Duration
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// Errors the service returns; httpapi maps them to statuses.
+var (
+	// ErrBadRequest: an empty or too long text, a bad name.
+	ErrBadRequest = errors.New("msg: bad request")
+	// ErrNoBundle: the recipient is unreachable and no mailbox holds its
+	// prekey bundle, so no session can start yet.
+	ErrNoBundle = errors.New("msg: no prekey bundle for the recipient (it is offline and no mailbox holds its keys)")
+	// ErrBlocked: the peer is blocked.
+	ErrBlocked = errors.New("msg: peer is blocked")
+	// ErrNotFound: no such group.
+	ErrNotFound = errors.New("msg: not found")
+	// ErrClosed: the service stopped.
+	ErrClosed = errors.New("msg: closed")
+)
+
+// Message states.
+const (
+	StateSent      = "sent"      // encrypted and queued; no one holds it yet
+	StateStored    = "stored"    // held by mailboxes
+	StateDelivered = "delivered" // the recipient has it
+	StateRead      = "read"      // the recipient read it
+)
+
+// Folders of received messages.
+const (
+	FolderInbox    = "inbox"
+	FolderRequests = "requests" // from a non-contact we never wrote to
+)
+
+// Message is one message of a conversation.
+type Message struct {
+	ID     string
+	From   peer.ID
+	To     string // a peer ID, or group:NAME
+	Text   string
+	Time   time.Time
+	State  string
+	Folder string
+	Out    bool
+}
+
+// Service sends and receives end-to-end encrypted messages, keeps
+// mailboxes for offline peers and runs groups. Create it with [New], run
+// it with [Service.Serve].
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	h     host.Host
+	db    *store.DB
+	self  peer.ID
+	ident ratchet.Identity
+	now   func() time.Time
+
+	// mu serialises every change of ratchet state: a state is read,
+	// advanced and written back with its message in one transaction.
+	mu sync.Mutex
+
+	limiter *peerlimit.Limiter // incoming messages per sender
+	mboxLim *peerlimit.Limiter // mailbox requests per peer
+	wake    chan struct{}      // a peer connected: flush and collect
+	subsMu  sync.Mutex
+	subs    map[int]func(Message)
+	nextSub int
+
+	groups *groups
+
+	bundleReplicas atomic.Int32
+
+	bgMu     sync.Mutex
+	bgClosed bool
+	bgWG     sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+}
+
+// spawn runs fn in the background unless the service stopped; Serve
+// waits for it before it returns.
+func (s *Service) spawn(fn func(ctx context.Context)) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return false
+	}
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		fn(s.bgCtx)
+	}()
+	return true
+}
+
+func (s *Service) stopBackground() {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bgCancel()
+	s.bgWG.Wait()
+}
+
+// New opens the service's tables and keys and registers its protocols.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Host == nil || cfg.DB == nil || cfg.Key == nil || cfg.Peers == nil {
+		return nil, errors.New("msg: Host, DB, Key and Peers are required")
+	}
+	if cfg.Key.Type() != lcrypto.Ed25519 {
+		return nil, errors.New("msg: identity key must be Ed25519")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 3
+	}
+	if cfg.MailboxTTL <= 0 {
+		cfg.MailboxTTL = 7 * 24 * time.Hour
+	}
+	if cfg.DirectTimeout <= 0 {
+		cfg.DirectTimeout = 5 * time.Second
+	}
+	if cfg.CollectEvery <= 0 {
+		cfg.CollectEvery = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Blocked == nil {
+		cfg.Blocked = func(peer.ID) bool { return false }
+	}
+	if err := cfg.DB.Migrate(ctx, "msg", migrations); err != nil {
+		return nil, err
+	}
+	raw, err := cfg.Key.Raw()
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("msg: identity key: %v", err)
+	}
+	s := &Service{
+		cfg: cfg, log: cfg.Logger, h: cfg.Host, db: cfg.DB, self: cfg.Host.ID(), now: cfg.Now,
+		limiter: peerlimit.New(rate.Limit(5), 30),
+		mboxLim: peerlimit.New(rate.Limit(20), 100),
+		wake:    make(chan struct{}, 1),
+		subs:    map[int]func(Message){},
+	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	dh, err := s.loadOrMakeKey(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.ident = ratchet.Identity{Sign: ed25519.PrivateKey(raw), DH: dh}
+	if _, _, err := s.currentPreKey(ctx); err != nil {
+		return nil, err
+	}
+	s.groups = newGroups(s)
+	s.h.SetStreamHandler(ProtocolID, s.handleDirect)
+	s.h.SetStreamHandler(MailboxProtocol, s.handleMailbox)
+	return s, nil
+}
+
+// Serve delivers queued messages, collects from mailboxes (at start,
+// on every new connection and every CollectEvery), publishes this node's
+// prekey bundle and expires what mailboxes hold, until ctx ends.
+func (s *Service) Serve(ctx context.Context) error {
+	defer s.h.RemoveStreamHandler(ProtocolID)
+	defer s.h.RemoveStreamHandler(MailboxProtocol)
+	defer s.stopBackground()
+	notifee := &network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) { s.poke() }}
+	s.h.Network().Notify(notifee)
+	defer s.h.Network().StopNotify(notifee)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if s.groups != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.groups.serve(ctx) }()
+	}
+	tick := time.NewTicker(s.cfg.CollectEvery)
+	defer tick.Stop()
+	published := time.Time{}
+	full := true // the first collection looks back over every day a mailbox keeps
+	for {
+		if time.Since(published) > 30*time.Minute {
+			n := s.publishBundle(ctx)
+			s.bundleReplicas.Store(int32(n))
+			if n > 0 && n >= min(s.cfg.Replicas, len(s.h.Network().Peers())) {
+				published = time.Now()
+			}
+		}
+		s.flush(ctx)
+		if len(s.h.Network().Peers()) > 0 {
+			s.collect(ctx, full)
+			full = false
+		}
+		s.expire(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-s.wake:
+			// Let the connection settle (identify, DHT) before asking.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// PeerOnline tells the service that p came online: queued messages are
+// retried and mailboxes asked at once.
+func (s *Service) PeerOnline(peer.ID) { s.poke() }
+
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribe calls fn for every message that arrives or changes state
+// until the returned func is called.
+func (s *Service) Subscribe(fn func(Message)) (cancel func()) {
+	s.subsMu.Lock()
+	id := s.nextSub
+	s.nextSub++
+	s.subs[id] = fn
+	s.subsMu.Unlock()
+	return func() { s.subsMu.Lock(); delete(s.subs, id); s.subsMu.Unlock() }
+}
+
+func (s *Service) notify(m Message) {
+	s.subsMu.Lock()
+	fns := make([]func(Message), 0, len(s.subs))
+	for _, f := range s.subs {
+		fns = append(fns, f)
+	}
+	s.subsMu.Unlock()
+	for _, f := range fns {
+		f(m)
+	}
+}
+
+// ---- keys ----
+
+// loadOrMakeKey returns X25519 key id (0: identity), making it if absent.
+func (s *Service) loadOrMakeKey(ctx context.Context, id uint32) (ratchet.KeyPair, error) {
+	var priv []byte
+	err := s.db.QueryRowContext(ctx, `SELECT priv FROM msg_keys WHERE id = ?`, id).Scan(&priv)
+	if err == nil && len(priv) == ratchet.KeySize {
+		return ratchet.KeyPairFromPrivate([ratchet.KeySize]byte(priv))
+	}
+	if err != nil && !noRows(err) {
+		return ratchet.KeyPair{}, fmt.Errorf("msg: keys: %w", err)
+	}
+	kp, err := ratchet.NewKeyPair(nil)
+	if err != nil {
+		return kp, err
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO msg_keys(id, priv, created) VALUES (?, ?, ?)`, id, kp.Private[:], s.now().Unix()); err != nil {
+		return kp, fmt.Errorf("msg: keys: %w", err)
+	}
+	return s.loadOrMakeKey(ctx, id) // whoever inserted first wins
+}
+
+// preKeyLife is how long a prekey is the current one; the previous one
+// is kept as long again, so messages sent to it while its owner was
+// offline still open, then deleted (forward secrecy of first messages).
+const preKeyLife = 7 * 24 * time.Hour
+
+// currentPreKey returns the newest prekey, rotating it when old.
+func (s *Service) currentPreKey(ctx context.Context) (uint32, ratchet.KeyPair, error) {
+	var id uint32
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, created FROM msg_keys WHERE id > 0 ORDER BY id DESC LIMIT 1`).Scan(&id, &created)
+	if err != nil && !noRows(err) {
+		return 0, ratchet.KeyPair{}, fmt.Errorf("msg: prekey: %w", err)
+	}
+	if noRows(err) || s.now().Sub(time.Unix(created, 0)) > preKeyLife {
+		id++
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM msg_keys WHERE id > 0 AND id < ?`, int64(id)-1); err != nil {
+			return 0, ratchet.KeyPair{}, fmt.Errorf("msg: prekey: %w", err)
+		}
+	}
+	kp, err := s.loadOrMakeKey(ctx, id)
+	return id, kp, err
+}
+
+// preKeys returns every prekey kept (the current and the previous).
+func (s *Service) preKeys(ctx context.Context) (map[uint32]ratchet.KeyPair, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, priv FROM msg_keys WHERE id > 0`)
+	if err != nil {
+		return nil, fmt.Errorf("msg: prekeys: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint32]ratchet.KeyPair{}
+	for rows.Next() {
+		var id uint32
+		var priv []byte
+		if err := rows.Scan(&id, &priv); err != nil || len(priv) != ratchet.KeySize {
+			continue
+		}
+		kp, err := ratchet.KeyPairFromPrivate([ratchet.KeySize]byte(priv))
+		if err == nil {
+			out[id] = kp
+		}
+	}
+	return out, rows.Err()
+}
+
+// bundle returns this node's current prekey bundle.
+func (s *Service) bundle(ctx context.Context) (ratchet.Bundle, error) {
+	id, kp, err := s.currentPreKey(ctx)
+	if err != nil {
+		return ratchet.Bundle{}, err
+	}
+	return ratchet.NewBundle(s.ident, id, kp), nil
+}
+
+// peerOf returns the peer ID of an Ed25519 public key.
+func peerOf(pub [ed25519.PublicKeySize]byte) (peer.ID, error) {
+	pk, err := lcrypto.UnmarshalEd25519PublicKey(pub[:])
+	if err != nil {
+		return "", err
+	}
+	return peer.IDFromPublicKey(pk)
+}
+
+// ---- tags ----
+
+// day numbers a UTC day; tags rotate with it.
+func day(t time.Time) int64 { return t.Unix() / 86400 }
+
+// sessionTag is the mailbox tag of messages to recipient in a session on
+// a day: an HMAC under the session's secret, so only the two parties can
+// compute it, and a new one every day.
+func sessionTag(secret []byte, recipient peer.ID, d int64) [tagSize]byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("peerpath mailbox tag"))
+	m.Write([]byte(recipient))
+	binary.Write(m, binary.BigEndian, d)
+	return [tagSize]byte(m.Sum(nil))
+}
+
+// introTag is the tag of a session's first messages, before the
+// recipient knows the session: an HMAC keyed by the prekey they use.
+// Whoever holds the recipient's bundle can compute it (see docs/messages.md).
+func introTag(preKey [ratchet.KeySize]byte, d int64) [tagSize]byte {
+	m := hmac.New(sha256.New, preKey[:])
+	m.Write([]byte("peerpath mailbox intro"))
+	binary.Write(m, binary.BigEndian, d)
+	return [tagSize]byte(m.Sum(nil))
+}
+
+func sidOf(secret [ratchet.KeySize]byte) [sidSize]byte {
+	m := hmac.New(sha256.New, secret[:])
+	m.Write([]byte("peerpath session id"))
+	return [sidSize]byte(m.Sum(nil))
+}
+
+func newID() string {
+	b := make([]byte, idSize)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ---- sending ----
+
+// Sent is what [Service.Send] returns.
+type Sent struct {
+	ID    string
+	State string
+}
+
+// Send sends text to a contact's name, a peer ID, or group:NAME. It
+// returns once the message was delivered, stored on mailboxes, or (when
+// neither worked yet) queued for retries.
+func (s *Service) Send(ctx context.Context, to, text string) (Sent, error) {
+	if text == "" || len(text) > MaxText {
+		return Sent{}, fmt.Errorf("%w: text must be 1 to %d bytes", ErrBadRequest, MaxText)
+	}
+	if name, ok := strings.CutPrefix(to, "group:"); ok {
+		return s.groups.send(ctx, name, text)
+	}
+	p, err := s.cfg.Peers.Resolve(ctx, to)
+	if err != nil {
+		return Sent{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if p == s.self {
+		return Sent{}, fmt.Errorf("%w: that is this node", ErrBadRequest)
+	}
+	if s.cfg.Blocked(p) {
+		return Sent{}, ErrBlocked
+	}
+	id := newID()
+	now := s.now()
+	pl := payload{Kind: kindText, ID: id, Time: now.UnixMilli(), Text: text}
+	seq, err := s.seal(ctx, p, pl, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO msg_messages(peer, id, out, sender, text, time, state, folder) VALUES (?, ?, 1, ?, ?, ?, ?, ?)`,
+			p.String(), id, s.self.String(), text, now.UnixMilli(), StateSent, FolderInbox)
+		return err
+	})
+	if err != nil {
+		return Sent{}, err
+	}
+	s.notify(Message{ID: id, From: s.self, To: p.String(), Text: text, Time: now, State: StateSent, Folder: FolderInbox, Out: true})
+	st := s.deliver(ctx, seq)
+	return Sent{ID: id, State: st}, nil
+}
+
+// seal encrypts pl for p in p's current session (starting one if there
+// is none) and queues the envelope; the new ratchet state, the envelope
+// and whatever extra writes go in one transaction.
+func (s *Service) seal(ctx context.Context, p peer.ID, pl payload, extra func(*sql.Tx) error) (int64, error) {
+	if err := s.ensureSession(ctx, p); err != nil {
+		return 0, err
+	}
+	pt, err := json.Marshal(pl)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var seq int64
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+		var sid, raw, init []byte
+		err := tx.QueryRowContext(ctx, `SELECT sid, state, init FROM msg_sessions WHERE peer = ? ORDER BY used DESC LIMIT 1`, p.String()).Scan(&sid, &raw, &init)
+		if err != nil {
+			return fmt.Errorf("msg: session: %w", err)
+		}
+		st, err := ratchet.UnmarshalState(raw)
+		if err != nil {
+			return err
+		}
+		st2, h, ct, err := st.Encrypt(pt)
+		if err != nil {
+			return err
+		}
+		env := envelope{Header: h, CT: ct}
+		if len(init) > 0 {
+			env.Init = init
+		} else {
+			env.SID = [sidSize]byte(sid)
+		}
+		raw2, _ := st2.MarshalBinary()
+		if _, err := tx.ExecContext(ctx, `UPDATE msg_sessions SET state = ?, used = ? WHERE sid = ?`, raw2, s.now().UnixNano(), sid); err != nil {
+			return err
+		}
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO msg_outbox(peer, sid, msgid, envelope, created) VALUES (?, ?, ?, ?, ?)`,
+			p.String(), sid, textID(pl), env.encode(), s.now().Unix())
+		if err != nil {
+			return err
+		}
+		seq, err = res.LastInsertId()
+		return err
+	})
+	return seq, err
+}
+
+func textID(pl payload) string {
+	if pl.Kind == kindText {
+		return pl.ID
+	}
+	return ""
+}
+
+// ensureSession starts a session with p from its prekey bundle (asked of
+// p itself, else of the mailboxes that keep bundles) unless one exists.
+func (s *Service) ensureSession(ctx context.Context, p peer.ID) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_sessions WHERE peer = ?`, p.String()).Scan(&n); err != nil {
+		return fmt.Errorf("msg: session: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	b, err := s.fetchBundle(ctx, p)
+	if err != nil {
+		return err
+	}
+	sess, in, err := ratchet.Start(s.ident, b, nil)
+	if err != nil {
+		return err
+	}
+	raw, _ := sess.State.MarshalBinary()
+	sid := sidOf(sess.Secret)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	_, err = s.db.ExecContext(ctx, `INSERT OR IGNORE INTO msg_sessions(sid, peer, state, secret, init, intro, created, used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		sid[:], p.String(), raw, sess.Secret[:], in.Encode(), b.PreKey[:], now.Unix(), now.UnixNano())
+	if err != nil {
+		return fmt.Errorf("msg: session: %w", err)
+	}
+	return nil
+}
+
+// deliver tries to hand outbox entry seq to its recipient directly, then
+// to mailboxes. It returns the message's state after the attempt.
+func (s *Service) deliver(ctx context.Context, seq int64) string {
+	var peerStr, msgid string
+	var sid, env []byte
+	err := s.db.QueryRowContext(ctx, `SELECT peer, sid, msgid, envelope FROM msg_outbox WHERE seq = ?`, seq).Scan(&peerStr, &sid, &msgid, &env)
+	if err != nil {
+		return StateSent
+	}
+	p, err := peer.Decode(peerStr)
+	if err != nil {
+		return StateSent
+	}
+	state := StateSent
+	if err := s.sendDirect(ctx, p, env); err == nil {
+		state = StateDelivered
+	} else {
+		s.log.Debug("direct delivery failed", "peer", p, "err", err)
+		tag, err := s.outTag(ctx, sid, p, env)
+		if err == nil && s.deposit(ctx, p, tag, env) > 0 {
+			state = StateStored
+		}
+	}
+	if state == StateSent {
+		return state
+	}
+	inTx(ctx, s.db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM msg_outbox WHERE seq = ?`, seq); err != nil {
+			return err
+		}
+		if msgid != "" {
+			return s.setState(ctx, tx, peerStr, []string{msgid}, state)
+		}
+		return nil
+	})
+	if msgid != "" {
+		s.notify(Message{ID: msgid, To: peerStr, State: state, Out: true})
+	}
+	return state
+}
+
+// stateRank orders the states of a sent message; a state never goes back.
+var stateRank = map[string]int{StateSent: 0, StateStored: 1, StateDelivered: 2, StateRead: 3}
+
+func (s *Service) setState(ctx context.Context, tx *sql.Tx, peerStr string, ids []string, state string) error {
+	lower := []string{}
+	for st, r := range stateRank {
+		if r < stateRank[state] {
+			lower = append(lower, "'"+st+"'")
+		}
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE msg_messages SET state = ? WHERE peer = ? AND id = ? AND out = 1 AND state IN (`+strings.Join(lower, ",")+`)`,
+			state, peerStr, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outTag picks the tag an envelope is stored under: the intro tag while
+// the session's init rides along, else today's session tag.
+func (s *Service) outTag(ctx context.Context, sid []byte, p peer.ID, env []byte) ([tagSize]byte, error) {
+	var secret, intro []byte
+	if err := s.db.QueryRowContext(ctx, `SELECT secret, intro FROM msg_sessions WHERE sid = ?`, sid).Scan(&secret, &intro); err != nil {
+		return [tagSize]byte{}, err
+	}
+	d := day(s.now())
+	if len(env) > 1 && env[1]&envHasInit != 0 && len(intro) == ratchet.KeySize {
+		return introTag([ratchet.KeySize]byte(intro), d), nil
+	}
+	return sessionTag(secret, p, d), nil
+}
+
+// sendDirect hands an envelope to p over ProtocolID and waits for its
+// answer.
+func (s *Service) sendDirect(ctx context.Context, p peer.ID, env []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DirectTimeout)
+	defer cancel()
+	st, err := s.h.NewStream(network.WithAllowLimitedConn(ctx, "msg"), p, ProtocolID)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	dl, _ := ctx.Deadline()
+	st.SetDeadline(dl)
+	if err := p2p.WriteMsg(st, env); err != nil {
+		st.Reset()
+		return err
+	}
+	ans, err := p2p.ReadMsg(st, 16)
+	if err != nil {
+		st.Reset()
+		return err
+	}
+	if len(ans) != 1 || ans[0] != stOK {
+		return fmt.Errorf("msg: %s refused the message (%v)", p, ans)
+	}
+	return nil
+}
+
+// flush retries every queued envelope.
+func (s *Service) flush(ctx context.Context) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq FROM msg_outbox ORDER BY seq LIMIT 200`)
+	if err != nil {
+		return
+	}
+	var seqs []int64
+	for rows.Next() {
+		var q int64
+		if rows.Scan(&q) == nil {
+			seqs = append(seqs, q)
+		}
+	}
+	rows.Close()
+	for _, q := range seqs {
+		if ctx.Err() != nil {
+			return
+		}
+		s.deliver(ctx, q)
+	}
+}
+
+// ---- receiving ----
+
+// errUnknownSession: an envelope names a session this node does not have.
+var errUnknownSession = errors.New("msg: unknown session")
+
+// handleDirect serves ProtocolID: one envelope a stream, answered with
+// one status byte once the message is stored.
+func (s *Service) handleDirect(st network.Stream) {
+	defer st.Close()
+	st.SetDeadline(time.Now().Add(30 * time.Second))
+	st.SetReadDeadline(time.Now().Add(p2p.FirstRequestTimeout))
+	remote := st.Conn().RemotePeer()
+	b, err := p2p.ReadMsg(st, maxEnvelope)
+	if err != nil {
+		st.Reset()
+		return
+	}
+	status := byte(stOK)
+	switch {
+	case s.cfg.Blocked(remote):
+		status = stRefused
+	case !s.limiter.Allow(remote):
+		status = stFull
+	default:
+		env, err := decodeEnvelope(b)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = s.receive(ctx, env, remote, false)
+			cancel()
+		}
+		if err != nil {
+			s.log.Debug("message refused", "peer", remote, "err", err)
+			status = stBad
+		}
+	}
+	p2p.WriteMsg(st, []byte{status})
+}
+
+// receive decrypts an envelope and stores what it carries, with the new
+// ratchet state, in one transaction. from is the stream's authenticated
+// peer for a direct delivery, or "" for one from a mailbox (the session,
+// and through it the sender, is then found from the envelope).
+func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMailbox bool) error {
+	s.mu.Lock()
+	var (
+		sender peer.ID
+		pl     payload
+		notify []Message
+		reply  []string // ids to acknowledge with a receipt
+	)
+	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
+		var (
+			sid   [sidSize]byte
+			st    *ratchet.State
+			fresh *ratchet.Session
+		)
+		if env.Init != nil {
+			in, err := ratchet.DecodeInit(env.Init)
+			if err != nil {
+				return err
+			}
+			pks, err := s.preKeys(ctx)
+			if err != nil {
+				return err
+			}
+			sess, err := ratchet.Respond(s.ident, func(id uint32) (ratchet.KeyPair, bool) { kp, ok := pks[id]; return kp, ok }, in)
+			if err != nil {
+				return err
+			}
+			if sender, err = peerOf(sess.Peer.Sign); err != nil {
+				return err
+			}
+			sid = sidOf(sess.Secret)
+			var raw []byte
+			var owner string
+			err = tx.QueryRowContext(ctx, `SELECT state, peer FROM msg_sessions WHERE sid = ?`, sid[:]).Scan(&raw, &owner)
+			switch {
+			case err == nil && owner == sender.String():
+				if st, err = ratchet.UnmarshalState(raw); err != nil {
+					return err
+				}
+			case noRows(err):
+				st, fresh = sess.State, sess
+			default:
+				return fmt.Errorf("msg: session: %v", err)
+			}
+		} else {
+			sid = env.SID
+			var raw []byte
+			var owner string
+			if err := tx.QueryRowContext(ctx, `SELECT state, peer FROM msg_sessions WHERE sid = ?`, sid[:]).Scan(&raw, &owner); err != nil {
+				if noRows(err) {
+					return errUnknownSession
+				}
+				return err
+			}
+			var err error
+			if sender, err = peer.Decode(owner); err != nil {
+				return err
+			}
+			if st, err = ratchet.UnmarshalState(raw); err != nil {
+				return err
+			}
+		}
+		if from != "" && from != sender {
+			return fmt.Errorf("msg: envelope of %s's session came from %s", sender, from)
+		}
+		if s.cfg.Blocked(sender) {
+			return ErrBlocked
+		}
+		if viaMailbox && !s.limiter.Allow(sender) {
+			return errRateLimited
+		}
+		st2, pt, err := st.Decrypt(env.Header, env.CT, nil)
+		if err != nil {
+			return err
+		}
+		raw2, _ := st2.MarshalBinary()
+		now := s.now()
+		if fresh != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO msg_sessions(sid, peer, state, secret, created, used) VALUES (?, ?, ?, ?, ?, ?)`,
+				sid[:], sender.String(), raw2, fresh.Secret[:], now.Unix(), now.UnixNano()); err != nil {
+				return err
+			}
+		} else if _, err := tx.ExecContext(ctx, `UPDATE msg_sessions SET state = ?, used = ?, init = NULL WHERE sid = ?`,
+			raw2, now.UnixNano(), sid[:]); err != nil {
+			return err
+		}
+		// The key is spent whatever the payload says: the new state is
+		// kept even when the payload is refused.
+		if pl, err = decodePayload(pt); err != nil {
+			s.log.Debug("bad payload", "peer", sender, "err", err)
+			return nil
+		}
+		switch pl.Kind {
+		case kindText:
+			folder := s.folderOf(ctx, tx, sender)
+			t := time.UnixMilli(pl.Time)
+			if t.After(now.Add(time.Hour)) || t.Before(now.Add(-30*24*time.Hour)) {
+				t = now // a sender's clock is not trusted beyond that
+			}
+			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO msg_messages(peer, id, out, sender, text, time, state, folder) VALUES (?, ?, 0, ?, ?, ?, ?, ?)`,
+				sender.String(), pl.ID, sender.String(), pl.Text, t.UnixMilli(), StateDelivered, folder)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				notify = append(notify, Message{ID: pl.ID, From: sender, To: s.self.String(), Text: pl.Text, Time: t, State: StateDelivered, Folder: folder})
+			}
+			if viaMailbox {
+				reply = append(reply, pl.ID)
+			}
+		case kindReceipt, kindRead:
+			state := StateDelivered
+			if pl.Kind == kindRead {
+				state = StateRead
+			}
+			if err := s.setState(ctx, tx, sender.String(), pl.Refs, state); err != nil {
+				return err
+			}
+			for _, id := range pl.Refs {
+				notify = append(notify, Message{ID: id, To: sender.String(), State: state, Out: true})
+			}
+		case kindGroup:
+			return s.groups.receiveInvite(ctx, tx, sender, pl)
+		}
+		return nil
+	})
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, m := range notify {
+		s.notify(m)
+	}
+	if len(reply) > 0 {
+		s.queueControl(sender, payload{Kind: kindReceipt, Refs: reply})
+	}
+	return nil
+}
+
+var errRateLimited = errors.New("msg: sender over its rate limit")
+
+// folderOf files a message from p: the inbox for a contact or a peer we
+// wrote to, else requests.
+func (s *Service) folderOf(ctx context.Context, tx *sql.Tx, p peer.ID) string {
+	if s.cfg.Peers.IsContact(p) {
+		return FolderInbox
+	}
+	var n int
+	tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_messages WHERE peer = ? AND out = 1`, p.String()).Scan(&n)
+	if n > 0 {
+		return FolderInbox
+	}
+	return FolderRequests
+}
+
+// queueControl seals a receipt (or another control payload) for p and
+// delivers it in the background.
+func (s *Service) queueControl(p peer.ID, pl payload) {
+	s.spawn(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		seq, err := s.seal(ctx, p, pl, nil)
+		if err != nil {
+			s.log.Debug("receipt not sealed", "peer", p, "err", err)
+			return
+		}
+		s.deliver(ctx, seq)
+	})
+}
+
+// ---- reading ----
+
+// ListOptions filters [Service.List].
+type ListOptions struct {
+	// With is a contact's name, a peer ID or group:NAME; empty lists all.
+	With string
+	// Folder is inbox or requests; empty lists both.
+	Folder string
+	// Limit bounds the answer (0: 1000), newest kept.
+	Limit int
+}
+
+// List returns messages, oldest first.
+func (s *Service) List(ctx context.Context, opt ListOptions) ([]Message, error) {
+	where := ``
+	var args []any
+	if opt.With != "" {
+		key, err := s.conversation(ctx, opt.With)
+		if err != nil {
+			return nil, err
+		}
+		where += ` AND peer = ?`
+		args = append(args, key)
+	}
+	if opt.Folder != "" {
+		if opt.Folder != FolderInbox && opt.Folder != FolderRequests {
+			return nil, fmt.Errorf("%w: folder is inbox or requests", ErrBadRequest)
+		}
+		where += ` AND folder = ?`
+		args = append(args, opt.Folder)
+	}
+	if opt.Limit <= 0 || opt.Limit > 1000 {
+		opt.Limit = 1000
+	}
+	q := `SELECT peer, id, out, sender, text, time, state, folder FROM (
+		SELECT rowid AS r, * FROM msg_messages WHERE 1=1` + where + ` ORDER BY time DESC, r DESC LIMIT ?)
+		ORDER BY time, r`
+	args = append(args, opt.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("msg: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var peerStr, sender string
+		var ms int64
+		var o int
+		if err := rows.Scan(&peerStr, &m.ID, &o, &sender, &m.Text, &ms, &m.State, &m.Folder); err != nil {
+			return nil, fmt.Errorf("msg: list: %w", err)
+		}
+		m.Out = o == 1
+		m.Time = time.UnixMilli(ms)
+		m.From, _ = peer.Decode(sender)
+		if m.Out {
+			m.To = peerStr
+		} else if strings.HasPrefix(peerStr, "group:") {
+			m.To = peerStr
+		} else {
+			m.To = s.self.String()
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// conversation turns a name, peer ID or group:NAME into the key its
+// messages are stored under.
+func (s *Service) conversation(ctx context.Context, with string) (string, error) {
+	if name, ok := strings.CutPrefix(with, "group:"); ok {
+		g, err := s.groups.byName(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		return "group:" + g.Name, nil
+	}
+	p, err := s.cfg.Peers.Resolve(ctx, with)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return p.String(), nil
+}
+
+// MarkRead marks a conversation's received messages read and tells their
+// senders. It returns how many messages changed.
+func (s *Service) MarkRead(ctx context.Context, with string) (int, error) {
+	key, err := s.conversation(ctx, with)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, sender FROM msg_messages WHERE peer = ? AND out = 0 AND state != ?`, key, StateRead)
+	if err != nil {
+		return 0, fmt.Errorf("msg: read: %w", err)
+	}
+	bySender := map[string][]string{}
+	n := 0
+	for rows.Next() {
+		var id, sender string
+		if rows.Scan(&id, &sender) == nil {
+			bySender[sender] = append(bySender[sender], id)
+			n++
+		}
+	}
+	rows.Close()
+	if _, err := s.db.ExecContext(ctx, `UPDATE msg_messages SET state = ? WHERE peer = ? AND out = 0`, StateRead, key); err != nil {
+		return 0, fmt.Errorf("msg: read: %w", err)
+	}
+	if !strings.HasPrefix(key, "group:") {
+		for sender, ids := range bySender {
+			p, err := peer.Decode(sender)
+			if err != nil {
+				continue
+			}
+			for len(ids) > 0 {
+				k := min(len(ids), maxRefs)
+				s.queueControl(p, payload{Kind: kindRead, Refs: ids[:k]})
+				ids = ids[k:]
+			}
+		}
+	}
+	return n, nil
+}
+
+// Unread counts unread received messages per conversation.
+func (s *Service) Unread(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT peer, COUNT(*) FROM msg_messages WHERE out = 0 AND state != ? GROUP BY peer`, StateRead)
+	if err != nil {
+		return nil, fmt.Errorf("msg: unread: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if rows.Scan(&k, &n) == nil {
+			out[k] = n
+		}
+	}
+	return out, rows.Err()
+}

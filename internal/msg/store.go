@@ -1,0 +1,102 @@
+package msg
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/peerpath/peerpath/internal/store"
+)
+
+// migrations are msg's tables. Plaintext lives only in msg_messages and
+// only for this node's own conversations; what the node holds for others
+// (msg_mailbox, msg_bundles) is ciphertext and public keys.
+var migrations = []store.Migration{{Version: 1, SQL: `
+CREATE TABLE msg_keys (
+	id      INTEGER PRIMARY KEY, -- 0: the X25519 identity key; n>0: prekey n
+	priv    BLOB NOT NULL,
+	created INTEGER NOT NULL
+);
+CREATE TABLE msg_sessions (
+	sid     BLOB PRIMARY KEY,
+	peer    TEXT NOT NULL,
+	state   BLOB NOT NULL,
+	secret  BLOB NOT NULL,
+	init    BLOB,          -- our X3DH init, sent until the peer answers in this session
+	intro   BLOB,          -- the peer's prekey the init used (its intro tags)
+	created INTEGER NOT NULL,
+	used    INTEGER NOT NULL
+);
+CREATE INDEX msg_sessions_peer ON msg_sessions(peer, used);
+CREATE TABLE msg_messages (
+	peer    TEXT NOT NULL,    -- the other party, or group:ID
+	id      TEXT NOT NULL,
+	out     INTEGER NOT NULL, -- 1: sent by us
+	sender  TEXT NOT NULL,
+	text    TEXT NOT NULL,
+	time    INTEGER NOT NULL, -- unix ms
+	state   TEXT NOT NULL,
+	folder  TEXT NOT NULL,
+	PRIMARY KEY (peer, id, out, sender)
+);
+CREATE INDEX msg_messages_time ON msg_messages(time);
+CREATE TABLE msg_outbox (
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	peer     TEXT NOT NULL,
+	sid      BLOB NOT NULL,
+	msgid    TEXT NOT NULL,   -- the text message it carries, or ''
+	envelope BLOB NOT NULL,
+	created  INTEGER NOT NULL
+);
+CREATE TABLE msg_mailbox (
+	tag     BLOB NOT NULL,
+	id      BLOB NOT NULL,
+	sender  TEXT NOT NULL,
+	blob    BLOB NOT NULL,
+	expires INTEGER NOT NULL,
+	PRIMARY KEY (tag, id)
+);
+CREATE INDEX msg_mailbox_sender ON msg_mailbox(sender);
+CREATE INDEX msg_mailbox_expires ON msg_mailbox(expires);
+CREATE TABLE msg_bundles (
+	peer    TEXT PRIMARY KEY,
+	bundle  BLOB NOT NULL,
+	updated INTEGER NOT NULL
+);
+CREATE TABLE msg_groups (
+	gid     TEXT PRIMARY KEY,
+	name    TEXT NOT NULL UNIQUE,
+	admin   TEXT NOT NULL,
+	epoch   INTEGER NOT NULL,
+	members TEXT NOT NULL,   -- JSON list of peer ids
+	mykey   BLOB NOT NULL,   -- our sender chain key for this epoch
+	myiter  INTEGER NOT NULL
+);
+CREATE TABLE msg_group_keys (
+	gid     TEXT NOT NULL,
+	epoch   INTEGER NOT NULL,
+	sender  TEXT NOT NULL,
+	chain   BLOB NOT NULL,
+	iter    INTEGER NOT NULL,
+	PRIMARY KEY (gid, epoch, sender)
+);
+`}}
+
+// inTx runs fn in one transaction and commits it.
+func inTx(ctx context.Context, db *store.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("msg: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("msg: commit: %w", err)
+	}
+	return nil
+}
+
+func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

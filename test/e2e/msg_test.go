@@ -1,0 +1,150 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/peerpath/peerpath/api"
+)
+
+// msgList runs `peerpath msg list [with] --json` on d.
+func msgList(t *testing.T, d *daemon, with string) []api.Message {
+	t.Helper()
+	args := []string{"msg", "list", "--json", "--home", d.Home}
+	if with != "" {
+		args = append(args, with)
+	}
+	out, errOut, code := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("msg list: %d %s", code, errOut)
+	}
+	var ms []api.Message
+	for _, line := range lines(out) {
+		var m api.Message
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("bad line %q: %v", line, err)
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+func msgStatus(t *testing.T, d *daemon) api.MsgStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := d.Client.MsgStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// homeHolds reports the files under home whose bytes contain needle.
+func homeHolds(t *testing.T, home string, needle []byte) []string {
+	t.Helper()
+	var found []string
+	filepath.WalkDir(home, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, needle) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	return found
+}
+
+// Two daemons online talk directly: delivered at once, then read.
+func TestMsgDirect(t *testing.T) {
+	t.Parallel()
+	a := startDaemon(t)
+	b := startDaemon(t, "--bootstrap", a.Addr())
+	aid, bid := a.ID().ID, b.ID().ID
+	var sent api.MsgSent
+	eventually(t, 20*time.Second, func() error {
+		out, errOut, code := cli(t, "msg", "send", bid, "hello", "bob", "--json", "--home", a.Home)
+		if code != 0 {
+			return fmt.Errorf("send: %s", errOut)
+		}
+		return json.Unmarshal([]byte(out), &sent)
+	})
+	if sent.State != "delivered" || sent.ID == "" {
+		t.Fatalf("sent %+v", sent)
+	}
+	got := msgList(t, b, aid)
+	if len(got) != 1 || got[0].Text != "hello bob" || got[0].From != aid || got[0].To != bid || got[0].State != "delivered" || got[0].Folder != "requests" {
+		t.Fatalf("b lists %+v", got)
+	}
+	if _, errOut, code := cli(t, "msg", "read", aid, "--home", b.Home); code != 0 {
+		t.Fatalf("msg read: %s", errOut)
+	}
+	eventually(t, 20*time.Second, func() error {
+		ms := msgList(t, a, bid)
+		if len(ms) != 1 || ms[0].State != "read" {
+			return fmt.Errorf("a lists %+v", ms)
+		}
+		return nil
+	})
+}
+
+// The issue's "Done when": A sends to B while B is stopped, A stops too,
+// B starts and reads the message, delivered through mailboxes C and D
+// whose homes hold no plaintext.
+func TestMsgOfflineThroughMailboxes(t *testing.T) {
+	t.Parallel()
+	c := startDaemon(t)
+	d := startDaemon(t, "--bootstrap", c.Addr())
+	boot := []string{"--bootstrap", c.Addr(), "--bootstrap", d.Addr()}
+	b := startDaemon(t, boot...)
+	a := startDaemon(t, boot...)
+	aid, bid := a.ID().ID, b.ID().ID
+	// B's prekey bundle reaches its mailboxes (C and D) before B goes.
+	eventually(t, 30*time.Second, func() error {
+		if n := msgStatus(t, b).BundleReplicas; n < 2 {
+			return fmt.Errorf("bundle on %d mailboxes", n)
+		}
+		return nil
+	})
+	b.Stop()
+
+	const text = "the key is under the blue flowerpot"
+	var sent api.MsgSent
+	cliJSON(t, &sent, "msg", "send", bid, text, "--home", a.Home)
+	if sent.State != "stored" {
+		t.Fatalf("sent %+v, want stored", sent)
+	}
+	for _, m := range []*daemon{c, d} {
+		if st := msgStatus(t, m); st.Holding != 1 {
+			t.Fatalf("mailbox %s holds %d envelopes, want 1", m.Home, st.Holding)
+		}
+	}
+	a.Stop()
+
+	b2 := startDaemonHome(t, b.Home, boot...)
+	eventually(t, 40*time.Second, func() error {
+		ms := msgList(t, b2, aid)
+		if len(ms) != 1 || ms[0].Text != text || ms[0].From != aid {
+			return fmt.Errorf("b lists %+v", ms)
+		}
+		return nil
+	})
+	for _, m := range []*daemon{c, d} {
+		if files := homeHolds(t, m.Home, []byte(text)); len(files) > 0 {
+			t.Fatalf("mailbox home holds the plaintext in %v", files)
+		}
+	}
+	if files := homeHolds(t, b.Home, []byte(text)); len(files) == 0 {
+		t.Fatal("the guard proves nothing: b's home does not hold the text either")
+	}
+}
