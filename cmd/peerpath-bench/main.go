@@ -6,6 +6,7 @@
 //	peerpath-bench ledger [--n 20000] [--clients 8,64,128,256]
 //	peerpath-bench search [--sizes 100,300,1000]
 //	peerpath-bench compute
+//	peerpath-bench service [--size 1073741824] [--conns 100] [--trips 200]
 //	peerpath-bench store [--size 268435456] [--k 10] [--n 16]
 package main
 
@@ -23,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(idleCmd(), transferCmd(), ledgerCmd(), searchCmd(), computeCmd(), storeCmd())
+	root.AddCommand(idleCmd(), transferCmd(), ledgerCmd(), searchCmd(), computeCmd(), storeCmd(), serviceCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "peerpath-bench:", err)
 		os.Exit(1)

@@ -55,7 +55,7 @@ func (m *fakeMeter) Received(p peer.ID, n int) {
 	m.received[p] += int64(n)
 }
 
-func newNode(t *testing.T, mod func(*Config)) *node {
+func newNode(t testing.TB, mod func(*Config)) *node {
 	t.Helper()
 	h, err := p2p.NewLoopbackHost(nil)
 	if err != nil {
@@ -88,7 +88,7 @@ func newNode(t *testing.T, mod func(*Config)) *node {
 	return &node{h: h, svc: svc, dir: dir}
 }
 
-func connect(t *testing.T, a, b *node) {
+func connect(t testing.TB, a, b *node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -105,7 +105,7 @@ func tctx(t *testing.T) context.Context {
 
 // listen starts a TCP server on loopback that runs serve for each
 // connection; it is closed when the test ends.
-func listen(t *testing.T, serve func(net.Conn)) (string, *atomic.Int64) {
+func listen(t testing.TB, serve func(net.Conn)) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
