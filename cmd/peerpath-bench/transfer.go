@@ -24,26 +24,30 @@ import (
 
 func transferCmd() *cobra.Command {
 	var (
-		binPath string
-		size    int64
-		dir     string
+		binPath  string
+		size     int64
+		dir      string
+		tree     string
+		treeOnly bool
 	)
 	c := &cobra.Command{
 		Use:   "transfer",
 		Short: "Share, one-source and three-source download speed of a random file, beside BLAKE3 and raw TCP",
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runTransfer(c.Context(), binPath, size, dir)
+			return runTransfer(c.Context(), binPath, size, dir, tree, treeOnly)
 		},
 	}
 	c.Flags().StringVar(&binPath, "bin", "", "peerpath binary (default: build ./cmd/peerpath)")
 	c.Flags().Int64Var(&size, "size", 1<<30, "file size in bytes")
 	c.Flags().StringVar(&dir, "dir", "", "working folder (default: a temporary folder)")
+	c.Flags().StringVar(&tree, "tree", "", "folder tree for the tree case (default: $(go env GOROOT)/src, else a generated tree of its shape)")
+	c.Flags().BoolVar(&treeOnly, "tree-only", false, "run only the folder tree case")
 	return c
 }
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 }
 
-func runTransfer(ctx context.Context, bin string, size int64, dir string) error {
+func runTransfer(ctx context.Context, bin string, size int64, dir, tree string, treeOnly bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -58,6 +62,9 @@ func runTransfer(ctx context.Context, bin string, size int64, dir string) error 
 	bin, err = buildPeerpath(bin, dir)
 	if err != nil {
 		return err
+	}
+	if treeOnly {
+		return runTree(ctx, bin, dir, tree)
 	}
 	src := filepath.Join(dir, "random.bin")
 	if err := writeRandomFile(src, size); err != nil {
@@ -138,7 +145,9 @@ func runTransfer(ctx context.Context, bin string, size int64, dir string) error 
 		mbps(size, threeDur), mbps(size, oneDur), oneDur.Seconds()/threeDur.Seconds(), res.Peers)
 	cpu.print(size, "source", "source", "source", "receiver")
 	fmt.Printf("    bytes received %d for a file of %d (%.1f%% duplicates)\n", res.Fetched, size, 100*float64(res.Fetched-size)/float64(size))
-	return nil
+	stopDaemons(ps)
+	ps = nil
+	return runTree(ctx, bin, dir, tree)
 }
 
 // cpuSnap holds the CPU time of daemon processes at the start of a phase,

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -128,6 +129,11 @@ type session struct {
 	// was busy (with its message); see noteAnswer.
 	answered map[peer.ID]bool
 	busy     map[peer.ID]string
+	// batches counts the batches started (they take turns over the
+	// sources); dirty holds the folders batches renamed files into, to
+	// sync at the end (see batch.go).
+	batches atomic.Int64
+	dirty   map[string]bool
 }
 
 // Get downloads id (a file or folder manifest id) to opt.Output. It returns
@@ -226,6 +232,9 @@ func (ss *session) getDir(ctx context.Context, tree *planDir, dir string) error 
 	defer cancel(nil)
 	g := &fileGroup{sem: make(chan struct{}, parallelFiles), cancel: cancel}
 	err := ss.walkDir(ctx, g, tree, dir)
+	if err == nil {
+		err = g.flush(ctx, ss)
+	}
 	if err != nil {
 		cancel(err)
 	}
@@ -234,6 +243,9 @@ func (ss *session) getDir(ctx context.Context, tree *planDir, dir string) error 
 	// would only say "context canceled".
 	if g.err != nil {
 		err = g.err
+	}
+	if err == nil {
+		err = ss.syncTree()
 	}
 	return err
 }
@@ -246,6 +258,30 @@ type fileGroup struct {
 	mu     sync.Mutex
 	err    error
 	cancel context.CancelCauseFunc
+
+	// The small files gathered for the next batch (see batch.go).
+	batch      []*batchFile
+	batchBytes int64
+}
+
+// add gathers a small file for a batch, starting the batch when full.
+func (g *fileGroup) add(ctx context.Context, ss *session, f *batchFile) error {
+	g.batch = append(g.batch, f)
+	g.batchBytes += f.e.Size
+	if len(g.batch) < batchFiles && g.batchBytes < batchBytes {
+		return nil
+	}
+	return g.flush(ctx, ss)
+}
+
+// flush starts the gathered batch.
+func (g *fileGroup) flush(ctx context.Context, ss *session) error {
+	if len(g.batch) == 0 {
+		return nil
+	}
+	b := g.batch
+	g.batch, g.batchBytes = nil, 0
+	return g.spawn(ctx, func() error { return ss.batchRun(ctx, b) })
 }
 
 func (g *fileGroup) spawn(ctx context.Context, fn func() error) error {
@@ -294,17 +330,13 @@ func (ss *session) walkDir(ctx context.Context, g *fileGroup, tree *planDir, dir
 			}
 			continue
 		}
-		err := g.spawn(ctx, func() error {
-			_, sub, err := ss.fetchManifest(ctx, e.ID, []cid.Cid{ss.root})
-			if err != nil {
-				return err
-			}
-			fm, ok := sub.(*content.FileManifest)
-			if !ok || fm.Size != e.Size {
-				return fmt.Errorf("%w: entry %q: manifest does not match the folder's entry", ErrBadContent, e.Name)
-			}
-			return ss.getFile(ctx, e.ID, fm, p, []cid.Cid{e.ID, ss.root})
-		})
+		f := &batchFile{e: e, path: p}
+		var err error
+		if e.Size <= batchMaxFile {
+			err = g.add(ctx, ss, f)
+		} else {
+			err = g.spawn(ctx, func() error { return ss.fileByFile(ctx, f) })
+		}
 		if err != nil {
 			return err
 		}
@@ -316,6 +348,7 @@ func (ss *session) walkDir(ctx context.Context, g *fileGroup, tree *planDir, dir
 // fetched and checked.
 type planDir struct {
 	m    *content.DirManifest
+	id   cid.Cid
 	subs map[string]*planDir // by entry name
 }
 
@@ -328,6 +361,9 @@ type planner struct {
 	maxEntries int
 	maxSize    int64
 	seen       map[string]*planDir // folder manifests fetched, by id
+	// distinct counts the entries of the folder manifests fetched; reused
+	// those counted again for a folder named twice (see reuseSlack).
+	distinct, reused int
 }
 
 // planTree fetches every folder manifest below root and checks the whole
@@ -366,10 +402,63 @@ func planTree(ctx context.Context, root *content.DirManifest, id cid.Cid, maxEnt
 		entries:    1, // the root folder
 	}
 	tree, err := pl.dir(ctx, root, id, "", 0)
+	if err == nil && pl.reused > pl.distinct {
+		err = pl.bomb("", id)
+	}
 	if err != nil {
 		return nil, Plan{}, err
 	}
 	return tree, pl.plan, nil
+}
+
+// reuseSlack: a tree may name a folder manifest it already named (an
+// identical sub-folder) as long as the entries added by such reuse stay
+// within the entries of the distinct manifests fetched, plus reuseSlack
+// while the walk goes on. A reuse costs no fetch, so without this bound a
+// few tiny manifests could describe billions of files (a manifest bomb);
+// with it, a tree is at most twice what its peer actually sent, and the walk
+// stops as soon as it is more.
+const reuseSlack = 1024
+
+func (pl *planner) bomb(rel string, id cid.Cid) error {
+	return fmt.Errorf("%w: folder %q reuses folder manifest %s named elsewhere in the tree more than the tree's own size; "+
+		"a reused sub-folder multiplies the tree (manifest bomb)", ErrBadContent, rel, id)
+}
+
+// again counts a folder already planned once more, where it is named a
+// second time (rel), with every limit checked as for a new one.
+func (pl *planner) again(pd *planDir, rel string, depth int) error {
+	if depth > maxDirDepth {
+		return fmt.Errorf("%w: folders nested deeper than %d", ErrBadContent, maxDirDepth)
+	}
+	pl.plan.Dirs++
+	pl.entries += len(pd.m.Entries)
+	pl.reused += len(pd.m.Entries)
+	if pl.entries > pl.maxEntries {
+		return fmt.Errorf("%w: too many entries: the folder holds more than %d files and folders", ErrTooBig, pl.maxEntries)
+	}
+	if pl.reused > pl.distinct+reuseSlack {
+		return pl.bomb(rel, pd.id)
+	}
+	for _, e := range pd.m.Entries {
+		erel := path.Join(rel, e.Name)
+		if content.IsDir(e.ID) {
+			sub := pd.subs[e.Name]
+			if sub == nil {
+				return fmt.Errorf("%w: entry %q: folder not planned", ErrBadContent, erel)
+			}
+			if err := pl.again(sub, erel, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		pl.plan.Files++
+		pl.plan.Size += e.Size
+		if e.Size < 0 || pl.plan.Size > pl.maxSize {
+			return fmt.Errorf("%w: too large: the folder holds more than %d bytes", ErrTooBig, pl.maxSize)
+		}
+	}
+	return nil
 }
 
 func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, rel string, depth int) (*planDir, error) {
@@ -378,10 +467,11 @@ func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, 
 	}
 	pl.plan.Dirs++
 	pl.entries += len(m.Entries) // this folder was counted by its parent
+	pl.distinct += len(m.Entries)
 	if pl.entries > pl.maxEntries {
 		return nil, fmt.Errorf("%w: too many entries: the folder holds more than %d files and folders", ErrTooBig, pl.maxEntries)
 	}
-	pd := &planDir{m: m}
+	pd := &planDir{m: m, id: id}
 	pl.seen[id.KeyString()] = pd
 	for _, e := range m.Entries {
 		if err := content.ValidName(e.Name); err != nil {
@@ -397,11 +487,12 @@ func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, 
 			}
 		case content.IsDir(e.ID):
 			if prev := pl.seen[e.ID.KeyString()]; prev != nil {
-				if len(prev.m.Entries) > 0 {
-					return nil, fmt.Errorf("%w: folder %q reuses folder manifest %s named elsewhere in the tree; "+
-						"a reused sub-folder multiplies the tree (manifest bomb)", ErrBadContent, erel, e.ID)
+				// The same sub-folder twice (real trees have some: Go's
+				// src holds identical test folders). Counted again in
+				// full, without fetching; see reuseSlack.
+				if err := pl.again(prev, erel, depth+1); err != nil {
+					return nil, err
 				}
-				pl.plan.Dirs++
 				mak(&pd.subs)[e.Name] = prev
 				continue
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/testutil"
 )
 
@@ -126,5 +127,120 @@ func TestKill9Resume(t *testing.T) {
 	}
 	if res.Chunks != len(fm.Chunks)-len(have) {
 		t.Fatalf("fetched %d chunks, %d were missing", res.Chunks, len(fm.Chunks)-len(have))
+	}
+}
+
+// TestKill9ResumeTree kills a process downloading a folder of many small
+// files (the batched path, see batch.go) in the middle, then resumes in
+// this process: every file the killed run left under its own name is
+// complete, those are not fetched again, and the tree comes out
+// byte-identical with no temporary file left.
+func TestKill9ResumeTree(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	src := newMemSource()
+	want := make(map[string][]byte) // relative path -> content
+	root := tree{}
+	for d := range 6 {
+		sub := tree{}
+		for i := range 60 {
+			b := testutil.RandBytes(100 + (d*60+i)*37%4000)
+			name := fmt.Sprintf("f%03d.go", i)
+			sub[name] = b
+			want[filepath.Join(fmt.Sprintf("d%d", d), name)] = b
+		}
+		sub["empty"] = []byte{}
+		want[filepath.Join(fmt.Sprintf("d%d", d), "empty")] = []byte{}
+		root[fmt.Sprintf("d%d", d)] = sub
+	}
+	id, _ := src.addTree(root, testChunk)
+	f, srcs, ais := swarm(t, src, 1)
+	out := filepath.Join(t.TempDir(), "tree")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s/p2p/%s %s %s", kill9Env, ais[0].Addrs[0], ais[0].ID, id, out))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	var served atomic.Int64
+	var proc atomic.Pointer[os.Process]
+	killed := make(chan struct{})
+	srcs[0].set(func(s *memSource) {
+		s.onChunk = func(cid.Cid) {
+			time.Sleep(time.Millisecond)
+			// Batches take parallelFiles slots of batchFiles files: a
+			// chunk request past the first 4×64 is from a batch that
+			// started after one had committed.
+			if served.Add(1) == 300 {
+				proc.Load().Kill()
+				close(killed)
+			}
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	proc.Store(cmd.Process)
+	err := cmd.Wait()
+	select {
+	case <-killed:
+	default:
+		t.Fatalf("child ended before it was killed: %v\n%s", err, stderr.String())
+	}
+	srcs[0].set(func(s *memSource) { s.onChunk = nil })
+	srcs[0].resetCounts()
+
+	// What the killed run left under a final name is complete.
+	complete := make(map[string]bool)
+	for rel, b := range want {
+		got, err := os.ReadFile(filepath.Join(out, rel))
+		if err != nil {
+			continue
+		}
+		if !bytes.Equal(got, b) {
+			t.Fatalf("%s left incomplete under its own name (%d of %d bytes)", rel, len(got), len(b))
+		}
+		complete[rel] = true
+	}
+	if len(complete) == 0 || len(complete) >= len(want)-6 {
+		t.Fatalf("killed run completed %d of %d files", len(complete), len(want))
+	}
+
+	c := newClient(t, f, nil)
+	res, err := c.Get(ctx, id, GetOptions{Output: out, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	err = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		b, ok := want[rel]
+		if !ok {
+			return fmt.Errorf("unexpected file %s", rel)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, b) {
+			return fmt.Errorf("%s differs", rel)
+		}
+		files++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files != len(want) || res.Files != len(want) {
+		t.Fatalf("%d files on disk, %d in the result, want %d", files, res.Files, len(want))
+	}
+	for rel := range complete {
+		fm := content.HashBytes(want[rel], testChunk)
+		for _, c := range fm.Chunks {
+			if n := srcs[0].requestCount(c); n > 0 {
+				t.Errorf("%s was complete but fetched again", rel)
+			}
+		}
 	}
 }

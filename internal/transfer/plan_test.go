@@ -199,3 +199,34 @@ func TestFolderErrorNamesCause(t *testing.T) {
 		t.Fatalf("got %v, want the failing file's cause", err)
 	}
 }
+
+// TestReusedFolder: a tree that holds the same sub-folder twice (Go's src
+// does: identical test folders) downloads with both copies, while the
+// reuse stays within the tree's own size (see reuseSlack).
+func TestReusedFolder(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	src := newMemSource()
+	a := src.addFile([]byte("package a\n"), testChunk)
+	b := src.addFile(testutil.RandBytes(3000), testChunk)
+	same := src.addDir(content.DirEntry{Name: "a.go", ID: a.ID(), Size: a.Size}, content.DirEntry{Name: "b.bin", ID: b.ID(), Size: b.Size})
+	mid := src.addDir(content.DirEntry{Name: "x", ID: same, Size: a.Size + b.Size})
+	root := src.addDir(content.DirEntry{Name: "one", ID: mid, Size: a.Size + b.Size},
+		content.DirEntry{Name: "two", ID: same, Size: a.Size + b.Size},
+		content.DirEntry{Name: "c.bin", ID: b.ID(), Size: b.Size})
+	f, _, _ := swarm(t, src, 1)
+	c := newClient(t, f, nil)
+	out := filepath.Join(t.TempDir(), "out")
+	var plan Plan
+	res, err := c.Get(ctx, root, GetOptions{Output: out, Timeout: 5 * time.Second, Plan: func(p Plan) { plan = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Files != 5 || plan.Dirs != 4 || res.Files != 5 {
+		t.Fatalf("plan %+v, result %d files: want 5 files in 4 folders", plan, res.Files)
+	}
+	for _, p := range []string{"one/x/a.go", "two/a.go"} {
+		if got, err := os.ReadFile(filepath.Join(out, p)); err != nil || string(got) != "package a\n" {
+			t.Fatalf("%s: %q, %v", p, got, err)
+		}
+	}
+}

@@ -26,6 +26,11 @@
 // download back. Folders are created under the output (every name checked
 // with content.ValidName, every joined path checked to stay inside the
 // output, symbolic links refused), with up to four files downloading at once.
+// Small files of a folder (up to one chunk) download in batches of up to 64:
+// one stream per batch carries every manifest request, then every chunk
+// request, pipelined; the files are written to their .part files without a
+// chunk record or fsync of their own, made durable together by one sync of
+// their file system, and only then renamed into place (see batch.go).
 //
 // Every chunk is verified against its id before it is written (WriteAt into
 // NAME.part, from pooled 1 MiB buffers, on worker goroutines while the
