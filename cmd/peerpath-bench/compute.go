@@ -6,26 +6,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	mandelbrot "github.com/peerpath/peerpath/examples/mandelbrot/kernel"
-	primes "github.com/peerpath/peerpath/examples/primes/kernel"
-	seti "github.com/peerpath/peerpath/examples/seti/kernel"
-	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/computebench"
-	"github.com/peerpath/peerpath/internal/compute/sandbox"
 )
 
 func computeCmd() *cobra.Command {
 	var (
 		trivialUnits, cpuUnits int
 		span                   int
-		noRatios               bool
+		noRatios, ratiosOnly   bool
 	)
 	c := &cobra.Command{
 		Use:   "compute",
@@ -34,13 +28,14 @@ func computeCmd() *cobra.Command {
 and database) and the example jobs, built with the Go toolchain from
 ./examples (run it from the repository root).`,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runCompute(c.Context(), trivialUnits, cpuUnits, span, !noRatios)
+			return runCompute(c.Context(), trivialUnits, cpuUnits, span, !noRatios, ratiosOnly)
 		},
 	}
 	c.Flags().IntVar(&trivialUnits, "trivial-units", 200, "units of the trivial jobs")
 	c.Flags().IntVar(&cpuUnits, "cpu-units", 40, "units of the CPU-bound job (primes)")
 	c.Flags().IntVar(&span, "span", 5_000_000, "numbers per unit of the CPU-bound primes job")
 	c.Flags().BoolVar(&noRatios, "no-ratios", false, "skip the wasm/native ratios of the example kernels")
+	c.Flags().BoolVar(&ratiosOnly, "ratios-only", false, "print only the wasm/native ratios of the example kernels")
 	return c
 }
 
@@ -56,7 +51,7 @@ func buildWasm(dir, pkg string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-func runCompute(ctx context.Context, trivialUnits, cpuUnits, span int, ratios bool) error {
+func runCompute(ctx context.Context, trivialUnits, cpuUnits, span int, ratios, ratiosOnly bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -70,6 +65,9 @@ func runCompute(ctx context.Context, trivialUnits, cpuUnits, span int, ratios bo
 		if mods[name], err = buildWasm(dir, "./examples/"+name); err != nil {
 			return err
 		}
+	}
+	if ratiosOnly {
+		return printRatios(ctx, dir, mods, span)
 	}
 	cpuArgs := []string{"-span", strconv.Itoa(span)}
 	t0 := time.Now()
@@ -98,56 +96,9 @@ func runCompute(ctx context.Context, trivialUnits, cpuUnits, span int, ratios bo
 	fmt.Printf("    same, in CPU time     %7.2f kept (%.1f CPU-s honest, %.1f CPU-s with the cheater; steadier on a shared machine)   goal >= 0.85\n",
 		res.CheatCPUKept, res.HonestCPUSeconds, res.CheatCPUSeconds)
 	if ratios {
-		if err := printRatios(ctx, mods, span); err != nil {
+		if err := printRatios(ctx, dir, mods, span); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// printRatios times one unit of each example kernel natively and in the
-// sandbox (instantiation included; the best of three runs each).
-func printRatios(ctx context.Context, mods map[string][]byte, span int) error {
-	runner, err := sandbox.NewRunner(ctx, sandbox.RunnerConfig{})
-	if err != nil {
-		return err
-	}
-	defer runner.Close(context.Background())
-	type kernel struct {
-		name string
-		args []string
-		run  func([]string, func(string) string) ([]byte, error)
-	}
-	for _, k := range []kernel{
-		{"primes", []string{"-span", strconv.Itoa(span), "3"}, primes.Run},
-		{"mandelbrot", []string{"7"}, mandelbrot.Run},
-		{"seti", []string{"9"}, seti.Run},
-	} {
-		env := map[string]string{compute.UnitEnv: k.args[len(k.args)-1]}
-		getenv := func(key string) string { return env[key] }
-		m, err := runner.Compile(ctx, mods[k.name])
-		if err != nil {
-			return err
-		}
-		var native, wasm time.Duration
-		for i := range 3 {
-			t := time.Now()
-			if _, err := k.run(k.args, getenv); err != nil {
-				return fmt.Errorf("%s natively: %w", k.name, err)
-			}
-			if d := time.Since(t); i == 0 || d < native {
-				native = d
-			}
-			t = time.Now()
-			if _, err := runner.Run(ctx, m, sandbox.Unit{Args: k.args, Env: env}, sandbox.Limits{}); err != nil {
-				return fmt.Errorf("%s in the sandbox: %w", k.name, err)
-			}
-			if d := time.Since(t); i == 0 || d < wasm {
-				wasm = d
-			}
-		}
-		fmt.Printf("(f) wasm/native, %-10s %6.1fx  (%v in the sandbox, %v native, GOMAXPROCS %d)\n",
-			k.name, wasm.Seconds()/native.Seconds(), wasm.Round(time.Millisecond), native.Round(time.Millisecond), runtime.GOMAXPROCS(0))
 	}
 	return nil
 }

@@ -15,9 +15,12 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/peerpath/peerpath/internal/compute/sandbox"
 )
 
 func main() {
+	sandbox.ServeChild() // compute's isolated runner re-runs this program
 	root := &cobra.Command{
 		Use:           "peerpath-bench",
 		Short:         "Benchmarks of peerpath that print figures beside their limits",
