@@ -36,6 +36,10 @@ type GetRequest struct {
 	// Output is an absolute path on the daemon's machine where the file or
 	// folder is written.
 	Output string `json:"output"`
+	// Dir, used when Output is empty, is an absolute folder where the
+	// download is saved under its file or folder name (as this node's
+	// searches or shares know it), else under the content id.
+	Dir string `json:"dir,omitempty"`
 	// Timeout is how long the download may go without progress, as a Go
 	// duration ("2m"); empty means the daemon's default.
 	Timeout string `json:"timeout,omitempty"`

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/peerpath/peerpath/api"
@@ -118,9 +117,21 @@ func getCmd(g *globals) *cobra.Command {
 		Short: "Download a file or folder from every peer that has it (resumes where it stopped)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			abs, err := outputPath(out, args[0])
-			if err != nil {
-				return err
+			req := api.GetRequest{CID: args[0]}
+			if out != "" {
+				abs, err := filepath.Abs(out)
+				if err != nil {
+					return err
+				}
+				req.Output = abs
+			} else {
+				// Saved under its file or folder name (as a search showed
+				// it) in the current folder; the daemon picks the name.
+				wd, err := os.Getwd()
+				if err != nil {
+					return err
+				}
+				req.Dir = wd
 			}
 			cl, err := g.client()
 			if err != nil {
@@ -130,33 +141,16 @@ func getCmd(g *globals) *cobra.Command {
 			// request itself generously.
 			ctx, cancel := context.WithCancel(c.Context())
 			defer cancel()
-			var bar *progressbar.ProgressBar
+			var bar *getBar
 			progress := func(ev api.GetEvent) {}
 			if !g.json && isTerminal(os.Stderr) {
+				bar = &getBar{w: os.Stderr, width: terminalWidth()}
 				progress = func(ev api.GetEvent) {
-					if ev.Type == "plan" {
-						return
+					if ev.Type == "progress" {
+						bar.update(ev.Done, ev.Total, ev.Rate, ev.Sources, ev.Done == ev.Total)
 					}
-					if bar == nil {
-						bar = progressbar.NewOptions64(ev.Total,
-							progressbar.OptionSetWriter(os.Stderr),
-							progressbar.OptionShowBytes(true),
-							progressbar.OptionSetWidth(30),
-							progressbar.OptionThrottle(100*time.Millisecond),
-							progressbar.OptionShowCount(),
-							progressbar.OptionSetPredictTime(true),
-							progressbar.OptionFullWidth(),
-							progressbar.OptionClearOnFinish(),
-						)
-					}
-					if ev.Total > bar.GetMax64() {
-						bar.ChangeMax64(ev.Total)
-					}
-					bar.Describe(fmt.Sprintf("%d sources", ev.Sources))
-					bar.Set64(ev.Done)
 				}
 			}
-			req := api.GetRequest{CID: args[0], Output: abs}
 			if timeout > 0 {
 				req.Timeout = timeout.String()
 			}
@@ -170,7 +164,7 @@ func getCmd(g *globals) *cobra.Command {
 			}
 			res, err := cl.Get(ctx, req, events)
 			if bar != nil {
-				bar.Finish()
+				bar.finish()
 			}
 			if err != nil {
 				return clientErr(err)
@@ -187,8 +181,8 @@ func getCmd(g *globals) *cobra.Command {
 			if secs > 0 {
 				rate = float64(res.Fetched) / secs
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s (%s, %s) from %d peers in %.1fs, %s/s",
-				res.Path, what, humanBytes(float64(res.Size)), res.Peers, secs, humanBytes(rate))
+			fmt.Fprintf(c.OutOrStdout(), "%s (%s, %s) from %s in %.1fs, %s/s",
+				res.Path, what, humanBytes(float64(res.Size)), plural(res.Peers, "peer", "peers"), secs, humanBytes(rate))
 			if res.Resumed > 0 {
 				fmt.Fprintf(c.OutOrStdout(), ", resumed with %s already here", humanBytes(float64(res.Resumed)))
 			}
@@ -196,7 +190,7 @@ func getCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&out, "output", "o", "", "where to write the file or folder (default: ./CID)")
+	c.Flags().StringVarP(&out, "output", "o", "", "where to write the file or folder (default: its name, as a search showed it, in the current folder; else its content id)")
 	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long without progress (default 2m)")
 	return c
 }

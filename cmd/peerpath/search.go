@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +32,14 @@ func searchCmd(g *globals) *cobra.Command {
 			defer cancel()
 			out := c.OutOrStdout()
 			seen := map[string]api.SearchResult{}
+			// On a terminal, a status line counts results as they stream
+			// in; the list is printed once, ranked, when every answer is in.
+			status, clear := func() {}, func() {}
+			if !g.json && isTerminal(os.Stderr) {
+				status = func() { fmt.Fprintf(os.Stderr, "\rsearching… %s", plural(len(seen), "result", "results")) }
+				clear = func() { fmt.Fprint(os.Stderr, "\r\033[K") }
+				status()
+			}
 			err = cl.Search(ctx, strings.Join(args, " "), limit, timeout, func(r api.SearchResult) {
 				if g.json {
 					// One object a line, one line per content id, as results
@@ -42,11 +51,10 @@ func searchCmd(g *globals) *cobra.Command {
 					seen[r.CID] = r
 					return
 				}
-				if _, ok := seen[r.CID]; !ok {
-					fmt.Fprintf(out, "%-48s %9s  %-8s %d peers  %s\n", r.Name, humanBytes(float64(r.Size)), r.Type, len(r.Providers), r.CID)
-				}
 				seen[r.CID] = r
+				status()
 			})
+			clear()
 			if err != nil {
 				return clientErr(err)
 			}
@@ -61,9 +69,9 @@ func searchCmd(g *globals) *cobra.Command {
 					all = append(all, r)
 				}
 				sort.Slice(all, func(i, j int) bool { return all[i].Score > all[j].Score })
-				fmt.Fprintf(out, "\n%d results, best first:\n", len(all))
+				fmt.Fprintf(out, "%s, best first:\n", plural(len(all), "result", "results"))
 				for i, r := range all {
-					fmt.Fprintf(out, "%3d. %s  (%s, %s, %d peers)\n     peerpath get %s -o %q\n", i+1, r.Name, humanBytes(float64(r.Size)), r.Type, len(r.Providers), r.CID, r.Name)
+					fmt.Fprintf(out, "%3d. %s  (%s, %s, %s)\n     peerpath get %s\n", i+1, r.Name, humanBytes(float64(r.Size)), r.Type, plural(len(r.Providers), "peer", "peers"), r.CID)
 				}
 			}
 			return nil

@@ -30,7 +30,7 @@ func toAPIDownload(d transfer.Download) api.Download {
 }
 
 // downloadRoutes serves the downloads queue.
-func downloadRoutes(s *Server, ds Downloads) []route {
+func downloadRoutes(s *Server, ds Downloads, nm *names, sh Shares) []route {
 	action := func(act func(Downloads, string) (transfer.Download, error)) Func {
 		return func(w http.ResponseWriter, r *http.Request) (any, error) {
 			d, err := act(ds, r.PathValue("id"))
@@ -54,6 +54,9 @@ func downloadRoutes(s *Server, ds Downloads) []route {
 				if req.Output, err = absPath(req.Output); err != nil {
 					return nil, err
 				}
+			}
+			if req.Output == "" && req.Name == "" {
+				req.Name = nm.lookup(r.Context(), id.String(), sh)
 			}
 			d, err := ds.Add(id, req.Output, req.Name)
 			if err != nil {

@@ -85,7 +85,7 @@ func shareRoutes(sh Shares) []route {
 // getRoutes serves POST /api/v1/get: a download that runs for as long as
 // the request lasts, streaming NDJSON progress events, then the result or
 // the error.
-func getRoutes(tr Transfer) []route {
+func getRoutes(tr Transfer, nm *names, sh Shares) []route {
 	return []route{{pattern: "POST /api/v1/get", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 		var req api.GetRequest
 		if err := DecodeJSON(r, &req); err != nil {
@@ -94,6 +94,19 @@ func getRoutes(tr Transfer) []route {
 		id, err := cid.Decode(req.CID)
 		if err != nil {
 			return nil, BadRequest(fmt.Errorf("bad content id %q: %w", req.CID, err))
+		}
+		if req.Output == "" && req.Dir != "" {
+			// Saved under its name in Dir: the name a search showed, or
+			// this node's own share's, else the id.
+			dir, err := absPath(req.Dir)
+			if err != nil {
+				return nil, err
+			}
+			name := nm.lookup(r.Context(), id.String(), sh)
+			if name == "" {
+				name = id.String()
+			}
+			req.Output = filepath.Join(dir, name)
 		}
 		out, err := absPath(req.Output)
 		if err != nil {

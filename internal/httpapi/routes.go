@@ -207,14 +207,17 @@ func (s *Server) mount(svc Services) {
 	s.Handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
 	s.Handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
 
+	// Names of content ids seen in search results, for downloads started
+	// from an id alone.
+	nm := newNames()
 	s.mountArea(svc.Self != nil, nodeRoutes(svc))
 	s.mountArea(svc.Shares != nil, shareRoutes(svc.Shares))
-	s.mountArea(svc.Transfer != nil, getRoutes(svc.Transfer))
+	s.mountArea(svc.Transfer != nil, getRoutes(svc.Transfer, nm, svc.Shares))
 	s.mountArea(svc.Limits != nil, (&limitsAPI{l: svc.Limits, log: s.cfg.Logger}).routes())
-	s.mountArea(svc.Downloads != nil, downloadRoutes(s, svc.Downloads))
+	s.mountArea(svc.Downloads != nil, downloadRoutes(s, svc.Downloads, nm, svc.Shares))
 	// Blocking a peer also disconnects it (Self); the wallet routes need
 	// the node's own account (Wallet).
-	s.mountArea(svc.Search != nil && svc.Self != nil, searchRoutes(svc.Search, svc.Self))
+	s.mountArea(svc.Search != nil && svc.Self != nil, searchRoutes(svc.Search, svc.Self, nm))
 	s.mountArea(svc.Ledger != nil && svc.Wallet != nil, ledgerRoutes(svc.Ledger, svc.Wallet))
 	s.mountArea(svc.Meter != nil, meterRoutes(svc.Meter, svc.Tunnel))
 	s.mountArea(svc.Tunnel != nil, tunnelRoutes(svc.Tunnel))

@@ -4,14 +4,23 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/market"
 	"github.com/peerpath/peerpath/internal/search"
 )
 
+// internalName reports the names of files nodes share for their own use:
+// market listing documents (the Market finds and shows those) and
+// encrypted goods. The file search people use does not show them.
+func internalName(name string) bool {
+	return strings.HasSuffix(name, market.ListingSuffix) || strings.HasSuffix(name, ".ppgoods")
+}
+
 // searchRoutes serves search and the blocked peers.
-func searchRoutes(s Search, self Self) []route {
+func searchRoutes(s Search, self Self, nm *names) []route {
 	return []route{
 		// GET /api/v1/search?q=…&limit=N&timeout=5s streams results as
 		// NDJSON, one api.SearchResult a line, as peers answer. A result may
@@ -41,6 +50,10 @@ func searchRoutes(s Search, self Self) []route {
 			}
 			stream := NewNDJSON(w)
 			err := s.Search(r.Context(), query, opt, func(res search.Result) {
+				if internalName(res.Name) {
+					return
+				}
+				nm.remember(res.CID, res.Name)
 				stream.Send(api.SearchResult(res))
 			})
 			if err != nil && !stream.Started() {

@@ -48,7 +48,7 @@ func TestComputeContentConformance(t *testing.T) {
 	if _, err := a.share.Add(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	files, err := publicCatalog{a.share, a.computeDir()}.Files(ctx)
+	files, err := publicCatalog{a.share, a.computeDir(), a.marketDir()}.Files(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/compute/computecontent"
+	"github.com/peerpath/peerpath/internal/market"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/transfer"
 )
@@ -75,12 +76,16 @@ func (c computeFetcher) Fetch(ctx context.Context, id cid.Cid, out string, timeo
 	return err
 }
 
-// publicCatalog is the share catalog without the node's compute content:
-// job modules, inputs and outputs are shared for the workers and
-// submitters that name them by id, not offered to searches.
+// publicCatalog is the share catalog without the node's compute content
+// and market goods: job modules, inputs and outputs, and the encrypted
+// goods, are shared for the peers that name them by id, not offered to
+// searches. The market's listing documents stay: the market finds
+// listings through the search (the user-facing search hides them, see
+// httpapi).
 type publicCatalog struct {
-	share *share.Service
-	dir   string // HOME/compute
+	share  *share.Service
+	dir    string // HOME/compute
+	market string // HOME/market (empty: none)
 }
 
 func (p publicCatalog) Files(ctx context.Context) ([]share.FileEntry, error) {
@@ -89,5 +94,11 @@ func (p publicCatalog) Files(ctx context.Context) ([]share.FileEntry, error) {
 		return nil, err
 	}
 	prefix := p.dir + string(filepath.Separator)
-	return slices.DeleteFunc(all, func(e share.FileEntry) bool { return strings.HasPrefix(e.Share, prefix) }), nil
+	mprefix := p.market + string(filepath.Separator)
+	return slices.DeleteFunc(all, func(e share.FileEntry) bool {
+		if strings.HasPrefix(e.Share, prefix) {
+			return true
+		}
+		return p.market != "" && strings.HasPrefix(e.Share, mprefix) && !strings.HasSuffix(e.Name, market.ListingSuffix)
+	}), nil
 }

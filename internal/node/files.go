@@ -25,6 +25,9 @@ func (n *Node) newFiles(ctx context.Context) error {
 		Logger:    n.log.With("sys", "share"),
 		Announcer: n.p2p,
 		Ignore:    isPartial,
+		// Compute's and the market's files are shared for the peers that
+		// name them, not shown to the person as their shares.
+		Internal: []string{n.computeDir(), n.marketDir()},
 	})
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ func (m marketFinder) Find(ctx context.Context, query string, emit func(market.H
 func (n *Node) newMarket(ctx context.Context) (*market.Service, error) {
 	m, err := market.New(market.Config{
 		Key:    n.p2p.Host().Peerstore().PrivKey(n.ID()),
-		Dir:    filepath.Join(string(n.home), "market"),
+		Dir:    n.marketDir(),
 		Ledger: n.ledger,
 		Files:  marketFiles{n.share, n.transfer},
 		Finder: marketFinder{n.search},
@@ -67,3 +67,7 @@ func (n *Node) newMarket(ctx context.Context) (*market.Service, error) {
 	}
 	return m, nil
 }
+
+// marketDir is HOME/market, where the market keeps its goods, listings and
+// cache.
+func (n *Node) marketDir() string { return filepath.Join(string(n.home), "market") }

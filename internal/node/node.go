@@ -376,7 +376,7 @@ func (n *Node) newSearch(ctx context.Context) error {
 		Host:    n.p2p.Host(),
 		Routing: n.p2p.DHT(),
 		DB:      n.db,
-		Catalog: publicCatalog{n.share, n.computeDir()},
+		Catalog: publicCatalog{n.share, n.computeDir(), n.marketDir()},
 		Fetcher: n.transfer,
 		Logger:  n.log.With("sys", "search"),
 	})

@@ -24,6 +24,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +90,11 @@ type Config struct {
 	// and changes to them do not trigger a re-index. A node sharing its
 	// download folder would ignore in-progress "*.part" files here.
 	Ignore func(rel string, isDir bool) bool
+	// Internal are folders where the node shares its own files (compute's
+	// modules and results, the market's listings and goods): they are
+	// served and announced like any share, but [Service.List] leaves them
+	// out, so a person sees only what they shared or downloaded.
+	Internal []string
 }
 
 // Share is one shared file or folder.
@@ -367,8 +374,31 @@ func scanShare(sc interface{ Scan(...any) error }) (Share, error) {
 	return sh, err
 }
 
-// List returns every share, ordered by path.
+// List returns every share a person made (or downloaded), ordered by path:
+// not the node's own internal files (see [Config.Internal]).
 func (s *Service) List(ctx context.Context) ([]Share, error) {
+	all, err := s.ListAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(sh Share) bool { return s.IsInternal(sh.Path) }), nil
+}
+
+// IsInternal reports whether path lies in one of [Config.Internal]'s folders.
+func (s *Service) IsInternal(path string) bool {
+	for _, dir := range s.cfg.Internal {
+		if dir == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(dir, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// ListAll returns every share, the node's internal ones too, ordered by path.
+func (s *Service) ListAll(ctx context.Context) ([]Share, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+shareCols+` FROM share_roots ORDER BY path`)
 	if err != nil {
 		return nil, fmt.Errorf("share: list: %w", err)

@@ -771,3 +771,38 @@ func TestAnnounceParallelAndServeOnce(t *testing.T) {
 		t.Fatalf("second Serve: %v", err)
 	}
 }
+
+// The node's internal shares (compute's and the market's folders) are
+// served like any share but not listed to the person.
+func TestInternalSharesNotListed(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	internal := filepath.Join(dir, "home", "market")
+	mine := filepath.Join(dir, "home", "marketing.txt") // a sibling whose name begins the same
+	goods := filepath.Join(internal, "goods", "x.ppgoods")
+	writeFile(t, goods, []byte("ciphertext"))
+	writeFile(t, mine, []byte("mine"))
+	s := newService(t, filepath.Join(dir, "db"), func(c *Config) { c.Internal = []string{internal} })
+	g, err := s.Add(ctx, goods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Path != mine {
+		t.Fatalf("List: %+v", list)
+	}
+	all, err := s.ListAll(ctx)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("ListAll: %+v %v", all, err)
+	}
+	id, _ := cid.Decode(g.CID)
+	if !s.Has(ctx, id) {
+		t.Fatal("an internal share is not served")
+	}
+}

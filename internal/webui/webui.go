@@ -9,7 +9,8 @@
 // Login works the way Jupyter's does: `peerpath ui` asks the daemon (with the
 // API token) for a one-time login URL; opening it exchanges the code for a
 // session cookie (HttpOnly, SameSite=Strict, eight hours) and redirects to
-// the app. Codes expire after two minutes and work once. The app then calls the same
+// the app. Codes expire after ten minutes (long enough to copy a link from a
+// terminal into a browser) and work once. The app then calls the same
 // /api/v1 endpoints as the CLI, authenticated by the cookie. Cross-site
 // request forgery fails three ways: the cookie is SameSite=Strict, the API
 // refuses foreign Origins, and cookie-authenticated requests that change
@@ -111,7 +112,7 @@ func (s *Sessions) CookieName() string { return s.cookie }
 // day: long enough not to be a nuisance, short enough that a cookie read by
 // another local program soon stops working.
 const (
-	CodeTTL    = 2 * time.Minute
+	CodeTTL    = 10 * time.Minute
 	SessionTTL = 8 * time.Hour
 )
 

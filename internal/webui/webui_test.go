@@ -58,6 +58,9 @@ func TestExpiredCodeRefused(t *testing.T) {
 	s := NewSessions(CookieName(5101))
 	now := time.Now()
 	s.now = func() time.Time { return now }
+	if CodeTTL < 10*time.Minute {
+		t.Fatalf("a login link lives %s: too short for a person", CodeTTL)
+	}
 	code := s.NewCode()
 	s.now = func() time.Time { return now.Add(CodeTTL + time.Second) }
 	rec := httptest.NewRecorder()
