@@ -43,13 +43,20 @@ func (c *Client) Base() string { return c.base }
 type Error struct {
 	Status  int
 	Message string
+	// Code, Hint and Detail are those of the answer's [ErrorBody].
+	Code, Hint, Detail string
 }
 
+// Error is the message and, when the daemon gave one, the next step.
 func (e *Error) Error() string {
-	if e.Message == "" {
-		return http.StatusText(e.Status)
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
 	}
-	return e.Message
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
 }
 
 // ErrUnreachable wraps errors of a daemon that doesn't answer.
@@ -114,7 +121,7 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 			eb.Error = strings.TrimSpace(string(data))
 		}
-		return nil, &Error{Status: resp.StatusCode, Message: eb.Error}
+		return nil, &Error{Status: resp.StatusCode, Message: eb.Error, Code: eb.Code, Hint: eb.Hint, Detail: eb.Detail}
 	}
 	return resp, nil
 }

@@ -85,6 +85,9 @@ type MarketBuyResult struct {
 	Price   json.Number `json:"price"`
 	Fee     json.Number `json:"fee"`
 	Seller  string      `json:"seller"`
+	// AlreadyBought reports a listing this node had bought before: the
+	// answer is that earlier order, and nothing was paid now.
+	AlreadyBought bool `json:"already_bought,omitempty"`
 }
 
 // MarketOrder is one purchase ("buy") or sale ("sell") and its state

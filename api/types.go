@@ -74,7 +74,16 @@ type ConnectRequest struct {
 
 // ErrorBody is the body of every non-2xx answer.
 type ErrorBody struct {
+	// Error says what went wrong, in plain words.
 	Error string `json:"error"`
+	// Code names the error for programs ("insufficient_funds",
+	// "no_ledger", "own_listing", …); empty when it has none.
+	Code string `json:"code,omitempty"`
+	// Hint is the next step, when there is one.
+	Hint string `json:"hint,omitempty"`
+	// Detail is the error as the daemon's code said it, when Error
+	// rewords it.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Connected answers POST /api/v1/connect: the address dialled.

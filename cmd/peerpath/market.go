@@ -222,6 +222,11 @@ func marketBuyCmd(g *globals) *cobra.Command {
 				if g.json {
 					return printJSON(c.OutOrStdout(), res)
 				}
+				if res.AlreadyBought {
+					fmt.Fprintf(c.OutOrStdout(), "you already bought %s (order %s): nothing was paid now\nthe goods are at %s (%d bytes)\n",
+						cmpOr(res.Title, res.Listing), res.Order, res.Path, res.Size)
+					return nil
+				}
 				fmt.Fprintf(c.OutOrStdout(), "bought %s for %s credits (fee %s), order %s\nwrote %s (%d bytes)\n",
 					cmpOr(res.Title, res.Listing), res.Price, res.Fee, res.Order, res.Path, res.Size)
 				return nil

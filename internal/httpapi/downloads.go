@@ -48,7 +48,7 @@ func downloadRoutes(s *Server, ds Downloads, nm *names, sh Shares) []route {
 			}
 			id, err := cid.Decode(req.CID)
 			if err != nil {
-				return nil, BadRequest(fmt.Errorf("bad content id %q: %w", req.CID, err))
+				return nil, BadRequest(badCID(req.CID, err))
 			}
 			if req.Output != "" {
 				if req.Output, err = absPath(req.Output); err != nil {

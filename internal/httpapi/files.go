@@ -93,7 +93,7 @@ func getRoutes(tr Transfer, nm *names, sh Shares) []route {
 		}
 		id, err := cid.Decode(req.CID)
 		if err != nil {
-			return nil, BadRequest(fmt.Errorf("bad content id %q: %w", req.CID, err))
+			return nil, BadRequest(badCID(req.CID, err))
 		}
 		if req.Output == "" && req.Dir != "" {
 			// Saved under its name in Dir: the name a search showed, or

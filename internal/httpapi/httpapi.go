@@ -174,7 +174,12 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if st >= 500 {
 		s.cfg.Logger.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	WriteJSON(w, st, api.ErrorBody{Error: err.Error()})
+	code, msg, hint := plainOf(err)
+	body := api.ErrorBody{Error: msg, Code: code, Hint: hint}
+	if msg != err.Error() {
+		body.Detail = err.Error()
+	}
+	WriteJSON(w, st, body)
 }
 
 // WriteJSON writes v as JSON with the given status.

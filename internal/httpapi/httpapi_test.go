@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -100,7 +101,10 @@ func TestServeWithClient(t *testing.T) {
 	}
 	err = c.Do(ctx, "GET", "/api/v1/gone", nil, nil)
 	var ae *api.Error
-	if !errors.As(err, &ae) || ae.Status != 410 || ae.Message != errGone.Error() {
+	// The message is in plain words with the next step; the code's own
+	// words stay in Detail.
+	if !errors.As(err, &ae) || ae.Status != 410 || ae.Detail != errGone.Error() || ae.Code != "listing_expired" ||
+		ae.Message != "this listing has expired" || !strings.Contains(err.Error(), "; the seller has to list it again") {
 		t.Fatalf("gone: %v", err)
 	}
 	bad := api.NewClient("http://"+ln.Addr().String(), "wrong")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,9 +23,17 @@ func credits(micro int64) json.Number { return json.Number(ledger.FormatCredits(
 func parseCredits(s, what string) (int64, error) {
 	v, err := ledger.ParseCredits(s)
 	if err != nil || v <= 0 {
-		return 0, BadRequest(fmt.Errorf("bad %s %q: want a positive number of credits", what, s))
+		return 0, BadRequest(badCredits(what, s, err))
 	}
 	return v, nil
+}
+
+// badCredits says why s is not an amount of credits.
+func badCredits(what, s string, err error) error {
+	if err != nil && strings.Contains(err.Error(), "decimal places") {
+		return fmt.Errorf("bad %s %q: credits have at most 6 decimal places (the smallest amount is 0.000001)", what, s)
+	}
+	return fmt.Errorf("bad %s %q: want a positive number of credits, such as 2 or 0.5 (at most 6 decimal places)", what, s)
 }
 
 // ledgerRoutes serves the wallet and the ledger's administration.
@@ -67,7 +76,7 @@ func ledgerRoutes(l Ledger, wallet Wallet) []route {
 			req.To = to.String()
 			amount, err := ledger.ParseCredits(req.Amount)
 			if err != nil || amount <= 0 {
-				return nil, BadRequest(fmt.Errorf("bad amount %q: want a positive number of credits", req.Amount))
+				return nil, BadRequest(badCredits("amount", req.Amount, err))
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 			defer cancel()

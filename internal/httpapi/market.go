@@ -133,14 +133,28 @@ func marketRoutes(s *Server, m Market) []route {
 			if err != nil {
 				return nil, err
 			}
+			for _, l := range m.Listings() {
+				if l.ID == req.Listing {
+					return nil, BadRequest(errOwnListing)
+				}
+			}
 			ctx, cancel := context.WithTimeout(r.Context(), d)
 			defer cancel()
+			// A listing bought before answers the same order again: say so.
+			already := false
+			if ords, err := m.Orders(ctx); err == nil {
+				for _, o := range ords {
+					if o.Role == "buy" && o.Listing == req.Listing && o.State == "released" {
+						already = true
+					}
+				}
+			}
 			res, err := m.Buy(ctx, req.Listing, out)
 			if err != nil {
 				return nil, err
 			}
 			return api.MarketBuyResult{Order: res.Order, Listing: res.Listing, Title: res.Title, Path: res.Path, Size: res.Size,
-				Price: credits(res.Price), Fee: credits(res.Fee), Seller: res.Seller}, nil
+				Price: credits(res.Price), Fee: credits(res.Fee), Seller: res.Seller, AlreadyBought: already}, nil
 		}},
 		{pattern: "GET /api/v1/market/orders", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)

@@ -34,7 +34,7 @@ export async function api(method, path, body) {
 // apiError makes an Error of an error answer: its message, then its hint.
 export function apiError(resp, data) {
   const msg = (data && data.error) || resp.statusText || ("HTTP " + resp.status);
-  const e = new Error(data && data.hint ? msg + ". " + data.hint : msg);
+  const e = new Error(data && data.hint ? msg + "; " + data.hint : msg);
   e.status = resp.status;
   e.code = data && data.code;
   return e;
