@@ -749,6 +749,8 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		pl     payload
 		notify []Message
 		reply  []string // ids to acknowledge with a receipt
+		joined *Group   // a group whose key arrived
+		myKey  []byte   // this node's new key for it, to send to its members
 	)
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
 		var (
@@ -864,7 +866,12 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 				notify = append(notify, Message{ID: id, To: sender.String(), State: state, Out: true})
 			}
 		case kindGroup:
-			return s.groups.receiveInvite(ctx, tx, sender, pl)
+			gr, mine, err := s.groups.receiveInvite(ctx, tx, sender, pl)
+			if err != nil {
+				s.log.Debug("group payload refused", "peer", sender, "err", err)
+				return nil // the key is spent; the state must be kept
+			}
+			joined, myKey = gr, mine
 		}
 		return nil
 	})
@@ -877,6 +884,14 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 	}
 	if len(reply) > 0 {
 		s.queueControl(sender, payload{Kind: kindReceipt, Refs: reply})
+	}
+	if joined != nil {
+		gr := *joined
+		s.groups.join(gr.ID)
+		if myKey != nil {
+			s.spawn(func(ctx context.Context) { s.groups.distribute(ctx, gr, myKey) })
+		}
+		s.groups.retryParked(gr.ID)
 	}
 	return nil
 }

@@ -148,3 +148,52 @@ func TestMsgOfflineThroughMailboxes(t *testing.T) {
 		t.Fatal("the guard proves nothing: b's home does not hold the text either")
 	}
 }
+
+// A group over GossipSub: every member reads the creator's message; after
+// a member is removed, the group is rekeyed and the removed member cannot
+// read the next message, which the others do.
+func TestMsgGroupRemovedMember(t *testing.T) {
+	t.Parallel()
+	a := startDaemon(t)
+	b := startDaemon(t, "--bootstrap", a.Addr())
+	c := startDaemon(t, "--bootstrap", a.Addr(), "--bootstrap", b.Addr())
+	bid, cid := b.ID().ID, c.ID().ID
+	var gr api.Group
+	cliJSON(t, &gr, "group", "create", "friends", "--members", bid+","+cid, "--home", a.Home)
+	if len(gr.Members) != 3 || gr.Epoch != 1 {
+		t.Fatalf("group %+v", gr)
+	}
+	// Sent until the mesh has formed and both members read one.
+	hasText := func(d *daemon, text string) bool {
+		for _, m := range msgList(t, d, "group:friends") {
+			if m.Text == text {
+				return true
+			}
+		}
+		return false
+	}
+	sendUntil := func(text string, readers ...*daemon) {
+		t.Helper()
+		eventually(t, 30*time.Second, func() error {
+			if _, errOut, code := cli(t, "msg", "send", "group:friends", text, "--home", a.Home); code != 0 {
+				return fmt.Errorf("send: %s", errOut)
+			}
+			for _, d := range readers {
+				if !hasText(d, text) {
+					return fmt.Errorf("%s has not read %q", d.Home, text)
+				}
+			}
+			return nil
+		})
+	}
+	sendUntil("hello friends", b, c)
+
+	cliJSON(t, &gr, "group", "remove", "friends", cid, "--home", a.Home)
+	if gr.Epoch != 2 || len(gr.Members) != 2 {
+		t.Fatalf("after removal %+v", gr)
+	}
+	sendUntil("c is gone now", b)
+	if hasText(c, "c is gone now") {
+		t.Fatal("the removed member read the next message")
+	}
+}
