@@ -114,6 +114,8 @@ func newRoot() *cobra.Command {
 		receiveCmd(g),
 		msgCmd(g),
 		groupCmd(g),
+		storageCmd(g),
+		backupCmd(g),
 	)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/peerpath/peerpath/api"
+	"github.com/peerpath/peerpath/internal/backup"
 	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/contacts"
@@ -17,6 +18,7 @@ import (
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
+	"github.com/peerpath/peerpath/internal/storage"
 	"github.com/peerpath/peerpath/internal/transfer"
 	"github.com/peerpath/peerpath/internal/tunnel"
 )
@@ -68,6 +70,10 @@ var errorStatuses = []errorStatus{
 	{contacts.ErrSelf, http.StatusBadRequest},
 	{inbox.ErrBadRequest, http.StatusBadRequest},
 	{msg.ErrBadRequest, http.StatusBadRequest},
+	{storage.ErrInvalid, http.StatusBadRequest},
+	{storage.ErrBadRef, http.StatusBadRequest},
+	{backup.ErrInvalid, http.StatusBadRequest},
+	{backup.ErrBadCap, http.StatusBadRequest},
 
 	// 3. rights and credits
 	{ledger.ErrBadSignature, http.StatusForbidden},
@@ -86,6 +92,7 @@ var errorStatuses = []errorStatus{
 	{compute.ErrNotFound, http.StatusNotFound},
 	{market.ErrNotFound, http.StatusNotFound},
 	{tunnel.ErrNotFound, http.StatusNotFound},
+	{backup.ErrNotFound, http.StatusNotFound},
 	{ledger.ErrNotFound, http.StatusNotFound},
 	{msg.ErrNotFound, http.StatusNotFound},
 	{fs.ErrNotExist, http.StatusNotFound},
@@ -117,6 +124,8 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrNoLeader, http.StatusServiceUnavailable},
 	{msg.ErrNoBundle, http.StatusServiceUnavailable},
 	{transfer.ErrNoProviders, http.StatusGatewayTimeout},
+	{storage.ErrNotEnoughPeers, http.StatusServiceUnavailable},
+	{storage.ErrTooFewShares, http.StatusServiceUnavailable},
 	{market.ErrPending, http.StatusGatewayTimeout},
 
 	// 6. peers
@@ -125,6 +134,8 @@ var errorStatuses = []errorStatus{
 	{transfer.ErrTooBig, http.StatusBadGateway},
 	{market.ErrWrongKey, http.StatusBadGateway},
 	{tunnel.ErrUnreachable, http.StatusBadGateway},
+	{backup.ErrBadManifest, http.StatusBadGateway},
+	{storage.ErrCorrupt, http.StatusBadGateway},
 }
 
 // statusOf maps an error to an HTTP status, deterministically: a

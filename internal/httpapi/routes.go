@@ -68,6 +68,10 @@ type Services struct {
 	Inbox Inbox
 	// Msg is the messages service (*msg.Service).
 	Msg Msg
+	// Storage is the storage layer (*storage.Service).
+	Storage Storage
+	// Backup is the backup service (*backup.Service).
+	Backup Backup
 }
 
 // Info holds what the node knows of itself beyond its subsystems.
@@ -224,6 +228,8 @@ func (s *Server) mount(svc Services) {
 	s.mountArea(svc.Compute != nil, computeRoutes(svc.Compute))
 	s.mountArea(svc.Market != nil, marketRoutes(s, svc.Market))
 	s.mountArea(svc.UI != nil, uiRoutes(svc.UI, svc.Info.BaseURL))
+	s.mountArea(svc.Storage != nil, storageRoutes(svc.Storage))
+	s.mountArea(svc.Backup != nil, backupRoutes(svc.Backup))
 	s.mountArea(svc.Events != nil, eventRoutes(svc.Events, svc.History))
 	s.mountArea(svc.Contacts != nil && svc.Self != nil, contactRoutes(svc.Contacts, svc.Self))
 	s.mountArea(svc.Inbox != nil, inboxRoutes(svc.Inbox, svc.Contacts))

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/peerpath/peerpath/internal/backup"
 	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
 	"github.com/peerpath/peerpath/internal/config"
@@ -41,6 +42,7 @@ import (
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
+	"github.com/peerpath/peerpath/internal/storage"
 	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
 	"github.com/peerpath/peerpath/internal/tunnel"
@@ -131,6 +133,8 @@ type Node struct {
 	msg       *msg.Service
 	runner    *sandbox.Runner
 	sessions  *webui.Sessions
+	storage   *storage.Service
+	backup    *backup.Service
 	events    *events.Bus      // live events, streamed to the web app
 	history   *httpapi.History // recent bandwidth and peers, for Home
 	tunnel    *tunnel.Service
@@ -277,6 +281,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newTunnel(); err != nil {
 		return nil, err
 	}
+	if err := n.newStorage(ctx); err != nil {
+		return nil, err
+	}
 	if err := n.newFiles(ctx); err != nil {
 		return nil, err
 	}
@@ -328,6 +335,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			Market:    n.market,
 			Msg:       n.msg,
 			UI:        n.sessions,
+			Storage:   n.storage,
+			Backup:    n.backup,
 			Events:    n.events,
 			History:   n.history,
 			Tunnel:    n.tunnel,
@@ -470,6 +479,7 @@ func (n *Node) services() []service {
 		{name: "share", serve: n.share.Serve, restart: true},
 		{name: "transfer", serve: n.transfer.Serve, restart: true},
 		{name: "meter", serve: n.meter.Serve, restart: true},
+		{name: "storage", serve: n.storage.Serve, restart: true},
 		{name: "ledger", serve: n.ledger.Serve},
 		{name: "search", serve: n.search.Serve},
 		{name: "compute", serve: n.compute.Serve, restart: true},

@@ -65,15 +65,10 @@ func (s *Service) Put(ctx context.Context, plain []byte, opt PutOptions) (Ref, e
 func (s *Service) candidates(ctx context.Context, size int, exclude map[peer.ID]bool) []peer.ID {
 	seen := map[peer.ID]bool{s.self: true}
 	var ids []peer.ID
-	if s.cfg.Routing != nil {
-		if ais, err := s.cfg.Routing.FindProviders(ctx, OfferCID); err == nil {
-			for _, ai := range ais {
-				if !seen[ai.ID] {
-					seen[ai.ID] = true
-					s.cfg.Host.Peerstore().AddAddrs(ai.ID, ai.Addrs, 10*time.Minute)
-					ids = append(ids, ai.ID)
-				}
-			}
+	for _, p := range s.offerers(ctx) {
+		if !seen[p] {
+			seen[p] = true
+			ids = append(ids, p)
 		}
 	}
 	for _, p := range s.cfg.Host.Network().Peers() {
@@ -130,6 +125,33 @@ func (s *Service) candidates(ctx context.Context, size int, exclude map[peer.ID]
 		res[i] = c.id
 	}
 	return res
+}
+
+// offerers returns the peers whose offers the DHT knows, looked up at
+// most once a minute (a lookup takes seconds; a backup puts many objects).
+func (s *Service) offerers(ctx context.Context) []peer.ID {
+	if s.cfg.Routing == nil {
+		return nil
+	}
+	s.mu.Lock()
+	if time.Since(s.offerersAt) < time.Minute {
+		defer s.mu.Unlock()
+		return s.offerersList
+	}
+	s.mu.Unlock()
+	ais, err := s.cfg.Routing.FindProviders(ctx, OfferCID)
+	if err != nil {
+		return nil
+	}
+	ids := make([]peer.ID, 0, len(ais))
+	for _, ai := range ais {
+		s.cfg.Host.Peerstore().AddAddrs(ai.ID, ai.Addrs, 10*time.Minute)
+		ids = append(ids, ai.ID)
+	}
+	s.mu.Lock()
+	s.offerersList, s.offerersAt = ids, time.Now()
+	s.mu.Unlock()
+	return ids
 }
 
 // place puts shares[i] for every i in which (all when nil) on distinct

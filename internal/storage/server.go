@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/p2p"
 )
@@ -167,7 +168,7 @@ func (s *Service) servePut(ctx context.Context, st network.Stream, client string
 	}
 	var paid int64
 	if cost > 0 {
-		if paid, err = s.cfg.Payments.Collect(ctx, st.Conn().RemotePeer(), req.Payment, cost); err != nil {
+		if paid, err = s.collect(ctx, st.Conn().RemotePeer(), req.Payment, cost); err != nil {
 			reply(st, response{Status: statusRefused, Msg: "storage: payment: " + err.Error()})
 			return
 		}
@@ -252,7 +253,7 @@ func (s *Service) serveRenew(ctx context.Context, st network.Stream, client stri
 			reply(st, response{Status: statusRefused, Msg: fmt.Sprintf("storage: payment of %d micro-credits required", cost)})
 			return
 		}
-		if paid, err = s.cfg.Payments.Collect(ctx, st.Conn().RemotePeer(), req.Payment, cost); err != nil {
+		if paid, err = s.collect(ctx, st.Conn().RemotePeer(), req.Payment, cost); err != nil {
 			reply(st, response{Status: statusRefused, Msg: "storage: payment: " + err.Error()})
 			return
 		}
@@ -262,4 +263,26 @@ func (s *Service) serveRenew(ctx context.Context, st network.Stream, client stri
 		return
 	}
 	reply(st, response{Expires: uint64(until)})
+}
+
+// collect settles a lease payment once: its id is recorded, and an id
+// already recorded is refused (the ledger answers a replayed transfer
+// with its first receipt, which must not pay for a second lease).
+func (s *Service) collect(ctx context.Context, payer peer.ID, payment []byte, cost int64) (int64, error) {
+	id, got, err := s.cfg.Payments.Collect(ctx, payer, payment, cost)
+	if err != nil {
+		return 0, err
+	}
+	if got < cost {
+		return 0, fmt.Errorf("paid %d micro-credits, %d due", got, cost)
+	}
+	res, err := s.cfg.DB.ExecContext(ctx, `INSERT OR IGNORE INTO storage_payments(id, payer, amount, at) VALUES (?, ?, ?, ?)`,
+		id, payer.String(), got, time.Now().Unix())
+	if err != nil {
+		return 0, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, fmt.Errorf("payment %s already counted", id)
+	}
+	return got, nil
 }

@@ -45,8 +45,9 @@ type Payments interface {
 	// the payee's Collect accepts (the node: a signed ledger transfer).
 	Pay(ctx context.Context, payee peer.ID, amount int64, memo string) ([]byte, error)
 	// Collect checks that payment pays at least amount from payer to this
-	// node and settles it; it returns what was received.
-	Collect(ctx context.Context, payer peer.ID, payment []byte, amount int64) (int64, error)
+	// node and settles it; it returns the payment's id (this service
+	// refuses an id it has counted before) and what was received.
+	Collect(ctx context.Context, payer peer.ID, payment []byte, amount int64) (id string, received int64, err error)
 }
 
 // Config configures a [Service]. Host, DB and Dir are required.
@@ -96,6 +97,9 @@ type Service struct {
 	mu      sync.Mutex
 	offers  map[peer.ID]cachedOffer
 	provide chan cid.Cid
+
+	offerersList []peer.ID
+	offerersAt   time.Time
 }
 
 type cachedOffer struct {
@@ -140,6 +144,9 @@ CREATE TABLE storage_peers (
 	failed INTEGER NOT NULL DEFAULT 0,
 	spent  INTEGER NOT NULL DEFAULT 0
 );
+`}, {Version: 2, SQL: `
+-- Payments counted for leases, so one payment is never counted twice.
+CREATE TABLE storage_payments (id TEXT PRIMARY KEY, payer TEXT NOT NULL, amount INTEGER NOT NULL, at INTEGER NOT NULL);
 `}}
 
 // New opens the storage layer: it migrates its tables, reconciles the

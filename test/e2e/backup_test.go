@@ -1,0 +1,209 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peerpath/peerpath/api"
+)
+
+// storageCluster starts an owner and n storing peers (bootstrapped from
+// the owner), each offering 64 MiB, and waits until the owner sees them.
+func storageCluster(t *testing.T, n int) (*daemon, []*daemon) {
+	t.Helper()
+	owner := startDaemon(t)
+	addr := owner.Addr()
+	peers := make([]*daemon, n)
+	var wg sync.WaitGroup
+	for i := range peers {
+		wg.Add(1)
+		go func() { defer wg.Done(); peers[i] = startDaemon(t, "--bootstrap", addr) }()
+	}
+	wg.Wait()
+	for _, p := range peers {
+		if p == nil {
+			t.FailNow()
+		}
+		if _, errOut, code := cli(t, "storage", "offer", "64MiB", "--home", p.Home); code != 0 {
+			t.Fatalf("storage offer: %s", errOut)
+		}
+	}
+	eventually(t, 30*time.Second, func() error {
+		var got []api.Peer
+		cliJSON(t, &got, "peers", "--home", owner.Home)
+		if len(got) < n {
+			return fmt.Errorf("owner sees %d peers", len(got))
+		}
+		return nil
+	})
+	return owner, peers
+}
+
+// sameFiles fails unless every file under want has a byte-identical copy
+// under got.
+func sameFiles(t *testing.T, want, got string) {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(want, p)
+		a, _ := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(got, rel))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s not restored byte-identical: %v", rel, err)
+		}
+		n++
+		return nil
+	})
+	if n == 0 {
+		t.Fatal("no files compared")
+	}
+}
+
+// Done when (issue 13): a folder backed up with k=4, n=8 onto 8 peers is
+// restored byte-identical on a fresh home from the capability alone after
+// 4 of those peers are killed, and no storing peer's home holds any
+// plaintext byte sequence of the files or their names.
+func TestBackupRestoreFromCapAlone(t *testing.T) {
+	t.Parallel()
+	owner, peers := storageCluster(t, 8)
+
+	src := filepath.Join(t.TempDir(), "Quarterly-Plans-7f3a")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	memo := bytes.Repeat([]byte("Merger memo: acquire Initech for 42 million, tell no one. "), 400)
+	files := map[string][]byte{
+		"merger-memo-Zq9.txt":      memo,
+		"sub/ledger-notes-K2.csv":  []byte("account,amount\nalice,1000\nbob,2500\n"),
+		"photo-of-the-vault.bin":   writeRandom(t, filepath.Join(src, "photo-of-the-vault.bin"), 700<<10),
+		"sub/empty-file-named-X7q": {},
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var created api.BackupCreated
+	cliJSON(t, &created, "backup", "create", src, "--k", "4", "--n", "8", "--home", owner.Home)
+	if created.Files != 4 || !strings.HasPrefix(created.Cap, "ppbackup1:") || created.Stored != created.Bytes {
+		t.Fatalf("backup create: %+v", created)
+	}
+	var list []api.BackupSnapshot
+	cliJSON(t, &list, "backup", "list", "--home", owner.Home)
+	if len(list) != 1 || list[0].Snapshot != created.Snapshot {
+		t.Fatalf("backup list: %+v", list)
+	}
+
+	// Every storing peer holds shares, and none holds plaintext.
+	needles := [][]byte{[]byte("Quarterly-Plans-7f3a"), []byte("merger-memo-Zq9"), []byte("ledger-notes-K2"),
+		[]byte("photo-of-the-vault"), []byte("empty-file-named-X7q"), []byte("Initech"), []byte("alice,1000")}
+	for _, b := range files {
+		for off := 0; off+24 <= len(b); off += max(len(b)/5, 1) {
+			needles = append(needles, b[off:off+24])
+		}
+	}
+	for i, p := range peers {
+		shares := 0
+		filepath.WalkDir(p.Home, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if strings.Contains(path, string(filepath.Separator)+"shares"+string(filepath.Separator)) {
+				shares++
+			}
+			b, _ := os.ReadFile(path)
+			for _, n := range needles {
+				if bytes.Contains(b, n) {
+					t.Errorf("peer %d: %s holds plaintext %q", i, path, n)
+				}
+			}
+			return nil
+		})
+		if shares == 0 {
+			t.Errorf("peer %d holds no share", i)
+		}
+	}
+
+	// Kill 4 of the 8 holders; restore on a fresh home that knows only the
+	// capability and one surviving peer to join the network through.
+	for _, p := range peers[:4] {
+		p.Kill()
+	}
+	fresh := startDaemon(t, "--bootstrap", peers[4].Addr())
+	out := t.TempDir()
+	var restored api.BackupRestored
+	cliJSON(t, &restored, "backup", "restore", created.Cap, "-o", out, "--home", fresh.Home)
+	if restored.Files != 4 || restored.Bytes != created.Bytes {
+		t.Fatalf("restore: %+v", restored)
+	}
+	sameFiles(t, src, filepath.Join(out, "Quarterly-Plans-7f3a"))
+}
+
+// Done when (issue 13): a share altered on disk is detected by a challenge
+// and repaired onto another peer.
+func TestBackupAlteredShareRepaired(t *testing.T) {
+	t.Parallel()
+	owner, peers := storageCluster(t, 5)
+	src := filepath.Join(t.TempDir(), "docs")
+	os.MkdirAll(src, 0o755)
+	want := writeRandom(t, filepath.Join(src, "a.bin"), 100<<10)
+	var created api.BackupCreated
+	cliJSON(t, &created, "backup", "create", src, "--k", "2", "--n", "4", "--home", owner.Home)
+
+	// Alter one share file on one storing peer.
+	var victim string
+	for _, p := range peers {
+		filepath.WalkDir(filepath.Join(p.Home, "storage", "shares"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && victim == "" {
+				victim = path
+			}
+			return nil
+		})
+	}
+	if victim == "" {
+		t.Fatal("no share on any storing peer")
+	}
+	b, _ := os.ReadFile(victim)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(victim, b, 0o600)
+
+	var check api.StorageCheck
+	cliJSON(t, &check, "storage", "check", "--home", owner.Home)
+	if check.Repaired != 1 || check.Objects != 2 || check.Healthy != 2 {
+		t.Fatalf("storage check after altering one share: %+v", check)
+	}
+	var st api.BackupStatus
+	cliJSON(t, &st, "backup", "status", created.Snapshot, "--home", owner.Home)
+	if st.Repairs != 1 || st.ManifestHealthy != 4 || len(st.Files) != 1 || st.Files[0].Healthy != 4 {
+		t.Fatalf("backup status after repair: %+v", st)
+	}
+	out := t.TempDir()
+	var restored api.BackupRestored
+	cliJSON(t, &restored, "backup", "restore", created.Snapshot, "-o", out, "--home", owner.Home)
+	got, _ := os.ReadFile(filepath.Join(out, "docs", "a.bin"))
+	if !bytes.Equal(got, want) {
+		t.Fatal("restore after repair differs")
+	}
+	// Forget deletes the snapshot's shares from their holders.
+	cli(t, "backup", "forget", created.Snapshot, "--home", owner.Home)
+	eventually(t, 10*time.Second, func() error {
+		var s api.Storage
+		for _, p := range peers {
+			cliJSON(t, &s, "storage", "--home", p.Home)
+			if s.Used != 0 {
+				return fmt.Errorf("a holder still stores %d bytes", s.Used)
+			}
+		}
+		return nil
+	})
+}
