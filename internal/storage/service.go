@@ -193,6 +193,7 @@ func (s *Service) Close() { s.cfg.Host.RemoveStreamHandler(ProtocolID) }
 // held shares, dropping shares whose lease and grace ended, and (owner
 // side) checking, renewing and repairing this node's objects.
 func (s *Service) Serve(ctx context.Context) error {
+	s.cfg.Host.SetStreamHandler(ProtocolID, s.handle) // again, after a restart
 	defer s.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
