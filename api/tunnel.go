@@ -10,7 +10,7 @@ import (
 
 // ServiceExposeRequest is the body of POST /api/v1/services: offer the TCP
 // service at Addr (loopback or a LAN address) under Name to the peers in
-// Allow (peer ids; contact names once contacts exist).
+// Allow (peer ids or contact names).
 type ServiceExposeRequest struct {
 	Name  string   `json:"name"`
 	Addr  string   `json:"addr"`

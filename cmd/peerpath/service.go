@@ -26,8 +26,8 @@ func serviceCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// splitPeers reads --allow: peer ids (contact names once contacts exist;
-// the daemon resolves them), separated by commas.
+// splitPeers reads --allow: peer ids or contact names (the daemon
+// resolves them), separated by commas.
 func splitPeers(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -47,7 +47,7 @@ func serviceExposeCmd(g *globals) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			peers := splitPeers(allow)
 			if len(peers) == 0 {
-				return errors.New("--allow is required: the peer ids that may use the service, separated by commas")
+				return errors.New("--allow is required: the peers (ids or contact names) that may use the service, separated by commas")
 			}
 			return g.run(c, 30*time.Second, func(ctx context.Context, cl *api.Client) error {
 				s, err := cl.ExposeService(ctx, api.ServiceExposeRequest{Name: args[0], Addr: args[1], Allow: peers, PricePerGiB: price})
@@ -63,7 +63,7 @@ func serviceExposeCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&allow, "allow", "", "peers allowed to use the service: peer ids, separated by commas")
+	c.Flags().StringVar(&allow, "allow", "", "peers allowed to use the service: peer ids or contact names, separated by commas")
 	c.Flags().StringVar(&price, "price-per-gib", "", "credits each GiB through the service costs its users (default free)")
 	return c
 }

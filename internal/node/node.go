@@ -278,9 +278,6 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newMeter(ctx); err != nil {
 		return nil, err
 	}
-	if err := n.newTunnel(); err != nil {
-		return nil, err
-	}
 	if err := n.newStorage(ctx); err != nil {
 		return nil, err
 	}
@@ -302,6 +299,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	if err := n.newMsg(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.newTunnel(); err != nil {
 		return nil, err
 	}
 	n.sessions = webui.NewSessions(webui.CookieName(n.apiLn.Addr().(*net.TCPAddr).Port))

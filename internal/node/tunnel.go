@@ -8,18 +8,18 @@ import (
 const fileServices = "services.json"
 
 // newTunnel builds the service that shares local TCP services with chosen
-// peers. A priced service's bytes go to the traffic meter, so it comes
-// after newMeter; the daemon's own API address is never exposed.
+// peers. A priced service's bytes go to the traffic meter, and peers may be
+// named by their contact names, so it comes after newMeter and
+// newContacts; the daemon's own API address is never exposed.
 func (n *Node) newTunnel() error {
 	t, err := tunnel.New(tunnel.Config{
 		Host:       n.p2p.Host(),
 		Path:       n.home.Path(fileServices),
 		Meter:      n.meter,
 		PaysPerGiB: n.meter.PricePerGiB(),
-		// Resolve: peer ids only until contacts can name peers; set it
-		// here (the one place) when they can.
-		Forbidden: []string{n.apiLn.Addr().String()},
-		Logger:    n.log.With("sys", "tunnel"),
+		Resolve:    contactPeers{n.contacts}.Resolve,
+		Forbidden:  []string{n.apiLn.Addr().String()},
+		Logger:     n.log.With("sys", "tunnel"),
 	})
 	if err != nil {
 		return err

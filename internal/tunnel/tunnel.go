@@ -85,8 +85,8 @@ type Config struct {
 	// PaysPerGiB is what this node's traffic receipts pay, in
 	// micro-credits per GiB: the most it connects to a priced service for.
 	PaysPerGiB int64
-	// Resolve turns what a user typed for a peer (a peer id, or a contact
-	// name once contacts exist) into a peer id. Nil: peer ids only.
+	// Resolve turns what a user typed for a peer (a peer id, or a
+	// contact's name) into a peer id. Nil: peer ids only.
 	Resolve func(ctx context.Context, who string) (peer.ID, error)
 	// Forbidden lists addresses that may never be exposed (the daemon's
 	// own API), as host:port.
@@ -297,10 +297,14 @@ type PeerStats struct {
 
 func (s *Service) resolve(ctx context.Context, who string) (peer.ID, error) {
 	who = strings.TrimSpace(who)
-	// The single point where a typed peer becomes a peer id: contact
-	// names resolve here once contacts exist (Config.Resolve).
+	// The single point where a typed peer becomes a peer id: the node's
+	// contacts resolve names (Config.Resolve).
 	if s.cfg.Resolve != nil {
-		return s.cfg.Resolve(ctx, who)
+		p, err := s.cfg.Resolve(ctx, who)
+		if err != nil {
+			return "", fmt.Errorf("%w: %q is neither a peer id nor a contact's name (see peerpath contacts)", ErrInvalid, who)
+		}
+		return p, nil
 	}
 	p, err := peer.Decode(who)
 	if err != nil {

@@ -553,3 +553,25 @@ func TestPerPeerLimit(t *testing.T) {
 		return len(fs) == 1 && strings.Contains(fs[0].LastError, "busy")
 	})
 }
+
+// Peers may be named through Config.Resolve (the node's contacts); a name
+// it does not know is refused, clearly.
+func TestResolveNames(t *testing.T) {
+	user := newNode(t, nil)
+	owner := newNode(t, func(c *Config) {
+		c.Resolve = func(_ context.Context, who string) (peer.ID, error) {
+			if who == "bob" {
+				return user.h.ID(), nil
+			}
+			return peer.Decode(who)
+		}
+	})
+	ctx := tctx(t)
+	e, err := owner.svc.Expose(ctx, "web", "127.0.0.1:8080", []string{"bob"}, 0)
+	if err != nil || len(e.Allow) != 1 || e.Allow[0] != user.h.ID() {
+		t.Fatalf("expose to bob: %+v, %v", e, err)
+	}
+	if _, err := owner.svc.Allow(ctx, "web", "carol"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "contact's name") {
+		t.Fatalf("allow an unknown name: %v", err)
+	}
+}

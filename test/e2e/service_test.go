@@ -64,8 +64,15 @@ func TestServiceShare(t *testing.T) {
 	c := startDaemon(t, "--bootstrap", a.Addr())
 	bid, cid := b.ID().ID, c.ID().ID
 
+	// Peers may be named by their contact names.
+	if _, errOut, code := cli(t, "contacts", "add", bid, "--name", "bob", "--home", a.Home); code != 0 {
+		t.Fatalf("contacts add: %s", errOut)
+	}
+	if _, errOut, code := cli(t, "contacts", "add", aid, "--name", "alice", "--home", b.Home); code != 0 {
+		t.Fatalf("contacts add: %s", errOut)
+	}
 	var exposed api.Service
-	cliJSON(t, &exposed, "service", "expose", "web", hln.Addr().String(), "--allow", bid, "--home", a.Home)
+	cliJSON(t, &exposed, "service", "expose", "web", hln.Addr().String(), "--allow", "bob", "--home", a.Home)
 	if exposed.Name != "web" || len(exposed.Allow) != 1 || exposed.Allow[0] != bid {
 		t.Fatalf("expose: %+v", exposed)
 	}
@@ -87,7 +94,7 @@ func TestServiceShare(t *testing.T) {
 
 	// B fetches the page through its forward, byte-identical.
 	var fw api.Forward
-	cliJSON(t, &fw, "service", "connect", aid+"/web", "--home", b.Home)
+	cliJSON(t, &fw, "service", "connect", "alice/web", "--home", b.Home)
 	if !strings.HasPrefix(fw.Listen, "127.0.0.1:") {
 		t.Fatalf("connect: %+v", fw)
 	}
