@@ -33,6 +33,7 @@ var idleProtocols = []protocol.ID{
 	"/peerpath/compute/2.0.0",
 	"/peerpath/ledger/client/1.0.0",
 	"/peerpath/receipt/1.0.0",
+	"/peerpath/storage/1.0.0",
 }
 
 // shareFile shares n random bytes on d and returns the content id.
