@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/testutil"
 )
@@ -253,4 +255,84 @@ func TestServiceBulkCopy(t *testing.T) {
 		t.Fatalf("hash of what arrived %x, of what was sent %x", got, want)
 	}
 	t.Logf("1 GiB through the tunnel in %v (%.0f MB/s, hashing included)", time.Since(start), size/time.Since(start).Seconds()/1e6)
+}
+
+// In the browser: A exposes its web server to B on the Services page; B
+// asks what A offers, connects with one click and copies the local address,
+// through which the page arrives byte-identical; A denies B there. B's
+// side runs at a phone's width (390 px).
+func TestBrowserServices(t *testing.T) {
+	t.Parallel()
+	page := testutil.SeededBytes(17, 50<<10)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) })}
+	hln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(hln)
+	t.Cleanup(func() { srv.Close() })
+	a := startDaemon(t)
+	aid := a.ID().ID
+	b := startDaemon(t, "--bootstrap", a.Addr())
+	bid := b.ID().ID
+
+	ab := newBrowser(t)
+	ab.do(t,
+		chromedp.Navigate(loginURL(t, a)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/services"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#expose-form`)),
+		chromedp.SetValue(chromedp.CSS(`#svc-name`), "web"),
+		chromedp.SetValue(chromedp.CSS(`#svc-addr`), hln.Addr().String()),
+		chromedp.SetValue(chromedp.CSS(`#svc-allow`), bid),
+		chromedp.Click(chromedp.CSS(`#expose-form button[type="submit"]`)),
+	)
+	denySel := fmt.Sprintf(`button[aria-label="Deny %s on web"]`, bid)
+	if _, err := waitFor(ab, denySel, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	bb := newBrowser(t)
+	bb.do(t,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(loginURL(t, b)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/services"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#offers-form`)),
+		chromedp.SetValue(chromedp.CSS(`#offers-peer`), aid),
+		chromedp.Click(chromedp.CSS(`#offers-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Connect to web"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Connect to web"]`)),
+	)
+	if _, err := waitFor(bb, `button[data-listen]`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	listen, err := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`document.querySelector('button[data-listen]').dataset.listen`))
+	if err != nil || !strings.HasPrefix(listen, "127.0.0.1:") {
+		t.Fatalf("local address on the page: %q, %v", listen, err)
+	}
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Get("http://" + listen + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, page) {
+		t.Fatalf("page through the forward the browser opened: %d bytes, %v", len(got), err)
+	}
+
+	ab.do(t, chromedp.Click(chromedp.CSS(denySel)))
+	eventually(t, 10*time.Second, func() error {
+		var list []api.Service
+		cliJSON(t, &list, "service", "list", "--home", a.Home)
+		if len(list) != 1 || len(list[0].Allow) != 0 {
+			return fmt.Errorf("after deny in the browser: %+v", list)
+		}
+		return nil
+	})
+	if _, err := waitFor(ab, fmt.Sprintf(`button[aria-label="Allow %s on web"]`, bid), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ab.noConsoleErrors(t)
+	bb.noConsoleErrors(t)
 }
