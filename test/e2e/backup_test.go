@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/peerpath/peerpath/api"
 )
 
@@ -206,4 +208,35 @@ func TestBackupAlteredShareRepaired(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The web app's Backup page sets the storage offer and shows it.
+func TestBrowserBackupPage(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t)
+	b := newBrowser(t)
+	b.do(t,
+		chromedp.Navigate(loginURL(t, d)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/backup"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#st-offer`)),
+		chromedp.SetValue(chromedp.CSS(`#st-size`), "1048576"),
+		chromedp.Click(chromedp.CSS(`#st-offer button[type="submit"]`)),
+	)
+	eventually(t, 10*time.Second, func() error {
+		var s api.Storage
+		cliJSON(t, &s, "storage", "--home", d.Home)
+		if s.Offered != 1<<20 {
+			return fmt.Errorf("offered %d", s.Offered)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, func() error {
+		txt, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('[data-bind="stsummary"]').textContent`))
+		if err != nil || !strings.HasPrefix(txt, "Offering 1") {
+			return fmt.Errorf("page shows %q (%v)", txt, err)
+		}
+		return nil
+	})
+	b.noConsoleErrors(t)
 }
