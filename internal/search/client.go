@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,8 @@ const (
 	// canaryRate is the share of requests to trusted peers that still carry
 	// a canary.
 	canaryRate = 0.2
+	// defaultDirectPeers: see Config.DirectPeers.
+	defaultDirectPeers = 4
 )
 
 // Search runs query on the local index and, unless opt.LocalOnly, on the
@@ -146,15 +149,57 @@ func (s *Service) Search(ctx context.Context, queryStr string, opt Options, emit
 		return nil
 	}
 
+	// Connected peers are asked at once, beside the DHT lookups: a peer
+	// that has just shared a file is found before its records are out.
+	direct := s.directPeers()
+	var dwg sync.WaitGroup
+	for _, p := range direct {
+		dwg.Go(func() { s.askAndMerge(ctx, p, q, queryStr, min(opt.Limit, maxWireResults), agg, &st) })
+	}
 	cands, err := s.candidates(ctx, kws, &st)
 	if err != nil {
+		dwg.Wait()
 		return err
 	}
+	cands = slices.DeleteFunc(cands, func(p peer.ID) bool { return slices.Contains(direct, p) })
 	s.askCandidates(ctx, cands, q, queryStr, min(opt.Limit, maxWireResults), opt.MaxPeers, agg, &st)
+	dwg.Wait()
 	if parent.Err() != nil {
 		return fmt.Errorf("search: %w", parent.Err())
 	}
 	return nil
+}
+
+// directPeers returns the connected peers a search asks directly (see
+// Config.DirectPeers): those that speak ProtocolID, not blocked or known
+// spammers, the newest connection first.
+func (s *Service) directPeers() []peer.ID {
+	n := s.cfg.DirectPeers
+	if n == 0 {
+		n = defaultDirectPeers
+	}
+	if n < 0 {
+		return nil
+	}
+	conns := s.host.Network().Conns()
+	sort.Slice(conns, func(i, j int) bool { return conns[i].Stat().Opened.After(conns[j].Stat().Opened) })
+	var out []peer.ID
+	for _, c := range conns {
+		p := c.RemotePeer()
+		if len(out) >= n {
+			break
+		}
+		if slices.Contains(out, p) || p == s.host.ID() || s.isBlocked(p) || s.IsSpammer(p) {
+			continue
+		}
+		// A peer whose protocols are known (identify has run) and do not
+		// include search is not asked; one not identified yet is.
+		if protos, _ := s.host.Peerstore().GetProtocols(p); len(protos) > 0 && !slices.Contains(protos, ProtocolID) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 type stats struct {

@@ -33,9 +33,11 @@
 // (normalised; stop words, file extensions and 1-character tokens dropped),
 // a provider record in the DHT under KeywordKey(keyword), a CIDv1 of
 // SHA-256("peerpath-kw:"+keyword). Announcements are rate limited
-// (AnnounceRate, default 20/s, 8 in flight), most frequent keyword first
-// (one record covers the most files), and repeated every 22 h (kad-dht keeps
-// records 48 h). A search looks up the providers of its two longest
+// (AnnounceRate, default 20/s, 8 in flight), and repeated every 22 h
+// (kad-dht keeps records 48 h). The most useful come first: the longest
+// keywords of every file (a search looks up its longest words, so a file is
+// findable by its name once these are out), then the rest; within each
+// group the keyword shared by more files first (one record covers them all). A search looks up the providers of its two longest
 // keywords in parallel (kad-dht GET_PROVIDERS, O(log N) messages each),
 // intersects the sets (a set that hit the 300-provider cap is too common to
 // filter by), and asks the peers in the intersection directly over
@@ -93,8 +95,13 @@
 //   - Independent providers: a CID claimed with another size by a second
 //     peer does not count that peer as a provider; more providers rank
 //     higher.
-//   - Per-peer rate limits on incoming queries (QueryRate, default 5/s,
-//     burst 20): a faster peer is answered "throttled".
+//   - Per-peer rate limits on incoming queries (QueryRate, default 10/s,
+//     burst 40): a faster peer is answered "throttled". One person's UI
+//     searching as they type stays far below it (TestTypingNotThrottledFloodIs).
+//   - Connected peers (the 4 newest connections) are asked directly by
+//     every search, beside the DHT lookups, so a file just shared by a
+//     connected peer is found before its keyword records are out
+//     (Config.DirectPeers).
 //   - A persistent local blocklist (Block, Unblock, Blocked): blocked peers
 //     are not asked, their queries are refused.
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,38 +133,63 @@ func (s *Service) syncIndex(ctx context.Context) error {
 }
 
 // localKeywords returns the routable keywords of the index's names and
-// metadata, most frequent first (a keyword shared by many of our files is
-// announced first: one record then covers the most files).
+// metadata, the most useful first (see orderKeywords).
 func (s *Service) localKeywords(ctx context.Context) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, meta FROM search_entries`)
 	if err != nil {
 		return nil, fmt.Errorf("search: read index: %w", err)
 	}
 	defer rows.Close()
-	count := map[string]int{}
+	var files [][]string
 	for rows.Next() {
 		var name, meta string
 		if err := rows.Scan(&name, &meta); err != nil {
 			return nil, fmt.Errorf("search: read index: %w", err)
 		}
-		for _, k := range keywords(name, meta) {
-			count[k]++
-		}
+		files = append(files, keywords(name, meta))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search: read index: %w", err)
+	}
+	return orderKeywords(files), nil
+}
+
+// orderKeywords orders the keywords of files (each file's routable
+// keywords, name first) for announcement, the most useful first. A search
+// looks up the providers of its maxLookups longest words and asks only the
+// peers that provide all of them, so a file is findable by its name once
+// the maxLookups longest keywords of its name are announced, and not
+// before. Those keywords come first, of every file, so that every file is
+// findable as early as possible; among them, and then among the rest, a
+// keyword shared by more files comes first (one record covers them all).
+func orderKeywords(files [][]string) []string {
+	count := map[string]int{}
+	key := map[string]bool{} // among some file's longest maxLookups
+	for _, kws := range files {
+		for _, k := range kws {
+			count[k]++
+		}
+		byLen := slices.Clone(kws)
+		sort.SliceStable(byLen, func(i, j int) bool { return len(byLen[i]) > len(byLen[j]) })
+		for _, k := range byLen[:min(len(byLen), maxLookups)] {
+			key[k] = true
+		}
 	}
 	out := make([]string, 0, len(count))
 	for k := range count {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if count[out[i]] != count[out[j]] {
-			return count[out[i]] > count[out[j]]
+		a, b := out[i], out[j]
+		if key[a] != key[b] {
+			return key[a]
 		}
-		return out[i] < out[j]
+		if count[a] != count[b] {
+			return count[a] > count[b]
+		}
+		return a < b
 	})
-	return out, nil
+	return out
 }
 
 // hit is one local match.

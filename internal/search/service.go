@@ -57,8 +57,11 @@ type Config struct {
 	ManifestCheckRate float64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	// QueryRate is the fair rate of incoming queries per peer (default 5/s,
-	// burst QueryBurst); faster peers are throttled.
+	// QueryRate is the fair rate of incoming queries per peer (default
+	// 10/s, burst QueryBurst, default 40); faster peers are throttled. A
+	// person searching as they type sends at most a few queries a second
+	// (the web app waits for a pause in typing), so they are never refused,
+	// while a peer flooding at network speed is.
 	QueryRate  rate.Limit
 	QueryBurst int
 	// AnnounceRate bounds keyword announcements per second (default 20).
@@ -71,6 +74,11 @@ type Config struct {
 	// SyncInterval is how often the index is re-synced from Catalog
 	// (default 10 s).
 	SyncInterval time.Duration
+	// DirectPeers is how many connected peers (the newest connections
+	// first) every search also asks directly, whatever the DHT says, so a
+	// peer that has just shared a file is found before its keyword records
+	// are out; default 4, negative for none.
+	DirectPeers int
 }
 
 // Service is a node's search: its local index, the search protocol handler,
@@ -104,10 +112,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.QueryRate == 0 {
-		cfg.QueryRate = 5
+		cfg.QueryRate = 10
 	}
 	if cfg.QueryBurst == 0 {
-		cfg.QueryBurst = 20
+		cfg.QueryBurst = 40
 	}
 	if cfg.AnnounceRate == 0 {
 		cfg.AnnounceRate = 20
