@@ -14,6 +14,14 @@ if ! command -v chromium >/dev/null 2>&1; then
 	apt-get update -qq
 	apt-get install -y -qq chromium >/dev/null
 fi
+# The C example jobs' test rebuilds their checked-in modules with Debian's
+# clang for wasm32-wasi and compares the bytes (examples/c).
+if ! command -v clang >/dev/null 2>&1 || [ ! -e /usr/lib/wasm32-wasi/crt1-command.o ]; then
+	echo "== installing clang for wasm32-wasi (apt)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq clang lld wasi-libc libclang-rt-dev-wasm32 >/dev/null
+fi
 go mod download
 
 echo "== go mod tidy -diff"

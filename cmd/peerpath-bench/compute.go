@@ -33,7 +33,7 @@ and database) and the example jobs, built with the Go toolchain from
 	}
 	c.Flags().IntVar(&trivialUnits, "trivial-units", 200, "units of the trivial jobs")
 	c.Flags().IntVar(&cpuUnits, "cpu-units", 40, "units of the CPU-bound job (primes)")
-	c.Flags().IntVar(&span, "span", 5_000_000, "numbers per unit of the CPU-bound primes job")
+	c.Flags().IntVar(&span, "span", 5_000_000, "numbers per unit of the CPU-bound primes job (and of the primes ratio unit, times 20)")
 	c.Flags().BoolVar(&noRatios, "no-ratios", false, "skip the wasm/native ratios of the example kernels")
 	c.Flags().BoolVar(&ratiosOnly, "ratios-only", false, "print only the wasm/native ratios of the example kernels")
 	return c
@@ -67,7 +67,7 @@ func runCompute(ctx context.Context, trivialUnits, cpuUnits, span int, ratios, r
 		}
 	}
 	if ratiosOnly {
-		return printRatios(ctx, dir, mods, span)
+		return printRatios(ctx, dir, mods, 20*span)
 	}
 	cpuArgs := []string{"-span", strconv.Itoa(span)}
 	t0 := time.Now()
@@ -96,7 +96,7 @@ func runCompute(ctx context.Context, trivialUnits, cpuUnits, span int, ratios, r
 	fmt.Printf("    same, in CPU time     %7.2f kept (%.1f CPU-s honest, %.1f CPU-s with the cheater; steadier on a shared machine)   goal >= 0.85\n",
 		res.CheatCPUKept, res.HonestCPUSeconds, res.CheatCPUSeconds)
 	if ratios {
-		if err := printRatios(ctx, dir, mods, span); err != nil {
+		if err := printRatios(ctx, dir, mods, 20*span); err != nil {
 			return err
 		}
 	}

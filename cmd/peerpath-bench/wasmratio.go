@@ -125,11 +125,12 @@ func printRatios(ctx context.Context, dir string, mods map[string][]byte, span i
 			return fmt.Errorf("building the C kernels: %w", err)
 		}
 	}
-	fmt.Println("wasm/native, one unit each with instantiation, best of 3 (isolated = the daemon's default runner; bare = wazero without checks, in-process):")
+	fmt.Printf("wasm/native, one unit each with instantiation, best of 3; units of 0.1-1 s natively (primes -span %d unit 1000, mandelbrot -iter 2048 tile 7, seti -chunks 512),\n", span)
+	fmt.Println("isolated = the daemon's default runner (a child process per unit, no checks), bare = wazero in-process without checks:")
 	for _, k := range []ratioKernel{
-		{"primes", []string{"-span", strconv.Itoa(span), "3"}, primes.Run},
-		{"mandelbrot", []string{"7"}, mandelbrot.Run},
-		{"seti", []string{"9"}, seti.Run},
+		{"primes", []string{"-span", strconv.Itoa(span), "1000"}, primes.Run},
+		{"mandelbrot", []string{"-iter", "2048", "7"}, mandelbrot.Run},
+		{"seti", []string{"-chunks", "512", "9"}, seti.Run},
 	} {
 		env := map[string]string{compute.UnitEnv: k.args[len(k.args)-1]}
 		getenv := func(key string) string { return env[key] }
