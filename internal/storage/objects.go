@@ -53,7 +53,7 @@ func (s *Service) Put(ctx context.Context, plain []byte, opt PutOptions) (Ref, e
 			auth[i] = blake3.Sum256(sec[:])
 		}
 	}
-	if err := s.place(ctx, &ref, shares, auth, nil, nil); err != nil {
+	if _, err := s.place(ctx, &ref, shares, auth, nil, nil); err != nil {
 		return Ref{}, err
 	}
 	return ref, nil
@@ -156,8 +156,10 @@ func (s *Service) offerers(ctx context.Context) []peer.ID {
 
 // place puts shares[i] for every i in which (all when nil) on distinct
 // peers, never one already holding another share of the object, and
-// records the placements.
-func (s *Service) place(ctx context.Context, ref *Ref, shares [][]byte, auth [][32]byte, which []int, avoid []string) error {
+// records the placements. A repair (which given) places as many as there
+// are peers for, and returns which it placed; a new object needs all n.
+func (s *Service) place(ctx context.Context, ref *Ref, shares [][]byte, auth [][32]byte, which []int, avoid []string) ([]int, error) {
+	partial := which != nil
 	if which == nil {
 		which = make([]int, ref.N)
 		for i := range which {
@@ -178,9 +180,10 @@ func (s *Service) place(ctx context.Context, ref *Ref, shares [][]byte, auth [][
 		}
 	}
 	cands := s.candidates(ctx, ref.ShareSize(), exclude)
-	if len(cands) < len(which) {
-		return fmt.Errorf("%w: %d shares to place, %d peers offer room for them", ErrNotEnoughPeers, len(which), len(cands))
+	if len(cands) < len(which) && (!partial || len(cands) == 0) {
+		return nil, fmt.Errorf("%w: %d shares to place, %d peers offer room for them", ErrNotEnoughPeers, len(which), len(cands))
 	}
+	which = which[:min(len(which), len(cands))]
 	lease := s.cfg.Lease
 	var (
 		mu      sync.Mutex
@@ -222,9 +225,9 @@ func (s *Service) place(ctx context.Context, ref *Ref, shares [][]byte, auth [][
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return fmt.Errorf("%w: %d shares could not be placed: %w", ErrNotEnoughPeers, len(errs), errors.Join(errs...))
+		return nil, fmt.Errorf("%w: %d shares could not be placed: %w", ErrNotEnoughPeers, len(errs), errors.Join(errs...))
 	}
-	return s.record(ctx, *ref, which, expires)
+	return which, s.record(ctx, *ref, which, expires)
 }
 
 // record saves (or updates) an owned object and the placements in which.
@@ -509,13 +512,14 @@ func (s *Service) Check(ctx context.Context, oid ShareID) (Health, error) {
 		_, _ = s.cfg.DB.ExecContext(ctx, `UPDATE storage_placements SET ok = ? WHERE object = ? AND idx = ?`, o, oid[:], i)
 	}
 	if len(bad) > 0 && h.Healthy <= RepairAt(ref.K, ref.N) && h.Healthy >= ref.K {
-		if err := s.repair(ctx, &ref, bad); err != nil {
+		placed, err := s.repair(ctx, &ref, bad)
+		h.Repaired = placed
+		h.Healthy += placed
+		if err != nil {
 			h.Err = err.Error()
 			s.log.Warn("storage: repair failed", "object", oid, "err", err)
 		} else {
-			h.Repaired = len(bad)
-			h.Healthy += len(bad)
-			s.log.Info("storage: repaired", "object", oid, "shares", len(bad))
+			s.log.Info("storage: repaired", "object", oid, "shares", placed)
 		}
 	} else if h.Healthy < ref.K {
 		h.Err = fmt.Sprintf("only %d healthy shares of %d, need %d: cannot repair", h.Healthy, ref.N, ref.K)
@@ -532,19 +536,20 @@ func (s *Service) Check(ctx context.Context, oid ShareID) (Health, error) {
 
 // repair rebuilds the shares in bad from K healthy ones (the same bytes,
 // so the same ids: references already handed out stay valid) and places
-// them on peers that hold no share of the object; the old holders are
-// asked to drop theirs.
-func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) error {
+// them on peers that hold no share of the object (as many as there are
+// such peers); the old holders are asked to drop theirs. It returns how
+// many it placed.
+func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) (int, error) {
 	skip := map[int]bool{}
 	for _, i := range bad {
 		skip[i] = true
 	}
 	shares, err := s.fetch(ctx, *ref, ref.K, skip)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := Rebuild(*ref, shares); err != nil {
-		return err
+		return 0, err
 	}
 	old := make([]string, len(bad))
 	for j, i := range bad {
@@ -552,17 +557,24 @@ func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) error {
 	}
 	// Old holders are avoided too: a peer that lost or altered a share
 	// gets no new one of the same object.
-	if err := s.place(ctx, ref, shares, nil, bad, old); err != nil {
-		return err
+	placed, err := s.place(ctx, ref, shares, nil, bad, old)
+	if err != nil {
+		return 0, err
 	}
 	for j, i := range bad {
+		if !slices.Contains(placed, i) {
+			continue
+		}
 		if p, err := peer.Decode(old[j]); err == nil && old[j] != ref.Holders[i] {
 			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_ = s.deleteShare(dctx, p, ref.Shares[i], [32]byte{})
 			cancel()
 		}
 	}
-	return nil
+	if len(placed) < len(bad) {
+		return len(placed), fmt.Errorf("%w: %d of %d lost shares placed again", ErrNotEnoughPeers, len(placed), len(bad))
+	}
+	return len(placed), nil
 }
 
 // Report sums up a check of every owned object.
