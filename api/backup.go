@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -15,6 +18,9 @@ type BackupCreateRequest struct {
 	// K and N: any K of a chunk's N shares rebuild it (default 10 of 16).
 	K int `json:"k,omitempty"`
 	N int `json:"n,omitempty"`
+	// Progress asks for an NDJSON stream of [BackupEvent]s instead of one
+	// JSON answer.
+	Progress bool `json:"progress,omitempty"`
 }
 
 // BackupCreated answers POST /api/v1/backup.
@@ -64,6 +70,78 @@ type BackupRestoreRequest struct {
 	Snapshot string `json:"snapshot"`
 	// Output is an absolute folder on the daemon's machine.
 	Output string `json:"output"`
+	// Progress asks for an NDJSON stream of [BackupEvent]s.
+	Progress bool `json:"progress,omitempty"`
+}
+
+// BackupEvent is one line of the NDJSON stream of a create or restore
+// asked with Progress: "progress" events, then one "done" (with Created or
+// Restored) or "error".
+type BackupEvent struct {
+	Type     string          `json:"type"`
+	Done     int64           `json:"done,omitempty"`
+	Total    int64           `json:"total,omitempty"`
+	Created  *BackupCreated  `json:"created,omitempty"`
+	Restored *BackupRestored `json:"restored,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// backupStream runs a create or restore with progress and returns its
+// "done" event.
+func (c *Client) backupStream(ctx context.Context, path string, req any, progress func(done, total int64)) (BackupEvent, error) {
+	body, err := c.Stream(ctx, http.MethodPost, Prefix+path, req)
+	if err != nil {
+		return BackupEvent{}, err
+	}
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev BackupEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return BackupEvent{}, fmt.Errorf("api: bad event %q: %w", sc.Text(), err)
+		}
+		switch ev.Type {
+		case "progress":
+			if progress != nil {
+				progress(ev.Done, ev.Total)
+			}
+		case "done":
+			return ev, nil
+		case "error":
+			return BackupEvent{}, &Error{Status: http.StatusBadGateway, Message: ev.Error}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return BackupEvent{}, err
+	}
+	return BackupEvent{}, fmt.Errorf("api: stream ended without a result")
+}
+
+// BackupCreateProgress is BackupCreate with progress reports.
+func (c *Client) BackupCreateProgress(ctx context.Context, req BackupCreateRequest, progress func(done, total int64)) (BackupCreated, error) {
+	req.Progress = true
+	ev, err := c.backupStream(ctx, "/backup", req, progress)
+	if err != nil {
+		return BackupCreated{}, err
+	}
+	if ev.Created == nil {
+		return BackupCreated{}, fmt.Errorf("api: done event without result")
+	}
+	return *ev.Created, nil
+}
+
+// BackupRestoreProgress is BackupRestore with progress reports.
+func (c *Client) BackupRestoreProgress(ctx context.Context, req BackupRestoreRequest, progress func(done, total int64)) (BackupRestored, error) {
+	req.Progress = true
+	ev, err := c.backupStream(ctx, "/backup/restore", req, progress)
+	if err != nil {
+		return BackupRestored{}, err
+	}
+	if ev.Restored == nil {
+		return BackupRestored{}, fmt.Errorf("api: done event without result")
+	}
+	return *ev.Restored, nil
 }
 
 // BackupRestored answers POST /api/v1/backup/restore.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -12,6 +13,16 @@ import (
 
 	"github.com/peerpath/peerpath/api"
 )
+
+// barProgress draws a create's or restore's progress on bar, with the
+// rate since it started.
+func barProgress(bar *getBar) func(done, total int64) {
+	start := time.Now()
+	return func(done, total int64) {
+		rate := float64(done) / max(time.Since(start).Seconds(), 0.001)
+		bar.update(done, total, rate, 0, done == total)
+	}
+}
 
 // backupTimeout bounds a backup or restore call.
 const backupTimeout = 24 * time.Hour
@@ -42,7 +53,12 @@ func backupCreateCmd(g *globals) *cobra.Command {
 				req.Paths = append(req.Paths, abs)
 			}
 			return query(g, c, backupTimeout, func(cl *api.Client, ctx context.Context) (api.BackupCreated, error) {
-				return cl.BackupCreate(ctx, req)
+				if g.json || !isTerminal(os.Stderr) {
+					return cl.BackupCreate(ctx, req)
+				}
+				bar := &getBar{w: os.Stderr, width: terminalWidth()}
+				defer bar.finish()
+				return cl.BackupCreateProgress(ctx, req, barProgress(bar))
 			}, func(w io.Writer, r api.BackupCreated) error {
 				_, err := fmt.Fprintf(w, "snapshot %s: %d files, %s (%s new)\ncapability (keep it secret; it alone restores this snapshot):\n%s\n",
 					r.Snapshot, r.Files, humanBytes(float64(r.Bytes)), humanBytes(float64(r.Stored)), r.Cap)
@@ -127,7 +143,13 @@ func backupRestoreCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return query(g, c, backupTimeout, func(cl *api.Client, ctx context.Context) (api.BackupRestored, error) {
-				return cl.BackupRestore(ctx, api.BackupRestoreRequest{Snapshot: args[0], Output: abs})
+				req := api.BackupRestoreRequest{Snapshot: args[0], Output: abs}
+				if g.json || !isTerminal(os.Stderr) {
+					return cl.BackupRestore(ctx, req)
+				}
+				bar := &getBar{w: os.Stderr, width: terminalWidth()}
+				defer bar.finish()
+				return cl.BackupRestoreProgress(ctx, req, barProgress(bar))
 			}, func(w io.Writer, r api.BackupRestored) error {
 				_, err := fmt.Fprintf(w, "restored %d files (%s) of %s into %s (%d already there)\n", r.Files, humanBytes(float64(r.Bytes)), r.Name, r.Output, r.Skipped)
 				return err

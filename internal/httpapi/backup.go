@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/backup"
@@ -19,16 +21,26 @@ type Backup interface {
 
 func backupRoutes(b Backup) []route {
 	return []route{
-		{pattern: "POST /api/v1/backup", fn: func(_ http.ResponseWriter, r *http.Request) (any, error) {
+		{pattern: "POST /api/v1/backup", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 			var req api.BackupCreateRequest
 			if err := DecodeJSON(r, &req); err != nil {
 				return nil, err
 			}
-			res, err := b.Create(r.Context(), req.Paths, backup.CreateOptions{Name: req.Name, K: req.K, N: req.N})
+			opt := backup.CreateOptions{Name: req.Name, K: req.K, N: req.N}
+			var stream *progressStream
+			if req.Progress {
+				stream = newProgressStream(w)
+				opt.Progress = stream.progress
+			}
+			res, err := b.Create(r.Context(), req.Paths, opt)
+			out := api.BackupCreated{Snapshot: res.Snapshot, Cap: res.Cap, Files: res.Files, Bytes: res.Bytes, Stored: res.Stored}
+			if stream != nil {
+				return stream.end(err, api.BackupEvent{Type: "done", Created: &out})
+			}
 			if err != nil {
 				return nil, err
 			}
-			return api.BackupCreated{Snapshot: res.Snapshot, Cap: res.Cap, Files: res.Files, Bytes: res.Bytes, Stored: res.Stored}, nil
+			return out, nil
 		}},
 		{pattern: "GET /api/v1/backup", fn: func(_ http.ResponseWriter, r *http.Request) (any, error) {
 			list, err := b.List(r.Context())
@@ -52,16 +64,26 @@ func backupRoutes(b Backup) []route {
 			}
 			return out, nil
 		}},
-		{pattern: "POST /api/v1/backup/restore", fn: func(_ http.ResponseWriter, r *http.Request) (any, error) {
+		{pattern: "POST /api/v1/backup/restore", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 			var req api.BackupRestoreRequest
 			if err := DecodeJSON(r, &req); err != nil {
 				return nil, err
 			}
-			res, err := b.Restore(r.Context(), req.Snapshot, req.Output, backup.RestoreOptions{})
+			var opt backup.RestoreOptions
+			var stream *progressStream
+			if req.Progress {
+				stream = newProgressStream(w)
+				opt.Progress = stream.progress
+			}
+			res, err := b.Restore(r.Context(), req.Snapshot, req.Output, opt)
+			out := api.BackupRestored{Snapshot: res.Snapshot, Name: res.Name, Files: res.Files, Bytes: res.Bytes, Skipped: res.Skipped, Output: res.Output}
+			if stream != nil {
+				return stream.end(err, api.BackupEvent{Type: "done", Restored: &out})
+			}
 			if err != nil {
 				return nil, err
 			}
-			return api.BackupRestored{Snapshot: res.Snapshot, Name: res.Name, Files: res.Files, Bytes: res.Bytes, Skipped: res.Skipped, Output: res.Output}, nil
+			return out, nil
 		}},
 		{pattern: "DELETE /api/v1/backup/{id}", fn: func(_ http.ResponseWriter, r *http.Request) (any, error) {
 			id := r.PathValue("id")
@@ -71,4 +93,40 @@ func backupRoutes(b Backup) []route {
 			return api.BackupForgotten{Snapshot: id}, nil
 		}},
 	}
+}
+
+// progressStream sends a create's or restore's progress as NDJSON, at
+// most four events a second, then its result or error.
+type progressStream struct {
+	s    *NDJSON
+	mu   sync.Mutex
+	last time.Time
+}
+
+func newProgressStream(w http.ResponseWriter) *progressStream {
+	return &progressStream{s: NewNDJSON(w)}
+}
+
+func (p *progressStream) progress(done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if done < total && time.Since(p.last) < 250*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	p.s.Send(api.BackupEvent{Type: "progress", Done: done, Total: total})
+}
+
+// end finishes the stream; an error before anything was streamed is
+// answered with its status as usual.
+func (p *progressStream) end(err error, done api.BackupEvent) (any, error) {
+	if err != nil {
+		if !p.s.Started() {
+			return nil, err
+		}
+		p.s.Send(api.BackupEvent{Type: "error", Error: err.Error()})
+		return nil, nil
+	}
+	p.s.Send(done)
+	return nil, nil
 }

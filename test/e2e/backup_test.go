@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -195,6 +196,16 @@ func TestBackupAlteredShareRepaired(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(out, "docs", "a.bin"))
 	if !bytes.Equal(got, want) {
 		t.Fatal("restore after repair differs")
+	}
+	// The same restore through the API's progress stream (what the CLI's
+	// progress bar reads) reports every byte.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last [2]int64
+	res, err := owner.Client.BackupRestoreProgress(ctx, api.BackupRestoreRequest{Snapshot: created.Snapshot, Output: t.TempDir()},
+		func(done, total int64) { last = [2]int64{done, total} })
+	if err != nil || res.Files != 1 || last[0] != int64(len(want)) || last[1] != int64(len(want)) {
+		t.Fatalf("restore with progress: %+v, %v, last progress %v", res, err, last)
 	}
 	// Forget deletes the snapshot's shares from their holders.
 	cli(t, "backup", "forget", created.Snapshot, "--home", owner.Home)
