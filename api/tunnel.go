@@ -18,6 +18,9 @@ type ServiceExposeRequest struct {
 	// PricePerGiB, in credits, is what each GiB through the service costs
 	// its users ("" or "0": free).
 	PricePerGiB string `json:"price_per_gib,omitempty"`
+	// IdleTimeout (a Go duration, e.g. "30m") closes a connection that
+	// moved no byte for that long; "" or "0": never.
+	IdleTimeout string `json:"idle_timeout,omitempty"`
 }
 
 // ServicePeer is one peer's use of an exposed service.
@@ -36,6 +39,7 @@ type Service struct {
 	Addr        string        `json:"addr"`
 	Allow       []string      `json:"allow"`
 	PricePerGiB json.Number   `json:"price_per_gib"`
+	IdleTimeout string        `json:"idle_timeout,omitempty"`
 	Created     time.Time     `json:"created"`
 	Peers       []ServicePeer `json:"peers"`
 }

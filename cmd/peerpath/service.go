@@ -39,7 +39,7 @@ func splitPeers(s string) []string {
 }
 
 func serviceExposeCmd(g *globals) *cobra.Command {
-	var allow, price string
+	var allow, price, idle string
 	c := &cobra.Command{
 		Use:   "expose NAME ADDR --allow PEER[,PEER…]",
 		Short: "Offer the TCP service at ADDR (loopback or LAN, e.g. 127.0.0.1:631) under NAME to the allowed peers only",
@@ -50,7 +50,7 @@ func serviceExposeCmd(g *globals) *cobra.Command {
 				return errors.New("--allow is required: the peers (ids or contact names) that may use the service, separated by commas")
 			}
 			return g.run(c, 30*time.Second, func(ctx context.Context, cl *api.Client) error {
-				s, err := cl.ExposeService(ctx, api.ServiceExposeRequest{Name: args[0], Addr: args[1], Allow: peers, PricePerGiB: price})
+				s, err := cl.ExposeService(ctx, api.ServiceExposeRequest{Name: args[0], Addr: args[1], Allow: peers, PricePerGiB: price, IdleTimeout: idle})
 				if err != nil {
 					return err
 				}
@@ -65,6 +65,7 @@ func serviceExposeCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&allow, "allow", "", "peers allowed to use the service: peer ids or contact names, separated by commas")
 	c.Flags().StringVar(&price, "price-per-gib", "", "credits each GiB through the service costs its users (default free)")
+	c.Flags().StringVar(&idle, "idle-timeout", "", "close a connection that moved no byte for this long, e.g. 30m (default never)")
 	return c
 }
 

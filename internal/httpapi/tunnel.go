@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -25,6 +26,7 @@ import (
 type Tunnel interface {
 	Expose(ctx context.Context, name, addr string, allow []string, pricePerGiB int64) (tunnel.Exposure, error)
 	List() []tunnel.Exposure
+	SetIdleTimeout(ctx context.Context, name string, d time.Duration) (tunnel.Exposure, error)
 	Remove(ctx context.Context, name string) error
 	Allow(ctx context.Context, name, who string) (tunnel.Exposure, error)
 	Deny(ctx context.Context, name, who string) (tunnel.Exposure, int, error)
@@ -37,6 +39,9 @@ type Tunnel interface {
 func apiService(e tunnel.Exposure) api.Service {
 	out := api.Service{Name: e.Name, Addr: e.Addr, Allow: []string{}, PricePerGiB: credits(e.PricePerGiB),
 		Created: e.Created, Peers: []api.ServicePeer{}}
+	if e.IdleTimeout > 0 {
+		out.IdleTimeout = e.IdleTimeout.String()
+	}
 	allowed := map[peer.ID]bool{}
 	for _, p := range e.Allow {
 		out.Allow = append(out.Allow, p.String())
@@ -100,12 +105,25 @@ func tunnelRoutes(t Tunnel) []route {
 				}
 				price = p
 			}
+			var idle time.Duration
+			if req.IdleTimeout != "" {
+				d, err := time.ParseDuration(req.IdleTimeout)
+				if err != nil || d < 0 {
+					return nil, BadRequest(fmt.Errorf("bad idle_timeout %q: want a duration such as 30m, or 0 for never", req.IdleTimeout))
+				}
+				idle = d
+			}
 			if len(req.Allow) == 0 {
 				return nil, BadRequest(errors.New("allow names no peer: a service is offered to chosen peers only (--allow PEER[,PEER…])"))
 			}
 			e, err := t.Expose(r.Context(), req.Name, req.Addr, req.Allow, price)
 			if err != nil {
 				return nil, err
+			}
+			if idle > 0 {
+				if e, err = t.SetIdleTimeout(r.Context(), req.Name, idle); err != nil {
+					return nil, err
+				}
 			}
 			return apiService(e), nil
 		}},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -17,6 +19,7 @@ type fakeTunnel struct {
 	called int
 	price  int64
 	allow  []string
+	idle   time.Duration
 }
 
 func (f *fakeTunnel) Expose(_ context.Context, name, addr string, allow []string, price int64) (tunnel.Exposure, error) {
@@ -25,6 +28,10 @@ func (f *fakeTunnel) Expose(_ context.Context, name, addr string, allow []string
 	return tunnel.Exposure{Name: name, Addr: addr}, f.err
 }
 func (f *fakeTunnel) List() []tunnel.Exposure { return nil }
+func (f *fakeTunnel) SetIdleTimeout(_ context.Context, _ string, d time.Duration) (tunnel.Exposure, error) {
+	f.idle = d
+	return tunnel.Exposure{IdleTimeout: d}, f.err
+}
 func (f *fakeTunnel) Remove(context.Context, string) error {
 	f.called++
 	return f.err
@@ -67,6 +74,12 @@ func TestTunnelRoutes(t *testing.T) {
 	}
 	if code, body := do(t, s, http.MethodPost, "/api/v1/services", `{"name":"web","addr":"127.0.0.1:80","allow":["bob"],"price_per_gib":"1.5"}`); code != 200 || f.price != 1_500_000 || len(f.allow) != 1 {
 		t.Errorf("expose: %d %s, price %d, allow %v", code, body, f.price, f.allow)
+	}
+	if code, body := do(t, s, http.MethodPost, "/api/v1/services", `{"name":"web","addr":"127.0.0.1:80","allow":["bob"],"idle_timeout":"soon"}`); code != http.StatusBadRequest || f.called != 1 {
+		t.Errorf("bad idle timeout: %d %s", code, body)
+	}
+	if code, body := do(t, s, http.MethodPost, "/api/v1/services", `{"name":"web","addr":"127.0.0.1:80","allow":["bob"],"idle_timeout":"30m"}`); code != 200 || f.idle != 30*time.Minute || !strings.Contains(body, `"idle_timeout": "30m0s"`) {
+		t.Errorf("idle timeout: %d %s, set %v", code, body, f.idle)
 	}
 	for _, c := range []struct {
 		err          error

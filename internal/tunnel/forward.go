@@ -281,7 +281,7 @@ func (s *Service) forwardConn(f *forward, tcp *net.TCPConn) {
 	if resp.PricePerGiB > 0 {
 		m = s.cfg.Meter
 	}
-	pp.run(func(n int) { // from the service
+	pp.run(0, func(n int) { // from the service
 		f.u.in.Add(int64(n))
 		if m != nil {
 			m.Received(f.peer, n)

@@ -123,6 +123,7 @@ type exposure struct {
 	addr    string
 	allow   []peer.ID
 	price   int64
+	idle    time.Duration // close a connection idle this long (0: never)
 	created time.Time
 	usage   map[peer.ID]*usage
 }
@@ -186,6 +187,7 @@ type savedService struct {
 	Addr        string                `json:"addr"`
 	Allow       []string              `json:"allow"`
 	PricePerGiB int64                 `json:"price_per_gib,omitempty"`
+	IdleTimeout time.Duration         `json:"idle_timeout,omitempty"`
 	Created     time.Time             `json:"created"`
 	Usage       map[string]savedUsage `json:"usage,omitempty"`
 }
@@ -216,7 +218,7 @@ func (s *Service) load() error {
 			s.log.Warn("tunnel: saved service skipped", "name", sv.Name, "err", err)
 			continue
 		}
-		e := &exposure{name: sv.Name, addr: addr, price: max(sv.PricePerGiB, 0), created: sv.Created, usage: map[peer.ID]*usage{}}
+		e := &exposure{name: sv.Name, addr: addr, price: max(sv.PricePerGiB, 0), idle: max(sv.IdleTimeout, 0), created: sv.Created, usage: map[peer.ID]*usage{}}
 		for _, a := range sv.Allow {
 			p, err := peer.Decode(a)
 			if err != nil {
@@ -248,7 +250,7 @@ func (s *Service) save() error {
 	s.mu.Lock()
 	f := savedFile{Version: 1, Services: []savedService{}}
 	for _, e := range s.exposed {
-		sv := savedService{Name: e.name, Addr: e.addr, Allow: []string{}, PricePerGiB: e.price, Created: e.created,
+		sv := savedService{Name: e.name, Addr: e.addr, Allow: []string{}, PricePerGiB: e.price, IdleTimeout: e.idle, Created: e.created,
 			Usage: map[string]savedUsage{}}
 		for _, p := range e.allow {
 			sv.Allow = append(sv.Allow, p.String())
@@ -280,6 +282,9 @@ type Exposure struct {
 	Addr        string
 	Allow       []peer.ID
 	PricePerGiB int64
+	// IdleTimeout closes a connection that moved no byte for this long
+	// (0: never, the default).
+	IdleTimeout time.Duration
 	Created     time.Time
 	// Peers holds, for every peer that used the service (allowed or not
 	// any more), its open connections and bytes.
@@ -391,7 +396,7 @@ func (s *Service) forbidden(addr string) bool {
 
 // snapshot reports e; s.mu must be held.
 func (s *Service) snapshot(e *exposure) Exposure {
-	x := Exposure{Name: e.name, Addr: e.addr, Allow: slices.Clone(e.allow), PricePerGiB: e.price, Created: e.created, Peers: []PeerStats{}}
+	x := Exposure{Name: e.name, Addr: e.addr, Allow: slices.Clone(e.allow), PricePerGiB: e.price, IdleTimeout: e.idle, Created: e.created, Peers: []PeerStats{}}
 	for p, u := range e.usage {
 		x.Peers = append(x.Peers, PeerStats{Peer: p, Conns: int(u.conns.Load()), BytesIn: u.in.Load(), BytesOut: u.out.Load()})
 	}
@@ -423,6 +428,25 @@ func (s *Service) Remove(_ context.Context, name string) error {
 	s.mu.Unlock()
 	s.log.Info("tunnel: service removed", "service", name, "closed", cut)
 	return s.save()
+}
+
+// SetIdleTimeout makes the service name close a connection that moved no
+// byte for d (0: never, the default). It applies to connections opened
+// after the call.
+func (s *Service) SetIdleTimeout(_ context.Context, name string, d time.Duration) (Exposure, error) {
+	if d < 0 {
+		return Exposure{}, fmt.Errorf("%w: negative idle timeout", ErrInvalid)
+	}
+	s.mu.Lock()
+	e := s.exposed[name]
+	if e == nil {
+		s.mu.Unlock()
+		return Exposure{}, fmt.Errorf("%w: no exposed service %q", ErrNotFound, name)
+	}
+	e.idle = d
+	out := s.snapshot(e)
+	s.mu.Unlock()
+	return out, s.save()
 }
 
 // Allow lets who use the service name.
@@ -598,8 +622,9 @@ func (s *Service) serveStream(st network.Stream) {
 	allowed := e != nil && e.allows(from)
 	var addr string
 	var price int64
+	var idle time.Duration
 	if allowed {
-		addr, price = e.addr, e.price
+		addr, price, idle = e.addr, e.price, e.idle
 	}
 	s.mu.Unlock()
 	if !allowed {
@@ -659,7 +684,7 @@ func (s *Service) serveStream(st network.Stream) {
 	if price > 0 {
 		m = s.cfg.Meter
 	}
-	pp.run(func(n int) { // from the peer to the service
+	pp.run(idle, func(n int) { // from the peer to the service
 		u.in.Add(int64(n))
 		s.markDirty()
 		if m != nil {
@@ -703,6 +728,7 @@ type pipe struct {
 	st      network.Stream
 	tcp     *net.TCPConn
 	killed  atomic.Bool
+	last    atomic.Int64 // Unix ns of the last byte moved, when idle > 0
 }
 
 // kill ends the connection at once, both ways.
@@ -737,9 +763,36 @@ func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 // run copies both ways until both directions ended: a direction that ends
 // cleanly half-closes its destination; one that fails kills both. fromStream
 // counts the bytes the stream delivered to the TCP side, toStream the
-// bytes sent the other way.
-func (c *pipe) run(fromStream, toStream func(int)) {
+// bytes sent the other way. With idle > 0 a connection that moves no byte
+// for idle is killed.
+func (c *pipe) run(idle time.Duration, fromStream, toStream func(int)) {
 	var wg sync.WaitGroup
+	if idle > 0 {
+		c.last.Store(time.Now().UnixNano())
+		from, to := fromStream, toStream
+		fromStream = func(n int) { c.last.Store(time.Now().UnixNano()); from(n) }
+		toStream = func(n int) { c.last.Store(time.Now().UnixNano()); to(n) }
+		done := make(chan struct{})
+		var watch sync.WaitGroup
+		defer func() { close(done); watch.Wait() }()
+		watch.Go(func() {
+			t := time.NewTimer(idle)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					since := time.Since(time.Unix(0, c.last.Load()))
+					if since >= idle {
+						c.kill()
+						return
+					}
+					t.Reset(idle - since)
+				}
+			}
+		})
+	}
 	copyHalf := func(dst io.Writer, src io.Reader, add func(int), closeWrite func() error) {
 		defer wg.Done()
 		bp := bufPool.Get().(*[]byte)

@@ -575,3 +575,73 @@ func TestResolveNames(t *testing.T) {
 		t.Fatalf("allow an unknown name: %v", err)
 	}
 }
+
+// With an idle timeout set by the owner, a connection that moves nothing
+// for that long is closed, one that keeps talking is not; the setting is
+// saved. Without one (the default), nothing closes an idle connection.
+func TestIdleTimeout(t *testing.T) {
+	owner, user := pair(t)
+	addr, _ := listen(t, func(c net.Conn) { io.Copy(c, c) })
+	ctx := tctx(t)
+	uid := user.h.ID().String()
+	owner.svc.Expose(ctx, "echo", addr, []string{uid}, 0)
+	owner.svc.Expose(ctx, "forever", addr, []string{uid}, 0)
+	if e, err := owner.svc.SetIdleTimeout(ctx, "echo", 400*time.Millisecond); err != nil || e.IdleTimeout != 400*time.Millisecond {
+		t.Fatalf("set idle timeout: %+v, %v", e, err)
+	}
+	fw, err := user.svc.Connect(ctx, owner.h.ID().String(), "echo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw2, err := user.svc.Connect(ctx, owner.h.ID().String(), "forever", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(addr string) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	ping := func(c net.Conn, r *bufio.Reader) error {
+		fmt.Fprintln(c, "ping")
+		_, err := r.ReadString('\n')
+		return err
+	}
+	busy, br := dial(fw.Listen)
+	idle, ir := dial(fw.Listen)
+	never, nr := dial(fw2.Listen)
+	for _, x := range []struct {
+		c net.Conn
+		r *bufio.Reader
+	}{{busy, br}, {idle, ir}, {never, nr}} {
+		if err := ping(x.c, x.r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The busy one talks every 100 ms for a second.
+	for range 10 {
+		time.Sleep(100 * time.Millisecond)
+		if err := ping(busy, br); err != nil {
+			t.Fatalf("a busy connection closed: %v", err)
+		}
+	}
+	if err := ping(idle, ir); err == nil {
+		t.Fatal("a connection idle for a second outlived a 400 ms idle timeout")
+	}
+	if err := ping(never, nr); err != nil {
+		t.Fatalf("a connection without idle timeout closed: %v", err)
+	}
+	owner.svc.Close()
+	s2, err := New(Config{Host: owner.h, Path: filepath.Join(owner.dir, "services.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if l := s2.List(); len(l) != 2 || l[0].IdleTimeout != 400*time.Millisecond || l[1].IdleTimeout != 0 {
+		t.Fatalf("saved idle timeouts: %+v", l)
+	}
+}
