@@ -101,9 +101,10 @@ func runDemo(ctx context.Context, c *cobra.Command, n int, logLevel string, samp
 	if samples {
 		demoSamples(ctx, out, dir, nodes)
 	}
-	fmt.Fprintf(out, "\nopen the web app (one-time link, valid 2 minutes):\n  %s\n", nodes[0].LoginURL())
+	fmt.Fprintf(out, "\nopen the web app (one-time link, valid 10 minutes):\n  %s\n", nodes[0].LoginURL())
 	fmt.Fprintf(out, "a new link any time:  go run ./cmd/peerpath --home %s ui --print-url\n", filepath.Join(dir, "peer1"))
 	fmt.Fprintf(out, "or the CLI:           go run ./cmd/peerpath --home %s search beatles\n", filepath.Join(dir, "peer1"))
+	fmt.Fprintf(out, "peer 1's downloads go to %s; the peers log to this terminal (--log-level info for more)\n", filepath.Join(dir, "peer1", "downloads"))
 	fmt.Fprintln(out, "demo ready; press Ctrl-C to stop")
 
 	select {

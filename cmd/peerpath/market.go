@@ -143,9 +143,9 @@ func marketSponsorCmd(g *globals) *cobra.Command {
 func marketSearchCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	c := &cobra.Command{
-		Use:   "search QUERY",
-		Short: "Find listings across the network (verified; ranked by relevance and seller rating)",
-		Args:  cobra.MinimumNArgs(1),
+		Use:   "search [QUERY]",
+		Short: "Find listings across the network (verified; ranked by relevance and seller rating); no query lists them all",
+		Args:  cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			return g.run(c, timeout+2*time.Minute, func(ctx context.Context, cl *api.Client) error {
 				res, err := cl.MarketSearch(ctx, strings.Join(args, " "), timeout.String())

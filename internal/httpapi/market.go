@@ -99,8 +99,10 @@ func marketRoutes(s *Server, m Market) []route {
 		}},
 		{pattern: "GET /api/v1/market/search", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 			q := r.URL.Query().Get("q")
-			if strings.TrimSpace(q) == "" {
-				return nil, BadRequest(errors.New("q is required"))
+			if t := strings.TrimSpace(q); t == "" || t == "*" {
+				// No words: browse. Every listing document's name ends in
+				// the listing suffix, a word of its own to the search.
+				q = strings.TrimPrefix(market.ListingSuffix, ".")
 			}
 			d, err := parseDuration(r.URL.Query().Get("timeout"), 5*time.Second)
 			if err != nil || d > time.Minute {

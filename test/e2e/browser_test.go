@@ -37,6 +37,7 @@ func chromiumPath(t *testing.T) string {
 // browser is a headless Chromium tab with a record of console errors.
 type browser struct {
 	ctx    context.Context
+	base   string // the API's base URL, when a test sets it
 	mu     sync.Mutex
 	errors []string
 }

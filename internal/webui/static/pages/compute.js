@@ -1,19 +1,19 @@
 // Compute: the local worker, job submission, jobs and their results.
-import { page, api, bind, el, toast, refresh, table } from "../core.js";
+import { page, api, bind, el, plural, toast, refresh, table } from "../core.js";
 
 let selectedJob = null;
 
 page({
-  name: "compute", title: "Compute", order: 50, poll: 2000,
+  name: "compute", title: "Compute", order: 50, events: ["compute"], poll: 2000,
   html: `
   <h1>Compute</h1>
   <section>
     <h2>Your worker</h2>
     <form id="worker-form" class="row">
-      <label><input type="checkbox" name="enabled" id="worker-enabled"> Lend my CPU</label>
+      <label class="check"><input type="checkbox" name="enabled" id="worker-enabled"> Lend my CPU</label>
       <label for="worker-cpus">CPU cap (units at once)</label>
       <input id="worker-cpus" name="cpus" type="number" min="1" max="64" value="1">
-      <label><input type="checkbox" name="idle" id="worker-idle"> Only when idle</label>
+      <label class="check"><input type="checkbox" name="idle" id="worker-idle"> Only when idle</label>
       <button type="submit">Apply</button>
     </form>
     <p class="muted" data-bind="workerstatus"></p>
@@ -75,8 +75,10 @@ page({
       form.cpus.value = Math.max(1, w.cpus);
       form.idle.checked = w.idle_only;
     }
-    bind(root, "workerstatus", (w.enabled ? (w.paused ? "On, paused while the machine is busy" : "On") : "Off") +
-      ` · ${w.running} running · ${w.completed} completed · ${w.failed} failed · ${w.jobs} jobs known`);
+    const done = `${plural(w.completed, "unit")} done for others` + (w.failed ? `, ${w.failed} failed` : "");
+    bind(root, "workerstatus", w.enabled
+      ? (w.paused ? "On, paused while this machine is busy" : "On") + ` · up to ${plural(w.cpus, "unit")} at once · ${w.running} running now · ${done}`
+      : "Off: this machine runs no one else's jobs · " + done);
     bind(root, "jobrows", jobs.map(j => {
       const pct = j.units ? Math.floor(100 * j.validated / j.units) : 0;
       const actions = el("td", {});
@@ -99,10 +101,16 @@ async function showResults(root, id) {
   const sec = root.querySelector("#job-results");
   if (!sec) return;
   const res = await api("GET", `/jobs/${id}/results`);
+  if (id !== selectedJob) return; // another job was chosen meanwhile
   sec.hidden = false;
   bind(root, "resultjob", id);
   const imgs = root.querySelector("#result-images");
   const text = root.querySelector("#result-text");
+  // The tiles shown are this job's only: another job's go first.
+  if (imgs.dataset.job !== id) {
+    imgs.replaceChildren();
+    imgs.dataset.job = id;
+  }
   const idx = Object.keys(res.outputs).map(Number).sort((a, b) => a - b);
   // PNG tiles (the Mandelbrot example) fill in as they arrive; other
   // outputs show as text.

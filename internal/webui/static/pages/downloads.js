@@ -1,17 +1,18 @@
 // Downloads: the background downloads and their controls.
-import { page, api, API, bind, bytes, el, toast, refresh, table } from "../core.js";
+import { page, api, API, bind, bytes, rate, el, toast, refresh, table } from "../core.js";
 
 page({
-  name: "downloads", title: "Downloads", order: 40, poll: 2000,
+  name: "downloads", title: "Downloads", order: 40, events: ["download"], poll: 2000,
   html: `
   <h1>Downloads</h1>
   <form id="get-form" class="row">
     <label for="get-cid">Content id</label>
     <input id="get-cid" name="cid" required placeholder="bag…" autocomplete="off">
     <label for="get-name">Save as</label>
-    <input id="get-name" name="name" placeholder="(optional name)" autocomplete="off">
+    <input id="get-name" name="name" placeholder="(optional: else its name from a search)" autocomplete="off">
     <button type="submit">Download</button>
   </form>
+  <p class="muted" data-bind="dldir"></p>
   ${table("dlrows", ["File", "Progress", "Speed", "Sources", "State", "[Actions]"])}`,
 
   init(root) {
@@ -27,7 +28,8 @@ page({
   },
 
   async refresh(root) {
-    const dls = await api("GET", "/downloads");
+    const [dls, st] = await Promise.all([api("GET", "/downloads"), api("GET", "/status")]);
+    bind(root, "dldir", st.downloads_dir ? "Downloads are saved in " + st.downloads_dir : "");
     bind(root, "dlrows", dls.map(d => {
       const pct = d.total ? Math.floor(100 * d.done / d.total) : 0;
       const actions = el("td", {});
@@ -41,11 +43,13 @@ page({
       if (d.state === "done" && !d.dir) {
         actions.append(el("a", { href: `${API}/downloads/${d.id}/file`, target: "_blank", rel: "noopener", "aria-label": "Open " + name }, "Open"));
       }
+      // The file's name; the full path (and the content id) on hover.
       return el("tr", {},
-        el("td", { title: d.cid, text: d.output }),
-        el("td", {}, el("progress", { max: "100", value: String(pct), "aria-label": pct + "%" }), " " + pct + "%"),
-        el("td", { text: d.state === "running" ? bytes(d.rate) + "/s" : "" }),
-        el("td", { text: d.state === "running" ? d.sources : "" }),
+        el("td", { class: "name", title: d.output + "\n" + d.cid, text: name }),
+        el("td", {}, el("progress", { max: "100", value: String(pct), "aria-label": pct + "%" }), " " + pct + "%",
+          d.total ? el("span", { class: "muted" }, " of " + bytes(d.total)) : null),
+        el("td", { class: "num", text: d.state === "running" ? (d.rate ? rate(d.rate) : "starting…") : "" }),
+        el("td", { class: "num", text: d.state === "running" ? d.sources : "" }),
         el("td", { text: d.state + (d.error ? ": " + d.error : "") }),
         actions);
     }));

@@ -1,23 +1,28 @@
 // Market: find and buy goods, sell a file, my listings and orders.
-import { page, api, API, bind, plural, el, toast, refresh, shortID, table } from "../core.js";
+import { page, api, API, bind, plural, el, toast, refresh, peerEl, peerName, bytes, timeEl, table } from "../core.js";
+
+// The last results shown and the tag filter chosen.
+let results = [];
+let tagFilter = "";
 
 // rateDrafts keeps the stars and comment being written for each order, so
 // the page's refresh does not reset them.
 const rateDrafts = {};
 
 page({
-  name: "market", title: "Market", order: 60, poll: 2000,
+  name: "market", title: "Market", order: 60, events: ["market"], poll: 5000,
   html: `
   <h1>Market</h1>
   <form id="market-search-form" class="row" role="search">
     <label for="market-q">Find goods</label>
-    <input id="market-q" name="q" type="search" placeholder="cookbook" autocomplete="off" required>
+    <input id="market-q" name="q" type="search" placeholder="cookbook (empty: everything)" autocomplete="off">
     <button type="submit">Search</button>
   </form>
   <p class="muted" data-bind="marketstatus" aria-live="polite"></p>
-  <div class="table-wrap"><table><thead><tr><th scope="col">Title</th><th scope="col">Price</th><th scope="col">Seller</th><th scope="col">Rating</th><th scope="col"><span class="sr">Buy</span></th></tr></thead><tbody id="market-results"></tbody></table></div>
+  <div class="chips" id="market-tags" role="group" aria-label="Filter by tag"></div>
+  <div class="table-wrap"><table><thead><tr><th scope="col">Title</th><th scope="col" class="num">Price</th><th scope="col">Seller</th><th scope="col">Rating</th><th scope="col"><span class="sr">Buy</span></th></tr></thead><tbody id="market-results"></tbody></table></div>
   <section id="seller-page" hidden aria-live="polite">
-    <h2>Seller <span class="id" data-bind="sellerid"></span></h2>
+    <h2>Seller <span data-bind="sellerid"></span></h2>
     <p data-bind="sellerrating"></p>
     <ul class="ratings" data-bind="sellerratings"></ul>
   </section>
@@ -38,7 +43,7 @@ page({
   </form>
 
   <h2>My listings</h2>
-  ${table("mylistings", ["Title", "Price", "Content id", "[Actions]"])}
+  ${table("mylistings", ["Title", "Price", "Tags", "[Actions]"])}
 
   <h2>Orders</h2>
   ${table("orders", ["Title", "Role", "Price", "State", "[Rate]"])}`,
@@ -46,6 +51,10 @@ page({
   init(root) {
     const mf = root.querySelector("#market-search-form");
     mf.addEventListener("submit", ev => { ev.preventDefault(); marketSearch(root, mf.q.value.trim()); });
+    // The market opens on what is for sale: sponsored listings first, then
+    // the best-rated sellers'.
+    tagFilter = "";
+    marketSearch(root, "");
     const sell = root.querySelector("#sell-form");
     sell.addEventListener("submit", async ev => {
       ev.preventDefault();
@@ -65,7 +74,7 @@ page({
     bind(root, "mylistings", mine.filter(l => !l.withdrawn).map(l => el("tr", {},
       el("td", { text: l.title }),
       el("td", { text: l.price }),
-      el("td", { class: "id", text: l.cid }),
+      el("td", { class: "muted", text: l.tags && l.tags.length ? l.tags.join(", ") : "" }),
       el("td", {}, el("button", { class: "plain", type: "button", "aria-label": "Withdraw " + l.title, onclick: async () => {
         try { await api("DELETE", "/market/listings/" + encodeURIComponent(l.id)); toast("Withdrawn: " + l.title); refresh(); }
         catch (e) { toast(e.message); }
@@ -103,7 +112,7 @@ page({
       }
       return el("tr", {},
         title,
-        el("td", { text: o.role === "buy" ? "bought" : "sold" }),
+        el("td", {}, o.role === "buy" ? "bought from " : "sold to ", peerEl(o.role === "buy" ? o.seller : o.buyer)),
         el("td", { text: o.price }),
         el("td", { text: o.state + (o.reason ? ": " + o.reason : "") }),
         rate);
@@ -115,31 +124,51 @@ function safeName(s) {
   return (s.replace(/[\/\\\x00-\x1f]/g, " ").replace(/^\.+/, "").trim() || "purchase").slice(0, 120);
 }
 
+let searchSeq = 0; // the latest search wins over slower earlier ones
+
 async function marketSearch(root, q) {
-  const tbody = root.querySelector("#market-results");
-  bind(root, "marketstatus", "Searching…");
+  const my = ++searchSeq;
+  bind(root, "marketstatus", q ? "Searching…" : "Looking for listings across the network…");
   try {
     const res = await api("GET", "/market/search?timeout=4s&q=" + encodeURIComponent(q));
-    const st = await api("GET", "/status");
-    tbody.replaceChildren(...res.results.map(r => el("tr", {},
-      el("td", { title: r.description || "", text: r.title + (r.sponsored ? "  (sponsored)" : "") }),
-      el("td", { text: r.price }),
-      el("td", { class: "id" }, el("button", { class: "plain", type: "button", title: r.seller,
-        "aria-label": "Seller page of " + r.title, onclick: () => showSeller(root, r.seller) }, shortID(r.seller))),
-      el("td", { text: r.ratings ? r.rating.toFixed(1) + " ★ (" + r.ratings + ")" : "new" }),
-      el("td", { "data-listing": r.id }, el("button", { type: "button", "aria-label": "Buy " + r.title, onclick: async ev => {
-        const cell = ev.target.parentElement;
-        cell.replaceChildren("Buying…");
-        try {
-          const b = await api("POST", "/market/buy", { listing: r.id, output: st.downloads_dir + "/" + safeName(r.title) });
-          cell.replaceChildren(el("span", { class: "bought" }, "Bought: ",
-            el("a", { href: `${API}/market/orders/${encodeURIComponent(b.order)}/file`, target: "_blank", rel: "noopener" }, "Open"),
-            " · saved to " + b.path));
-          refresh();
-        } catch (e) { cell.replaceChildren("failed: " + e.message); }
-      } }, "Buy " + r.price)))));
-    bind(root, "marketstatus", res.results.length ? plural(res.results.length, "listing") : "No listings found");
-  } catch (e) { bind(root, "marketstatus", e.message); }
+    if (my !== searchSeq) return;
+    results = res.results;
+    showResults(root, q);
+  } catch (e) { if (my === searchSeq) bind(root, "marketstatus", e.message); }
+}
+
+// showResults draws the results that carry the chosen tag, and the tags.
+function showResults(root, q) {
+  const tags = [...new Set(results.flatMap(r => r.tags || []))].sort();
+  if (tagFilter && !tags.includes(tagFilter)) tagFilter = "";
+  root.querySelector("#market-tags").replaceChildren(...(tags.length ? [null, ...tags] : []).map(t =>
+    el("button", { type: "button", class: "chip", "aria-pressed": String((t || "") === tagFilter),
+      onclick: () => { tagFilter = t || ""; showResults(root, q); } }, t || "All")));
+  const shown = results.filter(r => !tagFilter || (r.tags || []).includes(tagFilter));
+  root.querySelector("#market-results").replaceChildren(...shown.map(r => el("tr", { class: r.sponsored ? "sponsored" : "" },
+    el("td", { class: "name", title: r.description || "" }, r.title,
+      r.sponsored ? el("span", { class: "badge sponsored", title: "The seller paid to show this listing first" }, "Sponsored") : null,
+      ...(r.tags || []).map(t => el("span", { class: "badge" }, t)),
+      r.size ? el("span", { class: "muted" }, " · " + bytes(r.size)) : null),
+    el("td", { class: "num", text: r.price }),
+    el("td", {}, peerEl(r.seller), " ", el("button", { class: "plain", type: "button",
+      "aria-label": "Seller page of " + r.title, onclick: () => showSeller(root, r.seller) }, "ratings")),
+    el("td", { text: r.ratings ? r.rating.toFixed(1) + " ★ (" + r.ratings + ")" : "new seller" }),
+    el("td", { "data-listing": r.id }, el("button", { type: "button", "aria-label": "Buy " + r.title, onclick: async ev => {
+      const cell = ev.target.parentElement;
+      cell.replaceChildren("Buying…");
+      try {
+        const st = await api("GET", "/status");
+        const b = await api("POST", "/market/buy", { listing: r.id, output: st.downloads_dir + "/" + safeName(r.title) });
+        cell.replaceChildren(el("span", { class: "bought" }, b.already_bought ? "Already yours: " : "Bought: ",
+          el("a", { href: `${API}/market/orders/${encodeURIComponent(b.order)}/file`, target: "_blank", rel: "noopener" }, "Open"),
+          " · saved to " + b.path));
+        refresh();
+      } catch (e) { cell.replaceChildren("failed: " + e.message); }
+    } }, "Buy " + r.price)))));
+  const what = q ? "" : " for sale";
+  bind(root, "marketstatus", results.length ? plural(results.length, "listing") + what + (tagFilter ? ", " + shown.length + " tagged " + tagFilter : "") +
+    (q ? "" : " · sponsored first, then by the seller's rating") : (q ? "No listings found" : "No listings on the network yet: sell something below"));
 }
 
 // showSeller shows a seller's page: mean rating and every rating, newest
@@ -148,12 +177,12 @@ async function showSeller(root, id) {
   const sec = root.querySelector("#seller-page");
   try {
     const s = await api("GET", "/market/sellers/" + encodeURIComponent(id));
-    bind(root, "sellerid", s.seller);
+    bind(root, "sellerid", [peerEl(s.seller)]);
     bind(root, "sellerrating", s.count ? `${s.rating.toFixed(1)} ★ from ${plural(s.count, "rating")}` : "No ratings yet");
     bind(root, "sellerratings", (s.ratings || []).map(r => el("li", {},
       el("span", { class: "stars", "aria-label": plural(r.stars, "star") }, "★".repeat(r.stars)),
       r.comment ? " " + r.comment : "",
-      el("span", { class: "muted" }, ` · buyer ${shortID(r.buyer)} · ${new Date(r.time / 1e6).toLocaleDateString()}`))));
+      el("span", { class: "muted" }, " · buyer " + peerName(r.buyer) + " · "), timeEl(r.time))));
     sec.hidden = false;
     sec.scrollIntoView({ block: "nearest" });
   } catch (e) { toast(e.message); }

@@ -13,7 +13,7 @@ page({
     <input id="search-q" name="q" type="search" placeholder="beatles hey jude   type:audio   size>3MB" autocomplete="off">
   </form>
   <p class="muted" data-bind="searchstatus" aria-live="polite"></p>
-  <div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Type</th><th scope="col">Peers</th><th scope="col"><span class="sr">Download</span></th></tr></thead><tbody id="results"></tbody></table></div>`,
+  <div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col" class="num">Size</th><th scope="col">Type</th><th scope="col" class="num">Peers</th><th scope="col"><span class="sr">Download</span></th></tr></thead><tbody id="results"></tbody></table></div>`,
 
   init(root) {
     const sf = root.querySelector("#search-form");
@@ -79,10 +79,10 @@ function resultRow(r) {
     } catch (e) { toast(e.message); }
   } }, "Download"));
   return el("tr", {},
-    el("td", { title: r.cid, text: r.name }),
-    el("td", { text: bytes(r.size) }),
+    el("td", { class: "name", title: r.cid, text: r.name }),
+    el("td", { class: "num", text: bytes(r.size) }),
     el("td", { text: r.type }),
-    el("td", { text: r.providers.length }),
+    el("td", { class: "num", text: plural(r.providers.length, "peer") }),
     cell);
 }
 

@@ -1,8 +1,8 @@
 // Settings: identity, limits, ledger, log out.
-import { page, api, bind, limitText, plural, shortID, toast, refresh } from "../core.js";
+import { page, api, bind, limitText, plural, peerEl, el, toast, refresh } from "../core.js";
 
 page({
-  name: "settings", title: "Settings", order: 90, poll: 2000,
+  name: "settings", title: "Settings", order: 90, poll: 5000,
   html: `
   <h1>Settings</h1>
   <dl class="facts">
@@ -59,7 +59,7 @@ page({
     try {
       const l = await api("GET", "/ledger/status");
       if (l.voters.length === 0) { bind(root, "sledger", "no ledger: " + (l.note || "no voter known")); return; }
-      bind(root, "sledger", "leader " + shortID(l.leader) + ", " + plural(l.voters.length, "voter") + ", commit index " + l.commit_index);
+      bind(root, "sledger", ["leader ", peerEl(l.leader), ", " + plural(l.voters.length, "voter") + ", commit index " + l.commit_index]);
     } catch (e) { bind(root, "sledger", e.message); }
   },
 });

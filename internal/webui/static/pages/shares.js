@@ -1,8 +1,8 @@
 // Shares: what this node offers the network.
-import { page, api, bind, bytes, el, toast, refresh, table } from "../core.js";
+import { page, api, bind, bytes, el, toast, refresh, table, timeEl, copyText, shortID } from "../core.js";
 
 page({
-  name: "shares", title: "Shares", order: 30, poll: 2000,
+  name: "shares", title: "Shares", order: 30, events: ["share"], poll: 10000,
   html: `
   <h1>Shares</h1>
   <form id="share-form" class="row">
@@ -11,7 +11,8 @@ page({
     <button type="submit">Share</button>
   </form>
   <p class="muted" data-bind="sharestatus"></p>
-  ${table("sharerows", ["Name", "Size", "Files", "Content id", "[Actions]"])}`,
+  <p class="muted" data-bind="sharecount"></p>
+  ${table("sharerows", ["Name", "Size", "Files", "Shared", "Content id", "[Actions]"])}`,
 
   init(root) {
     const share = root.querySelector("#share-form");
@@ -37,11 +38,14 @@ page({
 
   async refresh(root) {
     const shares = await api("GET", "/shares");
+    bind(root, "sharecount", shares.length ? "" : "Nothing shared yet: share a folder above and peers can find its files with Search.");
     bind(root, "sharerows", shares.map(s => el("tr", {},
-      el("td", { title: s.path, text: s.name + (s.downloaded ? " (downloaded)" : "") }),
-      el("td", { text: bytes(s.size) }),
-      el("td", { text: s.files }),
-      el("td", { class: "id", text: s.cid }),
+      el("td", { class: "name", title: s.path }, s.name, s.downloaded ? el("span", { class: "badge", title: "You downloaded it; it is seeded back" }, "downloaded") : null),
+      el("td", { class: "num", text: bytes(s.size) }),
+      el("td", { class: "num", text: s.files }),
+      el("td", {}, timeEl(s.added)),
+      el("td", {}, el("button", { type: "button", class: "peer", title: s.cid + " (click to copy)", "aria-label": "Copy the content id of " + s.name,
+        onclick: () => copyText(s.cid) }, shortID(s.cid))),
       el("td", {}, el("button", { class: "plain", type: "button", "aria-label": "Stop sharing " + s.name, onclick: async () => {
         try { await api("DELETE", "/shares?path=" + encodeURIComponent(s.path)); toast("No longer shared: " + s.name); refresh(); }
         catch (e) { toast(e.message); }
