@@ -5,11 +5,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -305,4 +307,52 @@ func TestBackupResumesAfterKill(t *testing.T) {
 	var restored api.BackupRestored
 	cliJSON(t, &restored, "backup", "restore", created.Cap, "-o", out, "--home", owner.Home)
 	sameFiles(t, src, filepath.Join(out, "photos"))
+}
+
+// Storage with a price is paid through the ledger: the owner's node signs
+// a lease payment per share, each storing peer submits it and counts it
+// only with the ledger's receipt; credits move from owner to holders.
+func TestStorageLeasesPaidThroughLedger(t *testing.T) {
+	t.Parallel()
+	owner := startDaemon(t, "--ledger-voter")
+	oid := owner.ID().ID
+	peers := []*daemon{
+		startDaemon(t, "--bootstrap", owner.Addr(), "--ledger-voters", oid),
+		startDaemon(t, "--bootstrap", owner.Addr(), "--ledger-voters", oid),
+	}
+	gen := filepath.Join(t.TempDir(), "genesis.json")
+	g, _ := json.Marshal(map[string]any{oid: 100, peers[0].ID().ID: 1, peers[1].ID().ID: 1})
+	os.WriteFile(gen, g, 0o600)
+	if _, errOut, code := cli(t, "ledger", "create", "--voters", oid, "--genesis", gen, "--home", owner.Home); code != 0 {
+		t.Fatalf("ledger create: %s", errOut)
+	}
+	for _, p := range peers {
+		if _, errOut, code := cli(t, "storage", "offer", "64MiB", "--price-per-gib-month", "1000", "--home", p.Home); code != 0 {
+			t.Fatal(errOut)
+		}
+		eventually(t, 20*time.Second, func() error {
+			if b := balance(t, p, ""); b != "1" {
+				return fmt.Errorf("balance %s", b)
+			}
+			return nil
+		})
+	}
+	src := filepath.Join(t.TempDir(), "doc")
+	os.MkdirAll(src, 0o755)
+	writeRandom(t, filepath.Join(src, "a.bin"), 10_000)
+	var created api.BackupCreated
+	cliJSON(t, &created, "backup", "create", src, "--k", "1", "--n", "2", "--home", owner.Home)
+	for i, p := range peers {
+		var s api.Storage
+		cliJSON(t, &s, "storage", "--home", p.Home)
+		if s.Earned == "0" || len(s.Clients) != 1 || s.Clients[0].Peer != oid || s.Clients[0].Paid != s.Earned {
+			t.Fatalf("peer %d: %+v", i, s)
+		}
+		// Two shares (chunk and manifest), each paid on the ledger.
+		earned, _ := strconv.ParseFloat(s.Earned.String(), 64)
+		bal, _ := strconv.ParseFloat(balance(t, p, ""), 64)
+		if bal < 1+earned-1e-9 || earned <= 0 {
+			t.Fatalf("peer %d earned %v, holds %v credits", i, earned, bal)
+		}
+	}
 }
