@@ -52,5 +52,8 @@ go test -race -timeout 15m $pkgs
 echo "== go test (search simulation at CI size, latency asserted without -race)"
 go test -timeout 5m -count=1 -run '^TestSimulateCI$' ./internal/search/searchsim/
 
+echo "== go test (messages simulation at CI size, latency asserted without -race)"
+go test -timeout 5m -count=1 -run '^TestSimulateCI$' ./internal/msg/msgsim/
+
 echo "== go test (end-to-end, real daemons and headless Chromium)"
 go test -timeout 15m -count=1 $e2e

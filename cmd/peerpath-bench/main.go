@@ -5,6 +5,7 @@
 //	peerpath-bench transfer [--bin PATH] [--size 1073741824]
 //	peerpath-bench ledger [--n 20000] [--clients 8,64,128,256]
 //	peerpath-bench search [--sizes 100,300,1000]
+//	peerpath-bench msg [--nodes 100 --online 1000 --offline 10000 --group 100]
 //	peerpath-bench compute
 //	peerpath-bench service [--size 1073741824] [--conns 100] [--trips 200]
 //	peerpath-bench store [--size 268435456] [--k 10] [--n 16]
@@ -27,7 +28,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(idleCmd(), transferCmd(), ledgerCmd(), searchCmd(), computeCmd(), storeCmd(), serviceCmd())
+	root.AddCommand(idleCmd(), transferCmd(), ledgerCmd(), searchCmd(), computeCmd(), storeCmd(), serviceCmd(), msgCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "peerpath-bench:", err)
 		os.Exit(1)

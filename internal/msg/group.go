@@ -36,6 +36,10 @@ import (
 // MaxGroupMembers bounds a group.
 const MaxGroupMembers = 100
 
+// pendingGroupKeys bounds the members' keys kept while the admin's word
+// on their group (or epoch) has not arrived.
+const pendingGroupKeys = 1000
+
 // maxGroupName bounds a group's name.
 const maxGroupName = 64
 
@@ -376,6 +380,27 @@ func (g *groups) receiveInvite(ctx context.Context, tx *sql.Tx, sender peer.ID, 
 		}
 	}
 	var mine []byte
+	if (!known || gp.Epoch > gr.Epoch) && sender != in.Admin {
+		// A member's key that arrived before the admin's word on the group
+		// or the epoch (members send theirs as soon as they hear of it):
+		// kept, if the sender and this node are both listed, until the
+		// admin's payload arrives; keys of those the admin does not list
+		// are deleted then. Bounded: at most pendingGroupKeys such keys.
+		if !in.has(sender) || !in.has(g.s.self) {
+			return nil, nil, fmt.Errorf("msg: group key from %s, who is not listed", sender)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_group_keys WHERE gid NOT IN (SELECT gid FROM msg_groups)
+			OR (gid, epoch) NOT IN (SELECT gid, epoch FROM msg_groups)`).Scan(&n); err != nil {
+			return nil, nil, err
+		}
+		if n >= pendingGroupKeys {
+			return nil, nil, fmt.Errorf("msg: too many group keys waiting for their group")
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO msg_group_keys(gid, epoch, sender, chain, iter) VALUES (?, ?, ?, ?, 0)`,
+			gp.GID, gp.Epoch, sender.String(), gp.Key)
+		return nil, nil, err
+	}
 	switch {
 	case !known || gp.Epoch > gr.Epoch:
 		// A new group or a new epoch: only its admin says so.
@@ -410,6 +435,26 @@ func (g *groups) receiveInvite(ctx context.Context, tx *sql.Tx, sender peer.ID, 
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM msg_group_keys WHERE gid = ? AND epoch < ?`, in.ID, in.Epoch); err != nil {
 			return nil, nil, err
+		}
+		// Keys that came early from peers the admin does not list go.
+		rows, err := tx.QueryContext(ctx, `SELECT sender FROM msg_group_keys WHERE gid = ?`, in.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		var drop []string
+		for rows.Next() {
+			var x string
+			if rows.Scan(&x) == nil {
+				if p, err := peer.Decode(x); err != nil || !in.has(p) {
+					drop = append(drop, x)
+				}
+			}
+		}
+		rows.Close()
+		for _, x := range drop {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM msg_group_keys WHERE gid = ? AND sender = ?`, in.ID, x); err != nil {
+				return nil, nil, err
+			}
 		}
 		gr = in
 	case gp.Epoch < gr.Epoch:

@@ -157,16 +157,30 @@ func (s *Service) collect(ctx context.Context, full bool) int {
 			byPeer[p] = append(byPeer[p], t)
 		}
 	}
-	got := 0
-	seen := map[[itemIDSize]byte]bool{}
-	var mu sync.Mutex
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		got  int
+		seen = map[[itemIDSize]byte]bool{}
+		sem  = make(chan struct{}, 16)
+	)
 	for p, ts := range byPeer {
-		for len(ts) > 0 {
-			k := min(len(ts), maxGetTags)
-			got += s.collectFrom(ctx, p, ts[:k], seen, &mu)
-			ts = ts[k:]
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for len(ts) > 0 {
+				k := min(len(ts), maxGetTags)
+				n := s.collectFrom(ctx, p, ts[:k], seen, &mu)
+				mu.Lock()
+				got += n
+				mu.Unlock()
+				ts = ts[k:]
+			}
+		}()
 	}
+	wg.Wait()
 	return got
 }
 

@@ -134,7 +134,8 @@ type Service struct {
 	// advanced and written back with its message in one transaction.
 	mu sync.Mutex
 
-	limiter *peerlimit.Limiter // incoming messages per sender
+	limiter *peerlimit.Limiter // incoming direct and group messages per sender
+	mailLim *peerlimit.Limiter // messages per sender collected from mailboxes (a backlog arrives at once)
 	mboxLim *peerlimit.Limiter // mailbox requests per peer
 	wake    chan struct{}      // a peer connected: flush and collect
 	subsMu  sync.Mutex
@@ -216,6 +217,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg: cfg, log: cfg.Logger, h: cfg.Host, db: cfg.DB, self: cfg.Host.ID(), now: cfg.Now,
 		limiter: peerlimit.New(rate.Limit(5), 30),
 		mboxLim: peerlimit.New(rate.Limit(20), 100),
+		mailLim: peerlimit.New(rate.Limit(20), mailboxPerSender),
 		wake:    make(chan struct{}, 1),
 		subs:    map[int]func(Message){},
 	}
@@ -743,14 +745,22 @@ func (s *Service) handleDirect(st network.Stream) {
 // peer for a direct delivery, or "" for one from a mailbox (the session,
 // and through it the sender, is then found from the envelope).
 func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMailbox bool) error {
+	var pks map[uint32]ratchet.KeyPair
+	if env.Init != nil {
+		var err error
+		if pks, err = s.preKeys(ctx); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	var (
-		sender peer.ID
-		pl     payload
-		notify []Message
-		reply  []string // ids to acknowledge with a receipt
-		joined *Group   // a group whose key arrived
-		myKey  []byte   // this node's new key for it, to send to its members
+		sender    peer.ID
+		pl        payload
+		notify    []Message
+		reply     []string // ids to acknowledge with a receipt
+		joined    *Group   // a group whose key arrived
+		myKey     []byte   // this node's new key for it, to send to its members
+		parkedGID string   // a group whose member key arrived early
 	)
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
 		var (
@@ -760,10 +770,6 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		)
 		if env.Init != nil {
 			in, err := ratchet.DecodeInit(env.Init)
-			if err != nil {
-				return err
-			}
-			pks, err := s.preKeys(ctx)
 			if err != nil {
 				return err
 			}
@@ -812,7 +818,7 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		if s.cfg.Blocked(sender) {
 			return ErrBlocked
 		}
-		if viaMailbox && !s.limiter.Allow(sender) {
+		if viaMailbox && !s.mailLim.Allow(sender) {
 			return errRateLimited
 		}
 		st2, pt, err := st.Decrypt(env.Header, env.CT, nil)
@@ -872,6 +878,9 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 				return nil // the key is spent; the state must be kept
 			}
 			joined, myKey = gr, mine
+			if gr == nil {
+				parkedGID = pl.Group.GID
+			}
 		}
 		return nil
 	})
@@ -892,6 +901,9 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 			s.spawn(func(ctx context.Context) { s.groups.distribute(ctx, gr, myKey) })
 		}
 		s.groups.retryParked(gr.ID)
+	}
+	if parkedGID != "" {
+		s.groups.retryParked(parkedGID)
 	}
 	return nil
 }
