@@ -130,7 +130,8 @@ func goTo(t *testing.T, b *browser, page string) {
 }
 
 // noOverflow fails when the page is wider than the window.
-const noOverflow = `document.documentElement.scrollWidth > window.innerWidth + 1 ? "page " + document.documentElement.scrollWidth + " px wide in a " + window.innerWidth + " px window" : ""`
+const noOverflow = `document.documentElement.scrollWidth > window.innerWidth + 1 ? "page " + document.documentElement.scrollWidth + " px wide in a " + window.innerWidth + " px window: " +
+	[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest(".table-wrap")).slice(0, 3).map(e => e.tagName + "." + e.className + "#" + e.id + " " + Math.round(e.getBoundingClientRect().right)).join(", ") : ""`
 
 // The web app on the demo, as a new user meets it, at a desktop (1400 px)
 // and a phone (390 px) width: internal files never shown, Home's history
@@ -218,7 +219,37 @@ func TestWebAppOnDemo(t *testing.T) {
 				t.Errorf("events: %q", got)
 			}
 			b.noConsoleErrors(t)
+			screenshots(t, b2, width)
 		})
+	}
+}
+
+// screenshots saves every page of the app, as b shows it, in the folder
+// $PEERPATH_SCREENSHOTS (scripts/screenshots.sh sets it), as NAME.png at
+// 1400 px and NAME-phone.png at 390 px. Without it, it does nothing.
+func screenshots(t *testing.T, b *browser, width int64) {
+	dir := os.Getenv("PEERPATH_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	pages := eval[[]string](t, b, `[...document.querySelectorAll("nav a")].map(a => a.getAttribute("href").slice(2))`)
+	for _, p := range pages {
+		goTo(t, b, p)
+		if p == "search" {
+			b.do(t, chromedp.SendKeys(chromedp.CSS(`#search-q`), "music"))
+		}
+		b.do(t, chromedp.Sleep(3*time.Second))
+		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := p + ".png"
+		if width < 600 {
+			name = p + "-phone.png"
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
