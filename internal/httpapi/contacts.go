@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type Inbox interface {
 	Received(ctx context.Context) ([]inbox.Incoming, error)
 	Policy() inbox.Policy
 	SetPolicy(ctx context.Context, mode string, d time.Duration) (inbox.Policy, error)
+	SendUpload(ctx context.Context, to peer.ID, name string, r io.Reader) (inbox.Outgoing, error)
 }
 
 // resolverKey carries the node's peer resolver in every request's context
@@ -214,6 +216,24 @@ func inboxRoutes(in Inbox, c Contacts) []route {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 			defer cancel()
 			o, err := in.Send(ctx, to, req.Paths)
+			if err != nil {
+				return nil, err
+			}
+			return sendOut(c, o), nil
+		}},
+		// POST /api/v1/send/upload?to=NAME|PEERID&name=FILE with the file's
+		// bytes as the body: the web app's drag and drop. The daemon keeps
+		// the file in HOME/outbox and sends it.
+		{pattern: "POST /api/v1/send/upload", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
+			q := r.URL.Query()
+			to, err := parsePeer(r, q.Get("to"))
+			if err != nil {
+				return nil, err
+			}
+			body := http.MaxBytesReader(w, r.Body, inbox.MaxUpload)
+			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
+			defer cancel()
+			o, err := in.SendUpload(ctx, to, q.Get("name"), body)
 			if err != nil {
 				return nil, err
 			}

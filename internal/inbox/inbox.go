@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -127,6 +128,9 @@ type Config struct {
 	Contacts  Contacts
 	Files     Files
 	Downloads Downloads
+	// Outbox is the folder where files uploaded to send (the web app's
+	// drag and drop) are kept; empty: no uploads.
+	Outbox string
 }
 
 // Policy is the receiving policy.
@@ -621,4 +625,51 @@ func (s *Service) retry(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+}
+
+// MaxUpload bounds one file sent through [Service.SendUpload].
+const MaxUpload = 8 << 30
+
+// SendUpload saves r (a file the web app dropped, at most MaxUpload bytes)
+// as name in a folder of its own under Config.Outbox, durably, and sends it
+// like [Service.Send]. The name must be a single valid file name.
+func (s *Service) SendUpload(ctx context.Context, to peer.ID, name string, r io.Reader) (Outgoing, error) {
+	if s.cfg.Outbox == "" {
+		return Outgoing{}, fmt.Errorf("%w: this node has no outbox folder", ErrBadRequest)
+	}
+	if err := content.ValidName(name); err != nil {
+		return Outgoing{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	dir := filepath.Join(s.cfg.Outbox, hex.EncodeToString(b))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Outgoing{}, fmt.Errorf("inbox: outbox: %w", err)
+	}
+	path := filepath.Join(dir, name)
+	f, err := os.CreateTemp(dir, ".upload-*")
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("inbox: outbox: %w", err)
+	}
+	n, err := io.Copy(f, io.LimitReader(r, MaxUpload+1))
+	if err == nil && n > MaxUpload {
+		err = fmt.Errorf("%w: a file larger than %d bytes", ErrBadRequest, int64(MaxUpload))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		if errors.Is(err, ErrBadRequest) {
+			return Outgoing{}, err
+		}
+		return Outgoing{}, fmt.Errorf("inbox: save upload: %w", err)
+	}
+	return s.Send(ctx, to, []string{path})
 }

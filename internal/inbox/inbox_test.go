@@ -92,7 +92,7 @@ func newNode(t *testing.T) *node {
 	t.Cleanup(func() { db.Close() })
 	c := &fakeContacts{h: h, contacts: map[peer.ID]bool{}, addrs: map[peer.ID]peer.AddrInfo{}}
 	dl := &fakeDownloads{}
-	s, err := New(context.Background(), Config{Host: h, DB: db, Contacts: c, Files: fakeFiles{}, Downloads: dl})
+	s, err := New(context.Background(), Config{Host: h, DB: db, Contacts: c, Files: fakeFiles{}, Downloads: dl, Outbox: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,4 +252,30 @@ func FuzzDecodeOffer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An upload is saved in the outbox under its own name and sent; a name
+// with a path in it is refused before anything is written.
+func TestSendUpload(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ana, bob := newNode(t), newNode(t)
+	ana.knows(bob, true)
+	bob.knows(ana, true)
+	for _, bad := range []string{"../evil", "a/b", "", ".."} {
+		if _, err := ana.s.SendUpload(ctx, bob.h.ID(), bad, strings.NewReader("x")); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("upload named %q: %v", bad, err)
+		}
+	}
+	o, err := ana.s.SendUpload(ctx, bob.h.ID(), "drop.txt", strings.NewReader("dropped"))
+	if err != nil || o.State != StateAccepted || o.Files[0].Name != "drop.txt" {
+		t.Fatalf("upload: %+v, %v", o, err)
+	}
+	matches, _ := filepath.Glob(filepath.Join(ana.s.cfg.Outbox, "*", "drop.txt"))
+	if len(matches) != 1 {
+		t.Fatalf("outbox holds %v", matches)
+	}
+	if b, _ := os.ReadFile(matches[0]); string(b) != "dropped" {
+		t.Fatalf("outbox file %q", b)
+	}
 }

@@ -39,6 +39,7 @@ func (n *Node) newContacts(ctx context.Context) error {
 		Contacts:  c,
 		Files:     sendFiles{n.share},
 		Downloads: receivedFiles{n.downloads},
+		Outbox:    filepath.Join(string(n.home), "outbox"),
 	})
 	if err != nil {
 		return err

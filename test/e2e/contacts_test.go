@@ -290,3 +290,58 @@ func grepLines(s string, words ...string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The Neighbours page: contacts by name with their presence, and files
+// dropped on a contact's row land in its downloads folder; the layout fits
+// a phone.
+func TestBrowserNeighbours(t *testing.T) {
+	t.Parallel()
+	a := startDaemon(t)
+	homeB := t.TempDir()
+	b := startDaemonHome(t, homeB)
+	ida, idb := a.ID().ID, b.ID().ID
+	for _, c := range [][]string{
+		{"contacts", "add", idb, "--name", "Bob", "--home", a.Home},
+		{"contacts", "add", ida, "--name", "Ana", "--home", b.Home},
+		{"name", "set", "Bob's desktop", "--device", "desktop", "--home", b.Home},
+		{"connect", b.Addr(), "--home", a.Home},
+	} {
+		if _, errOut, code := cli(t, c...); code != 0 {
+			t.Fatalf("%v: %s", c, errOut)
+		}
+	}
+	for _, width := range []int64{1400, 390} {
+		br := browserAt(t, a.Home, width, false)
+		br.base = a.Client.Base()
+		goTo(t, br, "neighbours")
+		until(t, br, 15*time.Second, "Bob online in the contacts table", fmt.Sprintf(
+			`(() => { const r = document.querySelector('tbody[data-bind="contactrows"] tr[data-peer-row="%s"]');
+			  return r && r.textContent.includes("Bob") && r.textContent.includes("online") && r.textContent.includes("Bob's desktop") ? "" : (r ? r.textContent : "no row"); })()`, idb))
+		if s := eval[string](t, br, noOverflow); s != "" && width == 390 {
+			t.Fatalf("at %d px: %s", width, s)
+		}
+		if width != 1400 {
+			continue
+		}
+		// Drop a file on Bob's row, as a user dragging from the desktop.
+		eval[string](t, br, fmt.Sprintf(`(() => {
+			const tr = document.querySelector('tbody[data-bind="contactrows"] tr[data-peer-row="%s"]');
+			const dt = new DataTransfer();
+			dt.items.add(new File(["dropped from the browser\n"], "dropped.txt", { type: "text/plain" }));
+			tr.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+			return ""; })()`, idb))
+		eventually(t, 30*time.Second, func() error {
+			got, err := os.ReadFile(filepath.Join(homeB, "downloads", "dropped.txt"))
+			if err != nil {
+				return err
+			}
+			if string(got) != "dropped from the browser\n" {
+				return fmt.Errorf("got %q", got)
+			}
+			return nil
+		})
+		until(t, br, 10*time.Second, "the send listed as accepted",
+			`document.querySelector('tbody[data-bind="sentrows"]').textContent.includes("accepted") ? "" : document.querySelector('tbody[data-bind="sentrows"]').textContent`)
+		br.noConsoleErrors(t)
+	}
+}
