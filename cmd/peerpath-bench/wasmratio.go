@@ -35,7 +35,11 @@ func bestOf(n int, fn func() error) (time.Duration, error) {
 		if err := fn(); err != nil {
 			return 0, err
 		}
-		if d := time.Since(t); i == 0 || d < best {
+		d := time.Since(t)
+		if os.Getenv("PEERPATH_BENCH_VERBOSE") != "" {
+			fmt.Fprintf(os.Stderr, " %v", d.Round(time.Millisecond))
+		}
+		if i == 0 || d < best {
 			best = d
 		}
 	}
