@@ -154,7 +154,7 @@ func printRatios(ctx context.Context, dir string, mods map[string][]byte, span i
 				return 0, err
 			}
 			return bestOf(3, func() error {
-				res, err := r.Run(ctx, m, unit, sandbox.Limits{})
+				res, err := r.Run(ctx, m, unit, sandbox.Limits{Timeout: 10 * time.Minute})
 				if err == nil && want != nil && !bytes.Equal(res.Stdout, want) {
 					err = fmt.Errorf("%s: output differs from native", k.name)
 				}
