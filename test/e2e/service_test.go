@@ -65,6 +65,11 @@ func TestServiceShare(t *testing.T) {
 	b := startDaemon(t, "--bootstrap", a.Addr())
 	c := startDaemon(t, "--bootstrap", a.Addr())
 	bid, cid := b.ID().ID, c.ID().ID
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("A's log:\n%s\nB's log:\n%s", a.Out, b.Out)
+		}
+	})
 
 	// Peers may be named by their contact names.
 	if _, errOut, code := cli(t, "contacts", "add", bid, "--name", "bob", "--home", a.Home); code != 0 {
@@ -116,7 +121,7 @@ func TestServiceShare(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, `offers no service "web" to this node`) {
 		t.Fatalf("C's connect: exit %d, %q", code, errOut)
 	}
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 10*time.Second, func() error {
 		for _, l := range lines(a.Out.String()) {
 			if strings.Contains(l, "tunnel: refused a peer not allowed") && strings.Contains(l, cid) {
 				return nil
@@ -145,7 +150,7 @@ func TestServiceShare(t *testing.T) {
 	if _, err := r.ReadString('\n'); err == nil {
 		t.Fatal("B's connection still open after deny")
 	}
-	if d := time.Since(start); d > 3*time.Second || denied.Closed != 1 {
+	if d := time.Since(start); d > 5*time.Second || denied.Closed != 1 {
 		t.Fatalf("deny closed %d connection(s); B's ended after %v", denied.Closed, d)
 	}
 
@@ -276,6 +281,11 @@ func TestBrowserServices(t *testing.T) {
 	b := startDaemon(t, "--bootstrap", a.Addr())
 	bid := b.ID().ID
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("A's log:\n%s\nB's log:\n%s", a.Out, b.Out)
+		}
+	})
 	ab := newBrowser(t)
 	ab.do(t,
 		chromedp.Navigate(loginURL(t, a)),
@@ -288,7 +298,7 @@ func TestBrowserServices(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#expose-form button[type="submit"]`)),
 	)
 	denySel := fmt.Sprintf(`button[aria-label="Deny %s on web"]`, bid)
-	if _, err := waitFor(ab, denySel, 10*time.Second); err != nil {
+	if _, err := waitFor(ab, denySel, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 
@@ -304,7 +314,7 @@ func TestBrowserServices(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Connect to web"]`)),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Connect to web"]`)),
 	)
-	if _, err := waitFor(bb, `button[data-listen]`, 10*time.Second); err != nil {
+	if _, err := waitFor(bb, `button[data-listen]`, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	listen, err := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`document.querySelector('button[data-listen]').dataset.listen`))
@@ -322,7 +332,7 @@ func TestBrowserServices(t *testing.T) {
 	}
 
 	ab.do(t, chromedp.Click(chromedp.CSS(denySel)))
-	eventually(t, 10*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		var list []api.Service
 		cliJSON(t, &list, "service", "list", "--home", a.Home)
 		if len(list) != 1 || len(list[0].Allow) != 0 {
@@ -330,7 +340,7 @@ func TestBrowserServices(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := waitFor(ab, fmt.Sprintf(`button[aria-label="Allow %s on web"]`, bid), 10*time.Second); err != nil {
+	if _, err := waitFor(ab, fmt.Sprintf(`button[aria-label="Allow %s on web"]`, bid), 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	ab.noConsoleErrors(t)
