@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -11,6 +12,8 @@ import (
 
 	"github.com/peerpath/peerpath/internal/compute"
 	"github.com/peerpath/peerpath/internal/compute/sandbox"
+	"github.com/peerpath/peerpath/internal/config"
+	"github.com/peerpath/peerpath/internal/store"
 )
 
 // testCheatEnv names the environment variable that, set to 1, makes the
@@ -72,4 +75,27 @@ func (n *Node) newCompute(ctx context.Context) error {
 	}
 	n.compute = c
 	return nil
+}
+
+// savedCompute saves the worker's settings in the node's config file before
+// it applies them, as savedLimits does for the bandwidth limits, so turning
+// the worker on in the web app or with `peerpath worker on` survives a
+// restart. A config file that cannot be written is logged; the worker
+// changes all the same.
+type savedCompute struct {
+	*compute.Service
+	home config.Home
+	log  *slog.Logger
+}
+
+func (c savedCompute) SetWorker(w compute.WorkerConfig) {
+	cfg, err := config.Load(c.home)
+	if err == nil {
+		cfg.Worker, cfg.WorkerCPUs, cfg.WorkerIdleOnly, cfg.WorkerMaxMemory = w.Enabled, w.CPUs, w.IdleOnly, w.MaxMemory
+		err = store.WriteFileAtomic(c.home.Path(config.FileConfig), config.Render(cfg), 0o600)
+	}
+	if err != nil {
+		c.log.Warn("saving the worker's settings in config.toml", "err", err)
+	}
+	c.Service.SetWorker(w)
 }

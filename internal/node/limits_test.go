@@ -74,3 +74,36 @@ func TestLimitsChangeAndPersist(t *testing.T) {
 		t.Fatalf("other keys lost: no_seed %v price %q", saved.NoSeed, saved.PricePerGiB)
 	}
 }
+
+// Turning the worker on through the API is saved in the config file, so a
+// restart keeps it.
+func TestWorkerSettingsPersist(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	home := config.Home(t.TempDir())
+	if err := os.WriteFile(home.Path(config.FileConfig), config.Render(config.Default()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(ctx, Options{Home: home, Config: testConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(rctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	cl := api.NewClient(n.APIURL(), n.Token())
+	defer cl.CloseIdle()
+	if w, err := cl.SetWorker(ctx, api.Worker{Enabled: true, CPUs: 2, IdleOnly: true}); err != nil || !w.Enabled {
+		t.Fatalf("worker on: %+v %v", w, err)
+	}
+	cfg, err := config.Load(home)
+	if err != nil || !cfg.Worker || cfg.WorkerCPUs != 2 || !cfg.WorkerIdleOnly {
+		t.Fatalf("config after worker on: %+v %v", cfg, err)
+	}
+}

@@ -331,7 +331,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			Ledger:    n.ledger,
 			Wallet:    n.wallet,
 			Meter:     n.meter,
-			Compute:   n.compute,
+			Compute:   savedCompute{n.compute, n.home, n.log.With("sys", "compute")},
 			Market:    n.market,
 			Msg:       n.msg,
 			UI:        n.sessions,
