@@ -31,6 +31,7 @@ func (n *Node) newMsg(ctx context.Context) error {
 	// A contact coming online gets what waits for it at once.
 	n.contacts.OnOnline(m.PeerOnline)
 	n.msg = m
+	n.publishMsg()
 	return nil
 }
 
@@ -48,3 +49,15 @@ type contactPeers struct{ c *contacts.Service }
 
 func (p contactPeers) Resolve(_ context.Context, s string) (peer.ID, error) { return p.c.Resolve(s) }
 func (p contactPeers) IsContact(id peer.ID) bool                            { return p.c.IsContact(id) }
+
+// publishMsg forwards the messages service's arrivals and state changes
+// to the web app's live events ("chat.message"): ids and parties only,
+// never the text.
+func (n *Node) publishMsg() {
+	if n.events == nil {
+		return
+	}
+	n.msg.Subscribe(func(m msg.Message) {
+		n.events.Publish("chat.message", map[string]any{"id": m.ID, "from": m.From.String(), "to": m.To, "state": m.State, "out": m.Out})
+	})
+}

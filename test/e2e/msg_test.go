@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/peerpath/peerpath/api"
 )
 
@@ -196,4 +198,53 @@ func TestMsgGroupRemovedMember(t *testing.T) {
 	if hasText(c, "c is gone now") {
 		t.Fatal("the removed member read the next message")
 	}
+}
+
+// The Chat page, at a phone's width: a message arrives live (server-sent
+// events) with its unread count, opening the conversation shows it and
+// marks it read, and a reply typed in the page reaches the sender.
+func TestBrowserChat(t *testing.T) {
+	t.Parallel()
+	a := startDaemon(t)
+	b := startDaemon(t, "--bootstrap", a.Addr())
+	bid := b.ID().ID
+	bb := newBrowser(t)
+	bb.do(t,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(loginURL(t, b)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/chat"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#chat-form`)),
+	)
+	eventually(t, 20*time.Second, func() error {
+		_, errOut, code := cli(t, "msg", "send", bid, "hello from a", "--home", a.Home)
+		if code != 0 {
+			return fmt.Errorf("send: %s", errOut)
+		}
+		return nil
+	})
+	// Live: the page was open before the message came; nothing reloads it.
+	until(t, bb, 15*time.Second, "unread badge", `document.querySelector('[data-bind="unread-total"]').textContent === "1" ? "" : "badge " + document.querySelector('[data-bind="unread-total"]').textContent`)
+	bb.do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Open conversation"]`)))
+	until(t, bb, 10*time.Second, "message shown", `document.querySelector('[data-bind="msgs"]').textContent.includes("hello from a") ? "" : "not shown"`)
+	eventually(t, 15*time.Second, func() error {
+		ms := msgList(t, a, bid)
+		if len(ms) != 1 || ms[0].State != "read" {
+			return fmt.Errorf("a lists %+v", ms)
+		}
+		return nil
+	})
+	bb.do(t,
+		chromedp.SetValue(chromedp.CSS(`#chat-text`), "hi a, from the page"),
+		chromedp.Click(chromedp.CSS(`#chat-form button[type="submit"]`)),
+	)
+	eventually(t, 15*time.Second, func() error {
+		for _, m := range msgList(t, a, bid) {
+			if m.Text == "hi a, from the page" && m.From == bid {
+				return nil
+			}
+		}
+		return fmt.Errorf("reply not at a")
+	})
+	bb.noConsoleErrors(t)
 }

@@ -1,0 +1,112 @@
+// Chat: end-to-end encrypted conversations and groups (internal/msg).
+import { page, api, bind, el, peerEl, timeEl, table, act, refresh, toast } from "../core.js";
+
+// The conversation a message belongs to: the other peer, or group:NAME.
+function partyOf(m) {
+  if (m.to.startsWith("group:")) return m.to;
+  return m.out ? m.to : m.from;
+}
+
+let selected = "";
+
+page({
+  name: "chat",
+  title: "Chat",
+  order: 65,
+  events: ["chat"],
+  html: `
+    <h1>Chat <span class="badge" data-bind="unread-total"></span></h1>
+    <div class="chat-layout">
+      <section aria-label="Conversations">
+        <h2>Conversations</h2>
+        ${table("convs", ["With", "Unread", "Last"])}
+        <form id="chat-new" class="row">
+          <label for="chat-to">New conversation (name, peer ID or group:NAME)</label>
+          <input id="chat-to" name="to" required autocomplete="off">
+          <button type="submit">Open</button>
+        </form>
+        <form id="chat-group" class="row">
+          <label for="group-name">New group</label>
+          <input id="group-name" name="name" required autocomplete="off" placeholder="name">
+          <label for="group-members">Members</label>
+          <input id="group-members" name="members" required autocomplete="off" placeholder="A,B,C">
+          <button type="submit">Create</button>
+        </form>
+      </section>
+      <section aria-label="Messages">
+        <h2 data-bind="title">Pick a conversation</h2>
+        ${table("msgs", ["From", "When", "Message", "State"])}
+        <form id="chat-form" class="row">
+          <label for="chat-text">Message</label>
+          <input id="chat-text" name="text" required autocomplete="off" maxlength="16384">
+          <button type="submit">Send</button>
+        </form>
+      </section>
+    </div>`,
+  init(root) {
+    root.querySelector("#chat-form").addEventListener("submit", ev => {
+      ev.preventDefault();
+      if (!selected) { toast("Pick a conversation first"); return; }
+      const input = ev.target.text;
+      act(async () => {
+        const r = await api("POST", "/msg", { to: selected, text: input.value });
+        input.value = "";
+        toast("Message " + r.state);
+        refresh();
+      });
+    });
+    root.querySelector("#chat-new").addEventListener("submit", ev => {
+      ev.preventDefault();
+      selected = ev.target.to.value.trim();
+      ev.target.to.value = "";
+      refresh();
+    });
+    root.querySelector("#chat-group").addEventListener("submit", ev => {
+      ev.preventDefault();
+      const f = ev.target;
+      act(async () => {
+        const g = await api("POST", "/groups", {
+          name: f.name.value.trim(),
+          members: f.members.value.split(",").map(s => s.trim()).filter(Boolean),
+        });
+        selected = "group:" + g.name;
+        f.name.value = f.members.value = "";
+        refresh();
+      });
+    });
+  },
+  async refresh(root) {
+    const [msgs, groups] = await Promise.all([api("GET", "/msg"), api("GET", "/groups")]);
+    const convs = new Map();
+    for (const g of groups || []) convs.set("group:" + g.name, { unread: 0, last: null });
+    for (const m of msgs || []) {
+      const k = partyOf(m);
+      const c = convs.get(k) || { unread: 0, last: null };
+      if (!m.out && m.state !== "read") c.unread++;
+      c.last = m;
+      convs.set(k, c);
+    }
+    let total = 0;
+    const rows = [];
+    for (const [k, c] of [...convs].sort((a, b) => (b[1].last?.time || "").localeCompare(a[1].last?.time || ""))) {
+      total += c.unread;
+      const who = k.startsWith("group:") ? el("span", { text: k }) : peerEl(k);
+      rows.push(el("tr", { class: k === selected ? "selected" : null },
+        el("td", {}, el("button", { type: "button", class: "link", "aria-label": "Open conversation", onclick: () => { selected = k; refresh(); } }, who)),
+        el("td", { text: c.unread ? String(c.unread) : "" }),
+        el("td", { text: c.last ? c.last.text.slice(0, 60) : "" })));
+    }
+    bind(root, "convs", rows);
+    bind(root, "unread-total", total ? String(total) : "");
+    bind(root, "title", selected ? "With " + selected : "Pick a conversation");
+    const mine = (msgs || []).filter(m => partyOf(m) === selected);
+    bind(root, "msgs", mine.map(m => el("tr", {},
+      el("td", {}, m.out ? el("span", { text: "me" }) : peerEl(m.from)),
+      el("td", {}, timeEl(m.time)),
+      el("td", { text: m.text }),
+      el("td", { text: m.out ? m.state : (m.folder === "requests" ? "request" : "") }))));
+    if (selected && mine.some(m => !m.out && m.state !== "read")) {
+      await api("POST", "/msg/read", { with: selected });
+    }
+  },
+});
