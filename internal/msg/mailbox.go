@@ -181,6 +181,7 @@ func (s *Service) collect(ctx context.Context, full bool) int {
 		}()
 	}
 	wg.Wait()
+	s.sendReceipts()
 	return got
 }
 

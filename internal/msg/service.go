@@ -146,6 +146,9 @@ type Service struct {
 
 	bundleReplicas atomic.Int32
 
+	rcptMu   sync.Mutex
+	receipts map[peer.ID][]string // ids collected from mailboxes, to acknowledge
+
 	bgMu     sync.Mutex
 	bgClosed bool
 	bgWG     sync.WaitGroup
@@ -892,7 +895,14 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		s.notify(m)
 	}
 	if len(reply) > 0 {
-		s.queueControl(sender, payload{Kind: kindReceipt, Refs: reply})
+		// Receipts for what came from mailboxes go out once per sender
+		// after the collection (sendReceipts), not one per message.
+		s.rcptMu.Lock()
+		if s.receipts == nil {
+			s.receipts = map[peer.ID][]string{}
+		}
+		s.receipts[sender] = append(s.receipts[sender], reply...)
+		s.rcptMu.Unlock()
 	}
 	if joined != nil {
 		gr := *joined
@@ -937,6 +947,22 @@ func (s *Service) queueControl(p peer.ID, pl payload) {
 		}
 		s.deliver(ctx, seq)
 	})
+}
+
+// sendReceipts queues one receipt per sender for the messages collected
+// from mailboxes since the last call.
+func (s *Service) sendReceipts() {
+	s.rcptMu.Lock()
+	pending := s.receipts
+	s.receipts = nil
+	s.rcptMu.Unlock()
+	for p, ids := range pending {
+		for len(ids) > 0 {
+			k := min(len(ids), maxRefs)
+			s.queueControl(p, payload{Kind: kindReceipt, Refs: ids[:k]})
+			ids = ids[k:]
+		}
+	}
 }
 
 // ---- reading ----

@@ -117,7 +117,7 @@ func Start(ctx context.Context, cfg Config) (*Net, error) {
 			return nil, err
 		}
 		mc := msg.Config{Host: h, DB: db, Key: k, Peers: idsOnly{}, Logger: cfg.Logger,
-			DirectTimeout: 2 * time.Second, CollectEvery: 5 * time.Second}
+			DirectTimeout: 2 * time.Second, CollectEvery: time.Minute}
 		if cfg.PubSub {
 			ps, err := pubsub.NewGossipSub(n.ctx, h)
 			if err != nil {
