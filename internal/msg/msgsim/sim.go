@@ -210,8 +210,10 @@ func (n *Net) SetOnline(node *Node, on bool) error {
 			}
 		}
 		if !on {
-			n.mn.DisconnectPeers(node.ID, o.ID)
+			// Unlink first: a dial between the two calls would otherwise
+			// leave a live connection behind.
 			n.mn.UnlinkPeers(node.ID, o.ID)
+			n.mn.DisconnectPeers(node.ID, o.ID)
 		}
 	}
 	return nil
