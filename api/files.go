@@ -89,6 +89,13 @@ func (c *Client) Shares(ctx context.Context) ([]Share, error) {
 	return v, c.Do(ctx, http.MethodGet, Prefix+"/shares", nil, &v)
 }
 
+// SharesAll lists every share, the node's internal files (compute blobs,
+// market listings and goods) included.
+func (c *Client) SharesAll(ctx context.Context) ([]Share, error) {
+	var v []Share
+	return v, c.Do(ctx, http.MethodGet, Prefix+"/shares?all=true", nil, &v)
+}
+
 // RemoveShare stops sharing path.
 func (c *Client) RemoveShare(ctx context.Context, path string) error {
 	return c.Do(ctx, http.MethodDelete, Prefix+"/shares?path="+url.QueryEscape(path), nil, nil)

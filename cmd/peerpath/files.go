@@ -52,14 +52,21 @@ func shareCmd(g *globals) *cobra.Command {
 }
 
 func sharesCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var all bool
+	c := &cobra.Command{
 		Use:   "shares",
 		Short: "List what this node shares",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return query(g, c, 30*time.Second, (*api.Client).Shares, printShares)
+			list := (*api.Client).Shares
+			if all {
+				list = (*api.Client).SharesAll
+			}
+			return query(g, c, 30*time.Second, list, printShares)
 		},
 	}
+	c.Flags().BoolVar(&all, "all", false, "also list the node's internal files (compute blobs, market listings and goods)")
+	return c
 }
 
 func printShares(w io.Writer, l []api.Share) error {

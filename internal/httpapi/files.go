@@ -51,7 +51,13 @@ func shareRoutes(sh Shares) []route {
 			return toAPIShare(s), nil
 		}},
 		{pattern: "GET /api/v1/shares", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
-			l, err := sh.List(r.Context())
+			list := sh.List
+			if r.URL.Query().Get("all") == "true" {
+				// The node's internal files too (compute blobs, market
+				// listings and goods): for diagnosis and tests.
+				list = sh.ListAll
+			}
+			l, err := list(r.Context())
 			if err != nil {
 				return nil, err
 			}

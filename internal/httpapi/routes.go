@@ -104,6 +104,8 @@ type Shares interface {
 	Add(ctx context.Context, path string) (share.Share, error)
 	Remove(ctx context.Context, path string) error
 	List(ctx context.Context) ([]share.Share, error)
+	// ListAll includes the node's internal files.
+	ListAll(ctx context.Context) ([]share.Share, error)
 	Indexing() (share.IndexProgress, bool)
 	AnnounceProgress() (done, total int)
 }

@@ -103,7 +103,7 @@ func workerStatus(t *testing.T, d *daemon) api.Worker {
 
 func shareCIDs(t *testing.T, d *daemon) map[string]api.Share {
 	t.Helper()
-	shares, err := d.Client.Shares(apiCtx(t))
+	shares, err := d.Client.SharesAll(apiCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
