@@ -92,6 +92,7 @@ var Services = []string{
 	"internal/tunnel/...",
 	"internal/storage/...",
 	"internal/backup/...",
+	"internal/publish/...",
 	"internal/contacts/...",
 	"internal/inbox/...",
 }
@@ -154,6 +155,7 @@ var Rules = []Rule{
 	serviceRule("internal/tunnel/...", nil, servicesApart),
 	serviceRule("internal/storage/...", nil, servicesApart),
 	serviceRule("internal/backup/...", nil, servicesApart),
+	serviceRule("internal/publish/...", nil, servicesApart),
 	serviceRule("internal/contacts/...", nil, servicesApart),
 	serviceRule("internal/inbox/...", nil, servicesApart),
 	{
@@ -224,7 +226,7 @@ func layer(pkg string) int {
 	case under(p, "internal/share"), under(p, "internal/transfer"), under(p, "internal/search"),
 		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/meter"), under(p, "internal/market"),
 		under(p, "internal/msg"), under(p, "internal/tunnel"),
-		under(p, "internal/storage"), under(p, "internal/backup"),
+		under(p, "internal/storage"), under(p, "internal/backup"), under(p, "internal/publish"),
 		under(p, "internal/contacts"), under(p, "internal/inbox"):
 		return 2
 	case under(p, "internal/httpapi"), under(p, "internal/webui"):
