@@ -85,7 +85,8 @@ type SentFile struct {
 
 // FileSend is one send (POST /api/v1/send, GET /api/v1/sends). State is
 // queued (the peer is offline; it goes when the peer comes online),
-// accepted, refused (Reason says why) or expired.
+// pending (the peer's owner has yet to accept or decline), accepted,
+// refused (Reason says why) or expired (Reason says why).
 type FileSend struct {
 	ID      string     `json:"id"`
 	To      string     `json:"to"`
@@ -106,6 +107,19 @@ type FileOffer struct {
 	Reason    string     `json:"reason,omitempty"`
 	Files     []SentFile `json:"files"`
 	Time      time.Time  `json:"time"`
+}
+
+// PendingOffer is an offer waiting for this node's owner to accept or
+// decline it (GET /api/v1/receive/pending). ID is this node's id for it;
+// Name is the sender's own, unverified, name if it gave one.
+type PendingOffer struct {
+	ID        string     `json:"id"`
+	From      string     `json:"from"`
+	FromLabel string     `json:"from_label"`
+	Name      string     `json:"name,omitempty"`
+	Files     []SentFile `json:"files"`
+	Time      time.Time  `json:"time"`
+	Expires   time.Time  `json:"expires"`
 }
 
 // ReceivePolicy is who may send this node files
@@ -182,6 +196,24 @@ func (c *Client) Sends(ctx context.Context) ([]FileSend, error) {
 func (c *Client) Received(ctx context.Context) ([]FileOffer, error) {
 	var out []FileOffer
 	return out, c.Do(ctx, http.MethodGet, Prefix+"/received", nil, &out)
+}
+
+// PendingOffers lists the offers waiting for an answer, oldest first.
+func (c *Client) PendingOffers(ctx context.Context) ([]PendingOffer, error) {
+	var out []PendingOffer
+	return out, c.Do(ctx, http.MethodGet, Prefix+"/receive/pending", nil, &out)
+}
+
+// AcceptOffer accepts the waiting offer id: its files are downloaded.
+func (c *Client) AcceptOffer(ctx context.Context, id string) (PendingOffer, error) {
+	var out PendingOffer
+	return out, c.Do(ctx, http.MethodPost, Prefix+"/receive/pending/"+url.PathEscape(id)+"/accept", nil, &out)
+}
+
+// DeclineOffer declines the waiting offer id.
+func (c *Client) DeclineOffer(ctx context.Context, id string) (PendingOffer, error) {
+	var out PendingOffer
+	return out, c.Do(ctx, http.MethodPost, Prefix+"/receive/pending/"+url.PathEscape(id)+"/decline", nil, &out)
 }
 
 // ReceivePolicy returns who may send this node files.

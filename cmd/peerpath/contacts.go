@@ -208,6 +208,8 @@ func sendCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "%s accepted %s\n", res.ToLabel, fileList(res.Files))
 				case "queued":
 					fmt.Fprintf(w, "%s is offline: %s queued, sent when it comes online (peerpath sends)\n", res.ToLabel, fileList(res.Files))
+				case "pending":
+					fmt.Fprintf(w, "%s: %s waiting for its owner to accept (peerpath sends shows the answer)\n", res.ToLabel, fileList(res.Files))
 				}
 			}
 			if res.State == "refused" {
@@ -282,8 +284,81 @@ func receiveCmd(g *globals) *cobra.Command {
 			}, printPolicy)
 		},
 	}
-	c.AddCommand(policy)
+	c.AddCommand(policy, receivePendingCmd(g), receiveAnswerCmd(g, "accept"), receiveAnswerCmd(g, "decline"))
 	return c
+}
+
+// receivePendingCmd lists the offers waiting for this node's owner: with
+// --json, one {"id","from","from_label","name","files","time","expires"}
+// a line.
+func receivePendingCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pending",
+		Short: "List the offers waiting for you to accept or decline them (peerpath receive accept|decline ID)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			var ps []api.PendingOffer
+			if err := g.run(c, 10*time.Second, func(ctx context.Context, cl *api.Client) (err error) {
+				ps, err = cl.PendingOffers(ctx)
+				return err
+			}); err != nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			if g.json {
+				for _, p := range ps {
+					printJSONCompact(w, p)
+				}
+				return nil
+			}
+			if len(ps) == 0 {
+				fmt.Fprintln(w, "no offers waiting")
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tFROM\tFILES\tSIZE\tEXPIRES")
+			for _, p := range ps {
+				var size int64
+				for _, f := range p.Files {
+					size += f.Size
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.FromLabel, fileList(p.Files), humanBytes(float64(size)), p.Expires.Local().Format("15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// receiveAnswerCmd accepts or declines a waiting offer.
+func receiveAnswerCmd(g *globals, verb string) *cobra.Command {
+	short := "Accept a waiting offer: its files download into the downloads folder, verified"
+	if verb == "decline" {
+		short = "Decline a waiting offer; the sender is told"
+	}
+	return &cobra.Command{
+		Use:   verb + " ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			var p api.PendingOffer
+			if err := g.run(c, 30*time.Second, func(ctx context.Context, cl *api.Client) (err error) {
+				if verb == "accept" {
+					p, err = cl.AcceptOffer(ctx, args[0])
+				} else {
+					p, err = cl.DeclineOffer(ctx, args[0])
+				}
+				return err
+			}); err != nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			if g.json {
+				return printJSONCompact(w, p)
+			}
+			fmt.Fprintf(w, "%sd %s from %s\n", verb, fileList(p.Files), p.FromLabel)
+			return nil
+		},
+	}
 }
 
 func printPolicy(w io.Writer, p api.ReceivePolicy) error {

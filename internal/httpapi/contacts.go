@@ -38,6 +38,9 @@ type Inbox interface {
 	Policy() inbox.Policy
 	SetPolicy(ctx context.Context, mode string, d time.Duration) (inbox.Policy, error)
 	SendUpload(ctx context.Context, to peer.ID, name string, r io.Reader) (inbox.Outgoing, error)
+	Pending() []inbox.Pending
+	Accept(ctx context.Context, id string) (inbox.Pending, error)
+	Decline(ctx context.Context, id string) (inbox.Pending, error)
 }
 
 // resolverKey carries the node's peer resolver in every request's context
@@ -192,6 +195,15 @@ func sentFiles(fs []inbox.File) []api.SentFile {
 	return out
 }
 
+func pendingOut(c Contacts, p inbox.Pending) api.PendingOffer {
+	out := api.PendingOffer{ID: p.ID, From: p.From.String(), FromLabel: labelOf(c, p.From),
+		Files: sentFiles(p.Files), Time: p.Time.UTC(), Expires: p.Expires.UTC()}
+	if c != nil {
+		out.Name = c.Label(p.From).Name
+	}
+	return out
+}
+
 func policyOut(p inbox.Policy) api.ReceivePolicy {
 	out := api.ReceivePolicy{Policy: p.Mode}
 	if !p.Until.IsZero() {
@@ -261,6 +273,30 @@ func inboxRoutes(in Inbox, c Contacts) []route {
 					Accepted: x.Accepted, Reason: x.Reason, Files: sentFiles(x.Files), Time: x.Time.UTC()})
 			}
 			return out, nil
+		}},
+		// The offers waiting for this node's owner (a stranger's, under
+		// the contacts policy), oldest first; accept or decline each by id.
+		{pattern: "GET /api/v1/receive/pending", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
+			ps := in.Pending()
+			out := make([]api.PendingOffer, 0, len(ps))
+			for _, p := range ps {
+				out = append(out, pendingOut(c, p))
+			}
+			return out, nil
+		}},
+		{pattern: "POST /api/v1/receive/pending/{id}/accept", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
+			p, err := in.Accept(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return nil, err
+			}
+			return pendingOut(c, p), nil
+		}},
+		{pattern: "POST /api/v1/receive/pending/{id}/decline", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
+			p, err := in.Decline(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return nil, err
+			}
+			return pendingOut(c, p), nil
 		}},
 		{pattern: "GET /api/v1/receive/policy", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 			return policyOut(in.Policy()), nil

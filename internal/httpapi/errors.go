@@ -95,6 +95,7 @@ var errorStatuses = []errorStatus{
 	{backup.ErrNotFound, http.StatusNotFound},
 	{ledger.ErrNotFound, http.StatusNotFound},
 	{msg.ErrNotFound, http.StatusNotFound},
+	{inbox.ErrNoOffer, http.StatusNotFound},
 	{fs.ErrNotExist, http.StatusNotFound},
 	{market.ErrExpired, http.StatusGone},
 	{contacts.ErrNoContact, http.StatusNotFound},

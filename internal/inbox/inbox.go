@@ -80,7 +80,8 @@ const (
 	StateQueued   = "queued"   // waiting for the peer to come online
 	StateAccepted = "accepted" // the peer accepted and is downloading
 	StateRefused  = "refused"  // the peer refused (Reason says why)
-	StateExpired  = "expired"  // the peer did not come online in time
+	StateExpired  = "expired"  // the peer did not come online, or did not answer, in time
+	StatePending  = "pending"  // the peer's owner has not yet accepted or declined
 )
 
 // Errors.
@@ -131,7 +132,13 @@ type Config struct {
 	// Outbox is the folder where files uploaded to send (the web app's
 	// drag and drop) are kept; empty: no uploads.
 	Outbox string
+	// Events, if not nil, is told of offers waiting for an answer
+	// ([EventPending]) and of their end ([EventDecided]).
+	Events Publisher
 }
+
+// Publisher publishes live events (the node's *events.Bus).
+type Publisher interface{ Publish(typ string, data any) }
 
 // Policy is the receiving policy.
 type Policy struct {
@@ -166,8 +173,14 @@ type offer struct {
 	Files []File `json:"files"`
 }
 
+// answer is the receiver's word on an offer. An offer its policy does not
+// accept at once gets a first answer with Pending set, then (on the same
+// stream) the final one: accepted, declined, or Expired when nobody
+// answered in time.
 type answer struct {
 	Accepted bool   `json:"accepted"`
+	Pending  bool   `json:"pending,omitempty"`
+	Expired  bool   `json:"expired,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 }
 
@@ -183,6 +196,13 @@ type Service struct {
 	policy  Policy
 	sending map[string]bool // ids being offered now
 	kick    chan struct{}
+	pending map[string]*pendingOffer // offers waiting for the owner, by local id
+
+	// bg bounds the goroutines that wait for a receiver's final answer;
+	// Serve cancels it and waits for them when it returns.
+	bg      context.Context
+	stop    context.CancelFunc
+	waiters sync.WaitGroup
 }
 
 var migrations = []store.Migration{{Version: 1, SQL: `
@@ -229,6 +249,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		policy:  Policy{Mode: PolicyContacts},
 		sending: make(map[string]bool),
 		kick:    make(chan struct{}, 1),
+		pending: make(map[string]*pendingOffer),
+	}
+	s.bg, s.stop = context.WithCancel(context.Background())
+	// A send that was waiting for the receiver's answer when the node
+	// stopped is offered again: the receiver knows it by its id.
+	if _, err := s.db.ExecContext(ctx, `UPDATE inbox_out SET state = ? WHERE state = ?`, StateQueued, StatePending); err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
 	}
 	var mode, until string
 	s.db.QueryRowContext(ctx, `SELECT v FROM inbox_kv WHERE k = 'policy'`).Scan(&mode)
@@ -295,18 +322,20 @@ func (s *Service) SetPolicy(ctx context.Context, mode string, d time.Duration) (
 	return p, nil
 }
 
-// refusal returns why from's offers are refused now, or "".
-func (s *Service) refusal(from peer.ID) string {
+// decision says what the policy does with from's offers now: accept them
+// at once, ask the owner (a stranger under "contacts"), or refuse them
+// (why says why).
+func (s *Service) decision(from peer.ID) (accept, ask bool, why string) {
 	p := s.Policy()
 	switch {
 	case p.Mode == PolicyNobody:
-		return "the receiver accepts no files (receive policy: nobody)"
+		return false, false, "the receiver accepts no files (receive policy: nobody)"
 	case p.Mode == PolicyEveryone:
-		return ""
+		return true, false, ""
 	case s.cfg.Contacts.IsContact(from):
-		return ""
+		return true, false, ""
 	}
-	return "the receiver accepts files from its contacts only (receive policy: contacts); ask them to add you as a contact"
+	return false, true, ""
 }
 
 // handle answers an offer a peer opened.
@@ -320,7 +349,8 @@ func (s *Service) handle(st network.Stream) {
 	}
 	// The policy decides before the offer is read: a refused sender costs
 	// one small write.
-	if why := s.refusal(from); why != "" {
+	accept, ask, why := s.decision(from)
+	if !accept && !ask {
 		s.answer(st, answer{Reason: why})
 		s.log.Info("refused an offer", "from", from, "why", why)
 		return
@@ -335,6 +365,19 @@ func (s *Service) handle(st network.Stream) {
 		s.answer(st, answer{Reason: err.Error()})
 		return
 	}
+	if ask {
+		s.ask(st, from, o)
+		return
+	}
+	a := s.fetch(from, o)
+	s.record(o, from, a)
+	s.answer(st, a)
+	s.log.Info("accepted an offer", "from", from, "files", len(o.Files))
+}
+
+// fetch queues o's files from from in the downloads folder and returns the
+// answer for the sender.
+func (s *Service) fetch(from peer.ID, o offer) answer {
 	var failed []string
 	for _, f := range o.Files {
 		if err := s.cfg.Downloads.Fetch(from, f); err != nil {
@@ -345,9 +388,7 @@ func (s *Service) handle(st network.Stream) {
 	if len(failed) > 0 {
 		a.Reason = "could not queue " + strings.Join(failed, "; ")
 	}
-	s.record(o, from, a)
-	s.answer(st, a)
-	s.log.Info("accepted an offer", "from", from, "files", len(o.Files))
+	return a
 }
 
 func (s *Service) answer(st network.Stream, a answer) {
@@ -490,27 +531,74 @@ func (s *Service) deliver(ctx context.Context, o Outgoing) Outgoing {
 		s.log.Debug("send queued: peer unreachable", "id", o.ID, "to", o.To, "err", err)
 		return o
 	}
-	a, err := s.offer(ctx, o)
+	a, st, err := s.offer(ctx, o)
 	if err != nil {
 		s.log.Debug("send queued: offer failed", "id", o.ID, "to", o.To, "err", err)
 		return o
 	}
-	o.State, o.Reason = StateRefused, a.Reason
-	if a.Accepted {
-		o.State = StateAccepted
+	if a.Pending {
+		o.State, o.Reason, o.Updated = StatePending, "", time.Now()
+		s.setState(o)
+		s.waitFinal(st, o)
+		return o
 	}
+	o.State, o.Reason = outcome(a)
 	s.setState(o)
 	return o
 }
 
-func (s *Service) offer(ctx context.Context, o Outgoing) (answer, error) {
+// outcome is the state and reason of a send the receiver answered.
+func outcome(a answer) (state, reason string) {
+	switch {
+	case a.Accepted:
+		return StateAccepted, a.Reason
+	case a.Expired:
+		return StateExpired, a.Reason
+	}
+	return StateRefused, a.Reason
+}
+
+// waitFinal waits, in the background, for the final answer to an offer the
+// receiver's owner has yet to decide on, and records it. A stream that
+// breaks first leaves the send queued: it is offered again and the
+// receiver, who knows it by its id, answers for the same offer.
+func (s *Service) waitFinal(st network.Stream, o Outgoing) {
+	s.waiters.Add(1)
+	go func() {
+		defer s.waiters.Done()
+		defer st.Close()
+		stop := context.AfterFunc(s.bg, func() { st.Reset() })
+		defer stop()
+		st.SetDeadline(time.Now().Add(pendingWait))
+		a, err := readAnswer(st)
+		if err != nil {
+			o.State, o.Reason = StateQueued, ""
+			s.log.Debug("send queued: the answer did not come", "id", o.ID, "to", o.To, "err", err)
+		} else {
+			o.State, o.Reason = outcome(a)
+		}
+		if s.bg.Err() == nil {
+			s.setState(o)
+		}
+	}()
+}
+
+// offer opens a stream to o's peer, offers o and reads the first answer.
+// When that answer is pending the stream is returned open for the final
+// one (the caller closes it); otherwise it is closed and st is nil.
+func (s *Service) offer(ctx context.Context, o Outgoing) (a answer, st network.Stream, err error) {
 	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
 	defer cancel()
-	st, err := s.h.NewStream(ctx, o.To, ProtocolID)
+	st, err = s.h.NewStream(ctx, o.To, ProtocolID)
 	if err != nil {
-		return answer{}, err
+		return answer{}, nil, err
 	}
-	defer st.Close()
+	defer func() {
+		if !a.Pending || err != nil {
+			st.Close()
+			st = nil
+		}
+	}()
 	st.SetDeadline(time.Now().Add(answerTimeout))
 	b, _ := json.Marshal(offer{ID: o.ID, Files: o.Files})
 	// The receiver may answer a refusal before it reads the offer and
@@ -518,9 +606,17 @@ func (s *Service) offer(ctx context.Context, o Outgoing) (answer, error) {
 	// either way.
 	werr := p2p.WriteMsg(st, b)
 	st.CloseWrite()
+	a, err = readAnswer(st)
+	if err != nil {
+		return answer{}, st, errors.Join(werr, err)
+	}
+	return a, st, nil
+}
+
+func readAnswer(st network.Stream) (answer, error) {
 	rb, err := p2p.ReadMsg(st, maxAnswer)
 	if err != nil {
-		return answer{}, errors.Join(werr, err)
+		return answer{}, err
 	}
 	var a answer
 	if err := json.Unmarshal(rb, &a); err != nil {
@@ -586,6 +682,8 @@ func (s *Service) PeerOnline(id peer.ID) {
 // Serve retries queued sends when a peer comes online and every
 // retryEvery, until ctx ends.
 func (s *Service) Serve(ctx context.Context) error {
+	defer s.waiters.Wait()
+	defer s.stop()
 	t := time.NewTicker(retryEvery)
 	defer t.Stop()
 	for {

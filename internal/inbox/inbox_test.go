@@ -103,6 +103,20 @@ func newNode(t *testing.T) *node {
 	return &node{s: s, h: h, c: c, dl: dl}
 }
 
+// waitState waits for send id to reach state with a reason holding why.
+func (n *node) waitState(t *testing.T, id, state, why string) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, "send "+id+" to be "+state, func() bool {
+		ss, _ := n.s.Sends(context.Background())
+		for _, o := range ss {
+			if o.ID == id {
+				return o.State == state && strings.Contains(o.Reason, why)
+			}
+		}
+		return false
+	})
+}
+
 func (n *node) knows(o *node, contact bool) {
 	n.c.mu.Lock()
 	defer n.c.mu.Unlock()
@@ -126,16 +140,25 @@ func TestPolicies(t *testing.T) {
 	bob.knows(ana, false)
 	f := tempFile(t, "photo.jpg")
 
-	// Default policy: contacts. Ana is not Bob's contact.
+	// Default policy: contacts. Ana is not Bob's contact: her offer waits
+	// for Bob, who declines it.
 	o, err := ana.s.Send(ctx, bob.h.ID(), []string{f})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.State != StateRefused || !strings.Contains(o.Reason, "contacts only") {
+	if o.State != StatePending {
 		t.Fatalf("send to a receiver who does not know us: %+v", o)
 	}
+	ps := bob.s.Pending()
+	if len(ps) != 1 || ps[0].From != ana.h.ID() {
+		t.Fatalf("pending = %+v", ps)
+	}
+	if _, err := bob.s.Decline(ctx, ps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	ana.waitState(t, o.ID, StateRefused, "declined")
 	if bob.dl.count() != 0 {
-		t.Fatal("a refused offer was downloaded")
+		t.Fatal("a declined offer was downloaded")
 	}
 	// As a contact it is accepted and fetched.
 	bob.knows(ana, true)
@@ -147,7 +170,7 @@ func TestPolicies(t *testing.T) {
 		t.Fatalf("fetched %d", bob.dl.count())
 	}
 	in, err := bob.s.Received(ctx)
-	if err != nil || len(in) != 1 || in[0].From != ana.h.ID() || in[0].Files[0].Name != "photo.jpg" {
+	if err != nil || len(in) != 2 || in[0].From != ana.h.ID() || !in[0].Accepted || in[0].Files[0].Name != "photo.jpg" || in[1].Accepted {
 		t.Fatalf("received = %+v, %v", in, err)
 	}
 	// nobody refuses even contacts.
@@ -169,7 +192,7 @@ func TestPolicies(t *testing.T) {
 	}
 	testutil.Eventually(t, 3*time.Second, "everyone-for to expire", func() bool { return bob.s.Policy().Mode == PolicyContacts })
 	o, _ = ana.s.Send(ctx, bob.h.ID(), []string{f})
-	if o.State != StateRefused {
+	if o.State != StatePending {
 		t.Fatalf("send after everyone-for expired: %+v", o)
 	}
 	if _, err := bob.s.SetPolicy(ctx, PolicyEveryone, 48*time.Hour); !errors.Is(err, ErrBadRequest) {

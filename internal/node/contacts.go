@@ -40,6 +40,7 @@ func (n *Node) newContacts(ctx context.Context) error {
 		Files:     sendFiles{n.share},
 		Downloads: receivedFiles{n.downloads},
 		Outbox:    filepath.Join(string(n.home), "outbox"),
+		Events:    n.events,
 	})
 	if err != nil {
 		return err

@@ -44,8 +44,9 @@ func contactsJSON(t *testing.T, home string) []api.Contact {
 }
 
 // Names, petnames, presence and sending files between two real daemons:
-// a non-contact's send is refused under the default policy; a contact's
-// lands in the downloads folder; a send to a stopped contact is queued and
+// a non-contact's send waits for the receiver's owner under the default
+// policy, who declines it (the sender is told) or accepts it (it lands,
+// verified); a contact's lands in the downloads folder at once; a send to a stopped contact is queued and
 // lands when it comes back; commands take contact names for peer ids.
 func TestContactsAndSend(t *testing.T) {
 	t.Parallel()
@@ -84,11 +85,81 @@ func TestContactsAndSend(t *testing.T) {
 	f1 := filepath.Join(dir, "holiday.jpg")
 	want1 := writeRandom(t, f1, 3<<20+17)
 
-	// B has not made A a contact: refused under the default policy, with
-	// a clear answer, and nothing lands.
-	_, errOut, code := cli(t, "send", idb, f1, "--home", a.Home)
-	if code == 0 || !strings.Contains(errOut, "refused") || !strings.Contains(errOut, "contacts only") {
-		t.Fatalf("send to a receiver who has not added us: exit %d, %s", code, errOut)
+	// B has not made A a contact: under the default policy A's offer waits
+	// for B's owner, who sees it (with A's own name, unverified) and
+	// declines it; A is told so in words, and nothing lands.
+	f0 := filepath.Join(dir, "stranger.bin")
+	want0 := writeRandom(t, f0, 1<<20+3)
+	var sent api.FileSend
+	cliJSON(t, &sent, "send", idb, f0, "--home", a.Home)
+	if sent.State != "pending" {
+		t.Fatalf("send to a receiver who has not added us: %+v", sent)
+	}
+	pendingOf := func() api.PendingOffer {
+		t.Helper()
+		out, errOut, code := cli(t, "receive", "pending", "--json", "--home", b.Home)
+		if code != 0 {
+			t.Fatalf("receive pending: exit %d: %s", code, errOut)
+		}
+		ls := lines(out)
+		if len(ls) != 1 {
+			t.Fatalf("receive pending --json: %q", out)
+		}
+		var p api.PendingOffer
+		if err := json.Unmarshal([]byte(ls[0]), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.From != ida || len(p.Files) != 1 || p.Files[0].Name != "stranger.bin" || p.Name != "Ana's laptop" {
+			t.Fatalf("pending offer %+v", p)
+		}
+		return p
+	}
+	if out, errOut, code := cli(t, "receive", "decline", pendingOf().ID, "--home", b.Home); code != 0 || !strings.Contains(out, "declined stranger.bin") {
+		t.Fatalf("receive decline: exit %d, %s %s", code, out, errOut)
+	}
+	sendState := func(id, state, reason string) func() error {
+		return func() error {
+			var ss []api.FileSend
+			cliJSON(t, &ss, "sends", "--home", a.Home)
+			for _, s := range ss {
+				if s.ID == id {
+					if s.State != state || !strings.Contains(s.Reason, reason) {
+						return fmt.Errorf("send %s: %s (%s), want %s (%s)", id, s.State, s.Reason, state, reason)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("send %s not listed", id)
+		}
+	}
+	eventually(t, 10*time.Second, sendState(sent.ID, "refused", "declined"))
+	if _, errOut, code := cli(t, "receive", "accept", "nosuchid", "--home", b.Home); code == 0 || !strings.Contains(errOut, "answered or expired") {
+		t.Fatalf("accept of an unknown offer: exit %d, %s", code, errOut)
+	}
+	// Offered again, B's owner accepts it through the API: the file lands
+	// in B's downloads, verified, and A sees it accepted.
+	cliJSON(t, &sent, "send", idb, f0, "--home", a.Home)
+	if sent.State != "pending" {
+		t.Fatalf("second send: %+v", sent)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := b.Client.AcceptOffer(ctx, pendingOf().ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, sendState(sent.ID, "accepted", ""))
+	eventually(t, 30*time.Second, func() error {
+		got, err := os.ReadFile(filepath.Join(homeB, "downloads", "stranger.bin"))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want0) {
+			return fmt.Errorf("stranger.bin: %d bytes differ from the %d sent", len(got), len(want0))
+		}
+		return nil
+	})
+	if ps, err := b.Client.PendingOffers(ctx); err != nil || len(ps) != 0 {
+		t.Fatalf("pending after the answers: %+v, %v", ps, err)
 	}
 
 	// Both make each other contacts; names now stand for peer ids.
@@ -104,7 +175,6 @@ func TestContactsAndSend(t *testing.T) {
 		}
 		return nil
 	})
-	var sent api.FileSend
 	cliJSON(t, &sent, "send", "Bob", f1, "--home", a.Home)
 	if sent.State != "accepted" || sent.To != idb {
 		t.Fatalf("send to a contact: %+v", sent)
@@ -160,7 +230,7 @@ func TestContactsAndSend(t *testing.T) {
 	eventually(t, 30*time.Second, landed("notes.txt", want2))
 	var sends []api.FileSend
 	cliJSON(t, &sends, "sends", "--home", a.Home)
-	if len(sends) != 3 || sends[0].State != "accepted" || sends[0].ToLabel != "Bob" {
+	if len(sends) != 4 || sends[0].State != "accepted" || sends[0].ToLabel != "Bob" {
 		t.Fatalf("a's sends: %+v", sends)
 	}
 
@@ -342,6 +412,38 @@ func TestBrowserNeighbours(t *testing.T) {
 		})
 		until(t, br, 10*time.Second, "the send listed as accepted",
 			`document.querySelector('tbody[data-bind="sentrows"]').textContent.includes("accepted") ? "" : document.querySelector('tbody[data-bind="sentrows"]').textContent`)
+
+		// A stranger offers a file: it shows live, with a count on the
+		// Neighbours link, and Accept lands it in A's downloads.
+		c := startDaemon(t)
+		if _, errOut, code := cli(t, "connect", a.Addr(), "--home", c.Home); code != 0 {
+			t.Fatal(errOut)
+		}
+		f := filepath.Join(t.TempDir(), "from-a-stranger.txt")
+		if err := os.WriteFile(f, []byte("hello from c\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var sent api.FileSend
+		cliJSON(t, &sent, "send", ida, f, "--home", c.Home)
+		if sent.State != "pending" {
+			t.Fatalf("a stranger's send: %+v", sent)
+		}
+		until(t, br, 15*time.Second, "the offer and the badge", `(() => {
+			const b = document.querySelector('nav a[href="#/neighbours"] .badge');
+			const rows = document.querySelector('tbody[data-bind="pendingrows"]');
+			return b && b.textContent === "1" && rows.textContent.includes("from-a-stranger.txt") ? "" : "badge " + (b ? b.textContent : "none") + ", rows " + rows.textContent; })()`)
+		eval[string](t, br, `(() => { document.querySelector('tbody[data-bind="pendingrows"] button[aria-label^="Accept"]').click(); return ""; })()`)
+		eventually(t, 30*time.Second, func() error {
+			got, err := os.ReadFile(filepath.Join(a.Home, "downloads", "from-a-stranger.txt"))
+			if err != nil {
+				return err
+			}
+			if string(got) != "hello from c\n" {
+				return fmt.Errorf("got %q", got)
+			}
+			return nil
+		})
+		until(t, br, 10*time.Second, "the badge gone", `document.querySelector('nav a[href="#/neighbours"] .badge') ? "still there" : ""`)
 		br.noConsoleErrors(t)
 	}
 }

@@ -19,7 +19,8 @@ import (
 
 // A stranger who announces a contact's name takes nothing of it: the
 // receiver's petname still resolves to the real contact, the stranger is
-// shown with its own id and "unverified", and its files are refused.
+// shown with its own id and "unverified", and its files wait for the
+// receiver's word (a stranger gets at most 3 offers waiting).
 // A flood of offers on the raw protocol, under a policy that accepts
 // everyone, is cut to a handful by the per-peer rate limit; and a receiver
 // whose policy is nobody refuses even a contact, with a clear answer.
@@ -73,8 +74,58 @@ func TestContactsHostile(t *testing.T) {
 	if err := os.WriteFile(f, []byte("not an invoice"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, errOut, code := run(eve, "send", idb, f); code == 0 || !strings.Contains(errOut, "contacts only") {
-		t.Fatalf("eve's send: exit %d, %s", code, errOut)
+	// Eve's files wait for Bob's word, shown under Eve's id and
+	// "unverified", never as Ana's; nothing is fetched meanwhile.
+	var sent api.FileSend
+	harness.CLIJSON(t, &sent, "send", idb, f, "--home", eve.Home)
+	if sent.State != "pending" {
+		t.Fatalf("eve's send: %+v", sent)
+	}
+	ps, err := bob.Client.PendingOffers(ctx)
+	if err != nil || len(ps) != 1 || ps[0].From != ide || ps[0].FromLabel == "Ana" || !strings.Contains(ps[0].FromLabel, "unverified") {
+		t.Fatalf("bob's pending offers: %+v, %v", ps, err)
+	}
+	if dls, _ := bob.Client.Downloads(ctx); len(dls) != 0 {
+		t.Fatalf("fetched before bob answered: %+v", dls)
+	}
+	if _, err := bob.Client.DeclineOffer(ctx, ps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// A throwaway identity opening raw offers under the contacts policy
+	// gets at most 3 to wait; the others are refused with the reason.
+	hw, _ := newPeer(t, bob)
+	waiting, refused := 0, 0
+	for i := range 5 {
+		st, err := hw.NewStream(ctx, mustID(t, bob), "/peerpath/send/1.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		st.SetDeadline(time.Now().Add(10 * time.Second))
+		offer, _ := json.Marshal(map[string]any{"id": fmt.Sprint("wait", i), "files": []map[string]any{{"name": "w.bin", "cid": "bafkr4ihkr4ld3m4gqkjf4reryxsy2s5tkbxprqkow6fin2iiyvreuzzab4", "size": 1}}})
+		p2p.WriteMsg(st, offer)
+		b, err := p2p.ReadMsg(st, 4096)
+		if err != nil {
+			t.Fatalf("waiting offer %d: no answer: %v", i, err)
+		}
+		var a struct {
+			Pending bool   `json:"pending"`
+			Reason  string `json:"reason"`
+		}
+		json.Unmarshal(b, &a)
+		switch {
+		case a.Pending:
+			waiting++
+		case strings.Contains(a.Reason, "waiting for the receiver's answer"):
+			refused++
+		}
+	}
+	if waiting != 3 || refused != 2 {
+		t.Fatalf("5 raw offers from a stranger: %d waiting, %d refused for the bound", waiting, refused)
+	}
+	if ps, _ := bob.Client.PendingOffers(ctx); len(ps) != 3 {
+		t.Fatalf("%d offers pending", len(ps))
 	}
 
 	// A flood of raw offers from a throwaway identity, with Bob accepting

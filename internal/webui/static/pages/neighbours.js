@@ -2,8 +2,11 @@
 // button and drag and drop onto a row to offer them files. This module
 // also plugs names into every page (setNameSource): a contact's name, else
 // the peer's own name marked unverified, else its short id, from
-// GET /labels, fetched in batches as pages ask.
-import { page, api, API, apiError, bind, el, table, act, toast, refresh, setNameSource, shortID, peerEl } from "../core.js";
+// GET /labels, fetched in batches as pages ask. Offers waiting for your
+// answer (a stranger's files, under the contacts policy) show at the top
+// with Accept and Decline, live through the receive.* events, and as a
+// count on the Neighbours link in the header.
+import { page, api, API, apiError, bind, el, table, act, toast, refresh, setNameSource, shortID, peerEl, on, bytes, button } from "../core.js";
 
 const labels = new Map(); // id -> label text
 const wanted = new Set();
@@ -31,6 +34,58 @@ setNameSource(id => {
   return "";
 });
 
+// ---- offers waiting for an answer ----------------------------------------
+
+let pendingCount = 0;
+
+function showBadge() {
+  const a = document.querySelector('nav a[href="#/neighbours"]');
+  if (!a) return;
+  let b = a.querySelector(".badge");
+  if (!pendingCount) { if (b) b.remove(); return; }
+  if (!b) { b = el("span", { class: "badge", "data-pending-badge": "" }); a.append(b); }
+  b.textContent = String(pendingCount);
+  b.setAttribute("aria-label", pendingCount + " offers waiting for your answer");
+}
+
+async function countPending() {
+  try { pendingCount = (await api("GET", "/receive/pending")).length; } catch (e) { return; }
+  showBadge();
+}
+
+on("receive", ev => {
+  if (ev.type === "receive.pending" && ev.data) {
+    const from = ev.data.from;
+    toast("Files offered by " + (peerNameOf(from)) + ": " + (ev.data.files || []).join(", ") + " (Neighbours: Accept or Decline)");
+  }
+  countPending();
+});
+window.addEventListener("DOMContentLoaded", () => countPending());
+
+function peerNameOf(id) {
+  const l = labels.get(id);
+  return l || shortID(id);
+}
+
+function pendingRow(p) {
+  const who = p.from_label || shortID(p.from);
+  const size = p.files.reduce((n, f) => n + f.size, 0);
+  const answer = verb => act(async () => {
+    await api("POST", "/receive/pending/" + encodeURIComponent(p.id) + "/" + verb);
+    toast((verb === "accept" ? "Accepted " : "Declined ") + p.files.map(f => f.name).join(", ") + " from " + who);
+    countPending();
+    refresh();
+  });
+  return el("tr", { "data-pending": p.id },
+    el("td", { text: who }),
+    el("td", { text: p.files.map(f => f.name).join(", ") }),
+    el("td", { class: "num", text: bytes(size) }),
+    el("td", { text: new Date(p.expires).toLocaleTimeString() }),
+    el("td", {},
+      el("button", { type: "button", "aria-label": "Accept the files from " + who, onclick: () => answer("accept") }, "Accept"), " ",
+      button("Decline", "Decline the files from " + who, () => answer("decline"))));
+}
+
 // upload sends one dropped or chosen file to a peer (a name or an id).
 async function upload(to, file) {
   const resp = await fetch(API + "/send/upload?to=" + encodeURIComponent(to) + "&name=" + encodeURIComponent(file.name), {
@@ -48,6 +103,7 @@ async function sendFiles(to, label, files) {
     const res = await upload(to, f);
     if (res.state === "refused") toast(label + " refused " + f.name + ": " + res.reason);
     else if (res.state === "queued") toast(label + " is offline: " + f.name + " goes when it comes online");
+    else if (res.state === "pending") toast(f.name + " waits for " + label + " to accept it");
     else toast(label + " accepted " + f.name);
   }
   refresh();
@@ -75,8 +131,14 @@ page({
   title: "Neighbours",
   order: 35,
   poll: 3000,
+  events: ["receive"],
   html: `
     <h1>Neighbours</h1>
+    <section data-bind="pendingbox" hidden>
+      <h2>Waiting for your answer</h2>
+      <p class="muted">Someone who is not your contact offers you files. Accepted files download into your downloads folder, verified.</p>
+      ${table("pendingrows", ["From", "Files", "Size", "Expires", "[Actions]"])}
+    </section>
     <p class="muted">Drop files on a row, or press Send, to offer them. A peer's own name is only a suggestion (unverified); your contacts' names are yours.</p>
     <p data-bind="policy"></p>
     <h2>On this network</h2>
@@ -86,9 +148,13 @@ page({
     <h2>Sent</h2>
     ${table("sentrows", ["To", "Files", "State"])}`,
   async refresh(root) {
-    const [ns, cs, sends, pol] = await Promise.all([
-      api("GET", "/neighbours"), api("GET", "/contacts"), api("GET", "/sends"), api("GET", "/receive/policy")]);
-    const polText = { contacts: "You accept files from your contacts only.", nobody: "You accept no files.", everyone: "You accept files from everyone for now." };
+    const [ns, cs, sends, pol, pend] = await Promise.all([
+      api("GET", "/neighbours"), api("GET", "/contacts"), api("GET", "/sends"), api("GET", "/receive/policy"), api("GET", "/receive/pending")]);
+    pendingCount = pend.length;
+    showBadge();
+    root.querySelector('[data-bind="pendingbox"]').hidden = !pend.length;
+    bind(root, "pendingrows", pend.map(pendingRow));
+    const polText = { contacts: "You accept files from your contacts; others' offers wait here for your answer.", nobody: "You accept no files.", everyone: "You accept files from everyone for now." };
     bind(root, "policy", polText[pol.policy] || "");
     bind(root, "nbrows", ns.length ? ns.map(n => {
       const label = n.contact_name || n.name || shortID(n.id);
@@ -108,6 +174,6 @@ page({
     bind(root, "sentrows", sends.slice(0, 20).map(s => el("tr", {},
       el("td", { text: s.to_label }),
       el("td", { text: s.files.map(f => f.name).join(", ") }),
-      el("td", { text: s.state + (s.reason ? ": " + s.reason : "") }))));
+      el("td", { text: (s.state === "pending" ? "waiting for their answer" : s.state) + (s.reason ? ": " + s.reason : "") }))));
   },
 });
