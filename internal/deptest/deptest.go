@@ -95,6 +95,7 @@ var Services = []string{
 	"internal/publish/...",
 	"internal/contacts/...",
 	"internal/inbox/...",
+	"internal/policy/...",
 }
 
 // Foundations are the packages below the services.
@@ -158,6 +159,7 @@ var Rules = []Rule{
 	serviceRule("internal/publish/...", nil, servicesApart),
 	serviceRule("internal/contacts/...", nil, servicesApart),
 	serviceRule("internal/inbox/...", nil, servicesApart),
+	serviceRule("internal/policy/...", nil, servicesApart),
 	{
 		From:   []string{"cmd/peerpath"},
 		To:     []string{"internal/..."},
@@ -227,7 +229,7 @@ func layer(pkg string) int {
 		under(p, "internal/compute"), under(p, "internal/ledger"), under(p, "internal/meter"), under(p, "internal/market"),
 		under(p, "internal/msg"), under(p, "internal/tunnel"),
 		under(p, "internal/storage"), under(p, "internal/backup"), under(p, "internal/publish"),
-		under(p, "internal/contacts"), under(p, "internal/inbox"):
+		under(p, "internal/contacts"), under(p, "internal/inbox"), under(p, "internal/policy"):
 		return 2
 	case under(p, "internal/httpapi"), under(p, "internal/webui"):
 		return 3
