@@ -115,6 +115,7 @@ func newRoot() *cobra.Command {
 		msgCmd(g),
 		groupCmd(g),
 		storageCmd(g),
+		policyCmd(g),
 		backupCmd(g),
 	)
 	return root

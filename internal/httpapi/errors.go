@@ -16,6 +16,7 @@ import (
 	"github.com/peerpath/peerpath/internal/market"
 	"github.com/peerpath/peerpath/internal/msg"
 	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/policy"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/storage"
@@ -74,6 +75,8 @@ var errorStatuses = []errorStatus{
 	{storage.ErrBadRef, http.StatusBadRequest},
 	{backup.ErrInvalid, http.StatusBadRequest},
 	{backup.ErrBadCap, http.StatusBadRequest},
+	{policy.ErrInvalid, http.StatusBadRequest},
+	{policy.ErrTooLarge, http.StatusRequestEntityTooLarge},
 
 	// 3. rights and credits
 	{ledger.ErrBadSignature, http.StatusForbidden},
@@ -84,6 +87,9 @@ var errorStatuses = []errorStatus{
 	{ledger.ErrInsufficientFunds, http.StatusPaymentRequired},
 	{tunnel.ErrRefused, http.StatusForbidden},
 	{tunnel.ErrPrice, http.StatusPaymentRequired},
+	{transfer.ErrRefused, http.StatusUnavailableForLegalReasons},
+	{transfer.ErrRefusedByPeer, http.StatusUnavailableForLegalReasons},
+	{policy.ErrRefused, http.StatusUnavailableForLegalReasons},
 
 	// 4. what the request names
 	{share.ErrNotShared, http.StatusNotFound},
@@ -93,6 +99,7 @@ var errorStatuses = []errorStatus{
 	{market.ErrNotFound, http.StatusNotFound},
 	{tunnel.ErrNotFound, http.StatusNotFound},
 	{backup.ErrNotFound, http.StatusNotFound},
+	{policy.ErrNotFound, http.StatusNotFound},
 	{ledger.ErrNotFound, http.StatusNotFound},
 	{msg.ErrNotFound, http.StatusNotFound},
 	{inbox.ErrNoOffer, http.StatusNotFound},
@@ -135,6 +142,7 @@ var errorStatuses = []errorStatus{
 	{transfer.ErrTooBig, http.StatusBadGateway},
 	{market.ErrWrongKey, http.StatusBadGateway},
 	{tunnel.ErrUnreachable, http.StatusBadGateway},
+	{policy.ErrFetch, http.StatusBadGateway},
 	{backup.ErrBadManifest, http.StatusBadGateway},
 	{storage.ErrCorrupt, http.StatusBadGateway},
 }

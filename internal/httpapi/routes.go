@@ -72,6 +72,8 @@ type Services struct {
 	Storage Storage
 	// Backup is the backup service (*backup.Service).
 	Backup Backup
+	// Policy is the content policy (*policy.Policy).
+	Policy Policy
 }
 
 // Info holds what the node knows of itself beyond its subsystems.
@@ -232,6 +234,7 @@ func (s *Server) mount(svc Services) {
 	s.mountArea(svc.UI != nil, uiRoutes(svc.UI, svc.Info.BaseURL))
 	s.mountArea(svc.Storage != nil, storageRoutes(svc.Storage))
 	s.mountArea(svc.Backup != nil, backupRoutes(svc.Backup))
+	s.mountArea(svc.Policy != nil, policyRoutes(svc.Policy))
 	s.mountArea(svc.Events != nil, eventRoutes(svc.Events, svc.History))
 	s.mountArea(svc.Contacts != nil && svc.Self != nil, contactRoutes(svc.Contacts, svc.Self))
 	s.mountArea(svc.Inbox != nil, inboxRoutes(svc.Inbox, svc.Contacts))

@@ -36,7 +36,7 @@ func (n *Node) newFiles(ctx context.Context) error {
 	if !cfg.NoSeed {
 		seeder = sh
 	}
-	var src transfer.BlockSource = sh
+	var src transfer.BlockSource = policySource{src: sh, share: sh, policy: n.policy}
 	if n.opts.wrapSource != nil {
 		src = n.opts.wrapSource(src)
 	}
@@ -51,6 +51,7 @@ func (n *Node) newFiles(ctx context.Context) error {
 		MaxDownload: cfg.MaxDownload,
 		Meter:       n.meter,
 		Priority:    n.meter.Priority,
+		Policy:      n.policy,
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ import (
 	"github.com/peerpath/peerpath/internal/meter"
 	"github.com/peerpath/peerpath/internal/msg"
 	"github.com/peerpath/peerpath/internal/p2p"
+	"github.com/peerpath/peerpath/internal/policy"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/storage"
@@ -135,6 +136,7 @@ type Node struct {
 	sessions  *webui.Sessions
 	storage   *storage.Service
 	backup    *backup.Service
+	policy    *policy.Policy
 	events    *events.Bus      // live events, streamed to the web app
 	history   *httpapi.History // recent bandwidth and peers, for Home
 	tunnel    *tunnel.Service
@@ -281,6 +283,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newStorage(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.newPolicy(); err != nil {
+		return nil, err
+	}
 	if err := n.newFiles(ctx); err != nil {
 		return nil, err
 	}
@@ -342,6 +347,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			Tunnel:    n.tunnel,
 			Contacts:  n.contacts,
 			Inbox:     n.inbox,
+			Policy:    n.policy,
 		},
 	})
 	return n, nil
@@ -387,6 +393,7 @@ func (n *Node) newSearch(ctx context.Context) error {
 		DB:      n.db,
 		Catalog: publicCatalog{n.share, n.computeDir(), n.marketDir()},
 		Fetcher: n.transfer,
+		Policy:  n.policy,
 		Logger:  n.log.With("sys", "search"),
 	})
 	if err != nil {

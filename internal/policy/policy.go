@@ -289,6 +289,13 @@ func (p *Policy) Lists() []Info {
 	return out
 }
 
+// Empty reports whether no list is loaded (so nothing is refused).
+func (p *Policy) Empty() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.lists) == 0
+}
+
 // Refuses reports whether the loaded lists deny id: the last list with a
 // rule matching id decides, and within it the last such rule.
 func (p *Policy) Refuses(id cid.Cid) bool {

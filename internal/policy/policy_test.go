@@ -84,6 +84,20 @@ func TestPolicyPersists(t *testing.T) {
 	}
 }
 
+// An index entry whose id is not one the package made (a path) is
+// dropped: no index names a file outside the policy folder.
+func TestIndexIDsChecked(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/lists.json", []byte(`[{"id":"../../x","source":"evil"},{"id":"0123456789abcdef","source":"gone"}]`), 0o600)
+	p, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Lists()) != 0 {
+		t.Fatalf("loaded %+v", p.Lists())
+	}
+}
+
 func TestAddURL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

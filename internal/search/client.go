@@ -138,7 +138,7 @@ func (s *Service) Search(ctx context.Context, queryStr string, opt Options, emit
 			*opt.Stats = st.snapshot()
 		}
 	}()
-	agg := &aggregator{limit: opt.Limit, emit: emit, byCID: map[string]*aggResult{}}
+	agg := &aggregator{limit: opt.Limit, emit: emit, byCID: map[string]*aggResult{}, refuses: s.refuses}
 	self := s.host.ID()
 	local, err := s.match(ctx, q, min(opt.Limit, maxWireResults))
 	if err != nil {
@@ -540,6 +540,8 @@ type aggregator struct {
 	limit int
 	emit  func(Result)
 	byCID map[string]*aggResult
+	// refuses drops results naming content the node's policy refuses.
+	refuses func(id string) bool
 }
 
 type aggResult struct {
@@ -555,6 +557,9 @@ func (a *aggregator) add(p peer.ID, hits []hit, rep float64) (fresh int) {
 	defer a.mu.Unlock()
 	for _, h := range hits {
 		r := a.byCID[h.CID]
+		if r == nil && a.refuses != nil && a.refuses(h.CID) {
+			continue
+		}
 		if r == nil {
 			if len(a.byCID) >= a.limit {
 				continue

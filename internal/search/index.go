@@ -237,7 +237,7 @@ func (s *Service) match(ctx context.Context, q query, limit int) ([]hit, error) 
 		if err := rows.Scan(&h.CID, &h.Name, &h.Size, &h.Type, &bm); err != nil {
 			return nil, fmt.Errorf("search: match: %w", err)
 		}
-		if seen[h.CID] || len(out) >= limit {
+		if seen[h.CID] || len(out) >= limit || s.refuses(h.CID) {
 			continue
 		}
 		seen[h.CID] = true

@@ -28,6 +28,23 @@ type Catalog interface {
 	Files(ctx context.Context) ([]share.FileEntry, error)
 }
 
+// Policy is the node's content policy: results naming content it refuses
+// are dropped, from the node's own answers to others and from the results
+// it shows. The node implements it with internal/policy's denylists.
+type Policy interface {
+	Refuses(id cid.Cid) bool
+}
+
+// refuses reports whether the policy refuses the content id named by s (a
+// CID string; one that does not parse names nothing to refuse).
+func (s *Service) refuses(id string) bool {
+	if s.cfg.Policy == nil {
+		return false
+	}
+	c, err := cid.Decode(id)
+	return err == nil && s.cfg.Policy.Refuses(c)
+}
+
 // Routing stores and finds provider records; *dht.IpfsDHT implements it.
 type Routing interface {
 	Provide(ctx context.Context, key cid.Cid, announce bool) error
@@ -55,6 +72,8 @@ type Config struct {
 	// manifest before they are used; default 1 (every such answer). Lower it
 	// to trade spam resistance for messages.
 	ManifestCheckRate float64
+	// Policy, if set, drops results naming content it refuses.
+	Policy Policy
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// QueryRate is the fair rate of incoming queries per peer (default

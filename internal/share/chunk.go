@@ -143,3 +143,34 @@ func readShared(root, rel string, want content.FileID, data []byte, off int64) e
 	}
 	return err
 }
+
+// maxChunkOwners bounds the files ChunkFiles returns.
+const maxChunkOwners = 64
+
+// ChunkFiles returns the ids of the shared files that hold chunk id (at
+// most 64; the lookup is by the digest's 64-bit key, so a rare collision
+// may add a file that does not). The node's content policy uses it to
+// refuse the chunks of a refused file.
+func (s *Service) ChunkFiles(ctx context.Context, id cid.Cid) ([]cid.Cid, error) {
+	digest, err := content.Digest(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT f.cid FROM share_chunks c JOIN share_files f ON f.id = c.file_id
+		WHERE c.key = ? LIMIT ?`, chunkKey(digest[:]), maxChunkOwners)
+	if err != nil {
+		return nil, fmt.Errorf("share: chunk %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []cid.Cid
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("share: chunk %s: %w", id, err)
+		}
+		if c, err := cid.Decode(s); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out, rows.Err()
+}

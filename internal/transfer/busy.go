@@ -20,6 +20,12 @@ func (ss *session) noteAnswer(p peer.ID, err error) {
 		ss.busy = make(map[peer.ID]string)
 	}
 	ss.answered[p] = true
+	if errors.As(err, &re) && re.Refused() {
+		if ss.refused == nil {
+			ss.refused = make(map[peer.ID]bool)
+		}
+		ss.refused[p] = true
+	}
 	if errors.As(err, &re) && re.Busy() {
 		ss.busy[p] = re.Message
 	} else {
@@ -34,7 +40,7 @@ func (ss *session) noteAnswer(p peer.ID, err error) {
 func (ss *session) noDelivery(format string, a ...any) error {
 	what := fmt.Sprintf(format, a...)
 	ss.mu.Lock()
-	tried, busy := len(ss.answered), len(ss.busy)
+	tried, busy, refused := len(ss.answered), len(ss.busy), len(ss.refused)
 	var msg string
 	var from peer.ID
 	for p, m := range ss.busy {
@@ -43,6 +49,9 @@ func (ss *session) noDelivery(format string, a ...any) error {
 		}
 	}
 	ss.mu.Unlock()
+	if refused > 0 {
+		return fmt.Errorf("%w: %s: %d of %d peers tried refused it", ErrRefusedByPeer, what, refused, tried)
+	}
 	if busy > 0 {
 		return fmt.Errorf("%w: %s: %d of %d peers tried answered busy (%s said %q); try again later",
 			ErrBusy, what, busy, tried, from, msg)

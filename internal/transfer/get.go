@@ -129,6 +129,9 @@ type session struct {
 	// was busy (with its message); see noteAnswer.
 	answered map[peer.ID]bool
 	busy     map[peer.ID]string
+	// refused holds the providers that answered "refused by content
+	// policy".
+	refused map[peer.ID]bool
 	// batches counts the batches started (they take turns over the
 	// sources); dirty holds the folders batches renamed files into, to
 	// sync at the end (see batch.go).
@@ -142,6 +145,9 @@ type session struct {
 func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, error) {
 	if !content.IsFile(id) && !content.IsDir(id) {
 		return Result{}, fmt.Errorf("%w: %s is not a file or folder id", ErrBadContent, id)
+	}
+	if s.refuses(id) {
+		return Result{}, fmt.Errorf("%w: %s", ErrRefused, id)
 	}
 	ss := s.newSession(id, opt)
 	defer ss.reportPeers()
@@ -355,7 +361,10 @@ type planDir struct {
 // planner walks a folder tree before anything is written.
 type planner struct {
 	// fetch returns the verified, decoded manifest id.
-	fetch      func(ctx context.Context, id cid.Cid) (any, error)
+	fetch func(ctx context.Context, id cid.Cid) (any, error)
+	// refuses, if set, names content the node's policy refuses: a tree
+	// holding any is refused before anything is written.
+	refuses    func(cid.Cid) bool
 	plan       Plan
 	entries    int
 	maxEntries int
@@ -380,7 +389,7 @@ func (ss *session) planTree(ctx context.Context, root *content.DirManifest) (*pl
 		return m, err
 	}
 	tree, plan, err := planTree(ctx, root, ss.root, cmp.Or(ss.opt.MaxEntries, DefaultMaxEntries),
-		cmp.Or(ss.opt.MaxSize, DefaultMaxSize), fetch)
+		cmp.Or(ss.opt.MaxSize, DefaultMaxSize), fetch, ss.s.refuses)
 	if err != nil {
 		return nil, err
 	}
@@ -393,9 +402,10 @@ func (ss *session) planTree(ctx context.Context, root *content.DirManifest) (*pl
 // planTree plans the tree of the folder manifest root (whose id is id),
 // fetching folder manifests with fetch; see [session.planTree].
 func planTree(ctx context.Context, root *content.DirManifest, id cid.Cid, maxEntries int, maxSize int64,
-	fetch func(context.Context, cid.Cid) (any, error)) (*planDir, Plan, error) {
+	fetch func(context.Context, cid.Cid) (any, error), refuses func(cid.Cid) bool) (*planDir, Plan, error) {
 	pl := &planner{
 		fetch:      fetch,
+		refuses:    refuses,
 		maxEntries: maxEntries,
 		maxSize:    maxSize,
 		seen:       make(map[string]*planDir),
@@ -478,6 +488,9 @@ func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, 
 			return nil, fmt.Errorf("%w: %q: %w", ErrUnsafeName, e.Name, err)
 		}
 		erel := path.Join(rel, e.Name)
+		if pl.refuses != nil && pl.refuses(e.ID) {
+			return nil, fmt.Errorf("%w: %q (%s)", ErrRefused, erel, e.ID)
+		}
 		switch {
 		case content.IsFile(e.ID):
 			pl.plan.Files++
@@ -729,6 +742,7 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 	tried := make(map[peer.ID]bool)
 	asked := false
 	for {
+		refused := false
 		for _, ai := range ss.candidates() {
 			if tried[ai.ID] || !time.Now().Before(deadline) {
 				continue
@@ -753,6 +767,8 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 				ss.s.log.Warn("transfer: dropping peer that sent a bad manifest", "peer", ai.ID, "id", id, "err", err)
 				ss.s.addScore(ai.ID, scoreBadChunk)
 				ss.drop(ai.ID)
+			case errors.As(err, &re) && re.Refused():
+				refused = true
 			case errors.As(err, &re):
 				// It does not have it (yet), or is busy: next round.
 			default:
@@ -761,6 +777,12 @@ func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Ci
 		}
 		if !time.Now().Before(deadline) {
 			return nil, nil, ss.noDelivery("manifest %s: not delivered within %v", id, ss.timeout)
+		}
+		if refused && asked {
+			// A provider refused it by its content policy and no one
+			// found so far delivered: say so now rather than wait out
+			// the timeout for a provider that may never come.
+			return nil, nil, ss.noDelivery("manifest %s", id)
 		}
 		if asked {
 			t := time.NewTimer(min(backoff, time.Until(deadline)))

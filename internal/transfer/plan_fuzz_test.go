@@ -64,7 +64,7 @@ func FuzzPlanTree(f *testing.F) {
 			}
 			return byID[id.KeyString()], nil
 		}
-		tree, plan, err := planTree(context.Background(), root, id, maxEntries, maxSize, fetch)
+		tree, plan, err := planTree(context.Background(), root, id, maxEntries, maxSize, fetch, nil)
 		if err != nil {
 			if !errors.Is(err, ErrTooBig) && !errors.Is(err, ErrBadContent) {
 				t.Fatalf("undocumented error %v", err)

@@ -149,6 +149,10 @@ func (s *Service) serveOne(ctx context.Context, st io.Writer, p peer.ID, req req
 		return writeMessage(st, statusNotFound, req.id.String())
 	}
 	var hdr [respHeaderLen]byte
+	if s.refuses(req.id) {
+		s.log.Debug("transfer: refused by content policy", "peer", p, "id", req.id)
+		return writeMessage(st, statusRefused, "content policy: "+req.id.String())
+	}
 	switch req.op {
 	case opManifest:
 		if !content.IsFile(req.id) && !content.IsDir(req.id) {
@@ -195,6 +199,9 @@ func (s *Service) serveOne(ctx context.Context, st io.Writer, p peer.ID, req req
 
 // sourceError answers a request the BlockSource could not satisfy.
 func (s *Service) sourceError(st io.Writer, req request, err error) error {
+	if errors.Is(err, ErrRefused) {
+		return writeMessage(st, statusRefused, "content policy: "+req.id.String())
+	}
 	if isNotFound(err) {
 		return writeMessage(st, statusNotFound, req.id.String())
 	}

@@ -251,6 +251,7 @@ func (j *fileJob) manage(ctx context.Context) error {
 	}
 	retries := make(map[peer.ID]retry)
 	skip := make(map[peer.ID]bool) // not usable for this file
+	refused := false               // a source refused by its content policy
 	backoff := 250 * time.Millisecond
 	var nextAsk time.Time
 	lastFull := time.Now()
@@ -264,7 +265,12 @@ func (j *fileJob) manage(ctx context.Context) error {
 		}
 		now := time.Now()
 		// Start a source for every usable candidate not running.
-		for _, ai := range ss.candidates() {
+		cands := ss.candidates()
+		usable := 0
+		for _, ai := range cands {
+			if !skip[ai.ID] {
+				usable++
+			}
 			if active[ai.ID] != nil || skip[ai.ID] || now.Before(retries[ai.ID].at) {
 				continue
 			}
@@ -273,6 +279,13 @@ func (j *fileJob) manage(ctx context.Context) error {
 			active[ai.ID] = src
 			ss.addSources(1)
 			go func() { events <- sourceEvent{src, j.runSource(src)} }()
+		}
+		if refused && usable == 0 {
+			// Every provider known is out, and one refused by its
+			// content policy: say so now rather than wait out the
+			// timeout for a provider that may never come.
+			result = ss.noDelivery("chunks of %s", j.lookup[0])
+			break
 		}
 		if len(active) >= 3 {
 			lastFull = now
@@ -327,6 +340,9 @@ func (j *fileJob) manage(ctx context.Context) error {
 				ss.s.addScore(id, scoreProtocol)
 				ss.drop(id)
 				skip[id] = true
+			case errors.As(err, &re) && re.Refused():
+				skip[id] = true
+				refused = true
 			case errors.As(err, &re) && re.NotFound():
 				skip[id] = true
 			case errors.As(err, &re) && re.Busy():

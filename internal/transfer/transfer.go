@@ -196,6 +196,14 @@ var (
 	// ErrBadLimit is returned by [Service.SetLimits] for a negative rate
 	// limit.
 	ErrBadLimit = errors.New("transfer: negative rate limit")
+	// ErrRefused is returned (wrapped) by [Service.Get] for content this
+	// node's own [Policy] refuses, before anything is fetched. A
+	// BlockSource wraps it to have the server refuse a block.
+	ErrRefused = errors.New("transfer: refused by this node's content policy")
+	// ErrRefusedByPeer is returned (wrapped) by [Service.Get] when the
+	// providers that answered refused the content by their content policy
+	// and none delivered it.
+	ErrRefusedByPeer = errors.New("transfer: refused by the serving peer's content policy")
 )
 
 // BlockSource supplies the bytes this node serves. share.Service implements
@@ -249,6 +257,24 @@ type Config struct {
 	// peers of lower classes wait. Nil: every peer is class 0. Only
 	// MaxUpload is affected; without it upload is not scarce.
 	Priority func(peer.ID) int
+	// Policy, if set, is the node's content policy: Serve refuses the
+	// manifests and chunks it names (answering "refused", which the
+	// getter reports as [ErrRefusedByPeer]), and Get refuses to download
+	// them ([ErrRefused]).
+	Policy Policy
+}
+
+// Policy decides what content the node refuses to store or serve. The
+// node implements it with internal/policy's denylists.
+type Policy interface {
+	// Refuses reports whether id is refused. It is called on the data
+	// path, so it must be cheap.
+	Refuses(id cid.Cid) bool
+}
+
+// refuses reports whether the node's policy refuses id.
+func (s *Service) refuses(id cid.Cid) bool {
+	return s.cfg.Policy != nil && s.cfg.Policy.Refuses(id)
 }
 
 // Meter counts traffic per peer. Its methods are called from many

@@ -22,7 +22,8 @@ import (
 //
 // Response (server → client), 5+N bytes:
 //
-//	status 1 byte   statusOK (0), statusNotFound (1), statusError (2), statusBusy (3)
+//	status 1 byte   statusOK (0), statusNotFound (1), statusError (2), statusBusy (3),
+//	                statusRefused (4: the server's content policy refuses it)
 //	N      4 bytes  big-endian length of the body
 //	body   N bytes  the manifest or chunk bytes (statusOK), or a short UTF-8
 //	                message of at most maxMessageLen bytes (other statuses)
@@ -44,6 +45,7 @@ const (
 	statusNotFound byte = 1
 	statusError    byte = 2
 	statusBusy     byte = 3
+	statusRefused  byte = 4
 )
 
 // MaxCIDLen bounds the binary length of a CID in a request. A CIDv1 with a
@@ -139,6 +141,8 @@ func (e *RemoteError) Error() string {
 		return "transfer: peer does not have it: " + e.Message
 	case statusBusy:
 		return "transfer: peer busy: " + e.Message
+	case statusRefused:
+		return ErrRefusedByPeer.Error() + ": " + e.Message
 	default:
 		return "transfer: peer error: " + e.Message
 	}
@@ -149,6 +153,9 @@ func (e *RemoteError) NotFound() bool { return e.Status == statusNotFound }
 
 // Busy reports whether the peer refused because of load.
 func (e *RemoteError) Busy() bool { return e.Status == statusBusy }
+
+// Refused reports whether the peer refused by its content policy.
+func (e *RemoteError) Refused() bool { return e.Status == statusRefused }
 
 // readResponseHeader reads a response header. For statusOK it returns the body
 // length, checked against [min, max]; for other statuses it reads the message
@@ -169,7 +176,7 @@ func readResponseHeader(r io.Reader, min, max int) (int, error) {
 			return 0, fmt.Errorf("%w: response of %d bytes, want %d..%d", ErrProtocol, n, min, max)
 		}
 		return int(n), nil
-	case statusNotFound, statusError, statusBusy:
+	case statusNotFound, statusError, statusBusy, statusRefused:
 		if n > maxMessageLen {
 			return 0, fmt.Errorf("%w: error message of %d bytes", ErrProtocol, n)
 		}
