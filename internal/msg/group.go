@@ -17,6 +17,7 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/hkdf"
@@ -547,10 +548,74 @@ func (g *groups) send(ctx context.Context, name, text string) (Sent, error) {
 	if err != nil {
 		return Sent{}, fmt.Errorf("msg: group send: %w", err)
 	}
+	g.relay(gr, payload{Kind: kindText, ID: id, Time: now.UnixMilli(), Text: text, GID: gr.ID})
 	if err := t.Publish(ctx, wire); err != nil {
 		return Sent{ID: id, State: StateSent}, fmt.Errorf("msg: group publish: %w", err)
 	}
 	return Sent{ID: id, State: StateSent}, nil
+}
+
+// relay sends pl, a group text, to each member this node is not
+// connected to over their pairwise session, in the background: it is
+// delivered directly if the member is reachable after all, else stored on
+// mailboxes, so a member offline now reads it on its return.
+func (g *groups) relay(gr Group, pl payload) {
+	var away []peer.ID
+	for _, m := range gr.Members {
+		if m != g.s.self && g.s.h.Network().Connectedness(m) != network.Connected {
+			away = append(away, m)
+		}
+	}
+	if len(away) == 0 {
+		return
+	}
+	g.s.spawn(func(ctx context.Context) {
+		sem := make(chan struct{}, 8)
+		var wg sync.WaitGroup
+		for _, m := range away {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+				defer cancel()
+				seq, err := g.s.seal(ctx, m, pl, nil)
+				if err != nil {
+					g.s.log.Info("group message not relayed", "group", gr.Name, "member", m, "err", err)
+					return
+				}
+				g.s.deliver(ctx, seq)
+			}()
+		}
+		wg.Wait()
+	})
+}
+
+// receiveRelayed stores a group text that came over sender's pairwise
+// session, inside the receive transaction: only for a group this node
+// belongs to, from one of its members. It returns the message to notify
+// (nil: had it already, from the topic).
+func (g *groups) receiveRelayed(ctx context.Context, tx *sql.Tx, sender peer.ID, pl payload, t time.Time) (*Message, error) {
+	gr, _, _, err := scanGroup(tx.QueryRowContext(ctx, `SELECT `+groupCols+` FROM msg_groups WHERE gid = ?`, pl.GID))
+	if noRows(err) {
+		return nil, fmt.Errorf("%w: a message for group %s, which this node is not in", ErrNotFound, pl.GID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !gr.has(sender) {
+		return nil, fmt.Errorf("msg: %s posted to group %q but is not a member", sender, gr.Name)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO msg_messages(peer, id, out, sender, text, time, state, folder) VALUES (?, ?, 0, ?, ?, ?, ?, ?)`,
+		"group:"+gr.Name, pl.ID, sender.String(), pl.Text, t.UnixMilli(), StateDelivered, FolderInbox)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	return &Message{ID: pl.ID, From: sender, To: "group:" + gr.Name, Text: pl.Text, Time: t, State: StateDelivered, Folder: FolderInbox}, nil
 }
 
 // receive decrypts a group message from the topic and stores it with the

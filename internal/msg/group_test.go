@@ -117,3 +117,84 @@ func TestGroupRemovedMemberCannotRead(t *testing.T) {
 		t.Fatal("a member that is not the admin removed someone")
 	}
 }
+
+// TestGroupOfflineMemberReadsOnReturn: a group message sent while a
+// member is offline reaches it through mailboxes when it returns; a
+// non-member's relayed "group message" is refused.
+func TestGroupOfflineMemberReadsOnReturn(t *testing.T) {
+	a, b, c := newGroupNode(t), newGroupNode(t), newGroupNode(t)
+	m := newTNode(t, nil)
+	for _, x := range []*tnode{a, b, c} {
+		connect(t, x, m)
+	}
+	connect(t, a, b)
+	connect(t, a, c)
+	connect(t, b, c)
+	ctx := context.Background()
+	gr, err := a.svc.CreateGroup(ctx, "crew", []string{b.id().String(), c.id().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "keys exchanged", func() error {
+		for _, n := range []*tnode{a, b, c} {
+			var k int
+			n.db.QueryRow(`SELECT COUNT(*) FROM msg_group_keys WHERE gid = ?`, gr.ID).Scan(&k)
+			if k != 2 {
+				return fmt.Errorf("%s holds %d keys", n.id(), k)
+			}
+		}
+		return nil
+	})
+	c.stop()
+	const text = "while you were out"
+	if _, err := a.svc.Send(ctx, "group:crew", text); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "online member has it", func() error {
+		if !hasText(b.list("group:crew"), text) {
+			return fmt.Errorf("b has %+v", b.list("group:crew"))
+		}
+		return nil
+	})
+	// Stored for c on the mailboxes (ciphertext only).
+	eventually(t, 10*time.Second, "relayed to mailboxes", func() error {
+		st, _ := a.svc.Status(ctx)
+		if st.Outbox > 0 {
+			return fmt.Errorf("%d queued", st.Outbox)
+		}
+		return nil
+	})
+	c.start()
+	connect(t, c, m)
+	connect(t, c, b)
+	eventually(t, 15*time.Second, "returning member has it", func() error {
+		ms := c.list("group:crew")
+		if !hasText(ms, text) {
+			return fmt.Errorf("c has %+v", ms)
+		}
+		for _, x := range ms {
+			if x.Text == text && x.From != a.id() {
+				return fmt.Errorf("from %s", x.From)
+			}
+		}
+		return nil
+	})
+	// A non-member relays a "group message" to b over its own session.
+	x := newTNode(t, nil)
+	connect(t, x, b)
+	if err := x.svc.ensureSession(ctx, b.id()); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := x.svc.seal(ctx, b.id(), payload{Kind: kindText, ID: newID(), Time: time.Now().UnixMilli(), Text: "let me in", GID: gr.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []byte
+	x.db.QueryRow(`SELECT envelope FROM msg_outbox WHERE seq = ?`, seq).Scan(&env)
+	if err := x.svc.sendDirect(ctx, b.id(), env); err == nil {
+		t.Fatal("a non-member's group message was accepted")
+	}
+	if hasText(b.list("group:crew"), "let me in") || hasText(b.list(""), "let me in") {
+		t.Fatal("a non-member's group message was stored")
+	}
+}

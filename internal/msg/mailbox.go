@@ -87,13 +87,13 @@ func (s *Service) mailboxCall(ctx context.Context, p peer.ID, req mailboxRequest
 	return ans, nil
 }
 
-// deposit stores env under tag on the Replicas mailboxes closest to the
-// tag (trying further ones when a close one fails) and returns how many
-// took it.
-func (s *Service) deposit(ctx context.Context, recipient peer.ID, tag [tagSize]byte, env []byte) int {
+// deposit stores env under tag on the Replicas mailboxes closest to loc
+// (trying further ones when a close one fails) and returns how many took
+// it.
+func (s *Service) deposit(ctx context.Context, recipient peer.ID, loc, tag [tagSize]byte, env []byte) int {
 	req := mailboxRequest{Op: opPut, Tags: [][tagSize]byte{tag}, Blob: env}
 	stored := 0
-	for _, p := range s.closest(ctx, string(tag[:]), 3*s.cfg.Replicas, recipient) {
+	for _, p := range s.closest(ctx, string(loc[:]), 3*s.cfg.Replicas, recipient) {
 		if stored >= s.cfg.Replicas {
 			break
 		}
@@ -107,15 +107,23 @@ func (s *Service) deposit(ctx context.Context, recipient peer.ID, tag [tagSize]b
 	return stored
 }
 
-// myTags lists the tags this node collects: today's and (when full) the
-// previous days' a mailbox may still hold, for every session and prekey.
-func (s *Service) myTags(ctx context.Context, full bool) ([][tagSize]byte, error) {
+// place is where a group of this node's tags is collected: the mailboxes
+// closest to loc hold them.
+type place struct {
+	loc  [tagSize]byte
+	tags [][tagSize]byte
+}
+
+// myTags lists where this node collects: today's and yesterday's tags
+// (when full, every day a mailbox may still hold), for every session and
+// prekey (a prekey's intro tag with its buckets).
+func (s *Service) myTags(ctx context.Context, full bool) ([]place, error) {
 	days := int64(1)
 	if full {
 		days = int64(s.cfg.MailboxTTL/(24*time.Hour)) + 1
 	}
 	today := day(s.now())
-	var out [][tagSize]byte
+	var out []place
 	rows, err := s.db.QueryContext(ctx, `SELECT secret FROM msg_sessions ORDER BY used DESC LIMIT 512`)
 	if err != nil {
 		return nil, err
@@ -134,35 +142,78 @@ func (s *Service) myTags(ctx context.Context, full bool) ([][tagSize]byte, error
 	}
 	for d := today - days; d <= today; d++ {
 		for _, sec := range secrets {
-			out = append(out, sessionTag(sec, s.self, d))
+			t := sessionTag(sec, s.self, d)
+			out = append(out, place{loc: t, tags: [][tagSize]byte{t}})
 		}
 		for _, kp := range pks {
-			out = append(out, introTag(kp.Public, d))
+			loc := introTag(kp.Public, d)
+			pl := place{loc: loc, tags: [][tagSize]byte{loc}} // the intro tag itself: envelopes stored before buckets
+			for b := range introBuckets {
+				pl.tags = append(pl.tags, introBucketTag(kp.Public, d, b))
+			}
+			out = append(out, pl)
 		}
 	}
 	return out, nil
 }
 
-// collect asks the mailboxes closest to each of this node's tags for
+// collect asks the mailboxes closest to each of this node's places for
 // what they hold, receives it, and acknowledges every envelope it
-// handled (so the mailbox deletes it).
+// handled (so the mailbox deletes it). It asks the 2r closest; for a
+// place where some of them do not answer, it asks further ones (up to 4r
+// in all), so that mailboxes gone offline do not hide what the others
+// hold.
 func (s *Service) collect(ctx context.Context, full bool) int {
-	tags, err := s.myTags(ctx, full)
+	places, err := s.myTags(ctx, full)
 	if err != nil {
 		return 0
 	}
-	byPeer := map[peer.ID][][tagSize]byte{}
-	for _, t := range tags {
-		for _, p := range s.closest(ctx, string(t[:]), 2*s.cfg.Replicas, "") {
-			byPeer[p] = append(byPeer[p], t)
-		}
+	want := 2 * s.cfg.Replicas
+	cands := make([][]peer.ID, len(places))
+	asked := make([]int, len(places)) // candidates asked so far, per place
+	for i, pl := range places {
+		cands[i] = s.closest(ctx, string(pl.loc[:]), 2*want, "")
+		asked[i] = min(want, len(cands[i]))
 	}
 	var (
 		mu   sync.Mutex
-		wg   sync.WaitGroup
 		got  int
 		seen = map[[itemIDSize]byte]bool{}
-		sem  = make(chan struct{}, 16)
+	)
+	failed := s.collectRound(ctx, places, cands, func(i int) (int, int) { return 0, asked[i] }, seen, &mu, &got)
+	// Places where some of those asked failed: ask as many further ones.
+	from := make([]int, len(places))
+	for i := range places {
+		nf := 0
+		for _, p := range cands[i][:asked[i]] {
+			if failed[p] {
+				nf++
+			}
+		}
+		from[i] = asked[i]
+		asked[i] = min(asked[i]+nf, len(cands[i]))
+	}
+	s.collectRound(ctx, places, cands, func(i int) (int, int) { return from[i], asked[i] }, seen, &mu, &got)
+	s.sendReceipts(ctx)
+	return got
+}
+
+// collectRound asks, for each place i, candidates cands[i][lo:hi] (span)
+// for its tags, grouped by mailbox, 16 mailboxes at a time; it returns
+// the mailboxes that did not answer.
+func (s *Service) collectRound(ctx context.Context, places []place, cands [][]peer.ID, span func(int) (int, int),
+	seen map[[itemIDSize]byte]bool, mu *sync.Mutex, got *int) map[peer.ID]bool {
+	byPeer := map[peer.ID][][tagSize]byte{}
+	for i, pl := range places {
+		lo, hi := span(i)
+		for _, p := range cands[i][lo:hi] {
+			byPeer[p] = append(byPeer[p], pl.tags...)
+		}
+	}
+	var (
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, 16)
+		failed = map[peer.ID]bool{}
 	)
 	for p, ts := range byPeer {
 		wg.Add(1)
@@ -172,59 +223,78 @@ func (s *Service) collect(ctx context.Context, full bool) int {
 			defer func() { <-sem }()
 			for len(ts) > 0 {
 				k := min(len(ts), maxGetTags)
-				n := s.collectFrom(ctx, p, ts[:k], seen, &mu)
+				n, ok := s.collectFrom(ctx, p, ts[:k], seen, mu)
 				mu.Lock()
-				got += n
+				*got += n
+				if !ok {
+					failed[p] = true
+				}
 				mu.Unlock()
+				if !ok {
+					return
+				}
 				ts = ts[k:]
 			}
 		}()
 	}
 	wg.Wait()
-	s.sendReceipts()
-	return got
+	return failed
 }
 
-func (s *Service) collectFrom(ctx context.Context, p peer.ID, tags [][tagSize]byte, seen map[[itemIDSize]byte]bool, mu *sync.Mutex) int {
-	ans, err := s.mailboxCall(ctx, p, mailboxRequest{Op: opGet, Tags: tags}, maxGetAnswer+1024)
-	if err != nil || ans[0] != stOK {
-		return 0
-	}
-	items, err := decodeItems(ans[1:])
-	if err != nil {
-		return 0
-	}
-	ack := mailboxRequest{Op: opAck}
+// collectFrom asks mailbox p for what it holds under tags (again while
+// an answer comes back full), receives and acknowledges it. It returns
+// how many messages arrived and whether p answered.
+func (s *Service) collectFrom(ctx context.Context, p peer.ID, tags [][tagSize]byte, seen map[[itemIDSize]byte]bool, mu *sync.Mutex) (int, bool) {
 	got := 0
-	for _, it := range items {
-		mu.Lock()
-		dup := seen[it.ID]
-		seen[it.ID] = true
-		mu.Unlock()
-		if !dup {
-			env, err := decodeEnvelope(it.Blob)
-			if err == nil {
-				err = s.receive(ctx, env, "", true)
-			}
-			switch {
-			case err == nil:
-				got++
-			case errors.Is(err, errRateLimited) || ctx.Err() != nil:
-				continue // leave it for the next collection
-			default:
-				// A copy already taken from another mailbox (its key is
-				// spent), or garbage under our tag: either way not ours
-				// to keep.
-				s.log.Debug("mailbox envelope dropped", "mailbox", p, "err", err)
-			}
+	for round := 0; round < 8; round++ {
+		ans, err := s.mailboxCall(ctx, p, mailboxRequest{Op: opGet, Tags: tags}, maxGetAnswer+1024)
+		if err != nil || ans[0] != stOK {
+			return got, round > 0
 		}
-		ack.Tags = append(ack.Tags, it.Tag)
-		ack.Items = append(ack.Items, it.ID)
+		items, err := decodeItems(ans[1:])
+		if err != nil {
+			return got, false
+		}
+		ack := mailboxRequest{Op: opAck}
+		size, fresh := 0, 0
+		for _, it := range items {
+			size += len(it.Blob) + 64
+			mu.Lock()
+			dup := seen[it.ID]
+			seen[it.ID] = true
+			mu.Unlock()
+			if !dup {
+				fresh++
+				env, err := decodeEnvelope(it.Blob)
+				if err == nil {
+					err = s.receive(ctx, env, "", true)
+				}
+				switch {
+				case err == nil:
+					got++
+				case errors.Is(err, errRateLimited) || ctx.Err() != nil:
+					continue // leave it for the next collection
+				default:
+					// A copy already taken from another mailbox (its key is
+					// spent), or garbage under our tag: either way not ours
+					// to keep.
+					s.log.Debug("mailbox envelope dropped", "mailbox", p, "err", err)
+				}
+			}
+			ack.Tags = append(ack.Tags, it.Tag)
+			ack.Items = append(ack.Items, it.ID)
+		}
+		if len(ack.Tags) > 0 {
+			s.mailboxCall(ctx, p, ack, 16)
+		}
+		// A full answer may have left some behind: ask again once what
+		// it held is acknowledged (and only while it brought new ones).
+		full := len(items) >= maxGetTags*16 || size+maxEnvelope+64 > maxGetAnswer
+		if !full || fresh == 0 || len(ack.Tags) == 0 {
+			break
+		}
 	}
-	if len(ack.Tags) > 0 {
-		s.mailboxCall(ctx, p, ack, 16)
-	}
-	return got
+	return got, true
 }
 
 // publishBundle stores this node's prekey bundle on the mailboxes
@@ -418,6 +488,8 @@ func (s *Service) serveMailbox(ctx context.Context, remote peer.ID, req mailboxR
 // expire drops what mailboxes hold past its time.
 func (s *Service) expire(ctx context.Context) {
 	s.db.ExecContext(ctx, `DELETE FROM msg_mailbox WHERE expires <= ?`, s.now().Unix())
+	// An envelope is recognised as long as a mailbox may hand it out.
+	s.db.ExecContext(ctx, `DELETE FROM msg_seen WHERE time < ?`, s.now().Add(-s.cfg.MailboxTTL-48*time.Hour).Unix())
 }
 
 // MailboxHolds reports how many envelopes this node holds for others and

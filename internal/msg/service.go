@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	kb "github.com/libp2p/go-libp2p-kbucket"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -134,20 +135,23 @@ type Service struct {
 	// advanced and written back with its message in one transaction.
 	mu sync.Mutex
 
-	limiter *peerlimit.Limiter // incoming direct and group messages per sender
-	mailLim *peerlimit.Limiter // messages per sender collected from mailboxes (a backlog arrives at once)
-	mboxLim *peerlimit.Limiter // mailbox requests per peer
-	wake    chan struct{}      // a peer connected: flush and collect
-	subsMu  sync.Mutex
-	subs    map[int]func(Message)
-	nextSub int
+	limiter     *peerlimit.Limiter // incoming direct and group messages per sender
+	mailLim     *peerlimit.Limiter // messages per sender collected from mailboxes (a backlog arrives at once)
+	strangerLim *peerlimit.Limiter // texts per non-contact (the requests folder)
+	mboxLim     *peerlimit.Limiter // mailbox requests per peer
+	wake        chan struct{}      // a peer connected: flush and collect
+	left        chan struct{}      // a peer disconnected: see whether the bundle's mailboxes changed
+	subsMu      sync.Mutex
+	subs        map[int]func(Message)
+	nextSub     int
 
 	groups *groups
 
-	bundleReplicas atomic.Int32
+	initMu   sync.Mutex
+	initSIDs map[[32]byte][sidSize]byte // hash of an X3DH init answered -> its session
 
-	rcptMu   sync.Mutex
-	receipts map[peer.ID][]string // ids collected from mailboxes, to acknowledge
+	bundleReplicas atomic.Int32
+	bundlePubs     atomic.Int64
 
 	bgMu     sync.Mutex
 	bgClosed bool
@@ -218,11 +222,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: cfg.Logger, h: cfg.Host, db: cfg.DB, self: cfg.Host.ID(), now: cfg.Now,
-		limiter: peerlimit.New(rate.Limit(5), 30),
-		mboxLim: peerlimit.New(rate.Limit(20), 100),
-		mailLim: peerlimit.New(rate.Limit(20), mailboxPerSender),
-		wake:    make(chan struct{}, 1),
-		subs:    map[int]func(Message){},
+		limiter:     peerlimit.New(rate.Limit(5), 30),
+		mboxLim:     peerlimit.New(rate.Limit(20), 100),
+		mailLim:     peerlimit.New(rate.Limit(20), mailboxPerSender),
+		strangerLim: peerlimit.New(strangerRate, strangerBurst),
+		wake:        make(chan struct{}, 1),
+		left:        make(chan struct{}, 1),
+		subs:        map[int]func(Message){},
+		initSIDs:    map[[32]byte][sidSize]byte{},
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	dh, err := s.loadOrMakeKey(ctx, 0)
@@ -239,14 +246,31 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Bundle republication: at least every bundleRefresh, and sooner (but
+// not more often than every bundleMinGap) when the peers closest to the
+// bundle's key, which would hold it, are no longer those it went to.
+const (
+	bundleRefresh = 30 * time.Minute
+	bundleMinGap  = 5 * time.Second
+)
+
 // Serve delivers queued messages, collects from mailboxes (at start,
 // on every new connection and every CollectEvery), publishes this node's
-// prekey bundle and expires what mailboxes hold, until ctx ends.
+// prekey bundle (see bundleRefresh) and expires what mailboxes hold,
+// until ctx ends.
 func (s *Service) Serve(ctx context.Context) error {
 	defer s.h.RemoveStreamHandler(ProtocolID)
 	defer s.h.RemoveStreamHandler(MailboxProtocol)
 	defer s.stopBackground()
-	notifee := &network.NotifyBundle{ConnectedF: func(network.Network, network.Conn) { s.poke() }}
+	notifee := &network.NotifyBundle{
+		ConnectedF: func(network.Network, network.Conn) { s.poke() },
+		DisconnectedF: func(network.Network, network.Conn) {
+			select {
+			case s.left <- struct{}{}:
+			default:
+			}
+		},
+	}
 	s.h.Network().Notify(notifee)
 	defer s.h.Network().StopNotify(notifee)
 
@@ -258,26 +282,59 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 	tick := time.NewTicker(s.cfg.CollectEvery)
 	defer tick.Stop()
-	published := time.Time{}
-	full := true // the first collection looks back over every day a mailbox keeps
-	for {
-		if time.Since(published) > 30*time.Minute {
-			n := s.publishBundle(ctx)
-			s.bundleReplicas.Store(int32(n))
-			if n > 0 && n >= min(s.cfg.Replicas, len(s.h.Network().Peers())) {
-				published = time.Now()
-			}
+	var (
+		published time.Time // the last complete publication
+		tried     time.Time // the last attempt
+		holders   string    // the peers closest to the bundle key then
+	)
+	var again <-chan time.Time // a republication held back by bundleMinGap
+	republish := func() {
+		if len(s.h.Network().Peers()) == 0 {
+			return // no one to hold it; a connection wakes the loop
 		}
+		near := s.nearBundleKey()
+		if !published.IsZero() && time.Since(published) < bundleRefresh && near == holders {
+			return
+		}
+		if wait := bundleMinGap - time.Since(tried); !tried.IsZero() && wait > 0 {
+			again = time.After(wait)
+			return
+		}
+		tried = time.Now()
+		n := s.publishBundle(ctx)
+		s.bundleReplicas.Store(int32(n))
+		s.bundlePubs.Add(1)
+		if n > 0 && n >= min(s.cfg.Replicas, len(s.h.Network().Peers())) {
+			published, holders = time.Now(), near
+		}
+	}
+	full := true        // the first collection looks back over every day a mailbox keeps
+	s.sendReceipts(ctx) // owed before a crash
+	for {
+		republish()
 		s.flush(ctx)
 		if len(s.h.Network().Peers()) > 0 {
 			s.collect(ctx, full)
 			full = false
 		}
 		s.expire(ctx)
+	wait:
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-s.left:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			republish()
+			goto wait
+		case <-again:
+			again = nil
+			republish()
+			goto wait
 		case <-s.wake:
 			// Let the connection settle (identify, DHT) before asking.
 			select {
@@ -288,6 +345,22 @@ func (s *Service) Serve(ctx context.Context) error {
 		}
 	}
 }
+
+// nearBundleKey names the connected peers that would hold this node's
+// bundle now (the Replicas closest to its key), cheaply: no DHT query.
+func (s *Service) nearBundleKey() string {
+	ps := kb.SortClosestPeers(s.h.Network().Peers(), kb.ConvertKey(bundleKey(s.self)))
+	ps = ps[:min(len(ps), s.cfg.Replicas)]
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(string(p))
+	}
+	return b.String()
+}
+
+// BundlePublications counts this node's prekey bundle publications
+// (tests).
+func (s *Service) BundlePublications() int64 { return s.bundlePubs.Load() }
 
 // PeerOnline tells the service that p came online: queued messages are
 // retried and mailboxes asked at once.
@@ -424,14 +497,37 @@ func sessionTag(secret []byte, recipient peer.ID, d int64) [tagSize]byte {
 	return [tagSize]byte(m.Sum(nil))
 }
 
-// introTag is the tag of a session's first messages, before the
-// recipient knows the session: an HMAC keyed by the prekey they use.
-// Whoever holds the recipient's bundle can compute it (see docs/messages.md).
+// introTag is where a session's first messages are found, before the
+// recipient knows the session: an HMAC keyed by the prekey they use, one
+// a day. Whoever holds the recipient's bundle can compute it (see
+// docs/messages.md). Mailboxes are chosen by this tag; the envelopes are
+// stored under one of introBuckets bucket tags beside it (see introBucket),
+// so that the mailboxes' per-tag bound limits each bucket, not every first
+// message a recipient gets in a day.
 func introTag(preKey [ratchet.KeySize]byte, d int64) [tagSize]byte {
 	m := hmac.New(sha256.New, preKey[:])
 	m.Write([]byte("peerpath mailbox intro"))
 	binary.Write(m, binary.BigEndian, d)
 	return [tagSize]byte(m.Sum(nil))
+}
+
+// introBuckets is how many bucket tags a day's intro tag spreads over.
+const introBuckets = 16
+
+// introBucketTag is bucket b's tag of a prekey's intro tag on day d.
+func introBucketTag(preKey [ratchet.KeySize]byte, d int64, b int) [tagSize]byte {
+	m := hmac.New(sha256.New, preKey[:])
+	m.Write([]byte("peerpath mailbox intro bucket"))
+	binary.Write(m, binary.BigEndian, d)
+	m.Write([]byte{byte(b)})
+	return [tagSize]byte(m.Sum(nil))
+}
+
+// introBucket picks an envelope's bucket from its bytes: spread evenly,
+// and the same for every retry of the same envelope.
+func introBucket(env []byte) int {
+	sum := sha256.Sum256(env)
+	return int(sum[0]) % introBuckets
 }
 
 func sidOf(secret [ratchet.KeySize]byte) [sidSize]byte {
@@ -600,8 +696,8 @@ func (s *Service) deliver(ctx context.Context, seq int64) string {
 		state = StateDelivered
 	} else {
 		s.log.Debug("direct delivery failed", "peer", p, "err", err)
-		tag, err := s.outTag(ctx, sid, p, env)
-		if err == nil && s.deposit(ctx, p, tag, env) > 0 {
+		loc, tag, err := s.outTag(ctx, sid, p, env)
+		if err == nil && s.deposit(ctx, p, loc, tag, env) > 0 {
 			state = StateStored
 		}
 	}
@@ -642,18 +738,21 @@ func (s *Service) setState(ctx context.Context, tx *sql.Tx, peerStr string, ids 
 	return nil
 }
 
-// outTag picks the tag an envelope is stored under: the intro tag while
-// the session's init rides along, else today's session tag.
-func (s *Service) outTag(ctx context.Context, sid []byte, p peer.ID, env []byte) ([tagSize]byte, error) {
+// outTag picks where an envelope is stored: while the session's init
+// rides along, one of the intro bucket tags, found at the intro tag's
+// mailboxes; else today's session tag, at its own.
+func (s *Service) outTag(ctx context.Context, sid []byte, p peer.ID, env []byte) (loc, tag [tagSize]byte, err error) {
 	var secret, intro []byte
 	if err := s.db.QueryRowContext(ctx, `SELECT secret, intro FROM msg_sessions WHERE sid = ?`, sid).Scan(&secret, &intro); err != nil {
-		return [tagSize]byte{}, err
+		return loc, tag, err
 	}
 	d := day(s.now())
 	if len(env) > 1 && env[1]&envHasInit != 0 && len(intro) == ratchet.KeySize {
-		return introTag([ratchet.KeySize]byte(intro), d), nil
+		pk := [ratchet.KeySize]byte(intro)
+		return introTag(pk, d), introBucketTag(pk, d, introBucket(env)), nil
 	}
-	return sessionTag(secret, p, d), nil
+	t := sessionTag(secret, p, d)
+	return t, t, nil
 }
 
 // sendDirect hands an envelope to p over ProtocolID and waits for its
@@ -735,7 +834,14 @@ func (s *Service) handleDirect(st network.Stream) {
 			err = s.receive(ctx, env, remote, false)
 			cancel()
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, errDuplicate):
+			// stored already: say so again
+		case errors.Is(err, errRateLimited):
+			status = stFull
+		case errors.Is(err, ErrBlocked):
+			status = stRefused
+		case err != nil:
 			s.log.Debug("message refused", "peer", remote, "err", err)
 			status = stBad
 		}
@@ -748,11 +854,24 @@ func (s *Service) handleDirect(st network.Stream) {
 // peer for a direct delivery, or "" for one from a mailbox (the session,
 // and through it the sender, is then found from the envelope).
 func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMailbox bool) error {
+	hash := sha256.Sum256(env.encode())
 	var pks map[uint32]ratchet.KeyPair
+	var initHash [32]byte
+	var answered *[sidSize]byte // the session of an init opened here
 	if env.Init != nil {
-		var err error
-		if pks, err = s.preKeys(ctx); err != nil {
-			return err
+		initHash = sha256.Sum256(env.Init)
+		s.initMu.Lock()
+		sid, ok := s.initSIDs[initHash]
+		s.initMu.Unlock()
+		if ok {
+			// A session this node already answered (a backlog of first
+			// messages all carry its init): no X3DH again.
+			env.Init, env.SID = nil, sid
+		} else {
+			var err error
+			if pks, err = s.preKeys(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	s.mu.Lock()
@@ -760,17 +879,36 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		sender    peer.ID
 		pl        payload
 		notify    []Message
-		reply     []string // ids to acknowledge with a receipt
-		joined    *Group   // a group whose key arrived
-		myKey     []byte   // this node's new key for it, to send to its members
-		parkedGID string   // a group whose member key arrived early
+		joined    *Group // a group whose key arrived
+		myKey     []byte // this node's new key for it, to send to its members
+		parkedGID string // a group whose member key arrived early
 	)
+	dup := false
+	var refused error // the envelope opened (its key is spent) but what it says is refused
 	err := inTx(ctx, s.db, func(tx *sql.Tx) error {
 		var (
 			sid   [sidSize]byte
 			st    *ratchet.State
 			fresh *ratchet.Session
 		)
+		// An envelope already opened: acknowledged again (the sender did
+		// not hear the first answer, or a mailbox kept a copy), never
+		// opened twice.
+		var seenBy, seenID string
+		switch err := tx.QueryRowContext(ctx, `SELECT sender, msgid FROM msg_seen WHERE hash = ?`, hash[:]).Scan(&seenBy, &seenID); {
+		case err == nil:
+			if from != "" && from.String() != seenBy {
+				return fmt.Errorf("msg: %s replayed %s's envelope", from, seenBy)
+			}
+			dup = true
+			if viaMailbox && seenID != "" {
+				_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO msg_rcpt_due(peer, id, kind) VALUES (?, ?, ?)`, seenBy, seenID, kindReceipt)
+				return err
+			}
+			return nil
+		case !noRows(err):
+			return err
+		}
 		if env.Init != nil {
 			in, err := ratchet.DecodeInit(env.Init)
 			if err != nil {
@@ -784,6 +922,7 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 				return err
 			}
 			sid = sidOf(sess.Secret)
+			answered = &sid
 			var raw []byte
 			var owner string
 			err = tx.QueryRowContext(ctx, `SELECT state, peer FROM msg_sessions WHERE sid = ?`, sid[:]).Scan(&raw, &owner)
@@ -824,6 +963,11 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		if viaMailbox && !s.mailLim.Allow(sender) {
 			return errRateLimited
 		}
+		// Checked before the key is spent, so what is held back is not
+		// lost: the sender retries, or it stays on the mailboxes.
+		if s.folderOf(ctx, tx, sender) == FolderRequests && !s.strangerLim.Allow(sender) {
+			return fmt.Errorf("%w (a non-contact)", errRateLimited)
+		}
 		st2, pt, err := st.Decrypt(env.Header, env.CT, nil)
 		if err != nil {
 			return err
@@ -841,17 +985,34 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		}
 		// The key is spent whatever the payload says: the new state is
 		// kept even when the payload is refused.
-		if pl, err = decodePayload(pt); err != nil {
-			s.log.Debug("bad payload", "peer", sender, "err", err)
+		pl, err = decodePayload(pt)
+		// msgid is set below once a text is stored from it (its receipt).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO msg_seen(hash, sender, msgid, time) VALUES (?, ?, '', ?)`,
+			hash[:], sender.String(), now.Unix()); err != nil {
+			return err
+		}
+		if err != nil {
+			refused = err
 			return nil
 		}
 		switch pl.Kind {
 		case kindText:
-			folder := s.folderOf(ctx, tx, sender)
 			t := time.UnixMilli(pl.Time)
 			if t.After(now.Add(time.Hour)) || t.Before(now.Add(-30*24*time.Hour)) {
 				t = now // a sender's clock is not trusted beyond that
 			}
+			if pl.GID != "" {
+				m, err := s.groups.receiveRelayed(ctx, tx, sender, pl, t)
+				if err != nil {
+					refused = err // the key is spent: the state is kept
+					return nil
+				}
+				if m != nil {
+					notify = append(notify, *m)
+				}
+				return nil
+			}
+			folder := s.folderOf(ctx, tx, sender)
 			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO msg_messages(peer, id, out, sender, text, time, state, folder) VALUES (?, ?, 0, ?, ?, ?, ?, ?)`,
 				sender.String(), pl.ID, sender.String(), pl.Text, t.UnixMilli(), StateDelivered, folder)
 			if err != nil {
@@ -860,8 +1021,14 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 			if n, _ := res.RowsAffected(); n > 0 {
 				notify = append(notify, Message{ID: pl.ID, From: sender, To: s.self.String(), Text: pl.Text, Time: t, State: StateDelivered, Folder: folder})
 			}
+			if _, err := tx.ExecContext(ctx, `UPDATE msg_seen SET msgid = ? WHERE hash = ?`, pl.ID, hash[:]); err != nil {
+				return err
+			}
 			if viaMailbox {
-				reply = append(reply, pl.ID)
+				// Owed a receipt, sent once per sender after the collection.
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO msg_rcpt_due(peer, id, kind) VALUES (?, ?, ?)`, sender.String(), pl.ID, kindReceipt); err != nil {
+					return err
+				}
 			}
 		case kindReceipt, kindRead:
 			state := StateDelivered
@@ -877,7 +1044,7 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		case kindGroup:
 			gr, mine, err := s.groups.receiveInvite(ctx, tx, sender, pl)
 			if err != nil {
-				s.log.Debug("group payload refused", "peer", sender, "err", err)
+				refused = err
 				return nil // the key is spent; the state must be kept
 			}
 			joined, myKey = gr, mine
@@ -891,18 +1058,22 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 	if err != nil {
 		return err
 	}
+	if answered != nil {
+		s.initMu.Lock()
+		if len(s.initSIDs) >= 4096 {
+			clear(s.initSIDs)
+		}
+		s.initSIDs[initHash] = *answered
+		s.initMu.Unlock()
+	}
+	if dup {
+		return errDuplicate
+	}
+	if refused != nil {
+		return refused
+	}
 	for _, m := range notify {
 		s.notify(m)
-	}
-	if len(reply) > 0 {
-		// Receipts for what came from mailboxes go out once per sender
-		// after the collection (sendReceipts), not one per message.
-		s.rcptMu.Lock()
-		if s.receipts == nil {
-			s.receipts = map[peer.ID][]string{}
-		}
-		s.receipts[sender] = append(s.receipts[sender], reply...)
-		s.rcptMu.Unlock()
 	}
 	if joined != nil {
 		gr := *joined
@@ -920,6 +1091,18 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 
 var errRateLimited = errors.New("msg: sender over its rate limit")
 
+// A non-contact we never wrote to may send strangerBurst texts at once,
+// then one every 1/strangerRate seconds; the rest are refused (and, from
+// a mailbox, dropped).
+const (
+	strangerRate  = rate.Limit(0.2)
+	strangerBurst = 20
+)
+
+// errDuplicate: an envelope this node opened before (acknowledged again,
+// not opened twice).
+var errDuplicate = errors.New("msg: envelope already received")
+
 // folderOf files a message from p: the inbox for a contact or a peer we
 // wrote to, else requests.
 func (s *Service) folderOf(ctx context.Context, tx *sql.Tx, p peer.ID) string {
@@ -934,34 +1117,57 @@ func (s *Service) folderOf(ctx context.Context, tx *sql.Tx, p peer.ID) string {
 	return FolderRequests
 }
 
-// queueControl seals a receipt (or another control payload) for p and
-// delivers it in the background.
-func (s *Service) queueControl(p peer.ID, pl payload) {
-	s.spawn(func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		seq, err := s.seal(ctx, p, pl, nil)
-		if err != nil {
-			s.log.Debug("receipt not sealed", "peer", p, "err", err)
-			return
+// sendReceipts seals the receipts owed (msg_rcpt_due: delivered through
+// mailboxes, or read), one per sender and kind, deleting what each
+// carries in the same transaction, and delivers them in the background.
+// What a crash interrupts stays owed and goes with the next call.
+func (s *Service) sendReceipts(ctx context.Context) {
+	rows, err := s.db.QueryContext(ctx, `SELECT peer, id, kind FROM msg_rcpt_due ORDER BY peer, kind LIMIT 20000`)
+	if err != nil {
+		return
+	}
+	type key struct{ peer, kind string }
+	due := map[key][]string{}
+	var order []key
+	for rows.Next() {
+		var k key
+		var id string
+		if rows.Scan(&k.peer, &id, &k.kind) == nil {
+			if due[k] == nil {
+				order = append(order, k)
+			}
+			due[k] = append(due[k], id)
 		}
-		s.deliver(ctx, seq)
-	})
-}
-
-// sendReceipts queues one receipt per sender for the messages collected
-// from mailboxes since the last call.
-func (s *Service) sendReceipts() {
-	s.rcptMu.Lock()
-	pending := s.receipts
-	s.receipts = nil
-	s.rcptMu.Unlock()
-	for p, ids := range pending {
-		for len(ids) > 0 {
-			k := min(len(ids), maxRefs)
-			s.queueControl(p, payload{Kind: kindReceipt, Refs: ids[:k]})
-			ids = ids[k:]
+	}
+	rows.Close()
+	for _, k := range order {
+		p, err := peer.Decode(k.peer)
+		ids := due[k]
+		if err != nil || (k.kind != kindReceipt && k.kind != kindRead) {
+			s.db.ExecContext(ctx, `DELETE FROM msg_rcpt_due WHERE peer = ? AND kind = ?`, k.peer, k.kind)
+			continue
 		}
+		s.spawn(func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			for len(ids) > 0 {
+				chunk := ids[:min(len(ids), maxRefs)]
+				ids = ids[len(chunk):]
+				seq, err := s.seal(ctx, p, payload{Kind: k.kind, Refs: chunk}, func(tx *sql.Tx) error {
+					for _, id := range chunk {
+						if _, err := tx.ExecContext(ctx, `DELETE FROM msg_rcpt_due WHERE peer = ? AND id = ? AND kind = ?`, k.peer, id, k.kind); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					s.log.Debug("receipt not sealed", "peer", p, "err", err)
+					return
+				}
+				s.deliver(ctx, seq)
+			}
+		})
 	}
 }
 
@@ -1056,36 +1262,41 @@ func (s *Service) MarkRead(ctx context.Context, with string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, sender FROM msg_messages WHERE peer = ? AND out = 0 AND state != ?`, key, StateRead)
+	n := 0
+	// The read receipts owed are written with the change of state, so a
+	// crash cannot lose them (sendReceipts sends them).
+	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, sender FROM msg_messages WHERE peer = ? AND out = 0 AND state != ?`, key, StateRead)
+		if err != nil {
+			return err
+		}
+		type due struct{ id, sender string }
+		var all []due
+		for rows.Next() {
+			var d due
+			if rows.Scan(&d.id, &d.sender) == nil {
+				all = append(all, d)
+			}
+		}
+		rows.Close()
+		n = len(all)
+		if _, err := tx.ExecContext(ctx, `UPDATE msg_messages SET state = ? WHERE peer = ? AND out = 0`, StateRead, key); err != nil {
+			return err
+		}
+		if strings.HasPrefix(key, "group:") {
+			return nil
+		}
+		for _, d := range all {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO msg_rcpt_due(peer, id, kind) VALUES (?, ?, ?)`, d.sender, d.id, kindRead); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("msg: read: %w", err)
 	}
-	bySender := map[string][]string{}
-	n := 0
-	for rows.Next() {
-		var id, sender string
-		if rows.Scan(&id, &sender) == nil {
-			bySender[sender] = append(bySender[sender], id)
-			n++
-		}
-	}
-	rows.Close()
-	if _, err := s.db.ExecContext(ctx, `UPDATE msg_messages SET state = ? WHERE peer = ? AND out = 0`, StateRead, key); err != nil {
-		return 0, fmt.Errorf("msg: read: %w", err)
-	}
-	if !strings.HasPrefix(key, "group:") {
-		for sender, ids := range bySender {
-			p, err := peer.Decode(sender)
-			if err != nil {
-				continue
-			}
-			for len(ids) > 0 {
-				k := min(len(ids), maxRefs)
-				s.queueControl(p, payload{Kind: kindRead, Refs: ids[:k]})
-				ids = ids[k:]
-			}
-		}
-	}
+	s.sendReceipts(ctx)
 	return n, nil
 }
 

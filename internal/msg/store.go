@@ -81,6 +81,26 @@ CREATE TABLE msg_group_keys (
 	iter    INTEGER NOT NULL,
 	PRIMARY KEY (gid, epoch, sender)
 );
+`}, {Version: 2, SQL: `
+-- Envelopes this node has opened (a hash of each), so that one arriving
+-- again (a sender's retry after a crash or a lost answer, a second
+-- mailbox's copy) is recognised and acknowledged instead of failing on
+-- its spent key.
+CREATE TABLE msg_seen (
+	hash    BLOB PRIMARY KEY,
+	sender  TEXT NOT NULL,
+	msgid   TEXT NOT NULL,    -- the text message it carried, or ''
+	time    INTEGER NOT NULL  -- unix seconds
+);
+CREATE INDEX msg_seen_time ON msg_seen(time);
+-- Receipts owed: written with the message they acknowledge, deleted with
+-- the sealing of the receipt that carries them (durable across a crash).
+CREATE TABLE msg_rcpt_due (
+	peer    TEXT NOT NULL,
+	id      TEXT NOT NULL,
+	kind    TEXT NOT NULL,    -- rcpt or read
+	PRIMARY KEY (peer, id, kind)
+);
 `}}
 
 // inTx runs fn in one transaction and commits it.

@@ -118,6 +118,9 @@ type payload struct {
 	Text  string        `json:"x,omitempty"`
 	Refs  []string      `json:"r,omitempty"`
 	Group *groupPayload `json:"g,omitempty"`
+	// GID marks a text of group GID relayed over the pairwise session (to
+	// a member that was offline: it goes through mailboxes).
+	GID string `json:"gm,omitempty"`
 }
 
 func validID(id string) bool {
@@ -140,11 +143,12 @@ func decodePayload(b []byte) (payload, error) {
 	}
 	switch p.Kind {
 	case kindText:
-		if !validID(p.ID) || len(p.Text) > MaxText || !utf8.ValidString(p.Text) || p.Group != nil && p.Group.validate() != nil {
+		if !validID(p.ID) || len(p.Text) > MaxText || !utf8.ValidString(p.Text) || p.Group != nil && p.Group.validate() != nil ||
+			p.GID != "" && (!validID(p.GID) || p.Group != nil) {
 			return p, fmt.Errorf("%w: text payload", errMalformed)
 		}
 	case kindReceipt, kindRead:
-		if len(p.Refs) == 0 || len(p.Refs) > maxRefs {
+		if p.GID != "" || len(p.Refs) == 0 || len(p.Refs) > maxRefs {
 			return p, fmt.Errorf("%w: receipt payload", errMalformed)
 		}
 		for _, r := range p.Refs {
@@ -153,7 +157,7 @@ func decodePayload(b []byte) (payload, error) {
 			}
 		}
 	case kindGroup:
-		if p.Group == nil || p.Group.validate() != nil || !validID(p.ID) {
+		if p.GID != "" || p.Group == nil || p.Group.validate() != nil || !validID(p.ID) {
 			return p, fmt.Errorf("%w: group payload", errMalformed)
 		}
 	default:
