@@ -18,7 +18,7 @@ func msgCmd(g *globals) *cobra.Command {
 		Use:   "msg",
 		Short: "End-to-end encrypted messages, delivered through mailboxes when the recipient is offline",
 	}
-	c.AddCommand(msgSendCmd(g), msgListCmd(g), msgReadCmd(g))
+	c.AddCommand(msgSendCmd(g), msgListCmd(g, ""), msgListCmd(g, "requests"), msgReadCmd(g))
 	return c
 }
 
@@ -39,11 +39,17 @@ func msgSendCmd(g *globals) *cobra.Command {
 	}
 }
 
-func msgListCmd(g *globals) *cobra.Command {
-	var folder string
+// msgListCmd is `msg list`, or (only "requests") `msg requests`: the
+// messages of non-contacts never written to, held apart.
+func msgListCmd(g *globals, only string) *cobra.Command {
+	folder := only
+	use, short := "list [NAME|PEERID|group:NAME]", "List messages, oldest first; a non-contact's are marked [request] (--json: one object a line)"
+	if only != "" {
+		use, short = "requests [NAME|PEERID]", "List message requests: messages from non-contacts you never wrote to (add the sender as a contact to move them to the inbox; 'peerpath block' refuses its messages)"
+	}
 	c := &cobra.Command{
-		Use:   "list [NAME|PEERID|group:NAME]",
-		Short: "List messages, oldest first (--json: one object a line)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			with := ""
@@ -70,12 +76,18 @@ func msgListCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(tw, "TIME\tFROM\tTO\tSTATE\tFOLDER\tTEXT")
 			for _, m := range ms {
 				t, _ := time.Parse(time.RFC3339Nano, m.Time)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Local().Format("2006-01-02 15:04:05"), shortParty(m.From), shortParty(m.To), m.State, m.Folder, m.Text)
+				text := m.Text
+				if m.Folder == "requests" {
+					text = "[request] " + text
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Local().Format("2006-01-02 15:04:05"), shortParty(m.From), shortParty(m.To), m.State, m.Folder, text)
 			}
 			return tw.Flush()
 		},
 	}
-	c.Flags().StringVar(&folder, "folder", "", "only this folder: inbox, or requests (messages from non-contacts)")
+	if only == "" {
+		c.Flags().StringVar(&folder, "folder", "", "only this folder: inbox, or requests (messages from non-contacts)")
+	}
 	return c
 }
 

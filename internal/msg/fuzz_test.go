@@ -2,6 +2,7 @@ package msg
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/peerpath/peerpath/internal/msg/ratchet"
@@ -62,6 +63,21 @@ func FuzzDecodeItems(f *testing.F) {
 		}
 		if !bytes.Equal(encodeItems(items)[1:], b) {
 			t.Fatal("items do not round-trip")
+		}
+	})
+}
+
+func FuzzDecodeGroupWire(f *testing.F) {
+	f.Add(append([]byte{1, 0, 0, 0, 1, 0, 0, 0, 0}, make([]byte, 32)...))
+	f.Add([]byte{2, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		epoch, iter, ct, err := decodeGroupWire(b)
+		if err != nil {
+			return
+		}
+		if len(b) > maxGroupWire || len(ct) < 16 || len(ct)+groupWireHeader != len(b) ||
+			binary.BigEndian.Uint32(b[1:]) != epoch || binary.BigEndian.Uint32(b[5:]) != iter {
+			t.Fatal("group message accepted out of bounds or misread")
 		}
 	})
 }

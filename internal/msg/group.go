@@ -618,22 +618,29 @@ func (g *groups) receiveRelayed(ctx context.Context, tx *sql.Tx, sender peer.ID,
 	return &Message{ID: pl.ID, From: sender, To: "group:" + gr.Name, Text: pl.Text, Time: t, State: StateDelivered, Folder: FolderInbox}, nil
 }
 
+// decodeGroupWire splits a group message from the topic into its epoch,
+// its sender's chain index and its ciphertext.
+func decodeGroupWire(b []byte) (epoch, iter uint32, ct []byte, err error) {
+	if len(b) < groupWireHeader+chacha20poly1305.Overhead || len(b) > maxGroupWire || b[0] != 1 {
+		return 0, 0, nil, fmt.Errorf("%w: group message", errMalformed)
+	}
+	return binary.BigEndian.Uint32(b[1:]), binary.BigEndian.Uint32(b[5:]), b[groupWireHeader:], nil
+}
+
 // receive decrypts a group message from the topic and stores it with the
 // sender's advanced chain, in one transaction.
 func (g *groups) receive(ctx context.Context, gid string, m *pubsub.Message) error {
 	from := m.GetFrom()
-	b := m.GetData()
-	if len(b) < groupWireHeader+chacha20poly1305.Overhead || len(b) > maxGroupWire || b[0] != 1 {
-		return errMalformed
+	epoch, iter, ct, err := decodeGroupWire(m.GetData())
+	if err != nil {
+		return err
 	}
 	if g.s.cfg.Blocked(from) || !g.s.limiter.Allow(from) {
 		return errRateLimited
 	}
-	epoch := binary.BigEndian.Uint32(b[1:])
-	iter := binary.BigEndian.Uint32(b[5:])
 	var notice *Message
 	g.s.mu.Lock()
-	err := inTx(ctx, g.s.db, func(tx *sql.Tx) error {
+	err = inTx(ctx, g.s.db, func(tx *sql.Tx) error {
 		gr, _, _, err := scanGroup(tx.QueryRowContext(ctx, `SELECT `+groupCols+` FROM msg_groups WHERE gid = ?`, gid))
 		if err != nil {
 			return err
@@ -666,7 +673,7 @@ func (g *groups) receive(ctx context.Context, gid string, m *pubsub.Message) err
 		}
 		k, nonce := groupKeys(mk)
 		aead, _ := chacha20poly1305.New(k)
-		pt, err := aead.Open(nil, nonce, b[groupWireHeader:], groupAD(gid, epoch, iter, from))
+		pt, err := aead.Open(nil, nonce, ct, groupAD(gid, epoch, iter, from))
 		if err != nil {
 			return fmt.Errorf("msg: group message does not authenticate")
 		}

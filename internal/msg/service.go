@@ -1185,6 +1185,9 @@ type ListOptions struct {
 
 // List returns messages, oldest first.
 func (s *Service) List(ctx context.Context, opt ListOptions) ([]Message, error) {
+	if err := s.acceptRequests(ctx); err != nil {
+		return nil, err
+	}
 	where := ``
 	var args []any
 	if opt.With != "" {
@@ -1236,6 +1239,40 @@ func (s *Service) List(ctx context.Context, opt ListOptions) ([]Message, error) 
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// acceptRequests moves to the inbox the requests of peers that became
+// contacts, or that this node wrote to, since they arrived.
+func (s *Service) acceptRequests(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT peer FROM msg_messages WHERE folder = ? LIMIT 1000`, FolderRequests)
+	if err != nil {
+		return fmt.Errorf("msg: list: %w", err)
+	}
+	var keys, move []string
+	for rows.Next() {
+		var k string
+		if rows.Scan(&k) == nil {
+			keys = append(keys, k)
+		}
+	}
+	rows.Close()
+	for _, k := range keys {
+		p, err := peer.Decode(k)
+		if err != nil {
+			continue
+		}
+		var n int
+		if s.cfg.Peers.IsContact(p) ||
+			s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_messages WHERE peer = ? AND out = 1`, k).Scan(&n) == nil && n > 0 {
+			move = append(move, k)
+		}
+	}
+	for _, k := range move {
+		if _, err := s.db.ExecContext(ctx, `UPDATE msg_messages SET folder = ? WHERE peer = ? AND folder = ?`, FolderInbox, k, FolderRequests); err != nil {
+			return fmt.Errorf("msg: list: %w", err)
+		}
+	}
+	return nil
 }
 
 // conversation turns a name, peer ID or group:NAME into the key its

@@ -238,9 +238,11 @@ type Result struct {
 	// FirstContact are Online's delays of each pair's first message
 	// (which starts the session), sorted.
 	FirstContact []time.Duration
-	// States counts the senders' states right after Send.
-	States  map[string]int
-	Elapsed time.Duration
+	// States counts the senders' states right after Send ("error": Send
+	// failed; FirstError says why).
+	States     map[string]int
+	FirstError string
+	Elapsed    time.Duration
 }
 
 // Quantile returns the q-quantile of the delays (0 when there are none).
@@ -363,7 +365,6 @@ func (n *Net) Offline(ctx context.Context) (Result, error) {
 	var mu sync.Mutex
 	var all []sent
 	var wg sync.WaitGroup
-	var firstErr error
 	// Each sender sends its share in order (so its sessions' chains
 	// advance in order), senders in parallel.
 	share := make([][]*Node, len(senders))
@@ -379,11 +380,17 @@ func (n *Net) Offline(ctx context.Context) (Result, error) {
 				out, err := s.Svc.Send(ctx, r.ID.String(), fmt.Sprintf("offline %d.%d", k, i))
 				mu.Lock()
 				if err != nil {
-					if firstErr == nil {
-						firstErr = fmt.Errorf("send: %w", err)
+					// Counted as not delivered (the figure includes it),
+					// not an abort: a send can fail (no bundle found).
+					res.States["error"]++
+					if res.FirstError == "" {
+						res.FirstError = err.Error()
 					}
 					mu.Unlock()
-					return
+					if ctx.Err() != nil {
+						return
+					}
+					continue
 				}
 				res.States[out.State]++
 				all = append(all, sent{r, out.ID})
@@ -392,9 +399,6 @@ func (n *Net) Offline(ctx context.Context) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return res, firstErr
-	}
 	for _, s := range senders {
 		if err := n.SetOnline(s, false); err != nil {
 			return res, err

@@ -20,6 +20,9 @@ page({
       <section aria-label="Conversations">
         <h2>Conversations</h2>
         ${table("convs", ["With", "Unread", "Last"])}
+        <h2>Requests <span class="badge" data-bind="requests-total"></span></h2>
+        <p class="hint">Messages from people who are not your contacts and whom you never wrote to. Answer or add them as a contact to move them to your conversations.</p>
+        ${table("requests", ["From", "Messages", "Last", ""])}
         <form id="chat-new" class="row">
           <label for="chat-to">New conversation (name, peer ID or group:NAME)</label>
           <input id="chat-to" name="to" required autocomplete="off">
@@ -81,14 +84,35 @@ page({
     for (const g of groups || []) convs.set("group:" + g.name, { unread: 0, last: null });
     for (const m of msgs || []) {
       const k = partyOf(m);
-      const c = convs.get(k) || { unread: 0, last: null };
+      const c = convs.get(k) || { unread: 0, last: null, count: 0, request: true };
       if (!m.out && m.state !== "read") c.unread++;
+      // A conversation is a request while every message in it is one.
+      if (m.out || m.folder !== "requests") c.request = false;
+      c.count++;
       c.last = m;
       convs.set(k, c);
     }
     let total = 0;
     const rows = [];
-    for (const [k, c] of [...convs].sort((a, b) => (b[1].last?.time || "").localeCompare(a[1].last?.time || ""))) {
+    const reqRows = [];
+    const byTime = [...convs].sort((a, b) => (b[1].last?.time || "").localeCompare(a[1].last?.time || ""));
+    for (const [k, c] of byTime) {
+      if (!c.request || !c.last) continue;
+      reqRows.push(el("tr", { class: k === selected ? "selected" : null },
+        el("td", {}, el("button", { type: "button", class: "link", "aria-label": "Open request", onclick: () => { selected = k; refresh(); } }, peerEl(k))),
+        el("td", { text: String(c.count) }),
+        el("td", { text: c.last.text.slice(0, 60) }),
+        el("td", {}, el("button", { type: "button", "aria-label": "Block this sender", onclick: () => act(async () => {
+          await api("POST", "/blocked", { id: k });
+          if (selected === k) selected = "";
+          toast("Blocked: its messages are refused from now on");
+          refresh();
+        }) }, "Block"))));
+    }
+    bind(root, "requests", reqRows);
+    bind(root, "requests-total", reqRows.length ? String(reqRows.length) : "");
+    for (const [k, c] of byTime) {
+      if (c.request && c.last) continue;
       total += c.unread;
       const who = k.startsWith("group:") ? el("span", { text: k }) : peerEl(k);
       rows.push(el("tr", { class: k === selected ? "selected" : null },
@@ -105,7 +129,8 @@ page({
       el("td", {}, timeEl(m.time)),
       el("td", { text: m.text }),
       el("td", { text: m.out ? m.state : (m.folder === "requests" ? "request" : "") }))));
-    if (selected && mine.some(m => !m.out && m.state !== "read")) {
+    // A request is not marked read (that would tell a stranger) until answered.
+    if (selected && !convs.get(selected)?.request && mine.some(m => !m.out && m.state !== "read")) {
       await api("POST", "/msg/read", { with: selected });
     }
   },
