@@ -224,12 +224,21 @@ func TestBrowserChat(t *testing.T) {
 		return nil
 	})
 	// Live: the page was open before the message came; nothing reloads it.
-	until(t, bb, 15*time.Second, "unread badge", `document.querySelector('[data-bind="unread-total"]').textContent === "1" ? "" : "badge " + document.querySelector('[data-bind="unread-total"]').textContent`)
+	// A is not B's contact: the message is a request, shown apart.
+	until(t, bb, 15*time.Second, "request shown", `document.querySelector('[data-bind="requests-total"]').textContent === "1" && document.querySelector('[data-bind="requests"]').textContent.includes("hello from a") ? "" : "requests " + document.querySelector('[data-bind="requests-total"]').textContent`)
+	// Once A is a contact, its conversation is an ordinary one.
+	if _, errOut, code := cli(t, "contacts", "add", a.ID().ID, "--name", "Ana", "--home", b.Home); code != 0 {
+		t.Fatal(errOut)
+	}
+	if _, errOut, code := cli(t, "msg", "send", bid, "second", "--home", a.Home); code != 0 {
+		t.Fatal(errOut)
+	}
+	until(t, bb, 15*time.Second, "unread badge", `document.querySelector('[data-bind="unread-total"]').textContent === "2" && document.querySelector('[data-bind="requests-total"]').textContent === "" ? "" : "badge " + document.querySelector('[data-bind="unread-total"]').textContent`)
 	bb.do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Open conversation"]`)))
 	until(t, bb, 10*time.Second, "message shown", `document.querySelector('[data-bind="msgs"]').textContent.includes("hello from a") ? "" : "not shown"`)
 	eventually(t, 15*time.Second, func() error {
 		ms := msgList(t, a, bid)
-		if len(ms) != 1 || ms[0].State != "read" {
+		if len(ms) != 2 || ms[0].State != "read" || ms[1].State != "read" {
 			return fmt.Errorf("a lists %+v", ms)
 		}
 		return nil
