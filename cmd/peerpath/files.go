@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -120,10 +121,13 @@ func getCmd(g *globals) *cobra.Command {
 		timeout time.Duration
 	)
 	c := &cobra.Command{
-		Use:   "get CID",
-		Short: "Download a file or folder from every peer that has it (resumes where it stopped)",
+		Use:   "get CID|URL",
+		Short: "Download a file or folder from every peer that has it (resumes where it stopped), or a published document by its URL",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if strings.HasPrefix(strings.TrimSpace(args[0]), docURLPrefix) {
+				return getDocument(c, g, args[0], out)
+			}
 			req := api.GetRequest{CID: args[0]}
 			if out != "" {
 				abs, err := filepath.Abs(out)

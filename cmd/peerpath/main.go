@@ -117,6 +117,7 @@ func newRoot() *cobra.Command {
 		storageCmd(g),
 		policyCmd(g),
 		backupCmd(g),
+		publishCmd(g),
 	)
 	return root
 }

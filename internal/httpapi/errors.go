@@ -17,6 +17,7 @@ import (
 	"github.com/peerpath/peerpath/internal/msg"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/policy"
+	"github.com/peerpath/peerpath/internal/publish"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/storage"
@@ -77,9 +78,13 @@ var errorStatuses = []errorStatus{
 	{backup.ErrBadCap, http.StatusBadRequest},
 	{policy.ErrInvalid, http.StatusBadRequest},
 	{policy.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{publish.ErrInvalid, http.StatusBadRequest},
+	{publish.ErrBadURL, http.StatusBadRequest},
 
 	// 3. rights and credits
 	{ledger.ErrBadSignature, http.StatusForbidden},
+	{publish.ErrNoSecret, http.StatusForbidden},
+	{publish.ErrWrongSecret, http.StatusForbidden},
 	{ledger.ErrGrantRefused, http.StatusForbidden},
 	{ledger.ErrNotPermitted, http.StatusForbidden},
 	{market.ErrBadSignature, http.StatusForbidden},
@@ -100,6 +105,8 @@ var errorStatuses = []errorStatus{
 	{tunnel.ErrNotFound, http.StatusNotFound},
 	{backup.ErrNotFound, http.StatusNotFound},
 	{policy.ErrNotFound, http.StatusNotFound},
+	{publish.ErrNotFound, http.StatusNotFound},
+	{publish.ErrDeleted, http.StatusGone},
 	{ledger.ErrNotFound, http.StatusNotFound},
 	{msg.ErrNotFound, http.StatusNotFound},
 	{inbox.ErrNoOffer, http.StatusNotFound},
@@ -145,6 +152,9 @@ var errorStatuses = []errorStatus{
 	{policy.ErrFetch, http.StatusBadGateway},
 	{backup.ErrBadManifest, http.StatusBadGateway},
 	{storage.ErrCorrupt, http.StatusBadGateway},
+	{publish.ErrRefused, http.StatusBadGateway},
+	{publish.ErrBadRecord, http.StatusBadGateway},
+	{publish.ErrCorrupt, http.StatusBadGateway},
 }
 
 // statusOf maps an error to an HTTP status, deterministically: a

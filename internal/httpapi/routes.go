@@ -74,6 +74,8 @@ type Services struct {
 	Backup Backup
 	// Policy is the content policy (*policy.Policy).
 	Policy Policy
+	// Publish is the publishing service (*publish.Service).
+	Publish Publish
 }
 
 // Info holds what the node knows of itself beyond its subsystems.
@@ -235,6 +237,7 @@ func (s *Server) mount(svc Services) {
 	s.mountArea(svc.Storage != nil, storageRoutes(svc.Storage))
 	s.mountArea(svc.Backup != nil, backupRoutes(svc.Backup))
 	s.mountArea(svc.Policy != nil, policyRoutes(svc.Policy))
+	s.mountArea(svc.Publish != nil, publishRoutes(svc.Publish))
 	s.mountArea(svc.Events != nil, eventRoutes(svc.Events, svc.History))
 	s.mountArea(svc.Contacts != nil && svc.Self != nil, contactRoutes(svc.Contacts, svc.Self))
 	s.mountArea(svc.Inbox != nil, inboxRoutes(svc.Inbox, svc.Contacts))

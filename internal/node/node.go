@@ -41,6 +41,7 @@ import (
 	"github.com/peerpath/peerpath/internal/msg"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/policy"
+	"github.com/peerpath/peerpath/internal/publish"
 	"github.com/peerpath/peerpath/internal/search"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/storage"
@@ -137,6 +138,7 @@ type Node struct {
 	storage   *storage.Service
 	backup    *backup.Service
 	policy    *policy.Policy
+	publish   *publish.Service
 	events    *events.Bus      // live events, streamed to the web app
 	history   *httpapi.History // recent bandwidth and peers, for Home
 	tunnel    *tunnel.Service
@@ -286,6 +288,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := n.newPolicy(); err != nil {
 		return nil, err
 	}
+	if err := n.newPublish(ctx); err != nil {
+		return nil, err
+	}
 	if err := n.newFiles(ctx); err != nil {
 		return nil, err
 	}
@@ -342,6 +347,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			UI:        n.sessions,
 			Storage:   n.storage,
 			Backup:    n.backup,
+			Publish:   n.publish,
 			Events:    n.events,
 			History:   n.history,
 			Tunnel:    n.tunnel,
@@ -487,6 +493,7 @@ func (n *Node) services() []service {
 		{name: "transfer", serve: n.transfer.Serve, restart: true},
 		{name: "meter", serve: n.meter.Serve, restart: true},
 		{name: "storage", serve: n.storage.Serve, restart: true},
+		{name: "publish", serve: n.publish.Serve, restart: true},
 		{name: "ledger", serve: n.ledger.Serve},
 		{name: "search", serve: n.search.Serve},
 		{name: "compute", serve: n.compute.Serve, restart: true},

@@ -89,6 +89,8 @@ type Config struct {
 	// Grace is how long a storing peer keeps a record after it expired;
 	// zero means [DefaultGrace].
 	Grace time.Duration
+	// Downloads is where [Service.Save] puts a document given no output.
+	Downloads string
 }
 
 // Defaults and bounds.
