@@ -197,6 +197,9 @@ type Service struct {
 	sending map[string]bool // ids being offered now
 	kick    chan struct{}
 	pending map[string]*pendingOffer // offers waiting for the owner, by local id
+	// accepting holds the content ids of accepted offers until their
+	// record is written (see IsReceived).
+	accepting map[string]bool
 
 	// bg bounds the goroutines that wait for a receiver's final answer;
 	// Serve cancels it and waits for them when it returns.
@@ -245,11 +248,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg: cfg, log: cfg.Logger, h: cfg.Host, db: cfg.DB,
 		// One offer every 2 s per peer, bursts of 5: plenty for a person
 		// dropping files, nothing for a flood.
-		lim:     peerlimit.New(0.5, 5),
-		policy:  Policy{Mode: PolicyContacts},
-		sending: make(map[string]bool),
-		kick:    make(chan struct{}, 1),
-		pending: make(map[string]*pendingOffer),
+		lim:       peerlimit.New(0.5, 5),
+		policy:    Policy{Mode: PolicyContacts},
+		sending:   make(map[string]bool),
+		kick:      make(chan struct{}, 1),
+		pending:   make(map[string]*pendingOffer),
+		accepting: make(map[string]bool),
 	}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	// A send that was waiting for the receiver's answer when the node
@@ -379,6 +383,14 @@ func (s *Service) handle(st network.Stream) {
 // answer for the sender.
 func (s *Service) fetch(from peer.ID, o offer) answer {
 	var failed []string
+	s.mu.Lock()
+	if len(s.accepting) > 10_000 {
+		clear(s.accepting) // recorded in inbox_in by now
+	}
+	for _, f := range o.Files {
+		s.accepting[f.CID] = true
+	}
+	s.mu.Unlock()
 	for _, f := range o.Files {
 		if err := s.cfg.Downloads.Fetch(from, f); err != nil {
 			failed = append(failed, f.Name+": "+err.Error())
@@ -493,6 +505,10 @@ func (s *Service) Send(ctx context.Context, to peer.ID, paths []string) (Outgoin
 		}
 		if _, err := os.Stat(abs); err != nil {
 			return Outgoing{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		// Shared from the outbox, so that only its recipient may fetch it.
+		if abs, err = s.stage(abs); err != nil {
+			return Outgoing{}, err
 		}
 		f, err := s.cfg.Files.Offer(ctx, abs)
 		if err != nil {

@@ -302,3 +302,34 @@ func TestSendUpload(t *testing.T) {
 		t.Fatalf("outbox file %q", b)
 	}
 }
+
+// A file sent from anywhere is placed in the outbox (so the node serves it
+// to its recipient only) and MayFetch allows that recipient alone.
+func TestSendStagesInOutbox(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ana, bob, eve := newNode(t), newNode(t), newNode(t)
+	ana.knows(bob, true)
+	bob.knows(ana, true)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "album", "2026"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "album", "2026", "a.jpg"), []byte("jpeg"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := ana.s.Send(ctx, bob.h.ID(), []string{filepath.Join(dir, "album")})
+	if err != nil || o.State != StateAccepted {
+		t.Fatalf("send: %+v, %v", o, err)
+	}
+	matches, _ := filepath.Glob(filepath.Join(ana.s.cfg.Outbox, "*", "album", "2026", "a.jpg"))
+	if len(matches) != 1 {
+		t.Fatalf("outbox holds %v", matches)
+	}
+	if b, _ := os.ReadFile(matches[0]); string(b) != "jpeg" {
+		t.Fatalf("outbox copy %q", b)
+	}
+	if !ana.s.MayFetch(bob.h.ID(), testCID) || ana.s.MayFetch(eve.h.ID(), testCID) || ana.s.MayFetch(bob.h.ID(), "bafyother") {
+		t.Fatal("MayFetch allows someone other than the recipient, or not the recipient")
+	}
+}

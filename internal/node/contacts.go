@@ -39,7 +39,7 @@ func (n *Node) newContacts(ctx context.Context) error {
 		Contacts:  c,
 		Files:     sendFiles{n.share},
 		Downloads: receivedFiles{n.downloads},
-		Outbox:    filepath.Join(string(n.home), "outbox"),
+		Outbox:    n.outboxDir(),
 		Events:    n.events,
 	})
 	if err != nil {
@@ -47,6 +47,7 @@ func (n *Node) newContacts(ctx context.Context) error {
 	}
 	c.OnOnline(in.PeerOnline)
 	n.contacts, n.inbox = c, in
+	n.recipients.in.Store(in)
 	return nil
 }
 

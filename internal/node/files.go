@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/config"
+	"github.com/peerpath/peerpath/internal/inbox"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/store"
 	"github.com/peerpath/peerpath/internal/transfer"
@@ -28,13 +33,16 @@ func (n *Node) newFiles(ctx context.Context) error {
 		// Compute's and the market's files are shared for the peers that
 		// name them, not shown to the person as their shares.
 		Internal: []string{n.computeDir(), n.marketDir()},
+		// What the node sends is for its recipient only (see inbox).
+		Private:  []string{n.outboxDir()},
+		MayServe: n.recipients.mayServe,
 	})
 	if err != nil {
 		return err
 	}
 	var seeder transfer.Seeder
 	if !cfg.NoSeed {
-		seeder = sh
+		seeder = seedPublic{sh, &n.recipients}
 	}
 	var src transfer.BlockSource = policySource{src: sh, share: sh, policy: n.policy}
 	if n.opts.wrapSource != nil {
@@ -81,4 +89,31 @@ func (l savedLimits) SetLimits(up, down int64) error {
 		return fmt.Errorf("save limits: %w", err)
 	}
 	return l.tr.SetLimits(up, down)
+}
+
+// outboxDir is where the files the node sends are shared from.
+func (n *Node) outboxDir() string { return filepath.Join(string(n.home), "outbox") }
+
+// recipients answers share's question "may this peer fetch that private
+// share?" with the inbox, which is built after share: until it is, no
+// peer may.
+type recipients struct{ in atomic.Pointer[inbox.Service] }
+
+func (r *recipients) mayServe(p peer.ID, rootCID string) bool {
+	in := r.in.Load()
+	return in != nil && in.MayFetch(p, rootCID)
+}
+
+// seedPublic seeds completed downloads, but not the files peers sent this
+// node (a file sent to it stays between sender and recipient).
+type seedPublic struct {
+	sh *share.Service
+	r  *recipients
+}
+
+func (s seedPublic) AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte) error {
+	if in := s.r.in.Load(); in != nil && in.IsReceived(id.String()) {
+		return nil
+	}
+	return s.sh.AddDownloaded(ctx, path, id, manifest)
 }

@@ -144,6 +144,8 @@ type Node struct {
 	tunnel    *tunnel.Service
 	contacts  *contacts.Service
 	inbox     *inbox.Service
+	// recipients lets share serve a sent file to its recipient only.
+	recipients recipients
 
 	closeOnce sync.Once
 }

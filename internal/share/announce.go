@@ -115,8 +115,8 @@ func (s *Service) enqueueAll(ctx context.Context) {
 		sql  string
 		high bool
 	}{
-		{`SELECT root_cid FROM share_roots ORDER BY id`, true},
-		{`SELECT DISTINCT cid FROM share_files WHERE rel_path != ''`, false},
+		{`SELECT root_cid, path FROM share_roots ORDER BY id`, true},
+		{`SELECT DISTINCT f.cid, r.path FROM share_files f JOIN share_roots r ON r.id = f.share_id WHERE f.rel_path != ''`, false},
 	} {
 		rows, err := s.db.QueryContext(ctx, q.sql)
 		if err != nil {
@@ -124,8 +124,8 @@ func (s *Service) enqueueAll(ctx context.Context) {
 			return
 		}
 		for rows.Next() {
-			var str string
-			if err := rows.Scan(&str); err != nil {
+			var str, path string
+			if err := rows.Scan(&str, &path); err != nil || s.isPrivate(path) {
 				continue
 			}
 			if id, err := cid.Decode(str); err == nil {

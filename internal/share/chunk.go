@@ -30,7 +30,7 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, f.rel_path, c.idx, f.size, f.chunk_size, f.file_dev, f.file_ino
+	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, r.root_cid, f.rel_path, c.idx, f.size, f.chunk_size, f.file_dev, f.file_ino
 		FROM share_chunks c JOIN share_files f ON f.id = c.file_id JOIN share_roots r ON r.id = f.share_id
 		WHERE c.key = ? LIMIT ?`, chunkKey(digest[:]), maxChunkCandidates)
 	if err != nil {
@@ -46,9 +46,13 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 	for rows.Next() {
 		var c candidate
 		var idx, size, chunkSize, dev, ino int64
-		if err := rows.Scan(&c.shareID, &c.root, &c.rel, &idx, &size, &chunkSize, &dev, &ino); err != nil {
+		var rootCID string
+		if err := rows.Scan(&c.shareID, &c.root, &rootCID, &c.rel, &idx, &size, &chunkSize, &dev, &ino); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("share: chunk %s: %w", id, err)
+		}
+		if !s.mayRead(ctx, c.root, rootCID) {
+			continue // a private share this peer may not read
 		}
 		c.fid = content.FileID{Dev: uint64(dev), Ino: uint64(ino)}
 		c.off = idx * chunkSize

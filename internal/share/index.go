@@ -190,11 +190,13 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 	s.roots[shareID] = rootInfo{path: abs, isDir: tree.Dir != nil}
 	s.mu.Unlock()
 	signal(s.wakeW)
-	if oldRoot != sh.CID {
-		s.ann.push(tree.ID, true)
-	}
-	for _, id := range fresh {
-		s.ann.push(id, false)
+	if !s.isPrivate(abs) {
+		if oldRoot != sh.CID {
+			s.ann.push(tree.ID, true)
+		}
+		for _, id := range fresh {
+			s.ann.push(id, false)
+		}
 	}
 	s.log.Info("share: indexed", "path", abs, "cid", sh.CID, "files", sh.Files, "size", sh.Size)
 	return sh, nil

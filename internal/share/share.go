@@ -95,6 +95,13 @@ type Config struct {
 	// served and announced like any share, but [Service.List] leaves them
 	// out, so a person sees only what they shared or downloaded.
 	Internal []string
+	// Private are folders whose shares are for one peer each (the files a
+	// node sends, HOME/outbox): never announced nor listed nor searchable,
+	// and served only to the peers MayServe allows (see private.go).
+	Private []string
+	// MayServe reports whether peer p may fetch the private share whose
+	// root id is rootCID; nil: no peer may.
+	MayServe mayServeFunc
 }
 
 // Share is one shared file or folder.
@@ -381,7 +388,7 @@ func (s *Service) List(ctx context.Context) ([]Share, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(all, func(sh Share) bool { return s.IsInternal(sh.Path) }), nil
+	return slices.DeleteFunc(all, func(sh Share) bool { return s.IsInternal(sh.Path) || s.isPrivate(sh.Path) }), nil
 }
 
 // IsInternal reports whether path lies in one of [Config.Internal]'s folders.
@@ -421,6 +428,9 @@ func (s *Service) ListAll(ctx context.Context) ([]Share, error) {
 // Manifest returns the encoded manifest (file or folder) of id, or an error
 // wrapping [ErrNotFound].
 func (s *Service) Manifest(ctx context.Context, id cid.Cid) ([]byte, error) {
+	if !s.manifestAllowed(ctx, id.String()) {
+		return nil, fmt.Errorf("%w: manifest %s", ErrNotFound, id)
+	}
 	var data []byte
 	err := s.db.QueryRowContext(ctx, `SELECT data FROM share_manifests WHERE cid = ?`, id.String()).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -464,6 +474,9 @@ func (s *Service) Files(ctx context.Context) ([]FileEntry, error) {
 		var e FileEntry
 		if err := rows.Scan(&e.CID, &e.Name, &e.RelPath, &e.Size, &e.Dir, &e.Share, &e.ShareCID); err != nil {
 			return nil, fmt.Errorf("share: files: %w", err)
+		}
+		if s.isPrivate(e.Share) {
+			continue
 		}
 		out = append(out, e)
 	}
