@@ -50,7 +50,7 @@ echo "== go test -race (packages)"
 go test -race -timeout 15m $pkgs
 
 echo "== go test (search simulation at CI size, latency asserted without -race)"
-go test -timeout 5m -count=1 -run '^TestSimulateCI$' ./internal/search/searchsim/
+go test -timeout 5m -count=1 -run '^TestSimulate(Real)?CI$' ./internal/search/searchsim/
 
 echo "== go test (messages simulation at CI size, latency asserted without -race)"
 go test -timeout 5m -count=1 -run '^TestSimulateCI$' ./internal/msg/msgsim/

@@ -21,6 +21,12 @@ func searchCmd() *cobra.Command {
 		seed    uint64
 		verbose bool
 		smart   bool
+		realAnn bool
+		perPeer int
+		timeout time.Duration
+		rateF   float64
+		k       int
+		alpha   int
 	)
 	c := &cobra.Command{
 		Use:   "search",
@@ -31,6 +37,10 @@ func searchCmd() *cobra.Command {
 				log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 			}
 			out := c.OutOrStdout()
+			if realAnn {
+				return runRealAnnounce(c, out, log, sizes, searchsim.RealConfig{FilesPerPeer: perPeer, Files: files,
+					Queries: queries, Seed: seed, Timeout: timeout, AnnounceRate: rateF, BucketSize: k, Alpha: alpha})
+			}
 			var rs []searchsim.Result
 			for _, n := range sizes {
 				start := time.Now()
@@ -57,6 +67,12 @@ func searchCmd() *cobra.Command {
 	c.Flags().Uint64Var(&seed, "seed", 1, "random seed")
 	c.Flags().BoolVar(&smart, "smart-spam", false, "spammers evade canaries (answer only queries of real words)")
 	c.Flags().BoolVar(&verbose, "verbose", false, "log progress to stderr")
+	c.Flags().BoolVar(&realAnn, "real-announce", false, "peers bootstrap and announce for real (no table or record filled from outside): time until 95% recall, messages per announced file and per query")
+	c.Flags().IntVar(&perPeer, "files-per-peer", 1000, "with --real-announce: files each peer shares")
+	c.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "with --real-announce: longest announce phase")
+	c.Flags().Float64Var(&rateF, "announce-rate", 0, "with --real-announce: keyword announcements per second per peer (0: the daemon's default)")
+	c.Flags().IntVar(&k, "k", 0, "with --real-announce: DHT bucket size (0: kad-dht's default, as the daemon)")
+	c.Flags().IntVar(&alpha, "alpha", 0, "with --real-announce: DHT lookup concurrency (0: kad-dht's default, as the daemon)")
 	return c
 }
 
@@ -80,4 +96,39 @@ func printSearchResult(w io.Writer, r searchsim.Result, took time.Duration) {
 		100*r.Precision10, pass(r.Precision10 >= 0.90), 100*r.Precision10First)
 	fmt.Fprintf(w, "  recall with spammers     %6.1f%%;  spammer answers accepted per query by round %v; spammers flagged per origin %.0f\n",
 		100*r.SpamRecall, r.SpamAnswersByRound, r.SpammersFlagged)
+}
+
+func runRealAnnounce(c *cobra.Command, out io.Writer, log *slog.Logger, sizes []int, cfg searchsim.RealConfig) error {
+	cfg.Logger = log
+	for _, n := range sizes {
+		cfg.Peers = n
+		r, err := searchsim.SimulateReal(c.Context(), cfg)
+		if err != nil {
+			return fmt.Errorf("N=%d: %w", n, err)
+		}
+		fmt.Fprintf(out, "N=%d real announce, %d files per peer (%d distinct held), %d keyword announcements to make; %v in all, heap after bootstrap %.0f MB, memory from the OS %.0f MB\n",
+			r.Peers, r.FilesPerPeer, r.Held, r.Keywords, r.Total.Round(time.Second), r.HeapMB, r.SysMB)
+		fmt.Fprintf(out, "  bootstrap                %6v   %d DHT messages (%.0f per peer), routing table %.1f peers\n",
+			r.BootstrapTime.Round(100*time.Millisecond), r.BootstrapMessages, float64(r.BootstrapMessages)/float64(r.Peers), r.RoutingTableMean)
+		reached := "not reached within the timeout"
+		if r.Reached95 {
+			reached = r.TimeTo95.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(out, "  time until 95%% recall    %s   target <= 60 s %s\n", reached, pass(r.Reached95 && r.TimeTo95 <= time.Minute))
+		ann := "not finished within the timeout"
+		if r.AnnounceTime > 0 {
+			ann = r.AnnounceTime.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(out, "  every keyword announced  %s   (%d of %d)\n", ann, r.Announced, r.Keywords)
+		fmt.Fprintf(out, "  messages/announced file  %6.1f     (%.1f per keyword announcement; %d ADD_PROVIDER of %d)\n",
+			r.PerFile, r.PerKeyword, r.AddProviders, r.AnnounceMsgs)
+		fmt.Fprintf(out, "  messages/query           %6.1f     (DHT %.1f + asked %.1f + manifest checks), recall at the end %.1f%%\n",
+			r.PerQuery, r.DHTPerQuery, r.AskedPerQuery, 100*r.FinalRecall)
+		fmt.Fprintf(out, "  recall by time          ")
+		for _, p := range r.Curve {
+			fmt.Fprintf(out, " %v:%.0f%%", p.At.Round(time.Second), 100*p.Recall)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
 }

@@ -16,6 +16,14 @@
 // covers the real announce path); the query traffic measured is real.
 // cmd/peerpath-bench search prints the figures.
 //
+// SimulateReal (peerpath-bench search --real-announce) takes no such
+// shortcut: every peer joins through bootstrap peers and fills its routing
+// table itself, every search Service announces its own keywords through
+// its kad-dht, and rounds of probe queries measure recall over time. It
+// reports the time until 95% recall, the messages per announced file and
+// per query, counting every DHT request as each peer writes it (by kad-dht
+// message type) and every search stream.
+//
 // It reaches the search package only through its exported API plus the
 // hooks in internal/search/hooks.go (Keywords, Tokenize, Service.SyncIndex
 // and HandleAnswers, with which its spammers answer over the real wire

@@ -5,3 +5,5 @@ package searchsim
 const simCIPeers = 50
 
 const latencyAsserted = true
+
+const realCIPeers, realCIFiles = 16, 12

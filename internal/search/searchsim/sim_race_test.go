@@ -10,3 +10,7 @@ const simCIPeers = 20
 // several times, so latencies say nothing about the design. scripts/test.sh
 // runs TestSimulateCI again without -race, where they are asserted.
 const latencyAsserted = false
+
+// realCIPeers and realCIFiles size TestSimulateRealCI under the race
+// detector.
+const realCIPeers, realCIFiles = 8, 6
