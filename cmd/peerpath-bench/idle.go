@@ -26,17 +26,21 @@ func idleCmd() *cobra.Command {
 		binPath string
 		peers   int
 		wait    time.Duration
+		detail  bool
+		profDir string
 	)
 	c := &cobra.Command{
 		Use:   "idle",
 		Short: "Resident memory of idle daemons with a few peers, beside kubo's 72 MB",
 		RunE: func(c *cobra.Command, _ []string) error {
-			return runIdle(c.Context(), binPath, peers, wait)
+			return runIdle(c.Context(), binPath, peers, wait, detail, profDir)
 		},
 	}
 	c.Flags().StringVar(&binPath, "bin", "", "peerpath binary (default: build ./cmd/peerpath into a temporary folder)")
 	c.Flags().IntVar(&peers, "peers", 4, "daemons to start")
 	c.Flags().DurationVar(&wait, "wait", 30*time.Second, "idle time before measuring")
+	c.Flags().BoolVar(&detail, "detail", false, "also print where each daemon's memory is (binary pages, anonymous, Go heap, stacks, goroutines)")
+	c.Flags().StringVar(&profDir, "profile", "", "with --detail: save each daemon's heap profile and goroutines in this folder")
 	return c
 }
 
@@ -175,7 +179,7 @@ func descendants(pid int) ([]int, error) {
 	return out, nil
 }
 
-func runIdle(ctx context.Context, bin string, n int, wait time.Duration) error {
+func runIdle(ctx context.Context, bin string, n int, wait time.Duration, detail bool, profDir string) error {
 	dir, err := os.MkdirTemp("", "peerpath-bench-idle-")
 	if err != nil {
 		return err
@@ -216,6 +220,11 @@ func runIdle(ctx context.Context, bin string, n int, wait time.Duration) error {
 		max, maxTree = maxInt(max, r), maxInt(maxTree, r+kidsRSS)
 		fmt.Printf("  daemon %d: %d peers, RSS %.1f MB, %d child processes (RSS %.1f MB)\n",
 			i+1, len(peers), float64(r)/1e6, len(kids), float64(kidsRSS)/1e6)
+		if detail {
+			if err := idleDetail(p, i, bin, profDir); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Printf("idle RSS (max) %.1f MB; kubo idles at %.1f MB; ratio %.2f (goal <= 0.50)\n",
 		float64(max)/1e6, float64(kuboIdleRSS)/1e6, float64(max)/float64(kuboIdleRSS))

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -216,16 +217,20 @@ func (c Config) Durations() (receiptEvery, settleEvery time.Duration) {
 	return receiptEvery, settleEvery
 }
 
-var fileTemplate = template.Must(template.New("config").Funcs(template.FuncMap{
-	"q": func(s string) string { return fmt.Sprintf("%q", s) },
-	"list": func(l []string) string {
-		q := make([]string, len(l))
-		for i, s := range l {
-			q[i] = fmt.Sprintf("%q", s)
-		}
-		return "[" + strings.Join(q, ", ") + "]"
-	},
-}).Parse(`# peerpath node configuration.
+// fileTemplate is parsed at its first use, not at start: a daemon that
+// does not write its config file never runs text/template (idle memory,
+// docs/performance.md).
+var fileTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("config").Funcs(template.FuncMap{
+		"q": func(s string) string { return fmt.Sprintf("%q", s) },
+		"list": func(l []string) string {
+			q := make([]string, len(l))
+			for i, s := range l {
+				q[i] = fmt.Sprintf("%q", s)
+			}
+			return "[" + strings.Join(q, ", ") + "]"
+		},
+	}).Parse(`# peerpath node configuration.
 # Every key is shown with its default value. A daemon flag of the same name
 # (with - for _) overrides the key for that run.
 
@@ -304,11 +309,12 @@ ledger_voter = {{.LedgerVoter}}
 # Peer IDs of ledger voters, so this node knows whom to ask first.
 ledger_voters = {{list .LedgerVoters}}
 `))
+})
 
 // Render returns c as a commented config file.
 func Render(c Config) []byte {
 	var b bytes.Buffer
-	if err := fileTemplate.Execute(&b, c); err != nil {
+	if err := fileTemplate().Execute(&b, c); err != nil {
 		panic(err) // the template is static and tested
 	}
 	return b.Bytes()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 
 	"github.com/peerpath/peerpath/internal/ledger"
 	"github.com/peerpath/peerpath/internal/market"
@@ -52,11 +53,13 @@ var plainErrors = []plainError{
 
 // packagePrefix matches the "ledger: ", "market: buy: " prefixes Go errors
 // carry, which mean nothing to a person.
-var packagePrefix = regexp.MustCompile(`\b(ledger|market|transfer|share|search|compute|sandbox|httpapi|meter)(: (buy|sell|search|rate|refund|withdraw|submit))?: `)
+var packagePrefix = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\b(ledger|market|transfer|share|search|compute|sandbox|httpapi|meter)(: (buy|sell|search|rate|refund|withdraw|submit))?: `)
+})
 
 // plainOf returns the code, the message and the next step of err.
 func plainOf(err error) (code, msg, hint string) {
-	msg = packagePrefix.ReplaceAllString(err.Error(), "")
+	msg = packagePrefix().ReplaceAllString(err.Error(), "")
 	for _, p := range plainErrors {
 		if errors.Is(err, p.err) {
 			if p.msg != "" {

@@ -47,8 +47,10 @@ var static embed.FS
 
 // index is the app's page: static/index.html with a <script> for every
 // static/pages/*.js and a <link> for every static/pages/*.css, so adding a
-// page is adding its file (see README.md).
-var index = renderIndex(static)
+// page is adding its file (see README.md). It is rendered at its first
+// request, not at start, so an idle daemon never runs html/template (idle
+// memory, docs/performance.md).
+var index = sync.OnceValue(func() []byte { return renderIndex(static) })
 
 // Pages lists the page modules the app loads ("pages/home.js", ...), sorted.
 func Pages() []string { return pageFiles(static, ".js") }
@@ -246,7 +248,7 @@ func (s *Sessions) AppHandler() http.Handler {
 		}
 		if r.URL.Path == "/ui/" || r.URL.Path == "/ui/index.html" {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Write(index)
+			w.Write(index())
 			return
 		}
 		files.ServeHTTP(w, r)

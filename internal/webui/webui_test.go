@@ -150,7 +150,7 @@ func TestIndexLoadsEveryPage(t *testing.T) {
 		t.Fatalf("pages %v", pages)
 	}
 	for _, p := range append([]string{"core.js"}, pages...) {
-		if !strings.Contains(string(index), `<script type="module" src="`+p+`"></script>`) {
+		if !strings.Contains(string(index()), `<script type="module" src="`+p+`"></script>`) {
 			t.Errorf("index.html does not load %s", p)
 		}
 	}
