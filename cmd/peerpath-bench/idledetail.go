@@ -25,9 +25,8 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 	}
 	defer f.Close()
 	abs, _ := filepath.Abs(bin)
-	var binKB, anonKB, arenaKB, otherKB int64
+	var binKB, anonKB, otherKB int64
 	var path string
-	var arena bool
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
@@ -37,8 +36,6 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 		if !strings.HasSuffix(fs[0], ":") || strings.Contains(fs[0], "-") {
 			// A mapping's header: range perms offset dev inode [path].
 			path = ""
-			// Go's heap arenas are at 0xc000000000 on linux/amd64.
-			arena = strings.HasPrefix(fs[0], "c0")
 			if len(fs) >= 6 {
 				path = fs[5]
 			}
@@ -53,9 +50,6 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 			binKB += kb
 		case path == "" || strings.HasPrefix(path, "["):
 			anonKB += kb
-			if arena {
-				arenaKB += kb
-			}
 		default:
 			otherKB += kb
 		}
@@ -103,8 +97,8 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 	first, _, _ := strings.Cut(string(gr), "\n")
 	stack, _, _ := strings.Cut(ms["Stack"], " ")
 	ms["Stack"] = stack
-	fmt.Printf("    daemon %d: binary %.1f MB, anonymous %.1f MB (%.1f in Go's heap arenas), other files %.1f MB; Go: heap in use %s MB (live %s MB), stacks %s MB, GC metadata %s MB, other runtime %s MB, from the OS %s MB; goroutines %s\n",
-		i+1, float64(binKB)*1024/1e6, float64(anonKB)*1024/1e6, float64(arenaKB)*1024/1e6, float64(otherKB)*1024/1e6,
+	fmt.Printf("    daemon %d: binary %.1f MB, anonymous %.1f MB, other files %.1f MB; Go: heap in use %s MB (live %s MB), stacks %s MB, GC metadata %s MB, other runtime %s MB, from the OS %s MB; goroutines %s\n",
+		i+1, float64(binKB)*1024/1e6, float64(anonKB)*1024/1e6, float64(otherKB)*1024/1e6,
 		mb("HeapInuse"), mb("HeapAlloc"), mb("Stack"), mb("GCSys"), mb("OtherSys"), mb("Sys"), strings.TrimPrefix(first, "goroutine profile: total "))
 	if profDir != "" {
 		b, err := get("/debug/pprof/heap")
