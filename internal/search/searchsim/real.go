@@ -369,9 +369,11 @@ func SimulateReal(ctx context.Context, cfg RealConfig) (res RealResult, err erro
 			}
 		}
 		kwTotal += len(kws)
+		// The daemon's settings (sync every 10 s, which also retries the
+		// announcements that failed), names only.
 		svc, err := search.New(ctx, search.Config{Host: ch, Routing: d, DB: db, Catalog: c,
 			Fetcher: realFetcher{cat: cat, latency: cfg.Latency}, Logger: log, NoMetadata: true,
-			SyncInterval: time.Hour, AnnounceRate: rate.Limit(cfg.AnnounceRate)})
+			AnnounceRate: rate.Limit(cfg.AnnounceRate)})
 		if err != nil {
 			return res, err
 		}
