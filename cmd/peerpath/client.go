@@ -74,6 +74,9 @@ func query[T any](g *globals, c *cobra.Command, d time.Duration, get func(*api.C
 	var v T
 	if err := g.run(c, d, func(ctx context.Context, cl *api.Client) (err error) {
 		v, err = get(cl, ctx)
+		if err == nil && !g.json {
+			g.learnNames(ctx, cl, v)
+		}
 		return err
 	}); err != nil {
 		return err
@@ -107,12 +110,12 @@ func peersCmd(g *globals) *cobra.Command {
 		Short: "List connected peers",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return query(g, c, 10*time.Second, (*api.Client).Peers, printPeers)
+			return query(g, c, 10*time.Second, (*api.Client).Peers, func(w io.Writer, ps []api.Peer) error { return printPeers(w, ps, g.name) })
 		},
 	}
 }
 
-func printPeers(w io.Writer, ps []api.Peer) error {
+func printPeers(w io.Writer, ps []api.Peer, name func(string) string) error {
 	if len(ps) == 0 {
 		fmt.Fprintln(w, "no peers connected")
 		return nil
@@ -128,7 +131,7 @@ func printPeers(w io.Writer, ps []api.Peer) error {
 		if p.LAN {
 			lan = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\n", p.Label, p.ID, p.LatencyMS, lan, addr)
+		fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%s\t%s\n", name(p.ID), p.ID, p.LatencyMS, lan, addr)
 	}
 	return tw.Flush()
 }

@@ -239,7 +239,7 @@ func sendsCmd(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "TO\tSTATE\tFILES\tWHEN\tREASON")
 				for _, s := range ss {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ToLabel, s.State, fileList(s.Files), s.Created.Local().Format("2006-01-02 15:04"), s.Reason)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.name(s.To), s.State, fileList(s.Files), s.Created.Local().Format("2006-01-02 15:04"), s.Reason)
 				}
 				return tw.Flush()
 			})
@@ -257,7 +257,7 @@ func receiveCmd(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "FROM\tACCEPTED\tFILES\tWHEN")
 				for _, r := range rs {
-					fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", r.FromLabel, r.Accepted, fileList(r.Files), r.Time.Local().Format("2006-01-02 15:04"))
+					fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", g.name(r.From), r.Accepted, fileList(r.Files), r.Time.Local().Format("2006-01-02 15:04"))
 				}
 				return tw.Flush()
 			})

@@ -122,7 +122,7 @@ func jobCmd(g *globals) *cobra.Command {
 		Short: "Show a job's state, unit counts, workers, ETA and failure reasons",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, a []string) error {
-			return query(g, c, 20*time.Second, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Job(ctx, a[0]) }, printJob)
+			return query(g, c, 20*time.Second, func(cl *api.Client, ctx context.Context) (api.Job, error) { return cl.Job(ctx, a[0]) }, func(w io.Writer, j api.Job) error { return printJob(w, j, g.name) })
 		},
 	}
 	var outDir string
@@ -267,10 +267,14 @@ func workerCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func printJob(w io.Writer, j api.Job) error {
+func printJob(w io.Writer, j api.Job, name func(string) string) error {
 	fmt.Fprintf(w, "job      %s\nstate    %s\nunits    %d: %d queued, %d running, %d validated, %d failed\n",
 		j.ID, j.State, j.Units, j.Queued, j.Running, j.Validated, j.Failed)
-	fmt.Fprintf(w, "workers  %d\n", len(j.Workers))
+	ws := make([]string, 0, len(j.Workers))
+	for _, id := range j.Workers {
+		ws = append(ws, name(id))
+	}
+	fmt.Fprintf(w, "workers  %d %s\n", len(j.Workers), strings.Join(ws, ", "))
 	if j.ETASeconds > 0 {
 		fmt.Fprintf(w, "eta      %s\n", (time.Duration(j.ETASeconds) * time.Second).String())
 	}

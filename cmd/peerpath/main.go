@@ -59,8 +59,9 @@ func main() {
 
 // globals holds the flags every command shares.
 type globals struct {
-	home string
-	json bool
+	home  string
+	json  bool
+	names peerNames // how tables show peers (names.go)
 }
 
 func newRoot() *cobra.Command {

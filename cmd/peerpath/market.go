@@ -153,6 +153,9 @@ func marketSearchCmd(g *globals) *cobra.Command {
 					return err
 				}
 				w := c.OutOrStdout()
+				if !g.json {
+					g.learnNames(ctx, cl, res)
+				}
 				if res.Dropped > 0 {
 					// On stderr, so --json output stays one result per line.
 					defer fmt.Fprintf(c.ErrOrStderr(), "%d listing(s) dropped: bad signature, expired or not matching the ledger\n", res.Dropped)
@@ -188,7 +191,7 @@ func marketSearchCmd(g *globals) *cobra.Command {
 						if r.Sponsored {
 							sp = "sponsored"
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Title, r.Price, short(r.Seller), rating, sp)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Title, r.Price, g.name(r.Seller), rating, sp)
 					}
 					tw.Flush()
 				}
@@ -267,7 +270,7 @@ func marketOrdersCmd(g *globals) *cobra.Command {
 					if o.Reason != "" {
 						state += " (" + o.Reason + ")"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Role, cmpOr(o.Title, o.Listing), o.Price, state, short(with))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Role, cmpOr(o.Title, o.Listing), o.Price, state, g.name(with))
 				}
 				return tw.Flush()
 			})
@@ -328,7 +331,7 @@ func marketSellerCmd(g *globals) *cobra.Command {
 			return query(g, c, 20*time.Second, get, func(w io.Writer, s api.MarketSeller) error {
 				fmt.Fprintf(w, "seller  %s\nrating  %.2f from %d rating(s)\n", s.Seller, s.Rating, s.Count)
 				for _, r := range s.Ratings {
-					fmt.Fprintf(w, "  %d★  %s  (%s, order %s)\n", r.Stars, r.Comment, short(r.Buyer), r.Order)
+					fmt.Fprintf(w, "  %d★  %s  (%s, order %s)\n", r.Stars, r.Comment, g.name(r.Buyer), r.Order)
 				}
 				return nil
 			})

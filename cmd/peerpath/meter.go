@@ -31,14 +31,14 @@ func meterCmd(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "PEER\tUP\tDOWN\tUNITS RUN\tUNITS USED\tPAID IN\tBILLED OUT\tCLASS")
 				for _, u := range m.Peers {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", short(u.Peer),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", g.name(u.Peer),
 						humanBytes(float64(u.Uploaded)), humanBytes(float64(u.Downloaded)),
 						u.UnitsRun, u.UnitsUsed, u.PaidIn, u.BilledOut, u.Class)
 				}
 				if len(m.Services) > 0 {
 					fmt.Fprintln(tw, "\nSERVICE\tPEER\tROLE\tIN\tOUT")
 					for _, s := range m.Services {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Service, short(s.Peer), s.Role,
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Service, g.name(s.Peer), s.Role,
 							humanBytes(float64(s.BytesIn)), humanBytes(float64(s.BytesOut)))
 					}
 				}

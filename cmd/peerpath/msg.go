@@ -80,7 +80,7 @@ func msgListCmd(g *globals, only string) *cobra.Command {
 				if m.Folder == "requests" {
 					text = "[request] " + text
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Local().Format("2006-01-02 15:04:05"), shortParty(m.From), shortParty(m.To), m.State, m.Folder, text)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Local().Format("2006-01-02 15:04:05"), g.party(m.From), g.party(m.To), m.State, m.Folder, text)
 			}
 			return tw.Flush()
 		},
@@ -91,12 +91,13 @@ func msgListCmd(g *globals, only string) *cobra.Command {
 	return c
 }
 
-// shortParty shortens a peer ID for a table (group:NAME stays).
-func shortParty(id string) string {
+// party is how a table shows a message's party: a peer by name
+// ([globals.name]); group:NAME stays.
+func (g *globals) party(id string) string {
 	if strings.HasPrefix(id, "group:") {
 		return id
 	}
-	return short(id)
+	return g.name(id)
 }
 
 func msgReadCmd(g *globals) *cobra.Command {

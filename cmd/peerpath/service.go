@@ -95,7 +95,7 @@ func serviceListCmd(g *globals) *cobra.Command {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\n", s.Name, s.Addr, s.PricePerGiB)
 					}
 					for _, p := range s.Peers {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%d\t%s\t%s\n", s.Name, s.Addr, s.PricePerGiB, short(p.Peer), p.Allowed, p.Conns,
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%d\t%s\t%s\n", s.Name, s.Addr, s.PricePerGiB, g.name(p.Peer), p.Allowed, p.Conns,
 							humanBytes(float64(p.BytesIn)), humanBytes(float64(p.BytesOut)))
 					}
 				}
@@ -175,7 +175,7 @@ func servicesCmd(g *globals) *cobra.Command {
 			}
 			return query(g, c, 30*time.Second, get, func(w io.Writer, o api.ServiceOffers) error {
 				if len(o.Services) == 0 {
-					_, err := fmt.Fprintf(w, "%s offers no service to this node\n", short(o.Peer))
+					_, err := fmt.Fprintf(w, "%s offers no service to this node\n", g.name(o.Peer))
 					return err
 				}
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -254,7 +254,7 @@ func serviceConnectionsCmd(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "LISTEN\tPEER\tSERVICE\tCONNS\tIN\tOUT\tLAST ERROR")
 				for _, f := range fs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Listen, short(f.Peer), f.Service, f.Conns,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Listen, g.name(f.Peer), f.Service, f.Conns,
 						humanBytes(float64(f.BytesIn)), humanBytes(float64(f.BytesOut)), f.LastError)
 				}
 				return tw.Flush()

@@ -18,14 +18,14 @@ func storageCmd(g *globals) *cobra.Command {
 		Short: "Show the storage this node offers other peers: used, offered, per-client usage, earnings",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return query(g, c, 20*time.Second, (*api.Client).Storage, printStorage)
+			return query(g, c, 20*time.Second, (*api.Client).Storage, func(w io.Writer, s api.Storage) error { return printStorage(w, s, g.name) })
 		},
 	}
 	c.AddCommand(storageOfferCmd(g), storageCheckCmd(g))
 	return c
 }
 
-func printStorage(w io.Writer, s api.Storage) error {
+func printStorage(w io.Writer, s api.Storage, name func(string) string) error {
 	if s.Offered == 0 {
 		fmt.Fprintln(w, "offering no storage (peerpath storage offer SIZE)")
 	} else {
@@ -43,7 +43,7 @@ func printStorage(w io.Writer, s api.Storage) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT\tSHARES\tBYTES\tPAID")
 	for _, cl := range s.Clients {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", short(cl.Peer), cl.Shares, humanBytes(float64(cl.Bytes)), cl.Paid)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", name(cl.Peer), cl.Shares, humanBytes(float64(cl.Bytes)), cl.Paid)
 	}
 	return tw.Flush()
 }
@@ -71,7 +71,7 @@ func storageOfferCmd(g *globals) *cobra.Command {
 			}
 			return query(g, c, 20*time.Second, func(cl *api.Client, ctx context.Context) (api.Storage, error) {
 				return cl.StorageOffer(ctx, req)
-			}, printStorage)
+			}, func(w io.Writer, s api.Storage) error { return printStorage(w, s, g.name) })
 		},
 	}
 	c.Flags().StringVar(&price, "price-per-gib-month", "", "credits asked per GiB stored per 30 days (default free)")

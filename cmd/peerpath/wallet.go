@@ -68,7 +68,7 @@ func walletCmd(g *globals) *cobra.Command {
 			get := func(cl *api.Client, ctx context.Context) ([]api.Transfer, error) {
 				return cl.History(ctx, optArg(args), limit)
 			}
-			return query(g, c, 20*time.Second, get, printHistory)
+			return query(g, c, 20*time.Second, get, func(w io.Writer, ts []api.Transfer) error { return printHistory(w, ts, g.name) })
 		},
 	}
 	history.Flags().IntVar(&limit, "limit", 50, "at most this many transfers")
@@ -76,7 +76,7 @@ func walletCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func printHistory(w io.Writer, ts []api.Transfer) error {
+func printHistory(w io.Writer, ts []api.Transfer, name func(string) string) error {
 	if len(ts) == 0 {
 		fmt.Fprintln(w, "no transfers")
 		return nil
@@ -84,7 +84,7 @@ func printHistory(w io.Writer, ts []api.Transfer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tKIND\tFROM\tTO\tAMOUNT\tMEMO")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", time.Unix(0, t.Time).Format(time.DateTime), t.Kind, short(t.From), short(t.To), t.Amount, t.Memo)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", time.Unix(0, t.Time).Format(time.DateTime), t.Kind, name(t.From), name(t.To), t.Amount, t.Memo)
 	}
 	return tw.Flush()
 }

@@ -80,6 +80,11 @@ func TestContactsAndSend(t *testing.T) {
 		}
 		return fmt.Errorf("b's peers: %+v", ps)
 	})
+	// Before A is B's contact, B's table shows A's own name, marked
+	// unverified.
+	if out, errOut, code := cli(t, "peers", "--home", b.Home); code != 0 || !strings.Contains(out, "~Ana's laptop") {
+		t.Fatalf("b's peers table: exit %d, %s %s", code, out, errOut)
+	}
 
 	dir := t.TempDir()
 	f1 := filepath.Join(dir, "holiday.jpg")
@@ -192,6 +197,21 @@ func TestContactsAndSend(t *testing.T) {
 		}
 	}
 	eventually(t, 30*time.Second, landed("holiday.jpg", want1))
+	// The CLI's tables show peers by name: B's peers table shows A by
+	// B's petname now, A's meter and sends show B's.
+	if out, errOut, code := cli(t, "peers", "--home", b.Home); code != 0 || !strings.Contains(out, "\nAna ") {
+		t.Fatalf("b's peers table: exit %d, %s %s", code, out, errOut)
+	}
+	eventually(t, 10*time.Second, func() error {
+		out, errOut, code := cli(t, "meter", "--home", a.Home)
+		if code != 0 || !strings.Contains(out, "Bob ") || strings.Contains(out, idb[:8]) {
+			return fmt.Errorf("a's meter table: exit %d, %s %s", code, out, errOut)
+		}
+		return nil
+	})
+	if out, _, _ := cli(t, "sends", "--home", a.Home); !strings.Contains(out, "\nBob ") {
+		t.Fatalf("a's sends table: %s", out)
+	}
 
 	// Every command taking a PEERID takes a contact's name.
 	var blocked api.Blocked
