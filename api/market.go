@@ -56,6 +56,9 @@ type MarketResult struct {
 	Size        int64       `json:"size"`
 	Description string      `json:"description,omitempty"`
 	Tags        []string    `json:"tags,omitempty"`
+	// Created is when the listing was made (the ledger's clock when it
+	// recorded it), in Unix nanoseconds.
+	Created int64 `json:"created"`
 }
 
 // MarketSearch answers GET /api/v1/market/search?q=…&timeout=5s: the

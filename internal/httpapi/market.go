@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/peerpath/peerpath/api"
@@ -98,12 +97,9 @@ func marketRoutes(s *Server, m Market) []route {
 			return api.MarketSponsored{Sponsored: id}, m.Sponsor(ctx, id, amount)
 		}},
 		{pattern: "GET /api/v1/market/search", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
+			// No words ("" or "*") browses every listing, newest first
+			// (market.IsBrowse).
 			q := r.URL.Query().Get("q")
-			if t := strings.TrimSpace(q); t == "" || t == "*" {
-				// No words: browse. Every listing document's name ends in
-				// the listing suffix, a word of its own to the search.
-				q = strings.TrimPrefix(market.ListingSuffix, ".")
-			}
 			d, err := parseDuration(r.URL.Query().Get("timeout"), 5*time.Second)
 			if err != nil || d > time.Minute {
 				return nil, BadRequest(errors.New("bad timeout (want e.g. 5s, at most 1m)"))
@@ -118,7 +114,7 @@ func marketRoutes(s *Server, m Market) []route {
 			for _, x := range rs {
 				out.Results = append(out.Results, api.MarketResult{ID: x.ID, Title: x.Title, Price: credits(x.Price), Seller: x.Seller,
 					CID: x.CID, Rating: x.Rating, Sponsored: x.Sponsored, Ratings: x.Ratings, Size: x.Size,
-					Description: x.Description, Tags: x.Tags})
+					Description: x.Description, Tags: x.Tags, Created: x.Created})
 			}
 			return out, nil
 		}},

@@ -36,6 +36,11 @@ type SearchResult struct {
 	Ratings   int     `json:"ratings"`
 	Sponsored bool    `json:"sponsored"`
 	Score     float64 `json:"score"`
+	// Created is when the listing was made, in Unix nanoseconds: the
+	// ledger's clock when it recorded the listing (a seller cannot
+	// backdate or postdate it), else the signed document's time, never
+	// later than when this node saw it.
+	Created int64 `json:"created"`
 }
 
 // SearchStats counts what a search saw.
@@ -52,12 +57,21 @@ type SearchStats struct {
 // providers, verified (seller's signature, expiry) and checked against the
 // ledger's escrow record; the rest are dropped. Results are ranked
 // sponsored first, then by relevance weighted by the seller's rating.
+// A query without words ("" or "*") browses every listing instead, ranked
+// sponsored first, then newest first (by day), the seller's rating
+// breaking ties within a day (see [Browse]).
 // within bounds the network search (0: Config.SearchTimeout); fetching and
 // checking the listings found takes at most 10 s more per listing.
 func (s *Service) Search(ctx context.Context, query string, within time.Duration) ([]SearchResult, SearchStats, error) {
 	var stats SearchStats
 	if within <= 0 {
 		within = s.cfg.SearchTimeout
+	}
+	browse := IsBrowse(query)
+	if browse {
+		// Every listing document's name ends in the listing suffix, a
+		// word of its own to the search.
+		query = strings.TrimPrefix(ListingSuffix, ".")
 	}
 	hits := map[string]Hit{}
 	var order []string
@@ -119,8 +133,45 @@ func (s *Service) Search(ctx context.Context, query string, within time.Duration
 		}()
 	}
 	wg.Wait()
-	rank(out)
+	if browse {
+		rankNewest(out)
+	} else {
+		rank(out)
+	}
 	return out, stats, nil
+}
+
+// IsBrowse reports whether a market query has no words ("" or "*"): it
+// browses every listing, newest first.
+func IsBrowse(query string) bool {
+	q := strings.TrimSpace(query)
+	return q == "" || q == "*"
+}
+
+// rankNewest orders browsed listings: sponsored first, then by the day
+// they were made, newest first; within a day the better-rated seller
+// first (an unrated seller counts as 3 stars), then the newer listing.
+func rankNewest(rs []SearchResult) {
+	const day = int64(24 * time.Hour)
+	stars := func(r SearchResult) float64 {
+		if r.Ratings == 0 {
+			return 3
+		}
+		return r.Rating
+	}
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.Sponsored != b.Sponsored {
+			return a.Sponsored
+		}
+		if da, db := a.Created/day, b.Created/day; da != db {
+			return da > db
+		}
+		if sa, sb := stars(a), stars(b); sa != sb {
+			return sa > sb
+		}
+		return a.Created > b.Created
+	})
 }
 
 // rank orders results: sponsored first, then relevance weighted by the
@@ -176,6 +227,10 @@ func (s *Service) resolve(ctx context.Context, h Hit) (SearchResult, error) {
 		return SearchResult{}, err
 	}
 	id := l.ID()
+	created := ml.Created
+	if created <= 0 {
+		created = min(l.Created, time.Now().UnixNano())
+	}
 	s.mu.Lock()
 	if len(s.st.Seen) >= maxSeen {
 		clear(s.st.Seen)
@@ -184,7 +239,7 @@ func (s *Service) resolve(ctx context.Context, h Hit) (SearchResult, error) {
 	_ = s.save()
 	s.mu.Unlock()
 	return SearchResult{ID: id, Title: l.Title, Price: l.Price, Seller: l.Seller, CID: l.CID, Size: l.Size,
-		Description: l.Description, Tags: l.Tags, Preview: l.Preview, Sponsored: ml.Sponsored > 0, Score: h.Score}, nil
+		Description: l.Description, Tags: l.Tags, Preview: l.Preview, Sponsored: ml.Sponsored > 0, Score: h.Score, Created: created}, nil
 }
 
 // Check verifies a listing document (signature, expiry) and that the

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -434,6 +435,66 @@ func TestSponsoredFirst(t *testing.T) {
 	}
 	if err := w.buyer.Sponsor(ctx, a.ID, 1); !errors.Is(err, ledger.ErrNotPermitted) {
 		t.Fatalf("sponsoring someone else's listing: %v", err)
+	}
+}
+
+// A search without words browses every listing: sponsored first, then
+// newest first, each result carrying the ledger's time of its listing.
+func TestBrowseNewestFirst(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var ids []string
+	for i, s := range []*Service{w.seller, w.other, w.seller} {
+		r, err := s.Sell(ctx, SellRequest{Path: writeFile(t, []byte{byte(i)}), Title: fmt.Sprintf("Item %d", i), Price: 1_000_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+		time.Sleep(2 * time.Millisecond) // distinct ledger times
+	}
+	for _, q := range []string{"", "*", "  "} {
+		found, _, err := w.buyer.Search(ctx, q, 0)
+		if err != nil || len(found) != 3 {
+			t.Fatalf("browse %q: %+v %v", q, found, err)
+		}
+		for i, want := range []string{ids[2], ids[1], ids[0]} {
+			ml, _ := w.net.fsm.MarketListing(want)
+			if found[i].ID != want || found[i].Created != ml.Created || ml.Created == 0 {
+				t.Fatalf("browse %q: result %d is %s created %d, want %s created %d", q, i, found[i].Title, found[i].Created, want, ml.Created)
+			}
+		}
+	}
+	if err := w.other.Sponsor(ctx, ids[1], 1000); err != nil {
+		t.Fatal(err)
+	}
+	found, _, err := w.buyer.Search(ctx, "", 0)
+	if err != nil || len(found) != 3 || found[0].ID != ids[1] || found[1].ID != ids[2] || found[2].ID != ids[0] {
+		t.Fatalf("browse after sponsoring the middle one: %+v %v", found, err)
+	}
+}
+
+// Browsing ranks by the day a listing was made, then by the seller's
+// rating (unrated counts as 3 stars), then by the exact time.
+func TestRankNewest(t *testing.T) {
+	day := int64(24 * time.Hour)
+	base := 1000 * day
+	rs := []SearchResult{
+		{ID: "old-top", Created: base - day + 5, Rating: 5, Ratings: 9},
+		{ID: "today-unrated-early", Created: base + 10},
+		{ID: "today-2star", Created: base + 99, Rating: 2, Ratings: 1},
+		{ID: "today-5star", Created: base + 1, Rating: 5, Ratings: 3},
+		{ID: "today-unrated-late", Created: base + 50},
+		{ID: "sponsored-old", Created: base - 3*day, Sponsored: true},
+	}
+	rankNewest(rs)
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.ID)
+	}
+	want := []string{"sponsored-old", "today-5star", "today-unrated-late", "today-unrated-early", "today-2star", "old-top"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
 	}
 }
 

@@ -327,9 +327,14 @@ func (s *Service) Sell(ctx context.Context, req SellRequest) (SellResult, error)
 	if err := os.WriteFile(doc, l.Encode(), 0o644); err != nil {
 		return SellResult{}, fmt.Errorf("market: sell: %w", err)
 	}
-	if _, err := s.cfg.Files.Share(ctx, doc); err != nil {
+	docCID, err := s.cfg.Files.Share(ctx, doc)
+	if err != nil {
 		return SellResult{}, fmt.Errorf("market: sell: share listing: %w", err)
 	}
+	// This node's own searches find the listing at once (Files.Share
+	// indexed it) and read it from the cache, not from the network, where
+	// no peer may have it yet.
+	s.cacheListing(docCID, l.Encode())
 	s.mu.Lock()
 	s.st.Listings[id] = ownListing{Listing: l, Key: key.String(), Goods: goods, Doc: doc}
 	err = s.save()
@@ -343,6 +348,25 @@ func (s *Service) Sell(ctx context.Context, req SellRequest) (SellResult, error)
 		}
 	}
 	return SellResult{ID: id, CID: cid, Size: fi.Size()}, nil
+}
+
+// cacheListing keeps the listing document b, shared as docCID, in the
+// cache that Search reads before fetching (best effort: a search fetches
+// what is missing).
+func (s *Service) cacheListing(docCID string, b []byte) {
+	dir := filepath.Join(s.cfg.Dir, "cache")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	path := filepath.Join(dir, filepath.Base(docCID)+ListingSuffix)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		os.Remove(tmp)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+	}
 }
 
 // register submits the listing's key record to the ledger.

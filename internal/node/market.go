@@ -18,12 +18,20 @@ import (
 type marketFiles struct {
 	share    *share.Service
 	transfer *transfer.Service
+	search   *search.Service
 }
 
+// Share shares path and indexes it before returning, so the node's own
+// new listing is found by its next search at once.
 func (m marketFiles) Share(ctx context.Context, path string) (string, error) {
 	s, err := m.share.Add(ctx, path)
 	if err != nil {
 		return "", err
+	}
+	if m.search != nil {
+		if err := m.search.Sync(ctx); err != nil {
+			return "", err
+		}
 	}
 	return s.CID, nil
 }
@@ -58,7 +66,7 @@ func (n *Node) newMarket(ctx context.Context) (*market.Service, error) {
 		Key:    n.p2p.Host().Peerstore().PrivKey(n.ID()),
 		Dir:    n.marketDir(),
 		Ledger: n.ledger,
-		Files:  marketFiles{n.share, n.transfer},
+		Files:  marketFiles{n.share, n.transfer, n.search},
 		Finder: marketFinder{n.search},
 		Logger: n.log.With("sys", "market"),
 	})

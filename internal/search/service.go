@@ -109,6 +109,8 @@ type Service struct {
 	db   *store.DB
 
 	refresh chan struct{}
+	// syncMu serializes index syncs (Serve's and Sync's).
+	syncMu sync.Mutex
 
 	mu        sync.Mutex
 	serving   bool
@@ -167,6 +169,18 @@ func (s *Service) Refresh() {
 	}
 }
 
+// Sync brings the local index in line with the catalog now, before it
+// returns, so what was just shared is found by this node's own searches at
+// once (the market's own new listing); then it asks Serve to announce it
+// (see [Service.Refresh]).
+func (s *Service) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	err := s.syncIndex(ctx)
+	s.syncMu.Unlock()
+	s.Refresh()
+	return err
+}
+
 // Serve answers the search protocol, keeps the index in sync with the
 // catalog (every SyncInterval and on Refresh) and announces keywords, until
 // ctx ends.
@@ -194,7 +208,10 @@ func (s *Service) Serve(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SyncInterval)
 	defer t.Stop()
 	for {
-		if err := s.syncIndex(ctx); err != nil && ctx.Err() == nil {
+		s.syncMu.Lock()
+		err := s.syncIndex(ctx)
+		s.syncMu.Unlock()
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("search: index sync failed", "err", err)
 		}
 		select {

@@ -52,7 +52,7 @@ page({
     const mf = root.querySelector("#market-search-form");
     mf.addEventListener("submit", ev => { ev.preventDefault(); marketSearch(root, mf.q.value.trim()); });
     // The market opens on what is for sale: sponsored listings first, then
-    // the best-rated sellers'.
+    // the newest, the best-rated sellers' first within a day.
     tagFilter = "";
     marketSearch(root, "");
     const sell = root.querySelector("#sell-form");
@@ -62,9 +62,11 @@ page({
       try {
         const r = await api("POST", "/market/sell", { path: sell.path.value.trim(), title: sell.title.value.trim(),
           price: sell.price.value.trim(), description: sell.description.value, tags });
-        toast("Listed: " + r.id);
+        toast("Listed: " + sell.title.value.trim());
         sell.reset();
         refresh();
+        // The node indexed its new listing before answering: show it.
+        marketSearch(root, mf.q.value.trim());
       } catch (e) { toast(e.message); }
     });
   },
@@ -142,14 +144,15 @@ function showResults(root, q) {
   const tags = [...new Set(results.flatMap(r => r.tags || []))].sort();
   if (tagFilter && !tags.includes(tagFilter)) tagFilter = "";
   root.querySelector("#market-tags").replaceChildren(...(tags.length ? [null, ...tags] : []).map(t =>
-    el("button", { type: "button", class: "chip", "aria-pressed": String((t || "") === tagFilter),
+    el("button", { type: "button", class: "chip", "data-tag": t || "", "aria-pressed": String((t || "") === tagFilter),
       onclick: () => { tagFilter = t || ""; showResults(root, q); } }, t || "All")));
   const shown = results.filter(r => !tagFilter || (r.tags || []).includes(tagFilter));
-  root.querySelector("#market-results").replaceChildren(...shown.map(r => el("tr", { class: r.sponsored ? "sponsored" : "" },
+  root.querySelector("#market-results").replaceChildren(...shown.map(r => el("tr", { class: r.sponsored ? "sponsored" : "", "data-created": String(r.created || 0) },
     el("td", { class: "name", title: r.description || "" }, r.title,
       r.sponsored ? el("span", { class: "badge sponsored", title: "The seller paid to show this listing first" }, "Sponsored") : null,
       ...(r.tags || []).map(t => el("span", { class: "badge" }, t)),
-      r.size ? el("span", { class: "muted" }, " · " + bytes(r.size)) : null),
+      r.size ? el("span", { class: "muted" }, " · " + bytes(r.size)) : null,
+      r.created ? el("span", { class: "muted listed" }, " · listed ", timeEl(r.created)) : null),
     el("td", { class: "num", text: r.price }),
     el("td", {}, peerEl(r.seller), " ", el("button", { class: "plain", type: "button",
       "aria-label": "Seller page of " + r.title, onclick: () => showSeller(root, r.seller) }, "ratings")),
@@ -168,7 +171,7 @@ function showResults(root, q) {
     } }, "Buy " + r.price)))));
   const what = q ? "" : " for sale";
   bind(root, "marketstatus", results.length ? plural(results.length, "listing") + what + (tagFilter ? ", " + shown.length + " tagged " + tagFilter : "") +
-    (q ? "" : " · sponsored first, then by the seller's rating") : (q ? "No listings found" : "No listings on the network yet: sell something below"));
+    (q ? "" : " · sponsored first, then the newest (the best-rated sellers' first within a day)") : (q ? "No listings found" : "No listings on the network yet: sell something below"));
 }
 
 // showSeller shows a seller's page: mean rating and every rating, newest
