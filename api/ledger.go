@@ -47,6 +47,9 @@ type Transfer struct {
 	Memo   string      `json:"memo,omitempty"`
 	Ref    string      `json:"ref,omitempty"`
 	Time   int64       `json:"time"`
+	// Fee, in a history entry, is the operator fee the payer of a transfer
+	// or a purchase paid on top of Amount (empty when none).
+	Fee json.Number `json:"fee,omitempty"`
 }
 
 // LedgerStatus answers GET /api/v1/ledger/status.

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/peerpath/peerpath/api"
 	"github.com/peerpath/peerpath/internal/node"
 )
@@ -58,16 +61,27 @@ func demoSamples(ctx context.Context, out io.Writer, dir string, nodes []*node.N
 		}
 	}
 
-	// A ledger: peer 1 is the voter; everyone starts with 100 credits.
-	genesis := map[string]any{}
+	// A ledger: peer 1 is the voter; everyone starts with 100 credits;
+	// payments pay a 1% fee to the ledger's operator, an account of its
+	// own (so each peer's wallet statement shows the fees it paid).
+	balances := map[string]any{}
 	for _, n := range nodes {
-		genesis[n.ID().String()] = 100
+		balances[n.ID().String()] = 100
+	}
+	genesis := map[string]any{"balances": balances, "fee_bps": 100}
+	if k, _, err := crypto.GenerateEd25519Key(rand.Reader); err == nil {
+		if id, err := peer.IDFromPrivateKey(k); err == nil {
+			genesis["operator"] = id.String()
+		}
+	}
+	if genesis["operator"] == nil {
+		delete(genesis, "fee_bps")
 	}
 	g, _ := json.Marshal(genesis)
 	if err := clients[0].LedgerCreate(ctx, api.LedgerCreateRequest{Voters: []string{nodes[0].ID().String()}, Genesis: g}); err != nil {
 		fmt.Fprintln(out, "demo: no ledger:", err)
 	} else {
-		fmt.Fprintln(out, "ledger ready: every peer holds 100 credits (peer 1 is the voter)")
+		fmt.Fprintln(out, "ledger ready: every peer holds 100 credits (peer 1 is the voter); payments pay a 1% fee to the ledger's operator")
 	}
 
 	// A sample listing: peer 2 sells a short story for 5 credits.

@@ -105,7 +105,11 @@ func ledgerRoutes(l Ledger, wallet Wallet) []route {
 			}
 			out := make([]api.Transfer, 0, len(ts))
 			for _, t := range ts {
-				out = append(out, api.Transfer{ID: t.ID, Kind: t.Kind.String(), From: t.From, To: t.To, Amount: credits(t.Amount), Memo: t.Memo, Ref: t.Ref, Time: t.Time})
+				at := api.Transfer{ID: t.ID, Kind: t.Kind.String(), From: t.From, To: t.To, Amount: credits(t.Amount), Memo: t.Memo, Ref: t.Ref, Time: t.Time}
+				if t.Fee > 0 {
+					at.Fee = credits(t.Fee)
+				}
+				out = append(out, at)
 			}
 			return out, nil
 		}},

@@ -331,6 +331,7 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 	}
 	rec := Receipt{ID: t.ID, Index: index, Time: st.Clock, Kind: t.Kind, From: t.From, To: t.To}
 	hist := t.Transfer
+	hist.Fee = 0 // the ledger's to set, below
 	switch t.Kind {
 	case KindTransfer:
 		fee, err := st.fee(t.Amount)
@@ -354,6 +355,7 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 			st.add(st.Genesis.Operator, fee)
 		}
 		rec.Amount, rec.Fee = t.Amount, fee
+		hist.Fee = fee
 		st.record(t.From, hist)
 	case KindGrant:
 		g := st.Genesis.Grant
@@ -384,6 +386,9 @@ func (st *state) apply(index uint64, t *SignedTransfer) (Receipt, error) {
 			return Receipt{}, err
 		}
 		hist.Data = nil // history stays small; the state holds what matters
+		if t.Kind == KindBuy {
+			hist.Fee = rec.Fee // the buyer paid it into escrow with the price
+		}
 		if t.From != t.To {
 			st.record(t.From, hist)
 		}

@@ -559,3 +559,28 @@ func TestHistoryNewestFirstAndBounded(t *testing.T) {
 		t.Fatalf("payer history %+v", h)
 	}
 }
+
+// A history entry carries the fee its payer paid (the opening fee
+// included), set by the ledger whatever the submitter wrote there.
+func TestHistoryCarriesFee(t *testing.T) {
+	alice, bob, op := newAccount(t), newAccount(t), newAccount(t)
+	f := newLedger(t, Genesis{Balances: map[string]int64{alice.id: 10_000_000, op.id: 1}, FeeBPS: 100, Operator: op.id})
+	now := time.Now()
+	st := mustTransfer(t, alice, bob.id, 1_000_000)
+	st.Fee = 5 // not the submitter's to say
+	r := applyOne(t, f, 2, now, st)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	h, err := f.History(alice.id, 1)
+	if err != nil || len(h) != 1 || h[0].Fee != r.Receipt.Fee || r.Receipt.Fee != 10_000+OpenFee {
+		t.Fatalf("history %+v, receipt fee %d: %v", h, r.Receipt.Fee, err)
+	}
+	if got := balance(t, f, alice.id); got != 10_000_000-1_000_000-h[0].Fee {
+		t.Fatalf("alice has %d", got)
+	}
+	r = applyOne(t, f, 3, now, mustTransfer(t, alice, bob.id, 1_000_000))
+	if h, _ := f.History(alice.id, 1); r.Err != nil || h[0].Fee != 10_000 {
+		t.Fatalf("second payment: %+v %v", h, r.Err)
+	}
+}

@@ -61,6 +61,11 @@ type Transfer struct {
 	// Data is the payload of a market kind (see escrow.go); empty for
 	// KindTransfer and KindGrant, whose encodings do not include it.
 	Data []byte `json:"data,omitempty"`
+	// Fee is set by the ledger in an account's history only: the operator
+	// fee the payer of a transfer or a purchase paid on top of Amount
+	// (a payment that opens an account includes [OpenFee]). It is not
+	// signed, and what a submitter puts here is ignored.
+	Fee int64 `json:"fee,omitempty"`
 }
 
 // SignedTransfer is a Transfer with the signer's signature over

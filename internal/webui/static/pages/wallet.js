@@ -22,6 +22,13 @@ page({
   <h2>Statement</h2>
   <div class="table-wrap"><table class="statement"><thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">With</th><th scope="col" class="num">Credits</th><th scope="col" class="num">Balance</th></tr></thead><tbody data-bind="histrows"></tbody></table></div>
   <p class="muted" data-bind="histnote"></p>
+  <h2>Storage you offer</h2>
+  <dl class="facts" id="wallet-storage">
+    <dt>Offered</dt><dd data-bind="stoffered">–</dd>
+    <dt>Used by others</dt><dd data-bind="stused">–</dd>
+    <dt>Earned</dt><dd data-bind="stearned">–</dd>
+  </dl>
+  <p class="muted" data-bind="stnote"></p>
   <h2>Traffic and compute by peer</h2>
   <p class="muted" data-bind="mbilling"></p>
   ${table("meterrows", ["Peer", "Uploaded", "Downloaded", "Units run", "Units used", "Paid in", "Billed out", "Priority"])}`,
@@ -52,14 +59,25 @@ page({
       bind(root, "histrows", rows.map(r => el("tr", { class: r.event ? "event" : "" },
         el("td", {}, timeEl(r.time)),
         el("td", { class: "name" }, r.what),
-        el("td", {}, r.with === "ledger" ? el("span", { class: "muted" }, "the ledger") : peerEl(r.with, b.account)),
+        el("td", {}, r.with === "ledger" ? el("span", { class: "muted" }, "the ledger")
+          : r.with === "operator" ? el("span", { class: "muted" }, "the ledger's operator") : peerEl(r.with, b.account)),
         el("td", { class: "num " + (r.event ? "" : r.micro > 0 ? "pos" : r.micro < 0 ? "neg" : "") },
           r.event ? el("span", { class: "muted", title: "No money moved" }, "event") : r.opening ? "" : signed(r.micro)),
         el("td", { class: "num", text: r.event ? "" : fmtMicro(r.balance) }))));
-      bind(root, "histnote", hist.length ? "Newest first. Amounts are what your balance gained or lost; fees charged on payments are not itemised." : "No entries yet.");
+      bind(root, "histnote", hist.length ? "Newest first. Amounts are what your balance gained (+) or lost (−); the operator's fee on a payment is its own row, below the payment." : "No entries yet.");
     } catch (e) {
       bind(root, "wbalance", "–");
       bind(root, "waccount", e.message);
+    }
+    try {
+      const st = await api("GET", "/storage");
+      bind(root, "stoffered", st.offered ? bytes(st.offered) : "nothing");
+      bind(root, "stused", bytes(st.used) + (st.offered ? " (" + Math.round(100 * st.used / st.offered) + "%)" : ""));
+      bind(root, "stearned", st.earned + " credits");
+      bind(root, "stnote", st.offered ? (Number(st.price_per_gib_month) ? "You charge " + st.price_per_gib_month + " credits per GiB a month." : "You store for free.")
+        : "You offer no space to other peers: peerpath storage offer SIZE (or the Backup page) offers some, for credits.");
+    } catch (e) {
+      bind(root, "stnote", e.message);
     }
     try {
       const m = await api("GET", "/meter");
@@ -96,6 +114,8 @@ function signed(m) { return (m > 0 ? "+" : "") + fmtMicro(m); }
 // statement turns the ledger's history of account (newest first) into rows
 // {time, what, with, micro, balance, event}: micro is the signed change of
 // the balance, balance the balance after the entry, counted back from now.
+// The operator's fee on a payment or purchase follows it as a row of its
+// own (with: "operator").
 export function statement(hist, me, balanceNow, mine, orders) {
   const listingTitle = {}, orderOf = {};
   for (const l of mine || []) listingTitle[l.id] = l.title;
@@ -111,6 +131,7 @@ export function statement(hist, me, balanceNow, mine, orders) {
   const rows = [];
   for (const t of hist) {
     const a = toMicro(t.amount);
+    const fee = toMicro(t.fee);
     const out = t.from === me && t.to !== me, inn = t.to === me && t.from !== me;
     const other = out ? t.to : t.from;
     let r = { time: t.time, with: other, micro: 0, event: false, what: "" };
@@ -122,6 +143,7 @@ export function statement(hist, me, balanceNow, mine, orders) {
         const unit = /^compute unit ([^/\s]+)\/(\d+)/.exec(t.memo || "");
         const traffic = /^traffic: (\d+) bytes/.exec(t.memo || "");
         r.micro = out ? -a : inn ? a : 0;
+        if (out) r.fee = -fee;
         if (unit) { r.job = unit[1]; r.what = (out ? "Paid for compute, job " : "Paid for computing, job ") + unit[1].slice(0, 12); r.units = 1; }
         else if (traffic) r.what = (out ? "Paid for traffic: " : "Paid for your traffic: ") + bytes(Number(traffic[1]));
         else r.what = (out ? "Payment sent" : "Payment received") + (t.memo ? ": " + t.memo : "");
@@ -129,7 +151,7 @@ export function statement(hist, me, balanceNow, mine, orders) {
       }
       case "buy": {
         const o = orderOf[t.id];
-        if (out) { r.micro = -a; r.what = "Bought " + titled(t.id, "a listing") + " (paid into escrow)"; }
+        if (out) { r.micro = -a; r.fee = -(fee || (o ? toMicro(o.fee) : 0)); r.what = "Bought " + titled(t.id, "a listing") + " (paid into escrow)"; }
         else { r.event = true; r.what = "Order for " + titled(t.id, "your listing") + ": the buyer paid into escrow"; }
         if (o && o.role === "sell") r.with = o.buyer;
         break;
@@ -142,7 +164,7 @@ export function statement(hist, me, balanceNow, mine, orders) {
       }
       case "refund": {
         const o = orderOf[t.ref];
-        if (o && o.role === "buy") { r.micro = toMicro(o.price); r.with = o.seller; r.what = "Refund of " + titled(t.ref, "a purchase"); }
+        if (o && o.role === "buy") { r.micro = toMicro(o.price); r.fee = toMicro(o.fee); r.with = o.seller; r.what = "Refund of " + titled(t.ref, "a purchase"); }
         else { r.event = true; r.what = "Order for " + titled(t.ref, "your listing") + " refunded to the buyer"; }
         break;
       }
@@ -165,12 +187,23 @@ export function statement(hist, me, balanceNow, mine, orders) {
     const prev = rows[rows.length - 1];
     if (r.job && prev && prev.job === r.job && prev.with === r.with && Math.sign(prev.micro) === Math.sign(r.micro)) {
       prev.micro += r.micro;
+      prev.fee = (prev.fee || 0) + (r.fee || 0);
       prev.units++;
       prev.what = prev.what.replace(/ \(\d+ units\)$/, "") + " (" + prev.units + " units)";
       continue;
     }
     rows.push(r);
   }
+  // The operator's fee on an entry is a row of its own, signed, right
+  // below it (the statement is newest first: paid with it).
+  const all = [];
+  for (const r of rows) {
+    all.push(r);
+    if (r.fee) all.push({ time: r.time, with: "operator", micro: r.fee, event: false, fee: 0,
+      what: r.fee > 0 ? "Fee refunded with it" : "Operator fee on the " + (r.job ? "payments above" : "payment above") });
+  }
+  rows.length = 0;
+  rows.push(...all);
   let bal = balanceNow;
   for (const r of rows) {
     r.balance = bal;
