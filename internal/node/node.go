@@ -141,6 +141,7 @@ type Node struct {
 	publish   *publish.Service
 	events    *events.Bus      // live events, streamed to the web app
 	history   *httpapi.History // recent bandwidth and peers, for Home
+	watch     *httpapi.Watch   // downloads and compute as live events
 	tunnel    *tunnel.Service
 	contacts  *contacts.Service
 	inbox     *inbox.Service
@@ -318,6 +319,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.sessions = webui.NewSessions(webui.CookieName(n.apiLn.Addr().(*net.TCPAddr).Port))
 	n.history = httpapi.NewHistory(n.p2p, n.events, httpapi.HistoryInterval, httpapi.HistoryLength)
+	n.watch = httpapi.NewWatch(n.downloads, savedCompute{n.compute, n.home, n.log.With("sys", "compute")}, n.events, httpapi.WatchInterval)
 
 	// Then the HTTP layer, once, over all of them.
 	bindHost, _, _ := net.SplitHostPort(cfg.API)
@@ -504,6 +506,7 @@ func (n *Node) services() []service {
 		{name: "msg", serve: n.msg.Serve},
 		{name: "downloads", serve: n.downloads.Serve},
 		{name: "history", serve: n.history.Serve, restart: true},
+		{name: "watch", serve: n.watch.Serve, restart: true},
 		{name: "contacts", serve: n.contacts.Serve, restart: true},
 		{name: "inbox", serve: n.inbox.Serve, restart: true},
 		{name: "api", serve: func(ctx context.Context) error { return n.api.Serve(ctx, n.apiLn) }},

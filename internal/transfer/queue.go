@@ -131,6 +131,10 @@ func (q *Queue) start(d *queued) {
 	q.runs[d.Output] = r
 	d.State = StateRunning
 	d.Error = ""
+	// A resumed run starts from the verified chunks the earlier runs left:
+	// Done and Total carry over (the new run's first reports count only
+	// what it has looked at so far), while Sources and Rate are this run's.
+	d.Sources, d.Rate = 0, 0
 	id, _ := cid.Decode(d.CID)
 	q.wg.Add(1)
 	go func() {
@@ -162,7 +166,11 @@ func (q *Queue) start(d *queued) {
 			Progress: func(p Progress) {
 				q.mu.Lock()
 				if d.run == r {
-					d.Done, d.Total, d.Sources, d.Rate = p.Done, p.Total, p.Sources, p.Rate
+					// Verified bytes never go back: a resumed run reports
+					// the chunks on disk as it meets them, so until it
+					// has seen them all it shows the earlier run's figure.
+					d.Done, d.Total = max(d.Done, p.Done), max(d.Total, p.Total)
+					d.Sources, d.Rate = p.Sources, p.Rate
 				}
 				q.mu.Unlock()
 			},

@@ -57,19 +57,38 @@ export function on(type, fn) {
   return () => listeners.get(type).delete(fn);
 }
 
+// live is true while the event stream is open (after its hello): pages
+// marked live then rely on events and poll only while it is down.
+let live = false;
+let everOpened = false;
+
+// eventsLive reports whether the event stream is open now.
+export function eventsLive() { return live; }
+
 function openEvents() {
   if (source || typeof EventSource === "undefined") return;
-  source = new EventSource(API + "/events", { withCredentials: true });
-  let opened = false;
-  source.onmessage = m => {
+  const es = new EventSource(API + "/events", { withCredentials: true });
+  source = es;
+  es.onmessage = m => {
     let ev;
     try { ev = JSON.parse(m.data); } catch (e) { return; }
     if (ev.type === "hello") {
-      if (opened) dispatch({ type: "lost" }); // a reconnect: events were missed
-      opened = true;
+      live = true;
+      if (everOpened) dispatch({ type: "lost" }); // a reconnect: events were missed
+      everOpened = true;
       return;
     }
     dispatch(ev);
+  };
+  es.onerror = () => {
+    live = false;
+    // The browser reconnects by itself unless the answer was an error
+    // (too many tabs open, the daemon restarting): then try again later.
+    if (es.readyState === EventSource.CLOSED) {
+      es.close();
+      if (source === es) source = null;
+      setTimeout(() => { if (listeners.size) openEvents(); }, 10000);
+    }
   };
 }
 
@@ -236,7 +255,9 @@ export async function act(fn) {
 const pages = new Map();
 
 // page registers a page: {name, title, order, html, init(root),
-// refresh(root), events: [types], poll: ms, nav: true}. See README.md.
+// refresh(root), events: [types], poll: ms, live: false, nav: true}. A
+// live page's events cover all it shows: it polls only while the event
+// stream is down. See README.md.
 export function page(p) {
   if (pages.has(p.name)) throw new Error("page " + p.name + " registered twice");
   pages.set(p.name, { order: 100, nav: true, events: [], ...p });
@@ -278,7 +299,7 @@ function route() {
       pending = setTimeout(() => { pending = null; refresh(); }, 150);
     }));
   }
-  if (p.poll) current.timer = setInterval(refresh, p.poll);
+  if (p.poll) current.timer = setInterval(() => { if (!p.live || !live) refresh(); }, p.poll);
   refresh();
 }
 

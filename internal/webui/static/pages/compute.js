@@ -1,10 +1,12 @@
-// Compute: the local worker, job submission, jobs and their results.
+// Compute: the local worker, job submission, jobs and their results, live
+// from the "compute.changed" events (polled only while the event stream is
+// down).
 import { page, api, bind, el, plural, toast, refresh, table } from "../core.js";
 
 let selectedJob = null;
 
 page({
-  name: "compute", title: "Compute", order: 50, events: ["compute"], poll: 2000,
+  name: "compute", title: "Compute", order: 50, events: ["compute"], poll: 2000, live: true,
   html: `
   <h1>Compute</h1>
   <section>

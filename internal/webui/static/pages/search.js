@@ -1,11 +1,11 @@
 // Search: results stream in as the user types; a result downloads in place.
-import { page, api, API, bind, bytes, plural, el, toast, table } from "../core.js";
+import { page, api, API, bind, bytes, plural, el, toast, table, on } from "../core.js";
 
 let searchAbort = null;
 const searchDownloads = {}; // cid -> download id
 
 page({
-  name: "search", title: "Search", order: 20, poll: 2000,
+  name: "search", title: "Search", order: 20, poll: 2000, live: true,
   html: `
   <h1>Search</h1>
   <form id="search-form" class="row" role="search">
@@ -21,11 +21,15 @@ page({
     sf.q.addEventListener("input", () => { clearTimeout(t); t = setTimeout(() => runSearch(root, sf.q.value), 300); });
     sf.addEventListener("submit", ev => { ev.preventDefault(); runSearch(root, sf.q.value); });
     sf.q.focus();
+    // Downloads started here show their progress live from the
+    // "download.changed" events, which carry every download.
+    return on("download", ev => updateSearchDownloads(root, Array.isArray(ev.data) ? ev.data : null));
   },
 
   // Results stream in as the user types; refresh only updates the
-  // downloads started from here.
-  refresh: updateSearchDownloads,
+  // downloads started from here (polled only while the event stream is
+  // down).
+  refresh: root => updateSearchDownloads(root, null),
 });
 
 async function runSearch(root, q) {
@@ -75,7 +79,7 @@ function resultRow(r) {
     try {
       const d = await api("POST", "/downloads", { cid: r.cid, name: r.name });
       searchDownloads[r.cid] = d.id;
-      updateSearchDownloads(document.getElementById("main"));
+      updateSearchDownloads(document.getElementById("main"), null);
     } catch (e) { toast(e.message); }
   } }, "Download"));
   return el("tr", {},
@@ -86,9 +90,11 @@ function resultRow(r) {
     cell);
 }
 
-async function updateSearchDownloads(root) {
+// updateSearchDownloads shows the downloads started here: from dls (an
+// event's list of every download), else fetched.
+async function updateSearchDownloads(root, dls) {
   if (!Object.keys(searchDownloads).length) return;
-  const dls = await api("GET", "/downloads");
+  if (!dls) dls = await api("GET", "/downloads");
   for (const [cid, id] of Object.entries(searchDownloads)) {
     const d = dls.find(x => x.id === id);
     const cell = root.querySelector(`td[data-cid="${cid}"]`);
