@@ -64,7 +64,7 @@ func newBrowser(t *testing.T) *browser {
 		cancelA()
 		t.Fatalf("starting chromium: %v", err)
 	}
-	tctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	tctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
 	b := &browser{ctx: tctx}
 	done := make(chan struct{})
 	go func() {
