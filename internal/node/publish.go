@@ -20,6 +20,7 @@ func (n *Node) newPublish(ctx context.Context) error {
 		Routing:   storageRouting{n.p2p},
 		Logger:    n.log.With("sys", "publish"),
 		Downloads: filepath.Join(string(n.home), "downloads"),
+		Policy:    n.policy,
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -375,5 +377,38 @@ func TestExpireAndRenew(t *testing.T) {
 	}
 	if _, _, err := ms[0].p.Fetch(ctx, pub.URL); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("fetch after expiry: %v", err)
+	}
+}
+
+type denyList map[string]bool
+
+func (d denyList) Check(id cid.Cid) error {
+	if d[id.String()] {
+		return fmt.Errorf("denied: %s", id)
+	}
+	return nil
+}
+
+// A node's content policy refuses to publish, and to fetch, a document
+// whose content id it denies.
+func TestPolicyRefusesAtTheEdges(t *testing.T) {
+	t.Parallel()
+	ms := cluster(t, 4)
+	ctx := ctxT(t)
+	plain := []byte("a document some nodes refuse")
+	pub, err := ms[0].p.Publish(ctx, "d", plain, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := denyList{pub.CID: true}
+	ms[3].p.cfg.Policy = deny
+	if _, _, err := ms[3].p.Fetch(ctx, pub.URL); err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Fatalf("fetch of a denied id: %v", err)
+	}
+	if _, err := ms[3].p.Publish(ctx, "d", plain, 1, 2); err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Fatalf("publish of a denied id: %v", err)
+	}
+	if _, got, err := ms[0].p.Fetch(ctx, pub.URL); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("a node without the list: %v", err)
 	}
 }

@@ -91,6 +91,16 @@ type Config struct {
 	Grace time.Duration
 	// Downloads is where [Service.Save] puts a document given no output.
 	Downloads string
+	// Policy, if set, is this node's content policy: a document whose
+	// content id it denies is neither published nor fetched here (the
+	// edges where the id is known; storing peers see only ciphertext).
+	Policy Policy
+}
+
+// Policy refuses content ids (the node: internal/policy's lists).
+type Policy interface {
+	// Check returns an error when id is denied.
+	Check(id cid.Cid) error
 }
 
 // Defaults and bounds.
@@ -373,6 +383,11 @@ func (s *Service) put(ctx context.Context, name string, plain []byte, k, n int, 
 	if err != nil {
 		return body{}, nil, err
 	}
+	if s.cfg.Policy != nil {
+		if err := s.cfg.Policy.Check(m.ID()); err != nil {
+			return body{}, nil, err
+		}
+	}
 	ref, holders, err := s.cfg.Store.Put(ctx, plain, k, n, storageSecret(seed))
 	if err != nil {
 		return body{}, nil, err
@@ -604,6 +619,15 @@ func (s *Service) Fetch(ctx context.Context, rawURL string) (Document, []byte, e
 	b, err := open(&u.Key, cur)
 	if err != nil {
 		return Document{}, nil, err
+	}
+	id, err := cid.Decode(b.CID)
+	if err != nil {
+		return Document{}, nil, fmt.Errorf("%w: content id: %w", ErrBadRecord, err)
+	}
+	if s.cfg.Policy != nil {
+		if err := s.cfg.Policy.Check(id); err != nil {
+			return Document{}, nil, err
+		}
 	}
 	plain, err := s.cfg.Store.Get(ctx, b.Ref)
 	if err != nil {
