@@ -6,11 +6,15 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/peerpath/peerpath/api"
 )
@@ -173,4 +177,55 @@ func TestPublishUpdateDeleteNeedSecret(t *testing.T) {
 	if len(list) != 1 || !list[0].Deleted || list[0].URL != pub.URL {
 		t.Fatalf("publish list: %+v", list)
 	}
+}
+
+// The web app: the Shares page publishes a shared file and shows its URL;
+// the Search page takes that URL and fetches the document.
+func TestBrowserPublishAndFetchByURL(t *testing.T) {
+	t.Parallel()
+	owner, _ := storageCluster(t, 2)
+	src := filepath.Join(t.TempDir(), "pamphlet.txt")
+	want := []byte("Common Sense, addressed to the inhabitants of America.")
+	os.WriteFile(src, want, 0o644)
+	if _, errOut, code := cli(t, "share", src, "--home", owner.Home); code != 0 {
+		t.Fatal(errOut)
+	}
+	b := newBrowser(t)
+	b.do(t,
+		chromedp.Navigate(loginURL(t, owner)),
+		chromedp.WaitVisible(chromedp.CSS(`nav`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/shares"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-publish]`)),
+		chromedp.SetValue(chromedp.CSS(`#pub-k`), "1"),
+		chromedp.SetValue(chromedp.CSS(`#pub-n`), "2"),
+		chromedp.Click(chromedp.CSS(`button[data-publish]`)),
+	)
+	var url string
+	eventually(t, 30*time.Second, func() error {
+		s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(document.querySelector('[data-bind="publishurl"]') || {}).textContent || document.querySelector('[data-bind="publishstatus"]').textContent`))
+		if err != nil || !strings.HasPrefix(s, "peerpath://doc/") {
+			return fmt.Errorf("page shows %q (%v)", s, err)
+		}
+		url = s
+		return nil
+	})
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`a[href="#/search"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#search-q`)),
+		chromedp.SendKeys(chromedp.CSS(`#search-q`), url),
+		chromedp.WaitVisible(chromedp.CSS(`td[data-doc] button`)),
+		chromedp.Click(chromedp.CSS(`td[data-doc] button`)),
+	)
+	eventually(t, 30*time.Second, func() error {
+		s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('td[data-doc]').textContent`))
+		if err != nil || !strings.HasPrefix(s, "saved to ") {
+			return fmt.Errorf("page shows %q (%v)", s, err)
+		}
+		return nil
+	})
+	got, err := os.ReadFile(filepath.Join(owner.Home, "downloads", "pamphlet.txt"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("fetched from the Search page: %q %v", got, err)
+	}
+	b.noConsoleErrors(t)
 }

@@ -10,7 +10,7 @@ page({
   <h1>Search</h1>
   <form id="search-form" class="row" role="search">
     <label for="search-q">Search the network</label>
-    <input id="search-q" name="q" type="search" placeholder="beatles hey jude   type:audio   size>3MB" autocomplete="off">
+    <input id="search-q" name="q" type="search" placeholder="beatles hey jude   type:audio   size>3MB   (or a peerpath://doc/ URL)" autocomplete="off">
   </form>
   <p class="muted" data-bind="searchstatus" aria-live="polite"></p>
   <div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col" class="num">Size</th><th scope="col">Type</th><th scope="col" class="num">Peers</th><th scope="col"><span class="sr">Download</span></th></tr></thead><tbody id="results"></tbody></table></div>`,
@@ -37,6 +37,7 @@ async function runSearch(root, q) {
   const tbody = root.querySelector("#results");
   tbody.replaceChildren();
   if (!q.trim()) { bind(root, "searchstatus", ""); return; }
+  if (q.trim().startsWith("peerpath://doc/")) { documentRow(root, tbody, q.trim()); return; }
   const ctrl = new AbortController();
   searchAbort = ctrl;
   bind(root, "searchstatus", "Searching…");
@@ -109,4 +110,23 @@ async function updateSearchDownloads(root, dls) {
       cell.replaceChildren(el("progress", { max: "100", value: String(pct), "aria-label": "Downloading " + pct + "%" }), " " + pct + "%");
     }
   }
+}
+
+// documentRow offers to fetch a published document by its URL (saved in
+// this node's downloads folder under its published name).
+function documentRow(root, tbody, url) {
+  bind(root, "searchstatus", "A published document: fetch it by its URL.");
+  const cell = el("td", { "data-doc": "" });
+  const name = el("td", { class: "name", text: "Published document" });
+  const size = el("td", { class: "num" });
+  cell.append(el("button", { type: "button", "aria-label": "Fetch the published document", onclick: async () => {
+    cell.replaceChildren("fetching…");
+    try {
+      const d = await api("POST", "/publish/get", { url });
+      name.textContent = d.name || d.cid;
+      size.textContent = bytes(d.size);
+      cell.replaceChildren("saved to " + d.path);
+    } catch (e) { cell.replaceChildren("failed: " + e.message); }
+  } }, "Fetch"));
+  tbody.replaceChildren(el("tr", {}, name, size, el("td", { text: "document" }), el("td", {}), cell));
 }
