@@ -45,6 +45,11 @@ type StorageCheck struct {
 	Healthy  int `json:"healthy"`
 	Repaired int `json:"repaired"`
 	Failing  int `json:"failing"`
+	// RepairIn and RepairOut are the repair's traffic in bytes: healthy
+	// shares fetched to rebuild (about k × the bytes rebuilt), rebuilt
+	// shares placed.
+	RepairIn  int64 `json:"repair_in_bytes"`
+	RepairOut int64 `json:"repair_out_bytes"`
 }
 
 // Storage returns what this node offers, stores and earns.

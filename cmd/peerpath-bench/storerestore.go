@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/storage"
 	"github.com/peerpath/peerpath/internal/store"
+	"github.com/peerpath/peerpath/internal/transfer"
 )
 
 // storeNode is one in-process storage service on a loopback host.
@@ -58,10 +62,13 @@ func startStoreNodes(ctx context.Context, dir string, n int) ([]*storeNode, erro
 
 func (n *storeNode) close() { n.s.Close(); n.h.Close(); n.db.Close() }
 
-// restoreAll gets every ref, four at a time, as a restore does.
+// restoreAhead is the objects a restore fetches at once.
+var restoreAhead = 4
+
+// restoreAll gets every ref, restoreAhead at a time, as a restore does.
 func restoreAll(ctx context.Context, s *storage.Service, refs []storage.Ref) (time.Duration, error) {
 	start := time.Now()
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, restoreAhead)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
@@ -82,11 +89,93 @@ func restoreAll(ctx context.Context, s *storage.Service, refs []storage.Ref) (ti
 	return time.Since(start), firstErr
 }
 
-// runStoreRestore measures a restore from 16 holders with 6 of them gone,
-// against a single-source restore of the same bytes (one holder, k=1) in
-// the same run, and the repair after 4 holders of 20 are lost.
+// memSource serves one file's manifest and chunks from memory, for the
+// single-source get the restore is compared with.
+type memSource struct {
+	manifest []byte
+	id       cid.Cid
+	chunks   map[cid.Cid][]byte
+}
+
+func newMemSource(data []byte) *memSource {
+	fm := content.HashBytes(data, content.DefaultChunkSize)
+	m := &memSource{manifest: fm.Encode(), id: fm.ID(), chunks: make(map[cid.Cid][]byte, len(fm.Chunks))}
+	for i, id := range fm.Chunks {
+		off, n := fm.ChunkRange(i)
+		m.chunks[id] = data[off : off+n]
+	}
+	return m
+}
+
+func (m *memSource) Manifest(_ context.Context, id cid.Cid) ([]byte, error) {
+	if id != m.id {
+		return nil, transfer.ErrNotFound
+	}
+	return m.manifest, nil
+}
+
+func (m *memSource) Chunk(_ context.Context, id cid.Cid, buf []byte) ([]byte, error) {
+	if b, ok := m.chunks[id]; ok {
+		return b, nil
+	}
+	return nil, transfer.ErrNotFound
+}
+
+type oneProvider peer.AddrInfo
+
+func (p oneProvider) FindProviders(context.Context, cid.Cid) ([]peer.AddrInfo, error) {
+	return []peer.AddrInfo{peer.AddrInfo(p)}, nil
+}
+
+// singleGet times a get of data from one source over the block protocol,
+// as peerpath get does it (the daemon's transfer service, writing and
+// fsyncing the file), both ends in this process on loopback.
+func singleGet(ctx context.Context, dir string, data []byte) (time.Duration, error) {
+	hs, err := p2p.NewLoopbackHost(nil)
+	if err != nil {
+		return 0, err
+	}
+	defer hs.Close()
+	hc, err := p2p.NewLoopbackHost(nil)
+	if err != nil {
+		return 0, err
+	}
+	defer hc.Close()
+	src := newMemSource(data)
+	server, err := transfer.New(transfer.Config{Host: hs, Source: src})
+	if err != nil {
+		return 0, err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(sctx) }()
+	defer func() { stop(); <-done }()
+	client, err := transfer.New(transfer.Config{Host: hc, Finder: oneProvider{ID: hs.ID(), Addrs: hs.Addrs()}})
+	if err != nil {
+		return 0, err
+	}
+	if err := hc.Connect(ctx, peer.AddrInfo{ID: hs.ID(), Addrs: hs.Addrs()}); err != nil {
+		return 0, err
+	}
+	time.Sleep(100 * time.Millisecond) // the server's handler is registered
+	out := filepath.Join(dir, "get.out")
+	start := time.Now()
+	if _, err := client.Get(ctx, src.id, transfer.GetOptions{Output: out, Timeout: time.Minute}); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	os.Remove(out)
+	return took, nil
+}
+
+// runStoreRestore measures a restore from n holders with n-k of them gone,
+// against a single-source get of the same bytes in the same run, and the
+// repair of the lost holders' shares.
 func runStoreRestore(size int64, k, n int) error {
 	ctx := context.Background()
+	if v := os.Getenv("PEERPATH_BENCH_AHEAD"); v != "" {
+		fmt.Sscan(v, &restoreAhead)
+	}
 	dir, err := os.MkdirTemp("", "peerpath-bench-store-")
 	if err != nil {
 		return err
@@ -104,64 +193,78 @@ func runStoreRestore(size int64, k, n int) error {
 	}()
 	owner := nodes[0]
 	const obj = 3 << 20
-	buf := make([]byte, obj)
-	var refs, single []storage.Ref
+	size = (size + obj - 1) / obj * obj
+	data := make([]byte, size)
+	rand.Read(data)
+	var load [3]float64
+	readLoad(&load)
+	var refs []storage.Ref
 	start := time.Now()
 	for off := int64(0); off < size; off += obj {
-		rand.Read(buf)
-		r, err := owner.s.Put(ctx, buf, storage.PutOptions{K: k, N: n})
+		r, err := owner.s.Put(ctx, data[off:off+obj], storage.PutOptions{K: k, N: n})
 		if err != nil {
 			return err
 		}
 		refs = append(refs, r)
 	}
 	put := time.Since(start)
-	fmt.Printf("store restore, %d MiB in %d objects of 3 MiB, k=%d n=%d, %d storing peers on loopback, one process\n", size>>20, len(refs), k, n, n+spare)
-	fmt.Printf("  put (encrypt, code, place):            %6.1f MB/s\n", float64(size)/put.Seconds()/1e6)
+	fmt.Printf("store restore, %d MiB in %d objects of 3 MiB, k=%d n=%d, %d storing peers on loopback, one process, load average %.1f %.1f %.1f\n",
+		size>>20, len(refs), k, n, n+spare, load[0], load[1], load[2])
+	fmt.Printf("  put (encrypt, code, place):              %6.1f MB/s\n", float64(size)/put.Seconds()/1e6)
 
-	// Single source: the same bytes, one full copy each on one peer (k=1,
-	// n=2 on a separate pair whose second holder is stopped before the
-	// restore), through the same protocol.
-	pair, err := startStoreNodes(ctx, filepath.Join(dir, "pair"), 3)
+	// The limit: the same bytes from one source by get.
+	c0 := cpuTime()
+	base, err := singleGet(ctx, dir, data)
+	baseCPU := cpuTime() - c0
 	if err != nil {
-		return err
+		return fmt.Errorf("single-source get: %w", err)
 	}
-	defer func() {
-		for _, nd := range pair {
-			nd.close()
-		}
-	}()
-	for off := int64(0); off < size; off += obj {
-		rand.Read(buf)
-		r, err := pair[0].s.Put(ctx, buf, storage.PutOptions{K: 1, N: 2})
-		if err != nil {
-			return err
-		}
-		single = append(single, r)
-	}
-	pair[2].h.Close()
+
 	// Lose n-k holders of the coded objects.
 	killed := 0
+	var lostShares int
+	kill := n - k
+	if v := os.Getenv("PEERPATH_BENCH_KILL"); v != "" {
+		fmt.Sscan(v, &kill)
+	}
 	for _, nd := range nodes[1:] {
-		if killed < n-k {
+		if killed < kill {
+			for _, r := range refs {
+				for _, h := range r.Holders {
+					if h == nd.h.ID().String() {
+						lostShares++
+					}
+				}
+			}
 			nd.h.Close()
 			killed++
 		}
 	}
-	base, err := restoreAll(ctx, pair[0].s, single)
-	if err != nil {
-		return fmt.Errorf("single-source restore: %w", err)
+	// PEERPATH_BENCH_PROFILE=FILE writes a CPU profile of the restore.
+	if pf := os.Getenv("PEERPATH_BENCH_PROFILE"); pf != "" {
+		f, err := os.Create(pf)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
 	}
+	c0 = cpuTime()
 	got, err := restoreAll(ctx, owner.s, refs)
+	gotCPU := cpuTime() - c0
+	pprof.StopCPUProfile()
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	fmt.Printf("  single-source restore (limit):         %6.1f MB/s\n", float64(size)/base.Seconds()/1e6)
-	fmt.Printf("  restore with %d of %d holders stopped:   %6.1f MB/s = %.2f× the single source (target ≥ 0.5×)\n",
-		killed, n, float64(size)/got.Seconds()/1e6, base.Seconds()/got.Seconds())
+	fmt.Printf("  single-source get (the limit):           %6.1f MB/s   CPU %5.2f s per GB (both ends)\n",
+		float64(size)/base.Seconds()/1e6, baseCPU.Seconds()/(float64(size)/1e9))
+	fmt.Printf("  restore with %d of %d holders stopped:     %6.1f MB/s   CPU %5.2f s per GB (all holders and the owner)\n",
+		killed, n, float64(size)/got.Seconds()/1e6, gotCPU.Seconds()/(float64(size)/1e9))
+	fmt.Printf("  restore / single-source get:             %6.2f× by wall time (target ≥ 0.5×), %.2f× by CPU per byte\n",
+		base.Seconds()/got.Seconds(), baseCPU.Seconds()/gotCPU.Seconds())
 
 	// Repair: the stopped holders' shares, rebuilt where healthy shares
-	// fell to k+2.
+	// fell to k+2, CheckWorkers objects at a time.
 	start = time.Now()
 	rep, err := owner.s.CheckAll(ctx)
 	if err != nil {
@@ -170,9 +273,11 @@ func runStoreRestore(size int64, k, n int) error {
 	took := time.Since(start)
 	shareSize := int64(refs[0].ShareSize())
 	rebuilt := int64(rep.Repaired) * shareSize
-	fmt.Printf("  check and repair: %d objects, %d shares rebuilt (%.1f MiB) in %.1f s", rep.Objects, rep.Repaired, float64(rebuilt)/(1<<20), took.Seconds())
+	fmt.Printf("  check and repair: %d objects, %d of %d lost shares rebuilt (%.1f MiB) in %.1f s", rep.Objects, rep.Repaired, lostShares, float64(rebuilt)/(1<<20), took.Seconds())
 	if rebuilt > 0 {
-		fmt.Printf(" = %.1f s per GiB rebuilt (target ≤ 60 s); traffic in ≈ k × rebuilt = %.1f MiB", took.Seconds()/(float64(rebuilt)/(1<<30)), float64(int64(k)*rebuilt)/(1<<20))
+		fmt.Printf(" = %.1f s per GiB rebuilt (target ≤ 60 s)\n", took.Seconds()/(float64(rebuilt)/(1<<30)))
+		fmt.Printf("  repair traffic: %.1f MiB fetched = %.1f × the rebuilt bytes (k = %d), %.1f MiB placed",
+			float64(rep.RepairIn)/(1<<20), float64(rep.RepairIn)/float64(rebuilt), k, float64(rep.RepairOut)/(1<<20))
 	}
 	fmt.Printf("; %d objects still below n\n", rep.Failing)
 	return nil

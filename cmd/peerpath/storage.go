@@ -88,6 +88,10 @@ func storageCheckCmd(g *globals) *cobra.Command {
 			return query(g, c, 30*time.Minute, (*api.Client).StorageCheck, func(w io.Writer, r api.StorageCheck) error {
 				_, err := fmt.Fprintf(w, "%d objects checked: %d fully healthy, %d shares repaired, %d below n\n",
 					r.Objects, r.Healthy, r.Repaired, r.Failing)
+				if err == nil && r.Repaired > 0 {
+					_, err = fmt.Fprintf(w, "repair traffic: %s fetched to rebuild, %s placed\n",
+						humanBytes(float64(r.RepairIn)), humanBytes(float64(r.RepairOut)))
+				}
 				return err
 			})
 		},

@@ -334,7 +334,7 @@ func (s *Service) backupFile(ctx context.Context, abs, rel string, fi fs.FileInf
 		}
 		whole.Write(ch.Data)
 		sum := blake3.Sum256(ch.Data)
-		key := s.dedupKey(ch.Data)
+		key := s.dedupKey(sum)
 		var ref string
 		err = s.cfg.DB.QueryRowContext(ctx, `SELECT ref FROM backup_chunks WHERE hash = ?`, key).Scan(&ref)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -356,9 +356,12 @@ func (s *Service) backupFile(ctx context.Context, abs, rel string, fi fs.FileInf
 	return entry, stored, nil
 }
 
-func (s *Service) dedupKey(b []byte) []byte {
+// dedupKey is the key a chunk is found under in the dedup index: a keyed
+// hash (the owner's secret) of the chunk's BLAKE3 hash, so the index
+// reveals no content hash, and the chunk is hashed once, not twice.
+func (s *Service) dedupKey(sum [32]byte) []byte {
 	h, _ := blake3.NewKeyed(s.secret)
-	h.Write(b)
+	h.Write(sum[:])
 	return h.Sum(nil)
 }
 

@@ -62,7 +62,8 @@ func storageRoutes(s Storage) []route {
 			if err != nil {
 				return nil, err
 			}
-			return api.StorageCheck{Objects: rep.Objects, Healthy: rep.Healthy, Repaired: rep.Repaired, Failing: rep.Failing}, nil
+			return api.StorageCheck{Objects: rep.Objects, Healthy: rep.Healthy, Repaired: rep.Repaired, Failing: rep.Failing,
+				RepairIn: rep.RepairIn, RepairOut: rep.RepairOut}, nil
 		}},
 	}
 }

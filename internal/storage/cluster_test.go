@@ -308,3 +308,67 @@ func TestRestartReconciles(t *testing.T) {
 		t.Fatalf("after expiry: %v", files)
 	}
 }
+
+// TestCheckAllRepairsLostPeer: one holder goes away; CheckAll (objects in
+// parallel) rebuilds every share it held onto other peers, reports the
+// repair traffic (at least k shares fetched per rebuilt share's object,
+// the rebuilt bytes placed), and every object reads back.
+func TestCheckAllRepairsLostPeer(t *testing.T) {
+	t.Parallel()
+	ms := cluster(t, 9, 64<<20)
+	owner := ms[0]
+	ctx := ctxT(t)
+	var refs []Ref
+	var plains [][]byte
+	for range 12 {
+		p := testutil.RandBytes(50_000)
+		ref, err := owner.s.Put(ctx, p, PutOptions{K: 2, N: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, plains = append(refs, ref), append(plains, p)
+	}
+	var lost *member // the first object's first holder
+	for _, m := range ms {
+		if m.h.ID().String() == refs[0].Holders[0] {
+			lost = m
+		}
+	}
+	lostShares, lostObjects := 0, 0
+	for _, r := range refs {
+		n := 0
+		for _, h := range r.Holders {
+			if h == lost.h.ID().String() {
+				n++
+			}
+		}
+		lostShares += n
+		if n > 0 {
+			lostObjects++
+		}
+	}
+	lost.h.Close()
+	rep, err := owner.s.CheckAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(refs[0].ShareSize())
+	if rep.Objects != 12 || rep.Repaired != lostShares || rep.Failing != 0 || rep.Healthy != 12 {
+		t.Fatalf("report %+v, want %d shares repaired", rep, lostShares)
+	}
+	if rep.RepairOut != int64(lostShares)*size || rep.RepairIn < int64(2*lostObjects)*size {
+		t.Fatalf("repair traffic in %d out %d, want out %d and in ≥ %d", rep.RepairIn, rep.RepairOut, int64(lostShares)*size, int64(2*lostObjects)*size)
+	}
+	for i, r := range refs {
+		own, _, _ := owner.s.owned(ctx, r.ObjectID())
+		for _, h := range own.Holders {
+			if h == lost.h.ID().String() {
+				t.Fatalf("object %d still placed on the lost peer", i)
+			}
+		}
+		got, err := owner.s.Get(ctx, own)
+		if err != nil || !bytes.Equal(got, plains[i]) {
+			t.Fatalf("object %d after repair: %v", i, err)
+		}
+	}
+}

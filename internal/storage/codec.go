@@ -81,13 +81,7 @@ func segments(size int) int {
 
 // SegmentHashes returns the BLAKE3 hash of each SegmentSize piece of b.
 func SegmentHashes(b []byte) [][32]byte {
-	out := make([][32]byte, segments(len(b)))
-	for i := range out {
-		lo := i * SegmentSize
-		hi := min(lo+SegmentSize, len(b))
-		out[i] = blake3.Sum256(b[lo:hi])
-	}
-	return out
+	return segmentHashesInto(make([][32]byte, 0, segments(len(b))), b)
 }
 
 // rootOf is the share id committed to by a list of segment hashes.
@@ -109,7 +103,13 @@ func rootOf(hashes [][32]byte) ShareID {
 // storing peer can prove it holds any one segment by sending the segment
 // and the list of segment hashes, which the verifier checks against the id
 // alone: whoever knows a share id can challenge its holder.
-func HashShare(b []byte) ShareID { return rootOf(SegmentHashes(b)) }
+func HashShare(b []byte) ShareID {
+	var hashes [MaxShareSize / SegmentSize][32]byte
+	if segments(len(b)) > len(hashes) {
+		return rootOf(SegmentHashes(b))
+	}
+	return rootOf(segmentHashesInto(hashes[:0], b))
+}
 
 // VerifySegment checks a challenge answer: hashes must commit to id, and
 // seg must be segment idx of a share of shareSize bytes with hashes[idx]
@@ -177,9 +177,27 @@ func Seal(key *[32]byte, plain []byte) []byte {
 	return aead(key).Seal(frame[:0], zeroNonce[:], frame, nil)
 }
 
+// SealInPlace encrypts frame in place with AES-256-GCM under key and
+// returns it with the tag appended (within frame's capacity when it has
+// 16 bytes to spare): the AEAD work of [Encoder.Encode], for measuring it
+// alone. Each key must seal one frame only.
+func SealInPlace(key *[32]byte, frame []byte) []byte {
+	return aead(key).Seal(frame[:0], zeroNonce[:], frame, nil)
+}
+
 // Open decrypts and unpads what [Seal] made.
 func Open(key *[32]byte, sealed []byte) ([]byte, error) {
-	frame, err := aead(key).Open(nil, zeroNonce[:], sealed, nil)
+	return openInto(key, nil, sealed)
+}
+
+// openInPlace is Open decrypting over sealed itself: the plaintext it
+// returns aliases sealed.
+func openInPlace(key *[32]byte, sealed []byte) ([]byte, error) {
+	return openInto(key, sealed[:0], sealed)
+}
+
+func openInto(key *[32]byte, dst, sealed []byte) ([]byte, error) {
+	frame, err := aead(key).Open(dst, zeroNonce[:], sealed, nil)
 	if err != nil || len(frame) < frameHeader {
 		return nil, fmt.Errorf("%w: object does not decrypt", ErrCorrupt)
 	}
@@ -244,28 +262,76 @@ func Split(sealed []byte, k, n int) ([][]byte, error) {
 
 // EncodeObject encrypts plain under a fresh random key, codes it k-of-n
 // and names each share: the whole pipeline before placement. The
-// reference it returns holds the key and every share id, no holders.
+// reference it returns holds the key and every share id, no holders. The
+// shares are in one fresh buffer; an [Encoder] reuses its buffer instead.
 func EncodeObject(plain []byte, k, n int) (Ref, [][]byte, error) {
+	var e Encoder
+	return e.Encode(plain, k, n)
+}
+
+// Encoder runs [EncodeObject] in a buffer it keeps, so a stream of objects
+// costs no allocation and no fresh memory per object: the plaintext is
+// copied once, into the frame inside the first k shares, sealed in place,
+// coded into the parity shares and hashed. The shares an Encode returns
+// are valid until the next Encode. An Encoder is not safe for concurrent
+// use; the zero value is ready.
+type Encoder struct {
+	buf []byte
+}
+
+// Encode is [EncodeObject] in e's buffer.
+func (e *Encoder) Encode(plain []byte, k, n int) (Ref, [][]byte, error) {
 	if len(plain) > MaxObjectSize {
 		return Ref{}, nil, fmt.Errorf("%w: object of %d bytes (limit %d)", ErrInvalid, len(plain), MaxObjectSize)
 	}
-	if err := checkKN(k, n); err != nil {
+	c, err := coder(k, n)
+	if err != nil {
 		return Ref{}, nil, err
 	}
 	ref := Ref{K: k, N: n}
 	rand.Read(ref.Key[:])
-	sealed := Seal(&ref.Key, plain)
-	ref.Size = len(sealed)
-	shares, err := Split(sealed, k, n)
-	if err != nil {
-		return Ref{}, nil, err
+	p := PaddedSize(len(plain))
+	ref.Size = p + 16
+	size := ref.ShareSize()
+	if size > MaxShareSize {
+		return Ref{}, nil, fmt.Errorf("%w: shares of %d bytes (limit %d)", ErrInvalid, size, MaxShareSize)
+	}
+	if cap(e.buf) < size*n {
+		e.buf = make([]byte, size*n)
+	}
+	buf := e.buf[:size*n]
+	// The frame: length, plaintext, zero padding; sealed in place, then
+	// zeros to the end of the last data share.
+	binary.BigEndian.PutUint64(buf, uint64(len(plain)))
+	copy(buf[frameHeader:], plain)
+	clear(buf[frameHeader+len(plain) : p])
+	aead(&ref.Key).Seal(buf[:0], zeroNonce[:], buf[:p], nil)
+	clear(buf[ref.Size : size*k])
+	shares := make([][]byte, n)
+	for i := range shares {
+		shares[i] = buf[i*size : (i+1)*size : (i+1)*size]
+	}
+	if err := c.Encode(shares); err != nil {
+		return Ref{}, nil, fmt.Errorf("storage: encode: %w", err)
 	}
 	ref.Shares = make([]ShareID, n)
-	for i, s := range shares {
-		ref.Shares[i] = HashShare(s)
+	var hashes [MaxShareSize / SegmentSize][32]byte
+	for i, sh := range shares {
+		ref.Shares[i] = rootOf(segmentHashesInto(hashes[:0], sh))
 	}
 	ref.Holders = make([]string, n)
 	return ref, shares, nil
+}
+
+// segmentHashesInto appends the BLAKE3 hash of each SegmentSize piece of b
+// to out.
+func segmentHashesInto(out [][32]byte, b []byte) [][32]byte {
+	for i := range segments(len(b)) {
+		lo := i * SegmentSize
+		hi := min(lo+SegmentSize, len(b))
+		out = append(out, blake3.Sum256(b[lo:hi]))
+	}
+	return out
 }
 
 // Rebuild fills the missing (nil) entries of shares from any k present
@@ -338,5 +404,5 @@ func DecodeObject(ref Ref, shares [][]byte) ([]byte, error) {
 	for i := 0; i < ref.K; i++ {
 		sealed = append(sealed, work[i]...)
 	}
-	return Open(&ref.Key, sealed[:ref.Size])
+	return openInPlace(&ref.Key, sealed[:ref.Size])
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/zeebo/blake3"
+	"golang.org/x/time/rate"
 )
 
 // PutOptions configures [Service.Put].
@@ -41,7 +42,11 @@ func ShareSecret(secret []byte, id ShareID) [32]byte {
 // renewed and repaired). The returned Ref is the only way back to the
 // plaintext.
 func (s *Service) Put(ctx context.Context, plain []byte, opt PutOptions) (Ref, error) {
-	ref, shares, err := EncodeObject(plain, opt.K, opt.N)
+	// The shares live in a pooled Encoder's buffer until every put of
+	// place has returned.
+	enc := encoders.Get().(*Encoder)
+	defer encoders.Put(enc)
+	ref, shares, err := enc.Encode(plain, opt.K, opt.N)
 	if err != nil {
 		return Ref{}, err
 	}
@@ -58,6 +63,10 @@ func (s *Service) Put(ctx context.Context, plain []byte, opt PutOptions) (Ref, e
 	}
 	return ref, nil
 }
+
+// encoders are the Encoders of Puts, reused so a backup's stream of
+// objects allocates no share buffers.
+var encoders = sync.Pool{New: func() any { return new(Encoder) }}
 
 // candidates returns peers that would store a share of size bytes for
 // this node, best first (most challenges passed, fewest failed), none of
@@ -273,9 +282,9 @@ func (s *Service) owned(ctx context.Context, oid ShareID) (Ref, bool, error) {
 	return ref, err == nil, err
 }
 
-// Get fetches the object ref names from the fastest K of its holders (all
-// asked at once; the rest are cancelled once K shares are verified),
-// checks every share and decrypts. A holder that is gone is replaced by
+// Get fetches the object ref names from K of its holders (K+2 asked at
+// once, another for each that fails, all the rest when those are slow;
+// see fetch), checks every share and decrypts. A holder that is gone is replaced by
 // the share's providers in the DHT.
 func (s *Service) Get(ctx context.Context, ref Ref) ([]byte, error) {
 	if err := ref.check(); err != nil {
@@ -291,8 +300,20 @@ func (s *Service) Get(ctx context.Context, ref Ref) ([]byte, error) {
 	return DecodeObject(ref, shares)
 }
 
+// fetchSpare is how many holders beyond the shares wanted a fetch asks at
+// once; fetchHedge is how long it waits for those before it asks every
+// other holder too. Asking all n at once would have every holder read,
+// hash and send a share only for n-k of them to be dropped: on a loaded
+// machine or link that waste slows the restore it was meant to speed up.
+const (
+	fetchSpare = 2
+	fetchHedge = 2 * time.Second
+)
+
 // fetch gets verified shares of ref until want of them are in hand,
-// skipping the indexes in skip. Missing ones are nil.
+// skipping the indexes in skip. Missing ones are nil. It asks want +
+// fetchSpare holders first, another for each that fails, and every
+// remaining one if the first ones are slow (fetchHedge).
 func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]bool) ([][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -301,25 +322,46 @@ func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]boo
 		data []byte
 		err  error
 	}
-	ch := make(chan got, ref.N)
-	started := 0
+	var order []int
 	for i := range ref.N {
-		if skip[i] {
-			continue
+		if !skip[i] {
+			order = append(order, i)
 		}
+	}
+	ch := make(chan got, len(order))
+	started := 0
+	start := func() {
+		i := order[started]
 		started++
 		go func() {
 			data, err := s.fetchOne(ctx, ref, i)
 			ch <- got{i, data, err}
 		}()
 	}
+	for started < min(want+fetchSpare, len(order)) {
+		start()
+	}
+	hedge := time.NewTimer(fetchHedge)
+	defer hedge.Stop()
 	shares := make([][]byte, ref.N)
-	have := 0
+	have, done := 0, 0
 	var errs []error
-	for range started {
-		g := <-ch
+	for done < started {
+		var g got
+		select {
+		case g = <-ch:
+		case <-hedge.C:
+			for started < len(order) {
+				start()
+			}
+			continue
+		}
+		done++
 		if g.err != nil {
 			errs = append(errs, g.err)
+			if have < want && started < len(order) {
+				start()
+			}
 			continue
 		}
 		shares[g.i] = g.data
@@ -431,7 +473,10 @@ type Health struct {
 	Checked  time.Time
 	Repairs  int // shares rebuilt and placed again, in all
 	Repaired int // shares rebuilt by this check
-	Err      string
+	// RepairIn and RepairOut are the bytes this check's repair fetched
+	// (about k shares) and placed (the rebuilt shares).
+	RepairIn, RepairOut int64
+	Err                 string
 }
 
 // RepairAt is the number of healthy shares at or below which an object is
@@ -512,8 +557,9 @@ func (s *Service) Check(ctx context.Context, oid ShareID) (Health, error) {
 		_, _ = s.cfg.DB.ExecContext(ctx, `UPDATE storage_placements SET ok = ? WHERE object = ? AND idx = ?`, o, oid[:], i)
 	}
 	if len(bad) > 0 && h.Healthy <= RepairAt(ref.K, ref.N) && h.Healthy >= ref.K {
-		placed, err := s.repair(ctx, &ref, bad)
+		placed, in, err := s.repair(ctx, &ref, bad)
 		h.Repaired = placed
+		h.RepairIn, h.RepairOut = in, int64(placed)*int64(size)
 		h.Healthy += placed
 		if err != nil {
 			h.Err = err.Error()
@@ -538,18 +584,22 @@ func (s *Service) Check(ctx context.Context, oid ShareID) (Health, error) {
 // so the same ids: references already handed out stay valid) and places
 // them on peers that hold no share of the object (as many as there are
 // such peers); the old holders are asked to drop theirs. It returns how
-// many it placed.
-func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) (int, error) {
+// many it placed and the bytes of the shares it fetched to rebuild them.
+func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) (int, int64, error) {
 	skip := map[int]bool{}
 	for _, i := range bad {
 		skip[i] = true
 	}
 	shares, err := s.fetch(ctx, *ref, ref.K, skip)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	var in int64
+	for _, sh := range shares {
+		in += int64(len(sh))
 	}
 	if err := Rebuild(*ref, shares); err != nil {
-		return 0, err
+		return 0, in, err
 	}
 	old := make([]string, len(bad))
 	for j, i := range bad {
@@ -559,7 +609,7 @@ func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) (int, error) 
 	// gets no new one of the same object.
 	placed, err := s.place(ctx, ref, shares, nil, bad, old)
 	if err != nil {
-		return 0, err
+		return 0, in, err
 	}
 	for j, i := range bad {
 		if !slices.Contains(placed, i) {
@@ -572,9 +622,9 @@ func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) (int, error) 
 		}
 	}
 	if len(placed) < len(bad) {
-		return len(placed), fmt.Errorf("%w: %d of %d lost shares placed again", ErrNotEnoughPeers, len(placed), len(bad))
+		return len(placed), in, fmt.Errorf("%w: %d of %d lost shares placed again", ErrNotEnoughPeers, len(placed), len(bad))
 	}
-	return len(placed), nil
+	return len(placed), in, nil
 }
 
 // Report sums up a check of every owned object.
@@ -583,9 +633,25 @@ type Report struct {
 	Healthy  int // objects with all N shares healthy after the check
 	Repaired int // shares rebuilt and placed again
 	Failing  int // objects that could not be brought back to N
+	// RepairIn and RepairOut are the repair traffic: bytes of healthy
+	// shares fetched to rebuild (about k × the bytes rebuilt) and bytes of
+	// rebuilt shares placed.
+	RepairIn, RepairOut int64
 }
 
-// CheckAll checks (and repairs) every object this node owns.
+// CheckWorkers bounds the objects CheckAll checks (and repairs) at once:
+// a repair waits on k fetches and a placement's write and fsync on another
+// peer, so one object at a time leaves the network and the disks idle.
+const CheckWorkers = 8
+
+// checkRate bounds the objects CheckAll starts per second. A check sends
+// one challenge to each holder, so a holder gets at most checkRate
+// challenges a second from us, half what its server allows a peer
+// (100/s): parallel checks never look like failures for being refused.
+const checkRate = 50
+
+// CheckAll checks (and repairs) every object this node owns, CheckWorkers
+// at a time.
 func (s *Service) CheckAll(ctx context.Context) (Report, error) {
 	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT id FROM storage_objects ORDER BY checked`)
 	if err != nil {
@@ -601,22 +667,46 @@ func (s *Service) CheckAll(ctx context.Context) (Report, error) {
 		}
 	}
 	rows.Close()
-	var r Report
+	var (
+		r     Report
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		next  = make(chan ShareID)
+		limit = rate.NewLimiter(checkRate, CheckWorkers)
+	)
+	for range min(CheckWorkers, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				h, err := s.Check(ctx, id)
+				mu.Lock()
+				r.Objects++
+				r.Repaired += h.Repaired
+				r.RepairIn += h.RepairIn
+				r.RepairOut += h.RepairOut
+				switch {
+				case err == nil && h.Healthy == h.N:
+					r.Healthy++
+				case err != nil || h.Err != "" || h.Healthy < h.N:
+					r.Failing++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
 	for _, id := range ids {
-		if ctx.Err() != nil {
-			return r, ctx.Err()
+		if limit.Wait(ctx) != nil {
+			break
 		}
-		h, err := s.Check(ctx, id)
-		r.Objects++
-		r.Repaired += h.Repaired
-		switch {
-		case err == nil && h.Healthy == h.N:
-			r.Healthy++
-		case err != nil || h.Err != "" || h.Healthy < h.N:
-			r.Failing++
+		select {
+		case next <- id:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	return r, nil
+	close(next)
+	wg.Wait()
+	return r, ctx.Err()
 }
 
 // renew extends the leases that end within a third of the lease period.
