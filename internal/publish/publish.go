@@ -114,7 +114,7 @@ const (
 	// MaxRecordsPerClient bounds the records one peer may have a storing
 	// peer keep; MaxRecords bounds them all.
 	MaxRecordsPerClient = 1024
-	MaxRecords          = 100_000
+	MaxRecords          = 10_000
 	// maxAsk bounds the peers asked for a locator's record.
 	maxAsk = 32
 )

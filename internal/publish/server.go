@@ -202,6 +202,9 @@ func (s *Service) push(ctx context.Context, peers []peer.ID, r *record) ([]peer.
 		}()
 	}
 	wg.Wait()
+	if len(ok) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%w: no storing peer to hand the record to", ErrRefused))
+	}
 	// Keep the caller's order (hints name the first holders).
 	pos := map[peer.ID]int{}
 	for i, p := range peers {
