@@ -61,8 +61,8 @@ func msgCmd() *cobra.Command {
 					return fmt.Errorf("offline: %w", err)
 				}
 				share := float64(r.Within) / float64(max(r.Messages, 1))
-				fmt.Fprintf(out, "offline: %d messages, %.0f%% of nodes churning, senders offline too; stored %d; within 10 s of the recipient's return %d = %.3f%% (limit ≥ 99.9%%) %s; p50 %s p99 %s max %s\n",
-					r.Messages, 100*churn, r.States["stored"], r.Within, 100*share, pass(share >= 0.999),
+				fmt.Fprintf(out, "offline: %d messages, %.0f%% of nodes churning, senders offline too; stored %d; arrived %d; within 10 s of the recipient's return %d = %.3f%% (limit ≥ 99.9%%) %s; p50 %s p99 %s max %s\n",
+					r.Messages, 100*churn, r.States["stored"], r.Delivered, r.Within, 100*share, pass(share >= 0.999),
 					r.Quantile(0.5).Round(time.Millisecond), r.Quantile(0.99).Round(time.Millisecond), r.Quantile(1).Round(time.Millisecond))
 				if r.States["error"] > 0 {
 					fmt.Fprintf(out, "offline: %d sends failed (counted as missed), the first: %s\n", r.States["error"], r.FirstError)

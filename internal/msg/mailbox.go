@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,6 +169,14 @@ func (s *Service) collect(ctx context.Context, full bool) int {
 	if err != nil {
 		return 0
 	}
+	locs := make([][tagSize]byte, len(places))
+	for i, pl := range places {
+		locs[i] = pl.loc
+	}
+	s.arrMu.Lock()
+	s.lastLocs, s.lastPeers = locs, len(s.h.Network().Peers())
+	clear(s.newPeers)
+	s.arrMu.Unlock()
 	want := 2 * s.cfg.Replicas
 	cands := make([][]peer.ID, len(places))
 	asked := make([]int, len(places)) // candidates asked so far, per place
@@ -410,35 +419,50 @@ func (s *Service) serveMailbox(ctx context.Context, remote peer.ID, req mailboxR
 		}
 		return []byte{stOK}
 	case opGet:
+		// One query for every tag asked (a collection asks up to
+		// maxGetTags at once, most of them holding nothing).
 		var items []item
 		size := 0
-	tags:
+		q := `SELECT tag, id, blob FROM msg_mailbox WHERE tag IN (?` + strings.Repeat(`, ?`, len(req.Tags)-1) + `) AND expires > ? ORDER BY rowid LIMIT ?`
+		args := make([]any, 0, len(req.Tags)+2)
 		for _, t := range req.Tags {
-			rows, err := s.db.QueryContext(ctx, `SELECT id, blob FROM msg_mailbox WHERE tag = ? AND expires > ? ORDER BY rowid LIMIT ?`, t[:], now.Unix(), mailboxPerTag)
-			if err != nil {
-				return []byte{stBad}
+			args = append(args, t[:])
+		}
+		args = append(args, now.Unix(), maxGetTags*16)
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return []byte{stBad}
+		}
+		defer rows.Close()
+		perTag := map[[tagSize]byte]int{}
+		for rows.Next() {
+			var tag, id, blob []byte
+			if rows.Scan(&tag, &id, &blob) != nil || len(id) != itemIDSize || len(tag) != tagSize {
+				continue
 			}
-			for rows.Next() {
-				var id, blob []byte
-				if rows.Scan(&id, &blob) != nil || len(id) != itemIDSize {
-					continue
-				}
-				if size+len(blob)+64 > maxGetAnswer || len(items) >= maxGetTags*16 {
-					rows.Close()
-					break tags
-				}
-				size += len(blob) + 64
-				items = append(items, item{Tag: t, ID: [itemIDSize]byte(id), Blob: blob})
+			t := [tagSize]byte(tag)
+			if perTag[t] >= mailboxPerTag {
+				continue
 			}
-			rows.Close()
+			if size+len(blob)+64 > maxGetAnswer {
+				break
+			}
+			perTag[t]++
+			size += len(blob) + 64
+			items = append(items, item{Tag: t, ID: [itemIDSize]byte(id), Blob: blob})
 		}
 		return encodeItems(items)
 	case opAck:
 		// Knowing the tag and the item id is the right to delete: the tag
 		// is known only to the two parties of the session.
 		inTx(ctx, s.db, func(tx *sql.Tx) error {
+			del, err := tx.PrepareContext(ctx, `DELETE FROM msg_mailbox WHERE tag = ? AND id = ?`)
+			if err != nil {
+				return err
+			}
+			defer del.Close()
 			for i, t := range req.Tags {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM msg_mailbox WHERE tag = ? AND id = ?`, t[:], req.Items[i][:]); err != nil {
+				if _, err := del.ExecContext(ctx, t[:], req.Items[i][:]); err != nil {
 					return err
 				}
 			}

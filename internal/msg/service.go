@@ -1,6 +1,7 @@
 package msg
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -147,6 +148,11 @@ type Service struct {
 
 	groups *groups
 
+	arrMu     sync.Mutex
+	newPeers  map[peer.ID]bool // connected since the last collection
+	lastLocs  [][tagSize]byte  // the places of the last collection
+	lastPeers int              // how many peers this node had then
+
 	initMu   sync.Mutex
 	initSIDs map[[32]byte][sidSize]byte // hash of an X3DH init answered -> its session
 
@@ -230,6 +236,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		left:        make(chan struct{}, 1),
 		subs:        map[int]func(Message){},
 		initSIDs:    map[[32]byte][sidSize]byte{},
+		newPeers:    map[peer.ID]bool{},
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	dh, err := s.loadOrMakeKey(ctx, 0)
@@ -263,7 +270,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	defer s.h.RemoveStreamHandler(MailboxProtocol)
 	defer s.stopBackground()
 	notifee := &network.NotifyBundle{
-		ConnectedF: func(network.Network, network.Conn) { s.poke() },
+		ConnectedF: func(_ network.Network, c network.Conn) { s.arrived(c.RemotePeer()) },
 		DisconnectedF: func(network.Network, network.Conn) {
 			select {
 			case s.left <- struct{}{}:
@@ -310,19 +317,22 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 	full := true        // the first collection looks back over every day a mailbox keeps
 	s.sendReceipts(ctx) // owed before a crash
+	force := true       // collect whatever peers arrived
 	for {
 		republish()
 		s.flush(ctx)
-		if len(s.h.Network().Peers()) > 0 {
+		if len(s.h.Network().Peers()) > 0 && (force || s.worthCollecting()) {
 			s.collect(ctx, full)
 			full = false
 		}
+		force = false
 		s.expire(ctx)
 	wait:
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			force = true
 		case <-s.left:
 			select {
 			case <-ctx.Done():
@@ -363,8 +373,67 @@ func (s *Service) nearBundleKey() string {
 func (s *Service) BundlePublications() int64 { return s.bundlePubs.Load() }
 
 // PeerOnline tells the service that p came online: queued messages are
-// retried and mailboxes asked at once.
-func (s *Service) PeerOnline(peer.ID) { s.poke() }
+// retried at once, and mailboxes asked if p may be one of this node's.
+func (s *Service) PeerOnline(p peer.ID) { s.arrived(p) }
+
+// arrived notes a peer that connected and wakes the loop.
+func (s *Service) arrived(p peer.ID) {
+	s.arrMu.Lock()
+	if len(s.newPeers) < 4096 {
+		s.newPeers[p] = true
+	}
+	s.arrMu.Unlock()
+	s.poke()
+}
+
+// worthCollecting reports whether a peer that arrived since the last
+// collection may hold this node's messages: it is among the 2r closest
+// connected peers of a place this node collects from, or this node had
+// too few peers then to have asked every mailbox. A node connected to
+// many peers does not ask every mailbox again each time any of them
+// connects.
+func (s *Service) worthCollecting() bool {
+	s.arrMu.Lock()
+	arrived := s.newPeers
+	s.newPeers = map[peer.ID]bool{}
+	locs, had := s.lastLocs, s.lastPeers
+	s.arrMu.Unlock()
+	if len(arrived) == 0 {
+		return false
+	}
+	want := 2 * s.cfg.Replicas
+	if had < 2*want || len(locs) == 0 || len(locs) > 1024 {
+		return true
+	}
+	peers := s.h.Network().Peers()
+	for p := range arrived {
+		pk := kb.ConvertPeerID(p)
+		for _, loc := range locs {
+			lk := kb.ConvertKey(string(loc[:]))
+			d := xorKey(pk, lk)
+			closer := 0
+			for _, o := range peers {
+				if o != p && bytes.Compare(xorKey(kb.ConvertPeerID(o), lk), d) < 0 {
+					if closer++; closer >= want {
+						break
+					}
+				}
+			}
+			if closer < want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func xorKey(a, b []byte) []byte {
+	out := make([]byte, len(a))
+	for i := range a {
+		out[i] = a[i] ^ b[i]
+	}
+	return out
+}
 
 func (s *Service) poke() {
 	select {
