@@ -1055,9 +1055,14 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		// The key is spent whatever the payload says: the new state is
 		// kept even when the payload is refused.
 		pl, err = decodePayload(pt)
-		// msgid is set below once a text is stored from it (its receipt).
-		if _, err := tx.ExecContext(ctx, `INSERT INTO msg_seen(hash, sender, msgid, time) VALUES (?, ?, '', ?)`,
-			hash[:], sender.String(), now.Unix()); err != nil {
+		// msgid: the text this envelope delivered (a receipt is owed for
+		// it if it comes again), '' for anything else.
+		gotID := ""
+		if err == nil && pl.Kind == kindText && pl.GID == "" {
+			gotID = pl.ID
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO msg_seen(hash, sender, msgid, time) VALUES (?, ?, ?, ?)`,
+			hash[:], sender.String(), gotID, now.Unix()); err != nil {
 			return err
 		}
 		if err != nil {
@@ -1089,9 +1094,6 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
 				notify = append(notify, Message{ID: pl.ID, From: sender, To: s.self.String(), Text: pl.Text, Time: t, State: StateDelivered, Folder: folder})
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE msg_seen SET msgid = ? WHERE hash = ?`, pl.ID, hash[:]); err != nil {
-				return err
 			}
 			if viaMailbox {
 				// Owed a receipt, sent once per sender after the collection.

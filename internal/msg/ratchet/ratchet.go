@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/curve25519"
@@ -71,14 +72,34 @@ func NewKeyPair(r io.Reader) (KeyPair, error) {
 
 // KeyPairFromPrivate rebuilds a key pair from its private half.
 func KeyPairFromPrivate(priv [KeySize]byte) (KeyPair, error) {
-	pub, err := curve25519.X25519(priv[:], curve25519.Basepoint)
+	// Every state loaded rebuilds its ratchet key pair: the public halves
+	// are cached under a hash of the private one (no private key is kept).
+	h := sha256.Sum256(priv[:])
+	pubCache.Lock()
+	pub, ok := pubCache.m[h]
+	pubCache.Unlock()
+	if ok {
+		return KeyPair{Private: priv, Public: pub}, nil
+	}
+	p, err := curve25519.X25519(priv[:], curve25519.Basepoint)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("ratchet: key pair: %w", err)
 	}
 	kp := KeyPair{Private: priv}
-	copy(kp.Public[:], pub)
+	copy(kp.Public[:], p)
+	pubCache.Lock()
+	if len(pubCache.m) >= 4096 {
+		clear(pubCache.m)
+	}
+	pubCache.m[h] = kp.Public
+	pubCache.Unlock()
 	return kp, nil
 }
+
+var pubCache = struct {
+	sync.Mutex
+	m map[[32]byte][KeySize]byte
+}{m: map[[32]byte][KeySize]byte{}}
 
 // DH is X25519(priv, pub). It fails for a low-order public key (an
 // all-zero output), which no honest peer sends.
