@@ -269,7 +269,17 @@ func TestWebAppOnDemo(t *testing.T) {
 			goTo(t, b, "home")
 			expect(t, b, 20*time.Second, "bandwidth history", `(document.querySelector('[data-bind="bwspan"]')||{}).textContent ? "" : "no history span"`)
 			expect(t, b, 10*time.Second, "peer names", `document.querySelector('td button.peer[data-peer^="12D3"]') ? "" : "no peer button"`)
-			expect(t, b, 5*time.Second, "chart width", fmt.Sprintf(`(w => w >= Math.min(%d - 200, 700) && w <= %d ? "" : "chart " + w + " px wide")((document.querySelector("#bw") || {getBoundingClientRect: () => ({width: 0})}).getBoundingClientRect().width)`, width, width))
+			// The chart fills its box (it was a fixed 720 px) and has
+			// axes: labels drawn left of the plot and below it.
+			expect(t, b, 5*time.Second, "chart width and axes", `(c => {
+				if (!c) return "no chart";
+				const cs = getComputedStyle(c.parentElement), box = c.parentElement.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+				const r = c.getBoundingClientRect();
+				if (r.width < 0.95 * box - 2 || r.right > window.innerWidth) return "chart " + r.width + " px wide in a " + box + " px box";
+				const g = c.getContext("2d"), k = c.width / r.width;
+				const ink = (x, y, w, h) => { const d = g.getImageData(x * k, y * k, w * k, h * k).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; };
+				return ink(0, 0, 28, r.height - 22) > 20 && ink(40, r.height - 14, r.width - 40, 14) > 20 ? "" : "no axis labels";
+			})(document.querySelector("#bw"))`)
 			expect(t, b, 5*time.Second, "home fits", noOverflow)
 			expect(t, b, 5*time.Second, "history samples", `fetch("/api/v1/history").then(r => r.ok ? r.json() : {samples: []}).then(h => h.samples.length >= 2 ? "" : h.samples.length + " samples")`)
 			// Home's shared count leaves out the market's files.
