@@ -122,8 +122,8 @@ func runRealAnnounce(c *cobra.Command, out io.Writer, log *slog.Logger, sizes []
 		fmt.Fprintf(out, "  every keyword announced  %s   (%d of %d)\n", ann, r.Announced, r.Keywords)
 		fmt.Fprintf(out, "  messages/announced file  %6.1f     (%.1f per keyword announcement; %d ADD_PROVIDER of %d)\n",
 			r.PerFile, r.PerKeyword, r.AddProviders, r.AnnounceMsgs)
-		fmt.Fprintf(out, "  messages/query           %6.1f     (DHT %.1f + asked %.1f + manifest checks), recall at the end %.1f%%\n",
-			r.PerQuery, r.DHTPerQuery, r.AskedPerQuery, 100*r.FinalRecall)
+		fmt.Fprintf(out, "  messages/query           %6.1f     (DHT %.1f + asked %.1f + manifest checks), recall at the end %.1f%%; %d probe queries ran out of time\n",
+			r.PerQuery, r.DHTPerQuery, r.AskedPerQuery, 100*r.FinalRecall, r.QueriesTimedOut)
 		fmt.Fprintf(out, "  recall by time          ")
 		for _, p := range r.Curve {
 			fmt.Fprintf(out, " %v:%.0f%%", p.At.Round(time.Second), 100*p.Recall)

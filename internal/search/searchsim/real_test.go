@@ -15,14 +15,14 @@ import (
 // flooding. Announcing is CPU bound (about 7 ms of CPU per keyword), hence
 // the small sizes: scripts/test.sh runs it again without -race.
 func TestSimulateRealCI(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	var log *slog.Logger
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	res, err := SimulateReal(ctx, RealConfig{Peers: realCIPeers, FilesPerPeer: realCIFiles, Files: 2000, Queries: 20,
-		Seed: 1, Dir: t.TempDir(), Logger: log, Timeout: 100 * time.Second, ProbeEvery: time.Second,
+		Seed: 1, Dir: t.TempDir(), Logger: log, Timeout: 180 * time.Second, ProbeEvery: time.Second,
 		// A loaded CI machine under -race can take seconds for one local
 		// SQLite match while every peer announces.
 		QueryTimeout: 30 * time.Second})
