@@ -70,7 +70,9 @@ type member struct {
 
 // cluster starts n nodes on loopback, all connected; the first offers
 // nothing (the publisher), the others offer 64 MiB.
-func cluster(t *testing.T, n int) []*member {
+func cluster(t *testing.T, n int) []*member { return clusterB(t, n) }
+
+func clusterB(t testing.TB, n int) []*member {
 	t.Helper()
 	ctx := context.Background()
 	ms := make([]*member, n)
