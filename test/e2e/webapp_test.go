@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/peerpath/peerpath/api"
@@ -292,10 +293,11 @@ func TestWebAppOnDemo(t *testing.T) {
 			expect(t, b, 5*time.Second, "shares fit", noOverflow)
 
 			wallet(t, b)
-			market(t, b, p1, width)
+			b2 := market(t, b, p1, width)
 			downloads(t, b, cids[width], width)
 			search(t, b, width)
 			computePage(t, b, seller, primes)
+			fallback(t, b2, p1, width)
 
 			// Dark theme on the phone (the system's choice), light on the
 			// desktop.
@@ -314,8 +316,10 @@ func TestWebAppOnDemo(t *testing.T) {
 			if dir := os.Getenv("PEERPATH_SCREENSHOTS"); dir != "" {
 				// Peer 1's view (the voter, a buyer); the seller's
 				// wallet, with its sales and fees, as wallet-seller.
-				b2 := browserAt(t, p1, width, width == 390)
-				b2.base = strings.TrimSpace(string(must(os.ReadFile(filepath.Join(p1, "api")))))
+				b2.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+					_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, network.SetBlockedURLsParams{})
+					return err
+				}))
 				screenshots(t, b2, width)
 			}
 		})
@@ -350,7 +354,7 @@ func wallet(t *testing.T, b *browser) {
 // market checks the Market page on peer 1 (the seller's own listings are
 // not for it to buy) and, on the seller's tab b, that a listing made in
 // the page is shown at once.
-func market(t *testing.T, b *browser, p1 string, width int64) {
+func market(t *testing.T, b *browser, p1 string, width int64) *browser {
 	b2 := browserAt(t, p1, width, width == 390)
 	b2.base = strings.TrimSpace(string(must(os.ReadFile(filepath.Join(p1, "api")))))
 	goTo(t, b2, "market")
@@ -376,7 +380,7 @@ func market(t *testing.T, b *browser, p1 string, width int64) {
 	os.WriteFile(goods, []byte(fmt.Sprintf("notes %d\n", width)), 0o644)
 	title := fmt.Sprintf("Lecture notes volume %d", width)
 	if !present(t, b, `#sell-path`, `#sell-title`, `#sell-price`, `#sell-form button[type="submit"]`, `#market-results`) {
-		return
+		return b2
 	}
 	b.do(t,
 		chromedp.SendKeys(chromedp.CSS(`#sell-path`), goods),
@@ -385,6 +389,7 @@ func market(t *testing.T, b *browser, p1 string, width int64) {
 		chromedp.Click(chromedp.CSS(`#sell-form button[type="submit"]`)),
 	)
 	expect(t, b, 20*time.Second, "a listing made in the page is found at once", fmt.Sprintf(`document.querySelector('#market-results').textContent.includes(%q) ? "" : "status: " + (document.querySelector('[data-bind="marketstatus"]') || {}).textContent`, title))
+	return b2
 }
 
 // downloads checks the Downloads page: live progress without polling, and
@@ -443,6 +448,43 @@ func downloads(t *testing.T, b *browser, id string, width int64) {
 		b.do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Cancel `+name+`"]`)))
 	}
 	expect(t, b, 5*time.Second, "downloads fit", noOverflow)
+}
+
+// fallback checks that the Downloads page polls while the event stream is
+// down: in peer 1's tab, with /api/v1/events blocked, a download's end is
+// shown all the same.
+func fallback(t *testing.T, b2 *browser, p1 string, width int64) {
+	q, file := "moby dick melville", "Moby Dick - Herman Melville.txt"
+	if width == 390 {
+		q, file = "beatles let it be", "The Beatles - Let It Be.mp3"
+	}
+	var id string
+	eventually(t, 30*time.Second, func() error {
+		out, _, _ := cli(t, "search", q, "--json", "--timeout", "2s", "--home", p1)
+		var r api.SearchResult
+		if ls := harness.Lines(out); len(ls) == 0 || json.Unmarshal([]byte(ls[0]), &r) != nil || r.Name != file {
+			return fmt.Errorf("%s not found yet: %q", file, out)
+		}
+		id = r.CID
+		return nil
+	})
+	b2.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, network.SetBlockedURLsParams{
+			URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/api/v1/events*", Block: true}}})
+		return err
+	}))
+	goTo(t, b2, "downloads")
+	eval[string](t, b2, countFetches)
+	if !present(t, b2, `#get-cid`, `#get-name`, `#get-form button[type="submit"]`) {
+		return
+	}
+	b2.do(t,
+		chromedp.SendKeys(chromedp.CSS(`#get-cid`), id),
+		chromedp.SendKeys(chromedp.CSS(`#get-name`), file),
+		chromedp.Click(chromedp.CSS(`#get-form button[type="submit"]`)),
+	)
+	row := fmt.Sprintf(`[...document.querySelectorAll('[data-bind="dlrows"] tr')].find(r => r.cells[0].textContent === %q)`, file)
+	expect(t, b2, 15*time.Second, "done shown by polling while the stream is down", `(r => r && r.cells[4].textContent === "done" && `+fetched("/api/v1/downloads")+` >= 2 ? "" : r ? "state " + r.cells[4].textContent : "no row")(`+row+`)`)
 }
 
 // search checks the Search page: a download started from a result shows
