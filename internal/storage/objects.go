@@ -301,13 +301,15 @@ func (s *Service) Get(ctx context.Context, ref Ref) ([]byte, error) {
 }
 
 // fetchSpare is how many holders beyond the shares wanted a fetch asks at
-// once; fetchHedge is how long it waits for those before it asks every
-// other holder too. Asking all n at once would have every holder read,
-// hash and send a share only for n-k of them to be dropped: on a loaded
-// machine or link that waste slows the restore it was meant to speed up.
+// once. Asking all n at once would have every holder read, hash and send a
+// share only for n-k of them to be dropped. A fetch still hedges against
+// stragglers: once the first share is in (after d), it waits until 3d
+// (and at least fetchHedgeMin; at most fetchHedge in all) for the rest
+// before it asks every other holder too.
 const (
-	fetchSpare = 2
-	fetchHedge = 2 * time.Second
+	fetchSpare    = 2
+	fetchHedgeMin = 20 * time.Millisecond
+	fetchHedge    = 2 * time.Second
 )
 
 // fetch gets verified shares of ref until want of them are in hand,
@@ -341,6 +343,7 @@ func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]boo
 	for started < min(want+fetchSpare, len(order)) {
 		start()
 	}
+	begun := time.Now()
 	hedge := time.NewTimer(fetchHedge)
 	defer hedge.Stop()
 	shares := make([][]byte, ref.N)
@@ -366,6 +369,10 @@ func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]boo
 		}
 		shares[g.i] = g.data
 		have++
+		if have == 1 && started < len(order) {
+			d := time.Since(begun)
+			hedge.Reset(max(3*d, fetchHedgeMin) - d)
+		}
 		if have == want {
 			cancel()
 		}
