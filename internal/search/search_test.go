@@ -412,3 +412,23 @@ func TestRecordDownloadReputation(t *testing.T) {
 		t.Error("more providers or better reputation must rank higher")
 	}
 }
+
+// TestSearchTimeoutInLocalMatch: a search whose own timeout runs out while
+// the local index is still matching (a machine under heavy load) returns
+// what arrived, nothing, and no error, as at any other timeout; the
+// caller's own cancellation is still an error.
+func TestSearchTimeoutInLocalMatch(t *testing.T) {
+	tn := newTestNet(t, 1, nil)
+	tn.peers[0].cat.add(testEntry(t, "slow machine.mp3", 1000))
+	tn.peers[0].svc.Refresh()
+	waitIndexed(t, tn.peers[0], "slow")
+	got, err := collect(t, tn.peers[0].svc, "slow machine", Options{Timeout: time.Nanosecond})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("timeout in the local match: %v, %v; want no results and no error", got, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := tn.peers[0].svc.Search(ctx, "slow machine", Options{}, func(Result) {}); err == nil {
+		t.Fatal("a search whose caller had cancelled returned no error")
+	}
+}
