@@ -414,3 +414,44 @@ func TestPolicyRefusesAtTheEdges(t *testing.T) {
 		t.Fatalf("a node without the list: %v", err)
 	}
 }
+
+// A publish killed after its shares were placed but before its record
+// went out leaves a pending row; the next start drops it and the shares,
+// and leaves alone a publish of the running Service.
+func TestUnfinishedPublishDropped(t *testing.T) {
+	t.Parallel()
+	ms := cluster(t, 3)
+	ctx := ctxT(t)
+	seed := bytes.Repeat([]byte{4}, 32)
+	ref, _, err := storeAdapter{ms[0].st}.Put(ctx, []byte("half published"), 1, 2, storageSecret(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := keyPair(seed)
+	other, _ := keyPair(bytes.Repeat([]byte{5}, 32))
+	insert := func(l Locator, created int64) {
+		if _, err := ms[0].p.cfg.DB.ExecContext(ctx, `INSERT INTO publish_docs (loc, seed, url, seq, expires, ref, cid, name, size, k, n, holders, created)
+			VALUES (?, ?, 'u', 0, 0, ?, '', 'd', 1, 1, 2, '[]', ?)`, l[:], seed, ref, created); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert(loc, ms[0].p.started-10)
+	insert(other, ms[0].p.started) // in flight in this run
+	if len(holding(ms[1:])) != 2 {
+		t.Fatal("shares not placed")
+	}
+	if err := ms[0].p.cleanPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := holding(ms[1:]); len(h) != 0 {
+		t.Fatalf("%d holders still keep the unfinished publish's shares", len(h))
+	}
+	var n int
+	ms[0].p.cfg.DB.QueryRowContext(ctx, `SELECT count(*) FROM publish_docs`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d rows left, want the in-flight one", n)
+	}
+	if docs, _ := ms[0].p.List(ctx); len(docs) != 0 {
+		t.Fatalf("pending rows listed: %+v", docs)
+	}
+}

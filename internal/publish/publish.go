@@ -154,6 +154,7 @@ type Service struct {
 
 	mu      sync.Mutex // serializes record writes (the storing side)
 	provide chan cid.Cid
+	started int64 // unix seconds when New ran: older pending rows are a killed run's
 }
 
 var migrations = []store.Migration{{Version: 1, SQL: `
@@ -210,6 +211,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		limit:   peerlimit.New(rate.Limit(50), 200),
 		sem:     make(chan struct{}, 32),
 		provide: make(chan cid.Cid, 1024),
+		started: time.Now().Unix(),
 	}
 	cfg.Host.SetStreamHandler(ProtocolID, s.handle)
 	return s, nil
@@ -228,6 +230,9 @@ func (s *Service) Serve(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); s.provideLoop(ctx) }()
 	s.announceAll(ctx)
+	if err := s.cleanPending(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("publish: dropping unfinished publishes", "err", err)
+	}
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
@@ -356,22 +361,39 @@ func (s *Service) Publish(ctx context.Context, name string, plain []byte, k, n i
 		return Published{}, err
 	}
 	loc, priv := keyPair(seed)
+	// The secret is in the home before anything leaves it; until the
+	// record is out the row is pending (seq 0), and a start after a kill
+	// drops a pending row and the shares it names (cleanPending).
+	if _, err := s.cfg.DB.ExecContext(ctx, `INSERT INTO publish_docs (loc, seed, url, seq, expires, ref, cid, name, size, k, n, holders, created)
+		VALUES (?, ?, ?, 0, 0, '', '', ?, ?, ?, ?, '[]', ?)`, loc[:], seed, URL{Locator: loc, Key: key}.String(), name, len(plain), k, n, time.Now().Unix()); err != nil {
+		return Published{}, fmt.Errorf("publish: %w", err)
+	}
+	fail := func(ref string, err error) (Published, error) {
+		ctx := context.WithoutCancel(ctx)
+		if ref != "" {
+			s.cfg.Store.Delete(ctx, ref, storageSecret(seed))
+		}
+		s.cfg.DB.ExecContext(ctx, `DELETE FROM publish_docs WHERE loc = ? AND seq = 0`, loc[:])
+		return Published{}, err
+	}
 	b, holders, err := s.put(ctx, name, plain, k, n, seed)
 	if err != nil {
-		return Published{}, err
+		return fail("", err)
+	}
+	if _, err := s.cfg.DB.ExecContext(ctx, `UPDATE publish_docs SET ref = ? WHERE loc = ?`, b.Ref, loc[:]); err != nil {
+		return fail(b.Ref, fmt.Errorf("publish: %w", err))
 	}
 	rec, err := s.newRecord(opPublish, loc, priv, &key, 1, &b)
 	if err != nil {
-		return Published{}, err
+		return fail(b.Ref, err)
 	}
 	accepted, err := s.push(ctx, holders, rec)
 	if len(accepted) < k {
-		s.cfg.Store.Delete(context.WithoutCancel(ctx), b.Ref, storageSecret(seed))
-		return Published{}, fmt.Errorf("%w: %d of %d storing peers keep the record, need %d: %w", ErrRefused, len(accepted), len(holders), k, err)
+		return fail(b.Ref, fmt.Errorf("%w: %d of %d storing peers keep the record, need %d: %w", ErrRefused, len(accepted), len(holders), k, err))
 	}
 	u := URL{Locator: loc, Key: key, Hints: accepted[:min(len(accepted), MaxHints)]}
 	if err := s.saveDoc(ctx, u, seed, rec, b, accepted); err != nil {
-		return Published{}, err
+		return fail(b.Ref, err)
 	}
 	s.log.Info("publish: published", "locator", loc, "cid", b.CID, "k", k, "n", n, "holders", len(accepted))
 	return Published{URL: u.String(), CID: b.CID, K: k, N: n, Seq: rec.Seq, Secret: FormatSecret(seed), Holders: len(accepted)}, nil
@@ -416,7 +438,7 @@ func (s *Service) saveDoc(ctx context.Context, u URL, seed []byte, r *record, b 
 	hs, _ := json.Marshal(peerStrings(holders))
 	_, err := s.cfg.DB.ExecContext(ctx, `INSERT INTO publish_docs (loc, seed, url, seq, expires, ref, cid, name, size, k, n, holders, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (loc) DO UPDATE SET seq = excluded.seq, expires = excluded.expires, ref = excluded.ref, cid = excluded.cid,
+		ON CONFLICT (loc) DO UPDATE SET url = excluded.url, seq = excluded.seq, expires = excluded.expires, ref = excluded.ref, cid = excluded.cid,
 			name = excluded.name, size = excluded.size, k = excluded.k, n = excluded.n, holders = excluded.holders, deleted = 0`,
 		u.Locator[:], seed, u.String(), int64(r.Seq), r.Expires, b.Ref, b.CID, b.Name, b.Size, b.K, b.N, string(hs), time.Now().Unix())
 	if err != nil {
@@ -655,7 +677,7 @@ type Doc struct {
 
 // List returns this home's documents, newest first.
 func (s *Service) List(ctx context.Context) ([]Doc, error) {
-	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT url, cid, name, size, k, n, seq, created, expires, deleted FROM publish_docs ORDER BY created DESC, url LIMIT 10000`)
+	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT url, cid, name, size, k, n, seq, created, expires, deleted FROM publish_docs WHERE seq > 0 ORDER BY created DESC, url LIMIT 10000`)
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
@@ -679,7 +701,7 @@ func (s *Service) List(ctx context.Context) ([]Doc, error) {
 // documents that have a third of their lease left, and hands them to
 // their keepers.
 func (s *Service) renewAll(ctx context.Context, now time.Time) error {
-	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT loc, url FROM publish_docs WHERE deleted = 0 AND expires < ? LIMIT 1000`,
+	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT loc, url FROM publish_docs WHERE deleted = 0 AND seq > 0 AND expires < ? LIMIT 1000`,
 		now.Add(s.cfg.Lease/3).Unix())
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
@@ -746,4 +768,41 @@ func union(lists ...[]peer.ID) []peer.ID {
 		}
 	}
 	return out
+}
+
+// cleanPending drops what a publish killed before its record went out
+// left behind: the row and the shares it names (the URL was never given
+// out, so nobody can read them). It runs when Serve starts and looks only
+// at rows older than this Service, never at a publish now in flight.
+func (s *Service) cleanPending(ctx context.Context) error {
+	rows, err := s.cfg.DB.QueryContext(ctx, `SELECT loc, seed, ref FROM publish_docs WHERE seq = 0 AND created < ? LIMIT 1000`, s.started)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	type pending struct {
+		loc, seed []byte
+		ref       string
+	}
+	var ps []pending
+	for rows.Next() {
+		var p pending
+		if rows.Scan(&p.loc, &p.seed, &p.ref) == nil {
+			ps = append(ps, p)
+		}
+	}
+	rows.Close()
+	var errs []error
+	for _, p := range ps {
+		if p.ref != "" {
+			if _, err := s.cfg.Store.Delete(ctx, p.ref, storageSecret(p.seed)); err != nil {
+				errs = append(errs, err)
+				continue // tried again at the next start
+			}
+		}
+		if _, err := s.cfg.DB.ExecContext(ctx, `DELETE FROM publish_docs WHERE loc = ? AND seq = 0`, p.loc); err != nil {
+			errs = append(errs, err)
+		}
+		s.log.Info("publish: dropped an unfinished publish", "shares", p.ref != "")
+	}
+	return errors.Join(errs...)
 }
