@@ -99,6 +99,10 @@ func demoSamples(ctx context.Context, out io.Writer, dir string, nodes []*node.N
 		}
 	}
 
+	if len(nodes) >= 3 {
+		demoPeople(ctx, out, dir, nodes, clients)
+	}
+
 	// A sample job, if we can build one.
 	if id, err := demoJob(ctx, dir, clients[0]); err != nil {
 		fmt.Fprintln(out, "demo: no sample job:", err)
@@ -157,3 +161,55 @@ One winter a storm came up from the south and the keeper, who had never
 once been late, climbed the stairs at dusk as always. Far out, a light
 answered his: a ship, turning for the harbour at last.
 `
+
+// demoPeople gives the first three peers names and a life: Ana (peer 1)
+// and Bob (peer 2) are each other's contacts and chat; Ana sends Bob a
+// file; Carla (peer 3), whom Ana has not added, writes to her (a message
+// request) and offers her photos, which wait for Ana's answer on the
+// Neighbours page.
+func demoPeople(ctx context.Context, out io.Writer, dir string, nodes []*node.Node, cl []*api.Client) {
+	ana, bob := nodes[0].ID().String(), nodes[1].ID().String()
+	for i, p := range []api.ProfileRequest{{Name: "Ana's laptop", Device: "laptop"}, {Name: "Bob's desktop", Device: "desktop"}, {Name: "Carla's phone", Device: "phone"}} {
+		if _, err := cl[i].SetName(ctx, p); err != nil {
+			fmt.Fprintln(out, "demo: no names:", err)
+			return
+		}
+	}
+	for _, c := range []struct {
+		i      int
+		id, as string
+	}{{0, bob, "Bob"}, {1, ana, "Ana"}, {2, ana, "Ana"}} {
+		if _, err := cl[c.i].AddContact(ctx, api.ContactRequest{ID: c.id, Name: c.as}); err != nil {
+			fmt.Fprintln(out, "demo: no contacts:", err)
+			return
+		}
+	}
+	for _, m := range []struct {
+		i        int
+		to, text string
+	}{
+		{1, "Ana", "Hi Ana! The lighthouse story is up on the market."},
+		{0, "Bob", "Great, I'll have a look tonight."},
+		{1, "Ana", "Tell me what you think of the ending."},
+		{2, "Ana", "Hello Ana, it's Carla from the climbing club. Sending you the photos."},
+	} {
+		if _, err := cl[m.i].MsgSend(ctx, m.to, m.text); err != nil {
+			fmt.Fprintln(out, "demo: no messages:", err)
+			break
+		}
+	}
+	// Ana sends Bob the notes; Carla's photos wait for Ana's answer.
+	notes := filepath.Join(dir, "samples", "Trip notes.txt")
+	os.WriteFile(notes, []byte("Day 1: the lighthouse. Day 2: the cliffs.\n"), 0o644)
+	if _, err := cl[0].SendFiles(ctx, api.FileSendRequest{To: "Bob", Paths: []string{notes}}); err != nil {
+		fmt.Fprintln(out, "demo: no sample send:", err)
+	}
+	photos := filepath.Join(dir, "samples", "Climbing photos.zip")
+	b := make([]byte, 200<<10)
+	rand.Read(b)
+	os.WriteFile(photos, b, 0o644)
+	if _, err := cl[2].SendFiles(ctx, api.FileSendRequest{To: "Ana", Paths: []string{photos}}); err != nil {
+		fmt.Fprintln(out, "demo: no sample offer:", err)
+	}
+	fmt.Fprintln(out, "peers 1-3 are Ana, Bob and Carla: see Chat and Neighbours (Carla's photos wait for Ana's answer)")
+}

@@ -553,6 +553,10 @@ func screenshots(t *testing.T, b *browser, width int64) {
 		if p == "search" {
 			b.do(t, chromedp.SendKeys(chromedp.CSS(`#search-q`), "music"))
 		}
+		if p == "chat" { // the demo's conversation with Bob, open
+			until(t, b, 10*time.Second, "a conversation", `document.querySelector('button[aria-label="Open conversation"]') ? "" : "none"`)
+			eval[string](t, b, `(() => { document.querySelector('button[aria-label="Open conversation"]').click(); return ""; })()`)
+		}
 		b.do(t, chromedp.Sleep(3*time.Second))
 		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
