@@ -19,12 +19,26 @@ function fetchLabels() {
     ids.forEach(id => wanted.delete(id));
     try {
       const q = ids.map(id => "id=" + encodeURIComponent(id)).join("&");
-      for (const l of await api("GET", "/labels?" + q)) labels.set(l.id, l.kind === "id" ? "" : l.text);
-      refresh();
+      const got = await api("GET", "/labels?" + q);
+      for (const l of got) labels.set(l.id, l.kind === "id" ? "" : l.text);
+      renameInPlace(got);
     } catch (e) { /* names stay short ids */ }
     fetching = null;
     if (wanted.size) fetchLabels();
   }, 50);
+}
+
+// renameInPlace shows the names just learnt on the peers the page shows
+// (peerEl's buttons), without reloading the page's data.
+function renameInPlace(got) {
+  for (const l of got) {
+    if (l.kind === "id") continue;
+    for (const b of document.querySelectorAll(`button.peer[data-peer="${CSS.escape(l.id)}"]`)) {
+      if (b.textContent !== shortID(l.id)) continue; // "you", or named already
+      b.textContent = l.text;
+      b.setAttribute("aria-label", l.text + ", copy peer id");
+    }
+  }
 }
 
 setNameSource(id => {
