@@ -455,3 +455,38 @@ func TestUnfinishedPublishDropped(t *testing.T) {
 		t.Fatalf("pending rows listed: %+v", docs)
 	}
 }
+
+// A name from a publisher never leaves the folder it is saved in, and a
+// save without an output never replaces a file.
+func TestSaveNames(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{
+		"report.pdf": "report.pdf", "../../etc/passwd": "passwd", `..\..\boot.ini`: "boot.ini", "a/..": "CID",
+		"": "CID", ".": "CID", "x\x00y": "CID", "dir/": "CID", strings.Repeat("a", 300): "CID",
+	} {
+		if got := SafeName(name, "CID"); got != want {
+			t.Errorf("SafeName(%q) = %q, want %q", name, got, want)
+		}
+	}
+	ms := cluster(t, 3)
+	ctx := ctxT(t)
+	pub, err := ms[0].p.Publish(ctx, "../../escape.txt", []byte("x"), 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a, err := ms[2].p.Save(ctx, pub.URL, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ms[2].p.Save(ctx, pub.URL, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Path != filepath.Join(dir, "escape.txt") || b.Path != filepath.Join(dir, "escape (2).txt") {
+		t.Fatalf("saved as %s and %s", a.Path, b.Path)
+	}
+	if _, err := ms[2].p.Save(ctx, pub.URL, "relative/out", ""); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("relative output: %v", err)
+	}
+}
