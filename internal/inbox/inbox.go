@@ -634,9 +634,21 @@ func readAnswer(st network.Stream) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
+	return decodeAnswer(rb)
+}
+
+// decodeAnswer reads a receiver's answer: at most maxAnswer bytes, a
+// reason cut to 512 bytes, and never both accepted and pending.
+func decodeAnswer(b []byte) (answer, error) {
 	var a answer
-	if err := json.Unmarshal(rb, &a); err != nil {
+	if len(b) > maxAnswer {
+		return answer{}, fmt.Errorf("answer of %d bytes, limit %d", len(b), maxAnswer)
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
 		return answer{}, fmt.Errorf("bad answer: %w", err)
+	}
+	if a.Pending && (a.Accepted || a.Expired) {
+		return answer{}, errors.New("bad answer: pending and final at once")
 	}
 	if len(a.Reason) > 512 {
 		a.Reason = a.Reason[:512]

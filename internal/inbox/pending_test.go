@@ -153,3 +153,19 @@ func TestPendingReoffer(t *testing.T) {
 		t.Fatalf("offer after the answer: %+v, %v", a, err)
 	}
 }
+
+func FuzzDecodeAnswer(f *testing.F) {
+	f.Add([]byte(`{"accepted":true}`))
+	f.Add([]byte(`{"pending":true}`))
+	f.Add([]byte(`{"pending":true,"accepted":true}`))
+	f.Add([]byte(`{"expired":true,"reason":"the receiver did not answer within 5m0s"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := decodeAnswer(b)
+		if err != nil {
+			return
+		}
+		if len(a.Reason) > 512 || (a.Pending && (a.Accepted || a.Expired)) {
+			t.Fatalf("accepted answer %+v", a)
+		}
+	})
+}
