@@ -83,15 +83,17 @@ func TestMsgHostile(t *testing.T) {
 	if ans, err := frame(ctx, eve, bobID, mailboxProto, []byte{99}); err != nil || len(ans) != 1 || ans[0] != stBad {
 		t.Fatalf("unknown mailbox op: answer %v, %v", ans, err)
 	}
-	full := 0
-	for range 60 {
+	// The per-peer limit is 5/s with a burst of 30: of 120 frames sent
+	// within a few seconds, most are refused as over it.
+	full, start := 0, time.Now()
+	for range 120 {
 		ans, err := frame(ctx, eve, bobID, msgProto, []byte{1, 0, 9, 9})
 		if err == nil && len(ans) == 1 && ans[0] == stFull {
 			full++
 		}
 	}
-	if full < 20 {
-		t.Fatalf("a flood of 60 frames: only %d refused as over the limit", full)
+	if limit := 120 - 31 - int(5*time.Since(start).Seconds()); full < min(limit, 60) || full == 0 {
+		t.Fatalf("a flood of 120 frames in %s: only %d refused as over the limit", time.Since(start), full)
 	}
 	// Blocked: refused outright.
 	eve2, _ := newPeer(t, bob)
