@@ -144,3 +144,63 @@ func TestQueuePauseResumeCancel(t *testing.T) {
 		t.Fatalf("cancelled download still listed: %+v", q.List())
 	}
 }
+
+// A resumed download starts from what the paused run verified: its
+// progress never shows less than it had (it showed 0% while the new run
+// looked at the chunks on disk), and its sources are the new run's.
+func TestQueueResumeKeepsProgress(t *testing.T) {
+	ctx := testCtx(t, 60*time.Second)
+	data := testutil.RandBytes(64 * testChunk)
+	src := newMemSource()
+	fm := src.addFile(data, testChunk)
+	f, srcs, _ := swarm(t, src, 1)
+	// A slow provider: 30 ms a chunk.
+	srcs[0].set(func(m *memSource) { m.onChunk = func(cid.Cid) { time.Sleep(30 * time.Millisecond) } })
+	c := newClient(t, f, nil)
+	q, err := NewQueue(c, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	qctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- q.Serve(qctx) }()
+	defer func() { stop(); <-served }()
+
+	d, err := q.Add(fm.ID(), "", "film.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() Download {
+		for _, x := range q.List() {
+			if x.ID == d.ID {
+				return x
+			}
+		}
+		t.Fatal("download gone")
+		return Download{}
+	}
+	testutil.Eventually(t, 20*time.Second, "some chunks verified", func() bool { return get().Done >= 4*testChunk })
+	if d, err = q.Pause(d.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The paused run's last report counts every chunk it verified (it
+	// ends within moments).
+	time.Sleep(500 * time.Millisecond)
+	paused := get()
+	if paused.State != StatePaused || paused.Done < 4*testChunk || paused.Done >= int64(len(data)) {
+		t.Fatalf("paused: %+v", paused)
+	}
+	if d, err = q.Resume(d.ID); err != nil || d.Done != paused.Done || d.Sources != 0 || d.Rate != 0 {
+		t.Fatalf("resume: %+v %v", d, err)
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		x := get()
+		if x.Done < paused.Done || (x.State == StateRunning && x.Total != int64(len(data))) {
+			t.Fatalf("after resume: %+v, paused at %d", x, paused.Done)
+		}
+	}
+	testutil.Eventually(t, 30*time.Second, "the whole file", func() bool {
+		x := get()
+		return x.State == StateDone && x.Done == int64(len(data))
+	})
+}
