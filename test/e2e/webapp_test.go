@@ -35,6 +35,12 @@ type demoNet struct {
 func runDemoNet(t *testing.T) *demoNet {
 	t.Helper()
 	cmd := exec.Command(bin, "demo", "--peers", "3")
+	if os.Getenv("PEERPATH_SCREENSHOTS") != "" {
+		// From the repository's root the demo builds and submits its
+		// Mandelbrot job, for the Compute page's picture (a minute's
+		// compile the checks alone do without).
+		cmd.Dir = "../.."
+	}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -552,6 +558,10 @@ func screenshots(t *testing.T, b *browser, width int64) {
 		goTo(t, b, p)
 		if p == "search" {
 			b.do(t, chromedp.SendKeys(chromedp.CSS(`#search-q`), "music"))
+		}
+		if p == "compute" {
+			// The demo's Mandelbrot job, its tiles shown.
+			eval[string](t, b, `(e => { if (e) e.click(); return ""; })(document.querySelector('button[aria-label^="Results of job"]'))`)
 		}
 		if p == "chat" { // the demo's conversation with Bob, open
 			until(t, b, 10*time.Second, "a conversation", `document.querySelector('button[aria-label="Open conversation"]') ? "" : "none"`)
