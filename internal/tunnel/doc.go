@@ -29,8 +29,10 @@
 //
 // # Forwarding
 //
-// Bytes are copied with io.CopyBuffer through a 64 KiB buffer per
-// direction: the libp2p stream's flow control (yamux windows) and TCP's
+// Bytes are copied through a 32 KiB buffer per direction that becomes a
+// 256 KiB one when a read fills it (a bulk copy; at most 256 big buffers
+// in the process, so memory stays bounded however many connections are
+// open): the libp2p stream's flow control (yamux windows) and TCP's
 // push back on a fast sender, so nothing buffers without bound. A side
 // that finishes sending closes its write half (CloseWrite on the stream,
 // on the TCP connection), so half-closed protocols (an HTTP/1.0 client, a

@@ -70,8 +70,16 @@ const (
 	openTimeout = 15 * time.Second
 	// flushEvery is how often changed byte counts are saved.
 	flushEvery = 30 * time.Second
-	// bufSize is the copy buffer of one direction of one connection.
-	bufSize = 64 << 10
+	// smallBuf is the copy buffer one direction of a connection starts
+	// with; bigBuf the one it moves to once a read fills the small one (a
+	// bulk copy: 256 KiB writes cost the libp2p stream far fewer frames and
+	// TLS records per byte than 32 KiB ones, measured 0.44-0.45x plain TCP
+	// against 0.37-0.41x). At most maxBig big buffers are held at once
+	// (64 MiB), so many connections cannot make the node hold 1024 x 2
+	// big buffers; a direction that finds none keeps its small one.
+	smallBuf = 32 << 10
+	bigBuf   = 256 << 10
+	maxBig   = 256
 )
 
 // Config configures a Service. Host and Path are required.
@@ -738,10 +746,54 @@ func (c *pipe) kill() {
 	_ = c.tcp.Close()
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+	bigPool   = sync.Pool{New: func() any { b := make([]byte, bigBuf); return &b }}
+	bigSlots  = make(chan struct{}, maxBig)
+)
 
-// countWriter counts what it writes; it hides the writer's ReadFrom so that
-// io.CopyBuffer uses the pooled buffer.
+// copyGrowing copies src to dst until src ends (nil at io.EOF, as io.Copy),
+// through a small pooled buffer that becomes a big one, while big ones are
+// left, as soon as a read fills it.
+func copyGrowing(dst io.Writer, src io.Reader) error {
+	bp, big := smallPool.Get().(*[]byte), false
+	defer func() {
+		if big {
+			bigPool.Put(bp)
+			<-bigSlots
+		} else {
+			smallPool.Put(bp)
+		}
+	}()
+	for {
+		n, rerr := src.Read(*bp)
+		if n > 0 {
+			w, werr := dst.Write((*bp)[:n])
+			if werr != nil {
+				return werr
+			}
+			if w != n {
+				return io.ErrShortWrite
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+		if n == len(*bp) && !big {
+			select {
+			case bigSlots <- struct{}{}:
+				smallPool.Put(bp)
+				bp, big = bigPool.Get().(*[]byte), true
+			default:
+			}
+		}
+	}
+}
+
+// countWriter counts what it writes.
 type countWriter struct {
 	w   io.Writer
 	add func(int)
@@ -754,11 +806,6 @@ func (c countWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// onlyReader hides a reader's WriteTo.
-type onlyReader struct{ r io.Reader }
-
-func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 // run copies both ways until both directions ended: a direction that ends
 // cleanly half-closes its destination; one that fails kills both. fromStream
@@ -795,9 +842,7 @@ func (c *pipe) run(idle time.Duration, fromStream, toStream func(int)) {
 	}
 	copyHalf := func(dst io.Writer, src io.Reader, add func(int), closeWrite func() error) {
 		defer wg.Done()
-		bp := bufPool.Get().(*[]byte)
-		_, err := io.CopyBuffer(countWriter{dst, add}, onlyReader{src}, *bp)
-		bufPool.Put(bp)
+		err := copyGrowing(countWriter{dst, add}, src)
 		if err == nil {
 			err = closeWrite()
 		}
