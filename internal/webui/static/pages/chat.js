@@ -1,5 +1,11 @@
 // Chat: end-to-end encrypted conversations and groups (internal/msg).
-import { page, api, bind, el, peerEl, timeEl, table, act, refresh, toast } from "../core.js";
+import { page, api, bind, el, peerEl, peerName, timeEl, table, act, refresh, toast } from "../core.js";
+
+// partyName is how a conversation is named: group:NAME, or the peer's name
+// (contact name, else its own name marked unverified, else a short id).
+function partyName(k) {
+  return k.startsWith("group:") ? k : peerName(k);
+}
 
 // The conversation a message belongs to: the other peer, or group:NAME.
 function partyOf(m) {
@@ -99,7 +105,7 @@ page({
     for (const [k, c] of byTime) {
       if (!c.request || !c.last) continue;
       reqRows.push(el("tr", { class: k === selected ? "selected" : null },
-        el("td", {}, el("button", { type: "button", class: "link", "aria-label": "Open request", onclick: () => { selected = k; refresh(); } }, peerEl(k))),
+        el("td", {}, el("button", { type: "button", class: "link", title: k, "aria-label": "Open request", onclick: () => { selected = k; refresh(); } }, partyName(k))),
         el("td", { text: String(c.count) }),
         el("td", { text: c.last.text.slice(0, 60) }),
         el("td", {}, el("button", { type: "button", "aria-label": "Block this sender", onclick: () => act(async () => {
@@ -114,15 +120,14 @@ page({
     for (const [k, c] of byTime) {
       if (c.request && c.last) continue;
       total += c.unread;
-      const who = k.startsWith("group:") ? el("span", { text: k }) : peerEl(k);
       rows.push(el("tr", { class: k === selected ? "selected" : null },
-        el("td", {}, el("button", { type: "button", class: "link", "aria-label": "Open conversation", onclick: () => { selected = k; refresh(); } }, who)),
+        el("td", {}, el("button", { type: "button", class: "link", title: k, "aria-label": "Open conversation", onclick: () => { selected = k; refresh(); } }, partyName(k))),
         el("td", { text: c.unread ? String(c.unread) : "" }),
         el("td", { text: c.last ? c.last.text.slice(0, 60) : "" })));
     }
     bind(root, "convs", rows);
     bind(root, "unread-total", total ? String(total) : "");
-    bind(root, "title", selected ? "With " + selected : "Pick a conversation");
+    bind(root, "title", selected ? "With " + partyName(selected) : "Pick a conversation");
     const mine = (msgs || []).filter(m => partyOf(m) === selected);
     bind(root, "msgs", mine.map(m => el("tr", {},
       el("td", {}, m.out ? el("span", { text: "me" }) : peerEl(m.from)),

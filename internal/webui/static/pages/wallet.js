@@ -50,10 +50,20 @@ page({
     try {
       const l = await api("GET", "/ledger/status");
       if (l.voters.length === 0) throw new Error("This node belongs to no ledger: " + (l.note || "no voter known"));
-      const b = await api("GET", "/wallet");
+      // The running balance is counted back from the balance, so the
+      // balance and the history must be of one moment: read the balance on
+      // both sides of the history and again while an entry came in between
+      // (a compute payment, a sale).
+      let b = await api("GET", "/wallet"), hist;
+      for (let i = 0; ; i++) {
+        hist = await api("GET", "/wallet/history?limit=200");
+        const after = await api("GET", "/wallet");
+        if (after.balance === b.balance || i === 4) { b = after; break; }
+        b = after;
+      }
       bind(root, "wbalance", b.balance + " credits");
       bind(root, "waccount", "Your account is your peer ID " + b.account);
-      const [hist, mine, orders] = await Promise.all([api("GET", "/wallet/history?limit=200"),
+      const [mine, orders] = await Promise.all([
         api("GET", "/market/listings").catch(() => []), api("GET", "/market/orders").catch(() => [])]);
       const rows = statement(hist, b.account, toMicro(b.balance), mine, orders);
       bind(root, "histrows", rows.map(r => el("tr", { class: r.event ? "event" : "" },
