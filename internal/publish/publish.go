@@ -50,6 +50,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peerpath/peerpath/internal/content"
+	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
 )
@@ -153,7 +154,7 @@ type Service struct {
 	sem   chan struct{}
 
 	mu      sync.Mutex // serializes record writes (the storing side)
-	provide chan cid.Cid
+	provide *p2p.ProvideQueue
 	started int64 // unix seconds when New ran: older pending rows are a killed run's
 }
 
@@ -210,7 +211,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg: cfg, log: cfg.Logger,
 		limit:   peerlimit.New(rate.Limit(50), 200),
 		sem:     make(chan struct{}, 32),
-		provide: make(chan cid.Cid, 1024),
+		provide: p2p.NewProvideQueue(1024),
 		started: time.Now().Unix(),
 	}
 	cfg.Host.SetStreamHandler(ProtocolID, s.handle)
@@ -228,7 +229,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
-	go func() { defer wg.Done(); s.provideLoop(ctx) }()
+	go func() { defer wg.Done(); s.provide.Run(ctx, s.providefn(), s.log, "publish") }()
 	s.announceAll(ctx)
 	if err := s.cleanPending(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("publish: dropping unfinished publishes", "err", err)
@@ -253,29 +254,12 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 }
 
-func (s *Service) provideLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case c := <-s.provide:
-			if s.cfg.Routing == nil {
-				continue
-			}
-			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			if err := s.cfg.Routing.Provide(pctx, c); err != nil {
-				s.log.Debug("publish: provide", "cid", c, "err", err)
-			}
-			cancel()
-		}
+// providefn is how queued ids are announced: nil without a DHT.
+func (s *Service) providefn() func(context.Context, cid.Cid) error {
+	if s.cfg.Routing == nil {
+		return nil
 	}
-}
-
-func (s *Service) queueProvide(c cid.Cid) {
-	select {
-	case s.provide <- c:
-	default: // dropped: the record is still found through hints and connected peers
-	}
+	return s.cfg.Routing.Provide
 }
 
 func (s *Service) announceAll(ctx context.Context) {
@@ -289,7 +273,7 @@ func (s *Service) announceAll(ctx context.Context) {
 		if rows.Scan(&b) == nil && len(b) == 32 {
 			var l Locator
 			copy(l[:], b)
-			s.queueProvide(l.CID())
+			s.provide.Add(l.CID())
 		}
 	}
 }

@@ -132,7 +132,7 @@ func (s *Service) keep(ctx context.Context, from peer.ID, b []byte, now time.Tim
 		return fmt.Errorf("publish: %w", err)
 	}
 	if r.Op == opPublish {
-		s.queueProvide(r.Loc.CID())
+		s.provide.Add(r.Loc.CID())
 	}
 	return nil
 }

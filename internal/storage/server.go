@@ -184,7 +184,7 @@ func (s *Service) servePut(ctx context.Context, st network.Stream, client string
 	s.held.used += int64(req.Size)
 	s.held.perClient[client] += int64(req.Size)
 	s.held.mu.Unlock()
-	s.queueProvide(ShareCID(req.ID))
+	s.provide.Add(ShareCID(req.ID))
 	reply(st, response{Expires: uint64(expires)})
 }
 

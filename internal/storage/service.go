@@ -20,6 +20,7 @@ import (
 	"github.com/zeebo/blake3"
 	"golang.org/x/time/rate"
 
+	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
 )
@@ -96,7 +97,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	offers  map[peer.ID]cachedOffer
-	provide chan cid.Cid
+	provide *p2p.ProvideQueue
 
 	offerersList []peer.ID
 	offerersAt   time.Time
@@ -176,7 +177,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		limit:   peerlimit.New(rate.Limit(100), 400),
 		sem:     make(chan struct{}, 64),
 		offers:  map[peer.ID]cachedOffer{},
-		provide: make(chan cid.Cid, 1024),
+		provide: p2p.NewProvideQueue(1024),
 	}
 	var err error
 	if s.held, err = openHeld(ctx, cfg.DB, filepath.Join(cfg.Dir, "shares")); err != nil {
@@ -198,7 +199,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
-	go func() { defer wg.Done(); s.provideLoop(ctx) }()
+	go func() { defer wg.Done(); s.provide.Run(ctx, s.providefn(), s.log, "storage") }()
 	check := time.NewTicker(max(s.cfg.CheckEvery, time.Second))
 	defer check.Stop()
 	if s.cfg.CheckEvery < 0 {
@@ -229,36 +230,17 @@ func (s *Service) Serve(ctx context.Context) error {
 	}
 }
 
-// provideLoop announces in the DHT what is queued on s.provide, one at a
-// time, so a burst of stored shares costs a bounded number of lookups.
-func (s *Service) provideLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case c := <-s.provide:
-			if s.cfg.Routing == nil {
-				continue
-			}
-			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			if err := s.cfg.Routing.Provide(pctx, c); err != nil {
-				s.log.Debug("storage: provide", "cid", c, "err", err)
-			}
-			cancel()
-		}
+// providefn is how queued ids are announced: nil without a DHT.
+func (s *Service) providefn() func(context.Context, cid.Cid) error {
+	if s.cfg.Routing == nil {
+		return nil
 	}
-}
-
-func (s *Service) queueProvide(c cid.Cid) {
-	select {
-	case s.provide <- c:
-	default: // a full queue drops announcements; the holder is still found by asking connected peers
-	}
+	return s.cfg.Routing.Provide
 }
 
 func (s *Service) announceOffer() {
 	if off, _ := s.held.offer(); off.Bytes > 0 {
-		s.queueProvide(OfferCID)
+		s.provide.Add(OfferCID)
 	}
 }
 
