@@ -168,10 +168,23 @@ func TestBundleRepublishedOnPeerChange(t *testing.T) {
 	a, m1 := newTNode(t, nil), newTNode(t, nil)
 	connect(t, a, m1)
 	waitBundleOn(t, m1, a)
+	// The count moves once publishBundle returns, after m1 stored it;
+	// wait for it so that a publication still in flight (whose DHT
+	// query could see m2 too) is not mistaken for the republication.
+	var n0 int64
+	eventually(t, 10*time.Second, "first publication counted", func() error {
+		if n0 = a.svc.BundlePublications(); n0 < 1 {
+			return fmt.Errorf("%d publications", n0)
+		}
+		return nil
+	})
 	m2 := newTNode(t, nil)
 	connect(t, a, m2)
 	waitBundleOn(t, m2, a)
-	if n := a.svc.BundlePublications(); n < 2 {
-		t.Fatalf("%d publications", n)
-	}
+	eventually(t, 10*time.Second, "republication counted", func() error {
+		if n := a.svc.BundlePublications(); n <= n0 {
+			return fmt.Errorf("%d publications, %d before m2", n, n0)
+		}
+		return nil
+	})
 }
