@@ -329,7 +329,7 @@ func marketSellerCmd(g *globals) *cobra.Command {
 				return cl.MarketSeller(ctx, args[0])
 			}
 			return query(g, c, 20*time.Second, get, func(w io.Writer, s api.MarketSeller) error {
-				fmt.Fprintf(w, "seller  %s\nrating  %.2f from %d rating(s)\n", s.Seller, s.Rating, s.Count)
+				fmt.Fprintf(w, "seller  %s (%s)\nrating  %.2f from %d rating(s)\n", g.name(s.Seller), s.Seller, s.Rating, s.Count)
 				for _, r := range s.Ratings {
 					fmt.Fprintf(w, "  %d★  %s  (%s, order %s)\n", r.Stars, r.Comment, g.name(r.Buyer), r.Order)
 				}

@@ -208,7 +208,8 @@ func serviceConnectCmd(g *globals) *cobra.Command {
 				if g.json {
 					return printJSON(c.OutOrStdout(), f)
 				}
-				_, err = fmt.Fprintf(c.OutOrStdout(), "%s/%s is at %s (until: peerpath service disconnect %s)\n", short(f.Peer), f.Service, f.Listen, f.Listen)
+				g.learnNames(ctx, cl, f)
+				_, err = fmt.Fprintf(c.OutOrStdout(), "%s/%s is at %s (until: peerpath service disconnect %s)\n", g.name(f.Peer), f.Service, f.Listen, f.Listen)
 				return err
 			})
 		},
@@ -231,8 +232,9 @@ func serviceDisconnectCmd(g *globals) *cobra.Command {
 				if g.json {
 					return printJSON(c.OutOrStdout(), r)
 				}
+				g.learnNames(ctx, cl, r)
 				for _, f := range r.Closed {
-					fmt.Fprintf(c.OutOrStdout(), "closed %s (%s/%s)\n", f.Listen, short(f.Peer), f.Service)
+					fmt.Fprintf(c.OutOrStdout(), "closed %s (%s/%s)\n", f.Listen, g.name(f.Peer), f.Service)
 				}
 				return nil
 			})

@@ -82,11 +82,35 @@ func printHistory(w io.Writer, ts []api.Transfer, name func(string) string) erro
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tKIND\tFROM\tTO\tAMOUNT\tMEMO")
+	fmt.Fprintln(tw, "TIME\tKIND\tFROM\tTO\tAMOUNT\tFEE\tMEMO")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", time.Unix(0, t.Time).Format(time.DateTime), t.Kind, name(t.From), name(t.To), t.Amount, t.Memo)
+		// The operator fee the payer paid on top of the amount ("-": none).
+		fee := "-"
+		if t.Fee != "" {
+			fee = t.Fee.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", time.Unix(0, t.Time).Format(time.DateTime), t.Kind, name(t.From), name(t.To), t.Amount, fee, t.Memo)
 	}
 	return tw.Flush()
+}
+
+// printLedgerStatus shows the ledger's leader and voters by name (name:
+// [globals.name]); --json keeps the ids.
+func printLedgerStatus(w io.Writer, st api.LedgerStatus, name func(string) string) error {
+	if len(st.Voters) == 0 && st.Note != "" {
+		_, err := fmt.Fprintf(w, "no ledger: %s\n", st.Note)
+		return err
+	}
+	leader := "none"
+	if st.Leader != "" {
+		leader = name(st.Leader)
+	}
+	voters := make([]string, len(st.Voters))
+	for i, v := range st.Voters {
+		voters[i] = name(v)
+	}
+	_, err := fmt.Fprintf(w, "leader        %s\nvoters        %s\ncommit index  %d\n", leader, strings.Join(voters, ", "), st.CommitIndex)
+	return err
 }
 
 // optArg returns the first argument, or "" when there is none.
@@ -112,12 +136,7 @@ func ledgerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			return query(g, c, 20*time.Second, (*api.Client).LedgerStatus, func(w io.Writer, st api.LedgerStatus) error {
-				if len(st.Voters) == 0 && st.Note != "" {
-					_, err := fmt.Fprintf(w, "no ledger: %s\n", st.Note)
-					return err
-				}
-				_, err := fmt.Fprintf(w, "leader        %s\nvoters        %s\ncommit index  %d\n", st.Leader, strings.Join(st.Voters, ", "), st.CommitIndex)
-				return err
+				return printLedgerStatus(w, st, g.name)
 			})
 		},
 	}

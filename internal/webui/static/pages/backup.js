@@ -1,6 +1,6 @@
 // Backup: snapshots on other peers (health, restore, forget), and the
 // storage this node lends to others.
-import { page, api, act, bind, bytes, button, copyText, el, plural, refresh, timeEl, toast, table } from "../core.js";
+import { page, api, act, bind, bytes, button, copyText, el, peerEl, plural, refresh, timeEl, toast, table } from "../core.js";
 
 page({
   name: "backup", title: "Backup", order: 45, poll: 10000,
@@ -100,7 +100,7 @@ page({
       ", " + (st.price_per_gib_month === "0" ? "free" : st.price_per_gib_month + " credits per GiB-month") + ", earned " + st.earned + " credits." :
       "Offering no storage to other peers.");
     bind(root, "stclients", st.clients.map(c => el("tr", {},
-      el("td", { class: "id", text: c.peer }),
+      el("td", {}, peerEl(c.peer)),
       el("td", { text: String(c.shares) }),
       el("td", { text: bytes(c.bytes) }),
       el("td", { text: String(c.paid) }))));
