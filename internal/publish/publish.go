@@ -51,7 +51,6 @@ import (
 
 	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/p2p"
-	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -150,8 +149,7 @@ const SecretPrefix = "ppsecret1:"
 type Service struct {
 	cfg   Config
 	log   *slog.Logger
-	limit *peerlimit.Limiter
-	sem   chan struct{}
+	admit *p2p.Admission
 
 	mu      sync.Mutex // serializes record writes (the storing side)
 	provide *p2p.ProvideQueue
@@ -209,8 +207,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: cfg.Logger,
-		limit:   peerlimit.New(rate.Limit(50), 200),
-		sem:     make(chan struct{}, 32),
+		admit: p2p.NewAdmission(p2p.AdmitConfig{
+			Rate: rate.Limit(50), Burst: 200, Concurrent: 32,
+			Deadline: requestDeadline, MaxRequest: maxRequest,
+			Busy: (&response{Status: statusBusy, Msg: "busy"}).encode(),
+		}),
 		provide: p2p.NewProvideQueue(1024),
 		started: time.Now().Unix(),
 	}

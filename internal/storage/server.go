@@ -20,26 +20,12 @@ const requestDeadline = 30 * time.Second
 // handle serves one request on a stream another peer opened.
 func (s *Service) handle(st network.Stream) {
 	defer st.Close()
+	b, release, ok := s.admit.Admit(st)
+	if !ok {
+		return
+	}
+	defer release()
 	from := st.Conn().RemotePeer()
-	_ = st.SetDeadline(time.Now().Add(requestDeadline))
-	_ = st.SetReadDeadline(time.Now().Add(p2p.FirstRequestTimeout))
-	if !s.limit.Allow(from) {
-		_ = st.Reset()
-		return
-	}
-	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
-	default:
-		reply(st, response{Status: statusBusy, Msg: "busy"})
-		return
-	}
-	b, err := p2p.ReadMsg(st, maxRequest)
-	if err != nil {
-		_ = st.Reset()
-		return
-	}
-	_ = st.SetReadDeadline(time.Now().Add(requestDeadline))
 	req, err := decodeRequest(b)
 	if err != nil {
 		reply(st, response{Status: statusBad, Msg: err.Error()})

@@ -21,7 +21,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/peerpath/peerpath/internal/p2p"
-	"github.com/peerpath/peerpath/internal/peerlimit"
 	"github.com/peerpath/peerpath/internal/store"
 )
 
@@ -92,8 +91,7 @@ type Service struct {
 	log   *slog.Logger
 	self  peer.ID
 	held  *heldStore
-	limit *peerlimit.Limiter
-	sem   chan struct{} // bounds concurrent requests served
+	admit *p2p.Admission // the one-request protocol's streams
 
 	mu      sync.Mutex
 	offers  map[peer.ID]cachedOffer
@@ -174,8 +172,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: cfg.Logger, self: cfg.Host.ID(),
-		limit:   peerlimit.New(rate.Limit(100), 400),
-		sem:     make(chan struct{}, 64),
+		admit: p2p.NewAdmission(p2p.AdmitConfig{
+			Rate: rate.Limit(100), Burst: 400, Concurrent: 64,
+			Deadline: requestDeadline, MaxRequest: maxRequest,
+			Busy: (&response{Status: statusBusy, Msg: "busy"}).encode(),
+		}),
 		offers:  map[peer.ID]cachedOffer{},
 		provide: p2p.NewProvideQueue(1024),
 	}
