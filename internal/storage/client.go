@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/peerpath/peerpath/internal/p2p"
 )
@@ -25,9 +26,12 @@ var (
 // peerDeadline bounds one request to one peer.
 const peerDeadline = 30 * time.Second
 
-// open opens a storage stream to p, looking its addresses up first if the
-// node has none.
-func (s *Service) open(ctx context.Context, p peer.ID) (network.Stream, error) {
+// open opens a stream to p on the first of protos p speaks (ProtocolID
+// when none is given), looking its addresses up first if the node has none.
+func (s *Service) open(ctx context.Context, p peer.ID, protos ...protocol.ID) (network.Stream, error) {
+	if len(protos) == 0 {
+		protos = []protocol.ID{ProtocolID}
+	}
 	h := s.cfg.Host
 	if h.Network().Connectedness(p) != network.Connected && len(h.Peerstore().Addrs(p)) == 0 && s.cfg.Routing != nil {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -38,7 +42,7 @@ func (s *Service) open(ctx context.Context, p peer.ID) (network.Stream, error) {
 		}
 		h.Peerstore().AddAddrs(p, ai.Addrs, 10*time.Minute)
 	}
-	st, err := h.NewStream(ctx, p, ProtocolID)
+	st, err := h.NewStream(ctx, p, protos...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open stream to %s: %w", p, err)
 	}

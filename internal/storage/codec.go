@@ -406,3 +406,42 @@ func DecodeObject(ref Ref, shares [][]byte) ([]byte, error) {
 	}
 	return openInPlace(&ref.Key, sealed[:ref.Size])
 }
+
+// openFetched rebuilds and decrypts an object whose shares fetch checked
+// against their ids as they arrived (so they are not hashed again here).
+// data holds the K data shares in place, those fetched and room for the
+// missing ones, which are rebuilt into their place: data is then the
+// sealed object, opened in place.
+func openFetched(ref Ref, shares [][]byte, data []byte) ([]byte, error) {
+	c, err := coder(ref.K, ref.N)
+	if err != nil {
+		return nil, err
+	}
+	size := ref.ShareSize()
+	if len(shares) != ref.N || len(data) != size*ref.K {
+		return nil, fmt.Errorf("%w: %d shares, %d bytes for n=%d", ErrInvalid, len(shares), len(data), ref.N)
+	}
+	work := make([][]byte, ref.N)
+	have := 0
+	for i, sh := range shares {
+		switch {
+		case sh != nil:
+			work[i] = sh
+			have++
+		case i < ref.K:
+			work[i] = data[i*size : i*size : (i+1)*size]
+		}
+	}
+	if have < ref.K {
+		return nil, fmt.Errorf("%w: %d of %d verified, need %d", ErrTooFewShares, have, ref.N, ref.K)
+	}
+	if err := c.ReconstructData(work); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	for i := range ref.K {
+		if slot := data[i*size : (i+1)*size]; len(work[i]) != size || &work[i][0] != &slot[0] {
+			copy(slot, work[i]) // not in place (never, with fetch's buffers)
+		}
+	}
+	return openInPlace(&ref.Key, data[:ref.Size])
+}

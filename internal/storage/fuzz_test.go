@@ -91,3 +91,49 @@ func FuzzDecodeObject(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeFetch: a get request on a session, from any peer.
+func FuzzDecodeFetch(f *testing.F) {
+	f.Add(encodeFetch(ShareID{1, 2, 3}))
+	f.Add([]byte{fetchGet})
+	f.Add(append([]byte{9}, make([]byte, 32)...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := decodeFetch(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(encodeFetch(id), b) {
+			t.Fatalf("decoded %x from %x, which encodes differently", id, b)
+		}
+	})
+}
+
+// FuzzReadFetchReply: a holder's reply on a get session, read into a
+// buffer of the size the client expects.
+func FuzzReadFetchReply(f *testing.F) {
+	share := bytes.Repeat([]byte{7}, 100)
+	buf := make([]byte, fetchHeader+len(share))
+	copy(buf[fetchHeader:], share)
+	f.Add(fetchReply(buf, statusOK), uint16(100))
+	f.Add(fetchError(statusNotFound, "no such share"), uint16(100))
+	f.Add(fetchError(statusBusy, string(bytes.Repeat([]byte{'x'}, 300))), uint16(10))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0}, uint16(4))
+	f.Add([]byte{5, 0, 1, 2}, uint16(4))
+	f.Fuzz(func(t *testing.T, b []byte, size uint16) {
+		r := bytes.NewReader(b)
+		into := make([]byte, size)
+		status, msg, err := readFetchReply(r, into)
+		if err != nil {
+			return
+		}
+		used := len(b) - r.Len()
+		switch {
+		case status > statusBad:
+			t.Fatalf("status %d accepted", status)
+		case status == statusOK && (msg != "" || !bytes.Equal(into, b[used-int(size):used])):
+			t.Fatalf("share not read in place")
+		case status != statusOK && len(msg) > maxMsgText:
+			t.Fatalf("reason of %d bytes accepted", len(msg))
+		}
+	})
+}

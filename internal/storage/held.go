@@ -247,6 +247,13 @@ func writeSynced(p string, data []byte) error {
 
 // read returns a held share's bytes, at most MaxShareSize.
 func (h *heldStore) read(ctx context.Context, id ShareID) ([]byte, error) {
+	return h.readInto(ctx, id, nil, 0)
+}
+
+// readInto reads the share id into buf[off:] when buf has room for it
+// (else into a new buffer with off bytes in front) and returns buf up to
+// the share's end.
+func (h *heldStore) readInto(ctx context.Context, id ShareID, buf []byte, off int) ([]byte, error) {
 	var n int
 	if err := h.db.QueryRowContext(ctx, `SELECT count(*) FROM storage_held WHERE id = ?`, id[:]).Scan(&n); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -263,8 +270,12 @@ func (h *heldStore) read(ctx context.Context, id ShareID) ([]byte, error) {
 	if err != nil || fi.Size() > MaxShareSize {
 		return nil, fmt.Errorf("%w: share %s on disk", ErrCorrupt, id)
 	}
-	b := make([]byte, fi.Size())
-	if _, err := f.ReadAt(b, 0); err != nil && fi.Size() > 0 {
+	size := int(fi.Size())
+	if cap(buf) < off+size {
+		buf = make([]byte, off+size)
+	}
+	b := buf[:off+size]
+	if _, err := f.ReadAt(b[off:], 0); err != nil && size > 0 {
 		return nil, fmt.Errorf("storage: read share: %w", err)
 	}
 	return b, nil

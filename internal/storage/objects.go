@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -282,10 +283,10 @@ func (s *Service) owned(ctx context.Context, oid ShareID) (Ref, bool, error) {
 	return ref, err == nil, err
 }
 
-// Get fetches the object ref names from K of its holders (K+2 asked at
-// once, another for each that fails, all the rest when those are slow;
-// see fetch), checks every share and decrypts. A holder that is gone is replaced by
-// the share's providers in the DHT.
+// Get fetches the object ref names from K of its holders (the fastest
+// K+2 asked at once, another for each that fails, all the rest when those
+// are slow; see fetch), checks every share and decrypts. A holder that is
+// gone is replaced by the share's providers in the DHT.
 func (s *Service) Get(ctx context.Context, ref Ref) ([]byte, error) {
 	if err := ref.check(); err != nil {
 		return nil, err
@@ -293,11 +294,14 @@ func (s *Service) Get(ctx context.Context, ref Ref) ([]byte, error) {
 	if own, ok, _ := s.owned(ctx, ref.ObjectID()); ok {
 		ref.Holders = own.Holders // repairs may have moved shares
 	}
-	shares, err := s.fetch(ctx, ref, ref.K, nil)
+	// The data shares land in place in one buffer, which (rebuilt where
+	// shares are missing) is the sealed object: no copy.
+	data := make([]byte, ref.ShareSize()*ref.K)
+	shares, err := s.fetch(ctx, ref, ref.K, nil, data)
 	if err != nil {
 		return nil, err
 	}
-	return DecodeObject(ref, shares)
+	return openFetched(ref, shares, data)
 }
 
 // fetchSpare is how many holders beyond the shares wanted a fetch asks at
@@ -313,10 +317,12 @@ const (
 )
 
 // fetch gets verified shares of ref until want of them are in hand,
-// skipping the indexes in skip. Missing ones are nil. It asks want +
-// fetchSpare holders first, another for each that fails, and every
-// remaining one if the first ones are slow (fetchHedge).
-func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]bool) ([][]byte, error) {
+// skipping the indexes in skip. Missing ones are nil. It asks the want +
+// fetchSpare holders that did best lately first (holderRank), another for
+// each that fails, and every remaining one if the first ones are slow
+// (fetchHedge). With data set (ShareSize × K bytes), data share i is read
+// into its place in data; other shares get buffers of their own.
+func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]bool, data []byte) ([][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type got struct {
@@ -324,23 +330,49 @@ func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]boo
 		data []byte
 		err  error
 	}
-	var order []int
-	for i := range ref.N {
-		if !skip[i] {
-			order = append(order, i)
-		}
+	type cand struct {
+		i        int
+		down     bool
+		perShare time.Duration
 	}
-	ch := make(chan got, len(order))
+	var cands []cand
+	for i := range ref.N {
+		if skip[i] {
+			continue
+		}
+		c := cand{i: i}
+		if p, err := peer.Decode(ref.holder(i)); err == nil {
+			c.down, c.perShare = s.holderRank(p)
+		}
+		cands = append(cands, c)
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int {
+		if a.down != b.down {
+			if a.down {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.perShare, b.perShare)
+	})
+	size := ref.ShareSize()
+	ch := make(chan got, len(cands))
 	started := 0
 	start := func() {
-		i := order[started]
+		i := cands[started].i
 		started++
+		var buf []byte
+		if data != nil && i < ref.K {
+			buf = data[i*size : (i+1)*size : (i+1)*size]
+		} else {
+			buf = make([]byte, size)
+		}
 		go func() {
-			data, err := s.fetchOne(ctx, ref, i)
-			ch <- got{i, data, err}
+			err := s.fetchOne(ctx, ref, i, buf)
+			ch <- got{i, buf, err}
 		}()
 	}
-	for started < min(want+fetchSpare, len(order)) {
+	for started < min(want+fetchSpare, len(cands)) {
 		start()
 	}
 	begun := time.Now()
@@ -354,7 +386,7 @@ func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]boo
 		select {
 		case g = <-ch:
 		case <-hedge.C:
-			for started < len(order) {
+			for started < len(cands) {
 				start()
 			}
 			continue
@@ -362,14 +394,14 @@ func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]boo
 		done++
 		if g.err != nil {
 			errs = append(errs, g.err)
-			if have < want && started < len(order) {
+			if have < want && started < len(cands) {
 				start()
 			}
 			continue
 		}
 		shares[g.i] = g.data
 		have++
-		if have == 1 && started < len(order) {
+		if have == 1 && started < len(cands) {
 			d := time.Since(begun)
 			hedge.Reset(max(3*d, fetchHedgeMin) - d)
 		}
@@ -383,28 +415,28 @@ func (s *Service) fetch(ctx context.Context, ref Ref, want int, skip map[int]boo
 	return shares, nil
 }
 
-// fetchOne gets share i from its recorded holder, else from whoever the
-// DHT says provides it.
-func (s *Service) fetchOne(ctx context.Context, ref Ref, i int) ([]byte, error) {
-	id, size := ref.Shares[i], ref.ShareSize()
+// fetchOne gets share i into buf (checked against its id) from its
+// recorded holder, else from whoever the DHT says provides it.
+func (s *Service) fetchOne(ctx context.Context, ref Ref, i int, buf []byte) error {
+	id := ref.Shares[i]
 	tried := map[peer.ID]bool{}
 	var lastErr error = ErrNotFound
-	if h := ref.Holders[i]; h != "" {
+	if h := ref.holder(i); h != "" {
 		if p, err := peer.Decode(h); err == nil {
 			tried[p] = true
-			data, err := s.getShare(ctx, p, id, size)
+			err := s.getInto(ctx, p, id, buf)
 			if err == nil {
-				return data, nil
+				return nil
 			}
 			lastErr = err
 		}
 	}
 	if s.cfg.Routing == nil || ctx.Err() != nil {
-		return nil, lastErr
+		return lastErr
 	}
 	ais, err := s.cfg.Routing.FindProviders(ctx, ShareCID(id))
 	if err != nil {
-		return nil, errors.Join(lastErr, err)
+		return errors.Join(lastErr, err)
 	}
 	n := 0
 	for _, ai := range ais {
@@ -414,13 +446,13 @@ func (s *Service) fetchOne(ctx context.Context, ref Ref, i int) ([]byte, error) 
 		n++
 		tried[ai.ID] = true
 		s.cfg.Host.Peerstore().AddAddrs(ai.ID, ai.Addrs, 10*time.Minute)
-		data, err := s.getShare(ctx, ai.ID, id, size)
+		err := s.getInto(ctx, ai.ID, id, buf)
 		if err == nil {
-			return data, nil
+			return nil
 		}
 		lastErr = err
 	}
-	return nil, lastErr
+	return lastErr
 }
 
 // Delete asks every holder of ref's shares to drop them: as their client,
@@ -597,7 +629,7 @@ func (s *Service) repair(ctx context.Context, ref *Ref, bad []int) (int, int64, 
 	for _, i := range bad {
 		skip[i] = true
 	}
-	shares, err := s.fetch(ctx, *ref, ref.K, skip)
+	shares, err := s.fetch(ctx, *ref, ref.K, skip, nil)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -166,3 +166,11 @@ func ParseRef(s string) (Ref, error) {
 	}
 	return UnmarshalRef(b)
 }
+
+// holder returns the recorded holder of share i ("" when none).
+func (r Ref) holder(i int) string {
+	if i < len(r.Holders) {
+		return r.Holders[i]
+	}
+	return ""
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -92,6 +93,16 @@ type Service struct {
 	self  peer.ID
 	held  *heldStore
 	admit *p2p.Admission // the one-request protocol's streams
+	// fetchAdmit admits get sessions (FetchProtocolID).
+	fetchAdmit *p2p.Admission
+	// fetchConns are this node's get sessions, one per holder; holders
+	// is how each holder did (see fetchpool.go).
+	fetchConns map[peer.ID]*fetchConn
+	holders    map[peer.ID]*holderStat
+	fetchSwept time.Time
+	// sessions and sessionGets count the get sessions this node served
+	// and the gets on them.
+	sessions, sessionGets atomic.Int64
 
 	mu      sync.Mutex
 	offers  map[peer.ID]cachedOffer
@@ -177,6 +188,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			Deadline: requestDeadline, MaxRequest: maxRequest,
 			Busy: (&response{Status: statusBusy, Msg: "busy"}).encode(),
 		}),
+		fetchAdmit: newFetchAdmission(),
+		fetchConns: map[peer.ID]*fetchConn{},
+		holders:    map[peer.ID]*holderStat{},
 		offers:  map[peer.ID]cachedOffer{},
 		provide: p2p.NewProvideQueue(1024),
 	}
@@ -185,17 +199,24 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg.Host.SetStreamHandler(ProtocolID, s.handle)
+	cfg.Host.SetStreamHandler(FetchProtocolID, s.handleFetch)
 	return s, nil
 }
 
-// Close unregisters the protocol handler.
-func (s *Service) Close() { s.cfg.Host.RemoveStreamHandler(ProtocolID) }
+// Close unregisters the protocol handlers and closes this node's get
+// sessions.
+func (s *Service) Close() {
+	s.cfg.Host.RemoveStreamHandler(ProtocolID)
+	s.cfg.Host.RemoveStreamHandler(FetchProtocolID)
+	s.closeFetchConns()
+}
 
 // Serve runs the background work until ctx ends: announcing the offer and
 // held shares, dropping shares whose lease and grace ended, and (owner
 // side) checking, renewing and repairing this node's objects.
 func (s *Service) Serve(ctx context.Context) error {
 	s.cfg.Host.SetStreamHandler(ProtocolID, s.handle) // again, after a restart
+	s.cfg.Host.SetStreamHandler(FetchProtocolID, s.handleFetch)
 	defer s.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
