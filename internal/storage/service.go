@@ -191,8 +191,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		fetchAdmit: newFetchAdmission(),
 		fetchConns: map[peer.ID]*fetchConn{},
 		holders:    map[peer.ID]*holderStat{},
-		offers:  map[peer.ID]cachedOffer{},
-		provide: p2p.NewProvideQueue(1024),
+		offers:     map[peer.ID]cachedOffer{},
+		provide:    p2p.NewProvideQueue(1024),
 	}
 	var err error
 	if s.held, err = openHeld(ctx, cfg.DB, filepath.Join(cfg.Dir, "shares")); err != nil {
