@@ -14,7 +14,7 @@
 // A storing peer sees only shares: ciphertext of padded length under ids
 // that are hashes of ciphertext. Nothing in a share, its id or the request
 // that stores it names the object, its size beyond the padding, or the
-// other shares of the same object (each is sent on its own stream). It
+// other shares of the same object (each goes to another peer). It
 // stores only within the offer its operator made, bounds what each client
 // may hold, and keeps a share only while its lease is paid.
 //
@@ -23,5 +23,7 @@
 // request deadline, every message is read against a limit this side
 // chooses (a share against [MaxShareSize], never a length the sender
 // declared), and every share is checked against its id before it is kept,
-// served or used.
+// served or used. Gets also have a session protocol ([FetchProtocolID],
+// fetchwire.go): one long-lived stream per holder with gets pipelined on
+// it, each with its own deadline, which is what makes a restore fast.
 package storage

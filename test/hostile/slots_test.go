@@ -34,6 +34,7 @@ var idleProtocols = []protocol.ID{
 	"/peerpath/ledger/client/1.0.0",
 	"/peerpath/receipt/1.0.0",
 	"/peerpath/storage/1.0.0",
+	"/peerpath/storage/fetch/1.0.0",
 	"/peerpath/publish/1.0.0",
 }
 
