@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerpath/peerpath/internal/config"
+	"github.com/peerpath/peerpath/internal/content"
 	"github.com/peerpath/peerpath/internal/inbox"
 	"github.com/peerpath/peerpath/internal/share"
 	"github.com/peerpath/peerpath/internal/store"
@@ -111,9 +112,9 @@ type seedPublic struct {
 	r  *recipients
 }
 
-func (s seedPublic) AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte) error {
+func (s seedPublic) AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte, files map[string]*content.FileManifest) error {
 	if in := s.r.in.Load(); in != nil && in.IsReceived(id.String()) {
 		return nil
 	}
-	return s.sh.AddDownloaded(ctx, path, id, manifest)
+	return s.sh.AddDownloaded(ctx, path, id, manifest, files)
 }

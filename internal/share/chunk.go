@@ -30,9 +30,13 @@ func (s *Service) Chunk(ctx context.Context, id cid.Cid, buf []byte) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.path, r.root_cid, f.rel_path, c.idx, f.size, f.chunk_size, f.file_dev, f.file_ino
+	st, err := s.db.Prepared(ctx, `SELECT r.id, r.path, r.root_cid, f.rel_path, c.idx, f.size, f.chunk_size, f.file_dev, f.file_ino
 		FROM share_chunks c JOIN share_files f ON f.id = c.file_id JOIN share_roots r ON r.id = f.share_id
-		WHERE c.key = ? LIMIT ?`, chunkKey(digest[:]), maxChunkCandidates)
+		WHERE c.key = ? LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("share: chunk %s: %w", id, err)
+	}
+	rows, err := st.QueryContext(ctx, chunkKey(digest[:]), maxChunkCandidates)
 	if err != nil {
 		return nil, fmt.Errorf("share: chunk %s: %w", id, err)
 	}

@@ -40,7 +40,11 @@ func (s *Service) loadFiles(ctx context.Context, abs string) (map[string]*fileRo
 
 func (s *Service) loadFileManifest(ctx context.Context, id string) (*content.FileManifest, error) {
 	var data []byte
-	if err := s.db.QueryRowContext(ctx, `SELECT data FROM share_manifests WHERE cid = ?`, id).Scan(&data); err != nil {
+	st, err := s.db.Prepared(ctx, qManifest)
+	if err == nil {
+		err = st.QueryRowContext(ctx, id).Scan(&data)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("share: manifest %s: %w", id, err)
 	}
 	return content.DecodeFileManifest(data)
@@ -51,6 +55,10 @@ func (s *Service) loadFileManifest(ctx context.Context, id string) (*content.Fil
 // modified again with the same mtime, so its recorded mtime is not trusted
 // (see storeLocked).
 const racyWindow = 100 * time.Millisecond
+
+// qManifest reads a stored manifest (a prepared statement: see
+// store.DB.Prepared).
+const qManifest = `SELECT data FROM share_manifests WHERE cid = ?`
 
 // storeLocked writes tree as the catalog of the share at abs in one
 // transaction, touching only rows that changed, then queues announcements
@@ -95,6 +103,11 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 		return fail(err)
 	}
 	defer insChunks.Close()
+	insManifest, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO share_manifests (cid, data) VALUES (?, ?)`)
+	if err != nil {
+		return fail(err)
+	}
+	defer insManifest.Close()
 
 	var (
 		fresh []cid.Cid
@@ -153,7 +166,7 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 		} else {
 			data = n.Dir.Encode()
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO share_manifests (cid, data) VALUES (?, ?)`, id, data); err != nil {
+		if _, err := insManifest.ExecContext(ctx, id, data); err != nil {
 			return err
 		}
 		if n.Rel != "" {
@@ -181,6 +194,9 @@ func (s *Service) storeLocked(ctx context.Context, abs string, tree *content.Nod
 	sh, err := scanShare(tx.QueryRowContext(ctx, `SELECT `+shareCols+` FROM share_roots WHERE id = ?`, shareID))
 	if err != nil {
 		return fail(err)
+	}
+	if s.isPrivate(abs) {
+		s.privateRoots.Store(true) // before any reader can see its rows
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(err)

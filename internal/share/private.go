@@ -53,14 +53,18 @@ func (s *Service) mayRead(ctx context.Context, rootPath, rootCID string) bool {
 // manifestAllowed reports whether the peer serving ctx may read manifest
 // id: it is in a public share, or in a private one that peer may read.
 func (s *Service) manifestAllowed(ctx context.Context, id string) bool {
-	if len(s.cfg.Private) == 0 {
+	if len(s.cfg.Private) == 0 || !s.privateRoots.Load() {
 		return true
 	}
 	if _, ok := p2p.RemotePeer(ctx); !ok {
 		return true
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT r.path, r.root_cid FROM share_files f JOIN share_roots r ON r.id = f.share_id
-		WHERE f.cid = ? UNION SELECT path, root_cid FROM share_roots WHERE root_cid = ?`, id, id)
+	st, err := s.db.Prepared(ctx, `SELECT r.path, r.root_cid FROM share_files f JOIN share_roots r ON r.id = f.share_id
+		WHERE f.cid = ? UNION SELECT path, root_cid FROM share_roots WHERE root_cid = ?`)
+	if err != nil {
+		return false
+	}
+	rows, err := st.QueryContext(ctx, id, id)
 	if err != nil {
 		return false
 	}

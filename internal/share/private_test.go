@@ -125,3 +125,70 @@ func firstChunk(t *testing.T, s *Service, rootCID string) cid.Cid {
 	}
 	return fm.Chunks[0]
 }
+
+// TestPrivateRootsTracked: manifests are served without a query only while
+// no share lies in a private folder; a private share added later, one of
+// two removed, or a restart never lets a stranger read a private manifest.
+func TestPrivateRootsTracked(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	outbox := filepath.Join(dir, "outbox")
+	one, two := filepath.Join(outbox, "x1", "sent"), filepath.Join(outbox, "x2", "sent")
+	public := filepath.Join(dir, "public.bin")
+	makeTree(t, one)
+	makeTree(t, two)
+	writeFile(t, filepath.Join(two, "only-in-two"), []byte("two"))
+	writeFile(t, public, randData(8, cs+5))
+	const stranger = peer.ID("stranger")
+	open := func() *Service {
+		return newService(t, filepath.Join(dir, "db"), func(c *Config) {
+			c.Private = []string{outbox}
+			c.MayServe = func(peer.ID, string) bool { return false }
+		})
+	}
+	s := open()
+	pub, err := s.Add(ctx, public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubID, _ := cid.Decode(pub.CID)
+	remote := p2p.WithRemotePeer(ctx, stranger)
+	check := func(s *Service, what string, ids ...string) {
+		t.Helper()
+		if _, err := s.Manifest(remote, pubID); err != nil {
+			t.Fatalf("%s: public manifest: %v", what, err)
+		}
+		for _, id := range ids {
+			c, _ := cid.Decode(id)
+			if _, err := s.Manifest(remote, c); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("%s: a stranger read private manifest %s: %v", what, id, err)
+			}
+		}
+	}
+	check(s, "no private share")
+	if s.privateRoots.Load() {
+		t.Fatal("private roots set with none")
+	}
+	sh1, err := s.Add(ctx, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh2, err := s.Add(ctx, two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(s, "two private shares", sh1.CID, sh2.CID)
+	if err := s.Remove(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	check(s, "one removed", sh2.CID)
+	s2 := open() // a restart
+	check(s2, "after a restart", sh2.CID)
+	if err := s2.Remove(ctx, two); err != nil {
+		t.Fatal(err)
+	}
+	if s2.privateRoots.Load() {
+		t.Fatal("private roots still set with none left")
+	}
+	check(s2, "none left")
+}

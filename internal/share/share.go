@@ -154,6 +154,13 @@ type Service struct {
 	mu    sync.Mutex
 	roots map[int64]rootInfo
 	dirty map[int64]*dirtyShare
+
+	// privateRoots is set while some share lies in a Config.Private
+	// folder: set before such a share is committed, cleared only by a
+	// Remove that leaves none (both under indexMu), so it is never
+	// false while one exists. Without one, a manifest needs no query to
+	// be served (see manifestAllowed).
+	privateRoots atomic.Bool
 }
 
 // indexing counts the progress of one index run.
@@ -233,6 +240,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("share: load: %w", err)
 		}
 		s.roots[id] = ri
+		if s.isPrivate(ri.path) {
+			s.privateRoots.Store(true)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("share: load: %w", err)
@@ -293,10 +303,14 @@ func (s *Service) changed() {
 // AddDownloaded registers a completed download at path, whose id is id and
 // encoded manifest manifestBytes, so the node seeds it. For a file the
 // manifest is trusted (the transfer verified every chunk) once the file's
-// size matches it; a folder is hashed again (its nested manifests are not
-// passed) and must hash to id. Errors wrap [content.ErrHashMismatch] when
-// the bytes on disk or manifestBytes do not match id.
-func (s *Service) AddDownloaded(ctx context.Context, path string, id cid.Cid, manifestBytes []byte) error {
+// size matches it; a folder is indexed again and must hash to id, its
+// files in files (slash-separated paths below path, manifests the
+// transfer verified) trusted in the same way and the others hashed.
+// Errors wrap [content.ErrHashMismatch] when the bytes on disk or
+// manifestBytes do not match id. Every chunk served is verified on read
+// ([Service.Chunk]), so a file changed on disk after the download is
+// never served as the manifest's.
+func (s *Service) AddDownloaded(ctx context.Context, path string, id cid.Cid, manifestBytes []byte, files map[string]*content.FileManifest) error {
 	abs, err := cleanPath(path)
 	if err != nil {
 		return err
@@ -319,7 +333,7 @@ func (s *Service) AddDownloaded(ctx context.Context, path string, id cid.Cid, ma
 		_, err = s.store(ctx, abs, tree, true)
 		return err
 	default:
-		_, err := s.index(ctx, abs, indexOpts{downloaded: true, expect: id})
+		_, err := s.index(ctx, abs, indexOpts{downloaded: true, expect: id, trusted: files})
 		return err
 	}
 }
@@ -355,6 +369,11 @@ func (s *Service) Remove(ctx context.Context, path string) error {
 	s.mu.Lock()
 	delete(s.roots, id)
 	delete(s.dirty, id)
+	private := false
+	for _, r := range s.roots {
+		private = private || s.isPrivate(r.path)
+	}
+	s.privateRoots.Store(private) // indexMu held: no share is being stored
 	s.mu.Unlock()
 	signal(s.wakeW)
 	s.log.Info("share: removed", "path", abs)
@@ -432,7 +451,10 @@ func (s *Service) Manifest(ctx context.Context, id cid.Cid) ([]byte, error) {
 		return nil, fmt.Errorf("%w: manifest %s", ErrNotFound, id)
 	}
 	var data []byte
-	err := s.db.QueryRowContext(ctx, `SELECT data FROM share_manifests WHERE cid = ?`, id.String()).Scan(&data)
+	st, err := s.db.Prepared(ctx, qManifest)
+	if err == nil {
+		err = st.QueryRowContext(ctx, id.String()).Scan(&data)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: manifest %s", ErrNotFound, id)
 	}
@@ -446,18 +468,20 @@ func (s *Service) Manifest(ctx context.Context, id cid.Cid) ([]byte, error) {
 // file or folder manifest. For chunks the answer comes from the 64-bit
 // lookup key, so it is advisory; [Service.Chunk] verifies.
 func (s *Service) Has(ctx context.Context, id cid.Cid) bool {
-	var one int
-	var err error
+	q, arg := `SELECT 1 FROM share_manifests WHERE cid = ?`, any(id.String())
 	if content.IsChunk(id) {
-		d, derr := content.Digest(id)
-		if derr != nil {
+		d, err := content.Digest(id)
+		if err != nil {
 			return false
 		}
-		err = s.db.QueryRowContext(ctx, `SELECT 1 FROM share_chunks WHERE key = ? LIMIT 1`, chunkKey(d[:])).Scan(&one)
-	} else {
-		err = s.db.QueryRowContext(ctx, `SELECT 1 FROM share_manifests WHERE cid = ?`, id.String()).Scan(&one)
+		q, arg = `SELECT 1 FROM share_chunks WHERE key = ? LIMIT 1`, chunkKey(d[:])
 	}
-	return err == nil
+	st, err := s.db.Prepared(ctx, q)
+	if err != nil {
+		return false
+	}
+	var one int
+	return st.QueryRowContext(ctx, arg).Scan(&one) == nil
 }
 
 // Files returns every indexed file and folder of every share (including
@@ -509,6 +533,9 @@ type indexOpts struct {
 	downloaded bool            // mark the share as a completed download
 	mustExist  bool            // refuse (ErrNotShared) a path not shared (any more)
 	expect     cid.Cid         // if defined, store only if the root hashes to it
+	// trusted are manifests of files just downloaded and verified, by
+	// rel path, used instead of hashing when the size on disk matches.
+	trusted map[string]*content.FileManifest
 }
 
 // index hashes the share at abs, reusing unchanged files' manifests, and
@@ -538,6 +565,9 @@ func (s *Service) index(ctx context.Context, abs string, o indexOpts) (Share, er
 			prog.bytes.Add(info.Size())
 			if s.onFile != nil {
 				s.onFile()
+			}
+			if m := o.trusted[rel]; m != nil && m.Size == info.Size() && !force[rel] {
+				return m
 			}
 			row, ok := existing[rel]
 			fid, _ := content.FileIDOf(info)

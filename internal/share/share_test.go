@@ -566,7 +566,7 @@ func TestAddDownloaded(t *testing.T) {
 	p := filepath.Join(dir, "dl.bin")
 	writeFile(t, p, data)
 	m := content.HashBytes(data, cs)
-	if err := s.AddDownloaded(ctx, p, m.ID(), m.Encode()); err != nil {
+	if err := s.AddDownloaded(ctx, p, m.ID(), m.Encode(), nil); err != nil {
 		t.Fatal(err)
 	}
 	list, _ := s.List(ctx)
@@ -577,11 +577,11 @@ func TestAddDownloaded(t *testing.T) {
 		t.Fatalf("seeding chunk: %v", err)
 	}
 	// Manifest bytes that do not match the id, or a file of the wrong size.
-	if err := s.AddDownloaded(ctx, p, m.ID(), content.HashBytes(data[1:], cs).Encode()); !errors.Is(err, content.ErrHashMismatch) {
+	if err := s.AddDownloaded(ctx, p, m.ID(), content.HashBytes(data[1:], cs).Encode(), nil); !errors.Is(err, content.ErrHashMismatch) {
 		t.Fatalf("wrong manifest: %v", err)
 	}
 	short := content.HashBytes(data[:cs], cs)
-	if err := s.AddDownloaded(ctx, p, short.ID(), short.Encode()); !errors.Is(err, content.ErrHashMismatch) {
+	if err := s.AddDownloaded(ctx, p, short.ID(), short.Encode(), nil); !errors.Is(err, content.ErrHashMismatch) {
 		t.Fatalf("wrong size: %v", err)
 	}
 
@@ -591,11 +591,11 @@ func TestAddDownloaded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddDownloaded(ctx, root, want.ID, want.Dir.Encode()); err != nil {
+	if err := s.AddDownloaded(ctx, root, want.ID, want.Dir.Encode(), nil); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(root, "readme.txt"), []byte("tampered"))
-	if err := s.AddDownloaded(ctx, root, want.ID, want.Dir.Encode()); !errors.Is(err, content.ErrHashMismatch) {
+	if err := s.AddDownloaded(ctx, root, want.ID, want.Dir.Encode(), nil); !errors.Is(err, content.ErrHashMismatch) {
 		t.Fatalf("tampered folder: %v", err)
 	}
 	list, _ = s.List(ctx)
@@ -605,11 +605,59 @@ func TestAddDownloaded(t *testing.T) {
 	other := filepath.Join(dir, "other")
 	makeTree(t, other)
 	writeFile(t, filepath.Join(other, "extra"), []byte("extra"))
-	if err := s.AddDownloaded(ctx, other, want.ID, want.Dir.Encode()); !errors.Is(err, content.ErrHashMismatch) {
+	if err := s.AddDownloaded(ctx, other, want.ID, want.Dir.Encode(), nil); !errors.Is(err, content.ErrHashMismatch) {
 		t.Fatalf("wrong folder: %v", err)
 	}
 	if list, _ = s.List(ctx); len(list) != 2 {
 		t.Fatalf("mismatched folder download shared: %+v", list)
+	}
+}
+
+// TestAddDownloadedTrusted: the manifests of a folder download's files
+// are used instead of hashing the files again, and a file changed on disk
+// after it (same size, so trusted) is still never served as the
+// manifest's: every chunk is verified on read.
+func TestAddDownloadedTrusted(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	s := newService(t, filepath.Join(dir, "db"), nil)
+	root := filepath.Join(dir, "folder")
+	makeTree(t, root)
+	want, err := content.BuildDir(ctx, root, content.BuildOptions{ChunkSize: cs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := make(map[string]*content.FileManifest)
+	want.Walk(func(n *content.Node) error {
+		if n.File != nil {
+			files[n.Rel] = n.File
+		}
+		return nil
+	})
+	if len(files) != len(tree) {
+		t.Fatalf("%d file manifests, want %d", len(files), len(tree))
+	}
+	// The same size, other bytes: hashing would notice, trust does not.
+	writeFile(t, filepath.Join(root, "readme.txt"), []byte("HELLO"))
+	if err := s.AddDownloaded(ctx, root, want.ID, want.Dir.Encode(), nil); !errors.Is(err, content.ErrHashMismatch) {
+		t.Fatalf("hashed again: %v", err)
+	}
+	if err := s.AddDownloaded(ctx, root, want.ID, want.Dir.Encode(), files); err != nil {
+		t.Fatalf("trusted: %v", err)
+	}
+	if list, _ := s.List(ctx); len(list) != 1 || list[0].CID != want.ID.String() {
+		t.Fatalf("catalog %+v", list)
+	}
+	if _, err := s.Chunk(ctx, files["readme.txt"].Chunks[0], nil); err == nil {
+		t.Fatal("served a changed file's bytes as the manifest's chunk")
+	}
+	if got, err := s.Chunk(ctx, files["docs/a.md"].Chunks[0], nil); err != nil || string(got) != "# a" {
+		t.Fatalf("unchanged file: %q, %v", got, err)
+	}
+	// A trusted manifest of the wrong size is not used.
+	writeFile(t, filepath.Join(root, "readme.txt"), []byte("hello!"))
+	if err := s.AddDownloaded(ctx, root, want.ID, want.Dir.Encode(), files); !errors.Is(err, content.ErrHashMismatch) {
+		t.Fatalf("size mismatch trusted: %v", err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -25,6 +26,38 @@ import (
 // is available.
 type DB struct {
 	*sql.DB
+
+	stmts sync.Map // query text -> *sql.Stmt (see Prepared)
+}
+
+// Prepared returns the statement for query, prepared on first use and kept
+// until the database closes. Hot paths use it: modernc's SQLite parses a
+// statement again on every Query or Exec, which was 16% of a file
+// server's CPU when it served a folder of many small files. Use it for
+// fixed query texts only (the cache never shrinks).
+func (db *DB) Prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// Close closes the prepared statements, then the database.
+func (db *DB) Close() error {
+	db.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		db.stmts.Delete(k)
+		return true
+	})
+	return db.DB.Close()
 }
 
 // Migration is one numbered schema change of a component. Versions start at

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -129,5 +131,74 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("left behind: %v", ents)
+	}
+}
+
+// TestPrepared: one statement per query text, shared by concurrent
+// callers (each sees its own rows), closed with the database.
+func TestPrepared(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "node.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	const q = `SELECT v FROM t WHERE k = ?`
+	ins, err := db.Prepared(ctx, `INSERT INTO t(k, v) VALUES (?, ?)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range 50 {
+		if _, err := ins.ExecContext(ctx, k, fmt.Sprint("v", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := db.Prepared(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := (w*31 + i) % 50
+				st, err := db.Prepared(ctx, q)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if st != first {
+					errs <- errors.New("a second statement for the same query")
+					return
+				}
+				var v string
+				if err := st.QueryRowContext(ctx, k).Scan(&v); err != nil {
+					errs <- err
+					return
+				}
+				if v != fmt.Sprint("v", k) {
+					errs <- fmt.Errorf("k %d: got %q", k, v)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if _, err := db.Prepared(ctx, `SELECT nosuchcolumn FROM t`); err == nil {
+		t.Fatal("a bad query prepared")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	if err := first.QueryRowContext(ctx, 1).Scan(&v); err == nil {
+		t.Fatal("statement usable after Close")
 	}
 }

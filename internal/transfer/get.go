@@ -137,6 +137,10 @@ type session struct {
 	// sync at the end (see batch.go).
 	batches atomic.Int64
 	dirty   map[string]bool
+	// written holds the manifests of the files batches wrote, by path
+	// below out, for the Seeder (one small manifest per small file, so
+	// it grows as the plan, which is bounded).
+	written map[string]*content.FileManifest
 }
 
 // Get downloads id (a file or folder manifest id) to opt.Output. It returns
@@ -200,7 +204,11 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 		return res, err
 	}
 	if s.cfg.Seeder != nil {
-		if err := s.cfg.Seeder.AddDownloaded(ctx, ss.out, id, raw); err != nil {
+		ss.mu.Lock()
+		files := ss.written
+		ss.written = nil
+		ss.mu.Unlock()
+		if err := s.cfg.Seeder.AddDownloaded(ctx, ss.out, id, raw, files); err != nil {
 			s.log.Warn("transfer: could not seed download", "path", ss.out, "err", err)
 		}
 	}

@@ -142,6 +142,26 @@ func TestGetFolder(t *testing.T) {
 			if len(seeder.calls) != 1 || seeder.calls[0] != out+" "+id.String() {
 				t.Fatalf("seeder calls %v", seeder.calls)
 			}
+			// The small files' manifests go along, so the seeder need not
+			// hash them again; each matches the file written.
+			small := 0 // files of one chunk go in batches
+			var count func(tree)
+			count = func(tr tree) {
+				for _, v := range tr {
+					switch v := v.(type) {
+					case tree:
+						count(v)
+					case []byte:
+						if len(v) <= testChunk {
+							small++
+						}
+					}
+				}
+			}
+			count(tr)
+			if seeder.files != small || len(seeder.bad) > 0 {
+				t.Fatalf("seeder got %d file manifests (want %d), %d not matching the disk: %v", seeder.files, small, len(seeder.bad), seeder.bad)
+			}
 		})
 	}
 }

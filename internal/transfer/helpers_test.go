@@ -172,19 +172,29 @@ func (f *staticFinder) set(ais ...peer.AddrInfo) {
 	f.peers = ais
 }
 
-// recordingSeeder records AddDownloaded calls.
+// recordingSeeder records AddDownloaded calls, and checks that every file
+// manifest passed along matches the file on disk.
 type recordingSeeder struct {
 	mu    sync.Mutex
 	calls []string
+	files int // manifests passed
+	bad   []string
 }
 
-func (s *recordingSeeder) AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte) error {
+func (s *recordingSeeder) AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte, files map[string]*content.FileManifest) error {
 	if err := content.Verify(id, manifest); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, path+" "+id.String())
+	for rel, m := range files {
+		data, err := os.ReadFile(filepath.Join(path, filepath.FromSlash(rel)))
+		if err != nil || !content.HashBytes(data, m.ChunkSize).ID().Equals(m.ID()) {
+			s.bad = append(s.bad, rel)
+		}
+	}
+	s.files += len(files)
 	return nil
 }
 

@@ -74,12 +74,37 @@ func TestKill9Resume(t *testing.T) {
 	var served atomic.Int64
 	var proc atomic.Pointer[os.Process]
 	killed := make(chan struct{})
+	// From the 60th chunk on, serving stops until the child has recorded
+	// some chunks (its log commits every 250 ms, however loaded the
+	// machine), then the child is killed: killing at a fixed count alone
+	// found nothing recorded on a loaded machine.
+	recorded := func() int {
+		data, err := os.ReadFile(out + ".part.state")
+		if err != nil {
+			return 0
+		}
+		l := &fileLog{id: fm.ID()}
+		idx, _, ok := parseFileLog(data, l.header())
+		if !ok {
+			return 0
+		}
+		return len(idx)
+	}
 	srcs[0].set(func(s *memSource) {
 		s.onChunk = func(cid.Cid) {
 			time.Sleep(2 * time.Millisecond)
-			if served.Add(1) == 60 {
-				proc.Load().Kill()
-				close(killed)
+			n := served.Add(1)
+			if n == 60 {
+				go func() {
+					for deadline := time.Now().Add(10 * time.Second); recorded() == 0 && time.Now().Before(deadline); {
+						time.Sleep(10 * time.Millisecond)
+					}
+					proc.Load().Kill()
+					close(killed)
+				}()
+			}
+			if n >= 60 {
+				<-killed
 			}
 		}
 	})

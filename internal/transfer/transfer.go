@@ -223,9 +223,12 @@ type ProviderFinder interface {
 }
 
 // Seeder is told about each completed download, so the node serves it.
-// share.Service implements it.
+// share.Service implements it. For a folder, files holds the manifests
+// of the files the download wrote and verified (keyed by slash-separated
+// path below path), so the seeder need not hash them again; it may be
+// empty.
 type Seeder interface {
-	AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte) error
+	AddDownloaded(ctx context.Context, path string, id cid.Cid, manifest []byte, files map[string]*content.FileManifest) error
 }
 
 // Config configures a Service. Host is required; the other fields are
