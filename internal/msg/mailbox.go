@@ -354,6 +354,15 @@ func (s *Service) fetchBundle(ctx context.Context, p peer.ID) (ratchet.Bundle, e
 	return ratchet.Bundle{}, ErrNoBundle
 }
 
+// What a put checks its bounds against: the counters msg_mailbox's
+// triggers keep (store.go, version 3), each read by its primary key, so a
+// put costs O(log n) however much the mailbox holds. A missing row is zero.
+const (
+	sqlSenderCount = `SELECT COALESCE(MAX(n), 0), COALESCE(MAX(bytes), 0) FROM msg_mailbox_senders WHERE sender = ?`
+	sqlTagCount    = `SELECT COALESCE(MAX(n), 0) FROM msg_mailbox_tags WHERE tag = ?`
+	sqlTotalCount  = `SELECT COALESCE(MAX(n), 0), COALESCE(MAX(bytes), 0) FROM msg_mailbox_total WHERE one = 1`
+)
+
 // handleMailbox serves MailboxProtocol: one request a stream.
 func (s *Service) handleMailbox(st network.Stream) {
 	defer st.Close()
@@ -392,13 +401,13 @@ func (s *Service) serveMailbox(ctx context.Context, remote peer.ID, req mailboxR
 		ok := false
 		err := inTx(ctx, s.db, func(tx *sql.Tx) error {
 			var bySender, senderBytes, byTag, total, totalBytes int64
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(LENGTH(blob)), 0) FROM msg_mailbox WHERE sender = ?`, remote.String()).Scan(&bySender, &senderBytes); err != nil {
+			if err := tx.QueryRowContext(ctx, sqlSenderCount, remote.String()).Scan(&bySender, &senderBytes); err != nil {
 				return err
 			}
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_mailbox WHERE tag = ?`, req.Tags[0][:]).Scan(&byTag); err != nil {
+			if err := tx.QueryRowContext(ctx, sqlTagCount, req.Tags[0][:]).Scan(&byTag); err != nil {
 				return err
 			}
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(LENGTH(blob)), 0) FROM msg_mailbox`).Scan(&total, &totalBytes); err != nil {
+			if err := tx.QueryRowContext(ctx, sqlTotalCount).Scan(&total, &totalBytes); err != nil {
 				return err
 			}
 			size := int64(len(req.Blob))
@@ -550,7 +559,7 @@ type Status struct {
 // Status reports the service's mailbox and queue figures.
 func (s *Service) Status(ctx context.Context) (Status, error) {
 	st := Status{BundleReplicas: int(s.bundleReplicas.Load())}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(LENGTH(blob)), 0) FROM msg_mailbox`).Scan(&st.Holding, &st.HoldingBytes); err != nil {
+	if err := s.db.QueryRowContext(ctx, sqlTotalCount).Scan(&st.Holding, &st.HoldingBytes); err != nil {
 		return st, fmt.Errorf("msg: status: %w", err)
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM msg_outbox`).Scan(&st.Outbox); err != nil {

@@ -101,6 +101,47 @@ CREATE TABLE msg_rcpt_due (
 	kind    TEXT NOT NULL,    -- rcpt or read
 	PRIMARY KEY (peer, id, kind)
 );
+`}, {Version: 3, SQL: `
+-- What the mailbox holds, counted per sender, per tag and in all, kept by
+-- triggers in the same transaction as each insert and delete: a put checks
+-- its bounds with three primary-key lookups instead of counting (and, in
+-- all, scanning) msg_mailbox.
+CREATE TABLE msg_mailbox_senders (
+	sender  TEXT PRIMARY KEY,
+	n       INTEGER NOT NULL,
+	bytes   INTEGER NOT NULL
+);
+CREATE TABLE msg_mailbox_tags (
+	tag     BLOB PRIMARY KEY,
+	n       INTEGER NOT NULL
+);
+CREATE TABLE msg_mailbox_total (
+	one     INTEGER PRIMARY KEY CHECK (one = 1),
+	n       INTEGER NOT NULL,
+	bytes   INTEGER NOT NULL
+);
+INSERT INTO msg_mailbox_senders(sender, n, bytes) SELECT sender, COUNT(*), SUM(LENGTH(blob)) FROM msg_mailbox GROUP BY sender;
+INSERT INTO msg_mailbox_tags(tag, n) SELECT tag, COUNT(*) FROM msg_mailbox GROUP BY tag;
+INSERT INTO msg_mailbox_total(one, n, bytes) SELECT 1, COUNT(*), COALESCE(SUM(LENGTH(blob)), 0) FROM msg_mailbox;
+CREATE TRIGGER msg_mailbox_counted AFTER INSERT ON msg_mailbox BEGIN
+	INSERT INTO msg_mailbox_senders(sender, n, bytes) VALUES (NEW.sender, 1, LENGTH(NEW.blob))
+		ON CONFLICT(sender) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
+	INSERT INTO msg_mailbox_tags(tag, n) VALUES (NEW.tag, 1)
+		ON CONFLICT(tag) DO UPDATE SET n = n + 1;
+	UPDATE msg_mailbox_total SET n = n + 1, bytes = bytes + LENGTH(NEW.blob) WHERE one = 1;
+END;
+CREATE TRIGGER msg_mailbox_uncounted AFTER DELETE ON msg_mailbox BEGIN
+	UPDATE msg_mailbox_senders SET n = n - 1, bytes = bytes - LENGTH(OLD.blob) WHERE sender = OLD.sender;
+	DELETE FROM msg_mailbox_senders WHERE sender = OLD.sender AND n <= 0;
+	UPDATE msg_mailbox_tags SET n = n - 1 WHERE tag = OLD.tag;
+	DELETE FROM msg_mailbox_tags WHERE tag = OLD.tag AND n <= 0;
+	UPDATE msg_mailbox_total SET n = n - 1, bytes = bytes - LENGTH(OLD.blob) WHERE one = 1;
+END;
+-- msg_mailbox rows are never updated (a put is INSERT OR IGNORE); one
+-- that were would be counted wrong, so refuse it.
+CREATE TRIGGER msg_mailbox_immutable BEFORE UPDATE ON msg_mailbox BEGIN
+	SELECT RAISE(ABORT, 'msg_mailbox rows are immutable');
+END;
 `}}
 
 // inTx runs fn in one transaction and commits it.
