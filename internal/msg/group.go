@@ -618,6 +618,16 @@ func (g *groups) receiveRelayed(ctx context.Context, tx *sql.Tx, sender peer.ID,
 	return &Message{ID: pl.ID, From: sender, To: "group:" + gr.Name, Text: pl.Text, Time: t, State: StateDelivered, Folder: FolderInbox}, nil
 }
 
+// isMember reports whether p is a member of group gid, which this node
+// is in ("" or a group this node is not in: false).
+func (g *groups) isMember(ctx context.Context, tx *sql.Tx, gid string, p peer.ID) bool {
+	if gid == "" {
+		return false
+	}
+	gr, _, _, err := scanGroup(tx.QueryRowContext(ctx, `SELECT `+groupCols+` FROM msg_groups WHERE gid = ?`, gid))
+	return err == nil && gr.has(p)
+}
+
 // decodeGroupWire splits a group message from the topic into its epoch,
 // its sender's chain index and its ciphertext.
 func decodeGroupWire(b []byte) (epoch, iter uint32, ct []byte, err error) {

@@ -139,6 +139,7 @@ type Service struct {
 	limiter     *peerlimit.Limiter // incoming direct and group messages per sender
 	mailLim     *peerlimit.Limiter // messages per sender collected from mailboxes (a backlog arrives at once)
 	strangerLim *peerlimit.Limiter // texts per non-contact (the requests folder)
+	memberLim   *peerlimit.Limiter // group traffic per non-contact member of a group this node is in
 	mboxLim     *peerlimit.Limiter // mailbox requests per peer
 	wake        chan struct{}      // a peer connected: flush and collect
 	left        chan struct{}      // a peer disconnected: see whether the bundle's mailboxes changed
@@ -232,6 +233,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		mboxLim:     peerlimit.New(rate.Limit(20), 100),
 		mailLim:     peerlimit.New(rate.Limit(20), mailboxPerSender),
 		strangerLim: peerlimit.New(strangerRate, strangerBurst),
+		memberLim:   peerlimit.New(memberRate, memberBurst),
 		wake:        make(chan struct{}, 1),
 		left:        make(chan struct{}, 1),
 		subs:        map[int]func(Message){},
@@ -1032,14 +1034,26 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 		if viaMailbox && !s.mailLim.Allow(sender) {
 			return errRateLimited
 		}
-		// Checked before the key is spent, so what is held back is not
-		// lost: the sender retries, or it stays on the mailboxes.
-		if s.folderOf(ctx, tx, sender) == FolderRequests && !s.strangerLim.Allow(sender) {
-			return fmt.Errorf("%w (a non-contact)", errRateLimited)
-		}
 		st2, pt, err := st.Decrypt(env.Header, env.CT, nil)
 		if err != nil {
 			return err
+		}
+		// A non-contact's envelope counts against the stranger's limit,
+		// or, when it is group traffic of a group this node is in and the
+		// sender a member, the member's limit. Checked before the new
+		// state is written (Decrypt changes nothing: a refusal rolls the
+		// transaction back), so the key is not spent and what is held
+		// back is not lost: the sender retries, or it stays on the
+		// mailboxes.
+		pl, err = decodePayload(pt)
+		if s.folderOf(ctx, tx, sender) == FolderRequests {
+			lim, who := s.strangerLim, "a non-contact"
+			if err == nil && s.groups.isMember(ctx, tx, groupOf(pl), sender) {
+				lim, who = s.memberLim, "a group member"
+			}
+			if !lim.Allow(sender) {
+				return fmt.Errorf("%w (%s)", errRateLimited, who)
+			}
 		}
 		raw2, _ := st2.MarshalBinary()
 		now := s.now()
@@ -1053,8 +1067,7 @@ func (s *Service) receive(ctx context.Context, env envelope, from peer.ID, viaMa
 			return err
 		}
 		// The key is spent whatever the payload says: the new state is
-		// kept even when the payload is refused.
-		pl, err = decodePayload(pt)
+		// kept even when the payload is refused (err: decodePayload's).
 		// msgid: the text this envelope delivered (a receipt is owed for
 		// it if it comes again), '' for anything else.
 		gotID := ""
@@ -1169,6 +1182,29 @@ const (
 	strangerRate  = rate.Limit(0.2)
 	strangerBurst = 20
 )
+
+// A non-contact who is a member of a group this node is in may send that
+// group's traffic over the pairwise session (its key at each epoch, the
+// group texts relayed to this node while it was away) at memberRate, with
+// a burst of memberBurst: a backlog collected from mailboxes arrives at
+// once, and a hostile member is still bounded. Anything else it sends is
+// a stranger's.
+const (
+	memberRate  = rate.Limit(2)
+	memberBurst = 200
+)
+
+// groupOf is the group pl is traffic of ("" for none): a relayed group
+// text or a group's membership and key.
+func groupOf(pl payload) string {
+	switch {
+	case pl.Kind == kindText && pl.GID != "":
+		return pl.GID
+	case pl.Kind == kindGroup && pl.Group != nil:
+		return pl.Group.GID
+	}
+	return ""
+}
 
 // errDuplicate: an envelope this node opened before (acknowledged again,
 // not opened twice).
