@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 )
 
 // MsgSendRequest is the body of POST /api/v1/msg.
@@ -78,12 +79,22 @@ func (c *Client) MsgSend(ctx context.Context, to, text string) (MsgSent, error) 
 // MsgList lists messages, oldest first: with one party (name, peer ID or
 // group:NAME) when with is not empty, in one folder when folder is not.
 func (c *Client) MsgList(ctx context.Context, with, folder string) ([]Message, error) {
+	return c.MsgListN(ctx, with, folder, 0)
+}
+
+// MsgListN is [Client.MsgList] keeping the newest limit messages of those
+// selected (the folder is filtered before the limit applies); 0: the
+// daemon's bound, 1000.
+func (c *Client) MsgListN(ctx context.Context, with, folder string, limit int) ([]Message, error) {
 	v := url.Values{}
 	if with != "" {
 		v.Set("with", with)
 	}
 	if folder != "" {
 		v.Set("folder", folder)
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
 	}
 	var out []Message
 	return out, c.Do(ctx, http.MethodGet, Prefix+"/msg?"+v.Encode(), nil, &out)

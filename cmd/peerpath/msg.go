@@ -43,6 +43,7 @@ func msgSendCmd(g *globals) *cobra.Command {
 // messages of non-contacts never written to, held apart.
 func msgListCmd(g *globals, only string) *cobra.Command {
 	folder := only
+	limit := 0
 	use, short := "list [NAME|PEERID|group:NAME]", "List messages, oldest first; a non-contact's are marked [request] (--json: one object a line)"
 	if only != "" {
 		use, short = "requests [NAME|PEERID]", "List message requests: messages from non-contacts you never wrote to (add the sender as a contact to move them to the inbox; 'peerpath block' refuses its messages)"
@@ -58,7 +59,7 @@ func msgListCmd(g *globals, only string) *cobra.Command {
 			}
 			var ms []api.Message
 			if err := g.run(c, 30*time.Second, func(ctx context.Context, cl *api.Client) (err error) {
-				ms, err = cl.MsgList(ctx, with, folder)
+				ms, err = cl.MsgListN(ctx, with, folder, limit)
 				return err
 			}); err != nil {
 				return err
@@ -88,6 +89,7 @@ func msgListCmd(g *globals, only string) *cobra.Command {
 	if only == "" {
 		c.Flags().StringVar(&folder, "folder", "", "only this folder: inbox, or requests (messages from non-contacts)")
 	}
+	c.Flags().IntVar(&limit, "limit", 0, "only the newest N messages of those listed (after the folder is chosen); 0: up to 1000")
 	return c
 }
 

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/peerpath/peerpath/api"
@@ -36,7 +38,17 @@ func msgRoutes(m Msg) []route {
 		}},
 		{pattern: "GET /api/v1/msg", fn: func(w http.ResponseWriter, r *http.Request) (any, error) {
 			q := r.URL.Query()
-			ms, err := m.List(r.Context(), msg.ListOptions{With: q.Get("with"), Folder: q.Get("folder")})
+			// limit: the newest this many of what the other parameters
+			// select (the folder is filtered first), 1 to 1000 (default).
+			limit := 0
+			if v := q.Get("limit"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 1000 {
+					return nil, BadRequest(errors.New("limit is a number from 1 to 1000"))
+				}
+				limit = n
+			}
+			ms, err := m.List(r.Context(), msg.ListOptions{With: q.Get("with"), Folder: q.Get("folder"), Limit: limit})
 			if err != nil {
 				return nil, err
 			}

@@ -85,7 +85,12 @@ page({
     });
   },
   async refresh(root) {
-    const [msgs, groups] = await Promise.all([api("GET", "/msg"), api("GET", "/groups")]);
+    // Each folder is asked for on its own: the daemon keeps the newest
+    // 1000 of what is asked, so requests are never crowded out by a busy
+    // inbox.
+    const [inbox, requests, groups] = await Promise.all([
+      api("GET", "/msg?folder=inbox"), api("GET", "/msg?folder=requests"), api("GET", "/groups")]);
+    const msgs = [...(inbox || []), ...(requests || [])].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
     const convs = new Map();
     for (const g of groups || []) convs.set("group:" + g.name, { unread: 0, last: null });
     for (const m of msgs || []) {
