@@ -2,6 +2,8 @@ package msg
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,18 +14,32 @@ import (
 // without delivering it.
 func sealFor(t *testing.T, n, p *tnode, text string) (string, []byte) {
 	t.Helper()
-	ctx := context.Background()
 	id := newID()
-	seq, err := n.svc.seal(ctx, p.id(), payload{Kind: kindText, ID: id, Time: time.Now().UnixMilli(), Text: text}, nil)
+	return id, sealDetached(t, n, p, payload{Kind: kindText, ID: id, Time: time.Now().UnixMilli(), Text: text})
+}
+
+// sealDetached seals pl from n to p without queuing it in n's outbox (so
+// n's delivery loop never sends it first): the test hands it over itself.
+func sealDetached(t *testing.T, n, p *tnode, pl payload) []byte {
+	t.Helper()
+	ctx := context.Background()
+	if err := n.svc.ensureSession(ctx, p.id()); err != nil {
+		t.Fatal(err)
+	}
+	pt, err := json.Marshal(pl)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.svc.mu.Lock()
+	defer n.svc.mu.Unlock()
 	var env []byte
-	if err := n.db.QueryRow(`SELECT envelope FROM msg_outbox WHERE seq = ?`, seq).Scan(&env); err != nil {
+	if err := inTx(ctx, n.db, func(tx *sql.Tx) (err error) {
+		_, env, err = n.svc.encryptTx(ctx, tx, p.id(), pt)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	n.db.Exec(`DELETE FROM msg_outbox WHERE seq = ?`, seq)
-	return id, env
+	return env
 }
 
 // TestHostileEnvelopes: an envelope of a's session handed over by

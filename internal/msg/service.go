@@ -672,27 +672,8 @@ func (s *Service) seal(ctx context.Context, p peer.ID, pl payload, extra func(*s
 	defer s.mu.Unlock()
 	var seq int64
 	err = inTx(ctx, s.db, func(tx *sql.Tx) error {
-		var sid, raw, init []byte
-		err := tx.QueryRowContext(ctx, `SELECT sid, state, init FROM msg_sessions WHERE peer = ? ORDER BY used DESC LIMIT 1`, p.String()).Scan(&sid, &raw, &init)
+		sid, env, err := s.encryptTx(ctx, tx, p, pt)
 		if err != nil {
-			return fmt.Errorf("msg: session: %w", err)
-		}
-		st, err := ratchet.UnmarshalState(raw)
-		if err != nil {
-			return err
-		}
-		st2, h, ct, err := st.Encrypt(pt)
-		if err != nil {
-			return err
-		}
-		env := envelope{Header: h, CT: ct}
-		if len(init) > 0 {
-			env.Init = init
-		} else {
-			env.SID = [sidSize]byte(sid)
-		}
-		raw2, _ := st2.MarshalBinary()
-		if _, err := tx.ExecContext(ctx, `UPDATE msg_sessions SET state = ?, used = ? WHERE sid = ?`, raw2, s.now().UnixNano(), sid); err != nil {
 			return err
 		}
 		if extra != nil {
@@ -701,7 +682,7 @@ func (s *Service) seal(ctx context.Context, p peer.ID, pl payload, extra func(*s
 			}
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO msg_outbox(peer, sid, msgid, envelope, created) VALUES (?, ?, ?, ?, ?)`,
-			p.String(), sid, textID(pl), env.encode(), s.now().Unix())
+			p.String(), sid, textID(pl), env, s.now().Unix())
 		if err != nil {
 			return err
 		}
@@ -709,6 +690,35 @@ func (s *Service) seal(ctx context.Context, p peer.ID, pl payload, extra func(*s
 		return err
 	})
 	return seq, err
+}
+
+// encryptTx encrypts pt with p's newest session in tx, writes the
+// advanced state and returns the session id and the encoded envelope.
+// The caller holds s.mu.
+func (s *Service) encryptTx(ctx context.Context, tx *sql.Tx, p peer.ID, pt []byte) (sid, env []byte, err error) {
+	var raw, init []byte
+	if err := tx.QueryRowContext(ctx, `SELECT sid, state, init FROM msg_sessions WHERE peer = ? ORDER BY used DESC LIMIT 1`, p.String()).Scan(&sid, &raw, &init); err != nil {
+		return nil, nil, fmt.Errorf("msg: session: %w", err)
+	}
+	st, err := ratchet.UnmarshalState(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	st2, h, ct, err := st.Encrypt(pt)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := envelope{Header: h, CT: ct}
+	if len(init) > 0 {
+		e.Init = init
+	} else {
+		e.SID = [sidSize]byte(sid)
+	}
+	raw2, _ := st2.MarshalBinary()
+	if _, err := tx.ExecContext(ctx, `UPDATE msg_sessions SET state = ?, used = ? WHERE sid = ?`, raw2, s.now().UnixNano(), sid); err != nil {
+		return nil, nil, err
+	}
+	return sid, e.encode(), nil
 }
 
 func textID(pl payload) string {
