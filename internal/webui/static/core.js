@@ -92,6 +92,10 @@ function openEvents() {
   };
 }
 
+// emit delivers ev ({type, data}) to this tab's listeners as if it had
+// come from the event stream (pages telling each other; tests).
+export function emit(ev) { dispatch(ev); }
+
 function dispatch(ev) {
   for (const [type, fns] of listeners) {
     if (type === "*" || ev.type === "lost" || ev.type === type || ev.type.startsWith(type + ".")) {
@@ -265,6 +269,34 @@ export function page(p) {
 
 let current = null; // {p, root, stops: [], timer}
 
+// redrawGap is the least time between two redraws a page's events cause.
+export const redrawGap = 250;
+
+// coalesce returns a trigger that runs fn (async) for a stream of calls at
+// most once every gap ms, never two at once, and always once more after
+// the last call (so the last state is drawn): a call while fn runs or
+// within gap of its start is folded into one run that follows. The
+// trigger's cancel() drops a pending run.
+export function coalesce(fn, gap) {
+  let timer = null, running = false, again = false, last = -Infinity, dead = false;
+  const run = async () => {
+    timer = null;
+    if (dead) return;
+    running = true;
+    last = performance.now();
+    try { await fn(); } catch (e) { console.warn(e); }
+    running = false;
+    if (again) { again = false; trigger(); }
+  };
+  const trigger = () => {
+    if (dead || timer) return;
+    if (running) { again = true; return; }
+    timer = setTimeout(run, Math.max(0, last + gap - performance.now()));
+  };
+  trigger.cancel = () => { dead = true; clearTimeout(timer); timer = null; };
+  return trigger;
+}
+
 // refresh redraws the current page now.
 export async function refresh() {
   const c = current;
@@ -291,14 +323,11 @@ function route() {
   document.title = "peerpath · " + p.title;
   const stop = p.init ? p.init(root) : null;
   if (typeof stop === "function") current.stops.push(stop);
-  let pending = null;
-  for (const t of p.events) {
-    current.stops.push(on(t, () => {
-      // Events come in bursts: redraw once per burst.
-      if (pending) return;
-      pending = setTimeout(() => { pending = null; refresh(); }, 150);
-    }));
-  }
+  // Events come in bursts and streams (a busy download): redraw at most
+  // once every redrawGap, one at a time, and once after the last event.
+  const redraw = coalesce(refresh, redrawGap);
+  current.stops.push(redraw.cancel);
+  for (const t of p.events) current.stops.push(on(t, redraw));
   if (p.poll) current.timer = setInterval(() => { if (!p.live || !live) refresh(); }, p.poll);
   refresh();
 }
