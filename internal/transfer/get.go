@@ -368,8 +368,11 @@ type planDir struct {
 
 // planner walks a folder tree before anything is written.
 type planner struct {
-	// fetch returns the verified, decoded manifest id.
-	fetch func(ctx context.Context, id cid.Cid) (any, error)
+	// fetch returns the verified, decoded manifest id; prefetch, if set,
+	// is told of the sub-folders of each folder planned, which fetch will
+	// be asked for next (see prefetcher).
+	fetch    func(ctx context.Context, id cid.Cid) (any, error)
+	prefetch func(cid.Cid)
 	// refuses, if set, names content the node's policy refuses: a tree
 	// holding any is refused before anything is written.
 	refuses    func(cid.Cid) bool
@@ -411,8 +414,11 @@ func (ss *session) planTree(ctx context.Context, root *content.DirManifest) (*pl
 // fetching folder manifests with fetch; see [session.planTree].
 func planTree(ctx context.Context, root *content.DirManifest, id cid.Cid, maxEntries int, maxSize int64,
 	fetch func(context.Context, cid.Cid) (any, error), refuses func(cid.Cid) bool) (*planDir, Plan, error) {
+	pf := newPrefetcher(ctx, fetch)
+	defer pf.close()
 	pl := &planner{
-		fetch:      fetch,
+		fetch:      pf.get,
+		prefetch:   pf.want,
 		refuses:    refuses,
 		maxEntries: maxEntries,
 		maxSize:    maxSize,
@@ -491,6 +497,13 @@ func (pl *planner) dir(ctx context.Context, m *content.DirManifest, id cid.Cid, 
 	}
 	pd := &planDir{m: m, id: id}
 	pl.seen[id.KeyString()] = pd
+	if pl.prefetch != nil {
+		for _, e := range m.Entries {
+			if content.IsDir(e.ID) && pl.seen[e.ID.KeyString()] == nil {
+				pl.prefetch(e.ID)
+			}
+		}
+	}
 	for _, e := range m.Entries {
 		if err := content.ValidName(e.Name); err != nil {
 			return nil, fmt.Errorf("%w: %q: %w", ErrUnsafeName, e.Name, err)
