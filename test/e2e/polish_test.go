@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,60 @@ func TestBrowserHomeCoalescesRedraws(t *testing.T) {
 	}
 	if lastEmit := eval[float64](t, b, `window.__lastEmit`); last < lastEmit {
 		t.Errorf("no redraw after the last event (last at %.0f ms, last event at %.0f ms)", last, lastEmit)
+	}
+	b.noConsoleErrors(t)
+}
+
+// With the event stream unavailable, the Compute and Search pages update
+// by polling: a job submitted from the CLI appears, and a download
+// started from a search result ends shown as done.
+func TestBrowserPollingFallback(t *testing.T) {
+	t.Parallel()
+	a := startDaemon(t)
+	bd := startDaemon(t, "--bootstrap", a.Addr())
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "Kind of Blue - So What.flac"), 1<<20)
+	var sh shareOut
+	cliJSON(t, &sh, "share", dir, "--home", a.Home)
+	eventually(t, 30*time.Second, func() error {
+		out, _, _ := cli(t, "search", "kind of blue", "--json", "--timeout", "2s", "--home", bd.Home)
+		if !strings.Contains(out, "So What") {
+			return fmt.Errorf("not found yet")
+		}
+		return nil
+	})
+	b := loggedIn(t, bd, "*://*:*/api/v1/events*")
+
+	// Compute: a job submitted elsewhere shows without events.
+	goTo(t, b, "compute")
+	eval[string](t, b, recordFetches)
+	out, errOut, code := cli(t, "job", "submit", "../../examples/c/primes.wasm", "--count", "2", "--json", "--home", bd.Home)
+	var job struct {
+		ID string `json:"id"`
+	}
+	if code != 0 || jsonUnmarshal([]byte(strings.TrimSpace(out)), &job) != nil || job.ID == "" {
+		t.Fatalf("job submit: %q %q", out, errOut)
+	}
+	until(t, b, 15*time.Second, "a job submitted elsewhere shows, by polling", fmt.Sprintf(`[...document.querySelectorAll('[data-bind="jobrows"] td.id')].some(td => td.textContent === %q) ? "" : "not shown"`, job.ID))
+	if n := eval[int](t, b, `window.__fetches.filter(f => f[1].split("?")[0].endsWith("/api/v1/jobs")).length`); n < 1 {
+		t.Fatalf("the compute page showed the job without fetching /jobs (%d)", n)
+	}
+	if live := eval[bool](t, b, `import("/ui/core.js").then(c => c.eventsLive())`); live {
+		t.Fatal("the event stream is open: the test proves nothing")
+	}
+
+	// Search: a download started from a result ends shown as done.
+	goTo(t, b, "search")
+	eval[string](t, b, recordFetches)
+	b.do(t,
+		chromedp.WaitVisible(chromedp.CSS(`#search-q`)),
+		chromedp.SendKeys(chromedp.CSS(`#search-q`), "kind of blue"),
+		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Download Kind of Blue - So What.flac"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Download Kind of Blue - So What.flac"]`)),
+	)
+	until(t, b, 20*time.Second, "the download shown done, by polling", `document.querySelector("a.done-link") ? "" : "not done: " + [...document.querySelectorAll("td[data-cid]")].map(td => td.textContent).join(" | ")`)
+	if n := eval[int](t, b, `window.__fetches.filter(f => f[1].split("?")[0].endsWith("/api/v1/downloads")).length`); n < 2 {
+		t.Errorf("the search page fetched /downloads %d times: it did not poll", n)
 	}
 	b.noConsoleErrors(t)
 }
