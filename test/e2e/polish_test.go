@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/peerpath/peerpath/api"
 )
 
 // loggedIn is a browser logged in to d's web app, on Home; block, when
@@ -138,5 +140,61 @@ func TestBrowserPollingFallback(t *testing.T) {
 	if n := eval[int](t, b, `window.__fetches.filter(f => f[1].split("?")[0].endsWith("/api/v1/downloads")).length`); n < 2 {
 		t.Errorf("the search page fetched /downloads %d times: it did not poll", n)
 	}
+	b.noConsoleErrors(t)
+}
+
+// The Settings page shows the content policy, refuses a content id with
+// a reason (a list of its own, which the CLI sees), says so when what was
+// given is not a content id, and removes a list.
+func TestBrowserSettingsPolicy(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t)
+	dir := t.TempDir()
+	writeRandom(t, filepath.Join(dir, "leak.bin"), 64<<10)
+	var sh shareOut
+	cliJSON(t, &sh, "share", filepath.Join(dir, "leak.bin"), "--home", d.Home)
+	b := loggedIn(t, d)
+	goTo(t, b, "settings")
+	eval[string](t, b, `(window.confirm = () => true, "")`)
+	until(t, b, 10*time.Second, "no list yet", `(document.querySelector('[data-bind="policysum"]') || {}).textContent?.startsWith("No denylist") ? "" : "summary: " + (document.querySelector('[data-bind="policysum"]') || {}).textContent`)
+	b.do(t,
+		chromedp.SendKeys(chromedp.CSS(`#policy-cid`), sh.CID),
+		chromedp.SendKeys(chromedp.CSS(`#policy-reason`), "copyright notice 42"),
+		chromedp.Click(chromedp.CSS(`#policy-form button[type="submit"]`)),
+	)
+	var pol api.Policy
+	eventually(t, 10*time.Second, func() error {
+		cliJSON(t, &pol, "policy", "--home", d.Home)
+		if len(pol.Lists) != 1 || pol.Deny != 1 || pol.Lists[0].Description != "copyright notice 42" {
+			return fmt.Errorf("policy %+v", pol)
+		}
+		return nil
+	})
+	until(t, b, 10*time.Second, "the list shown with its reason", `(r => r && r.cells[1].textContent === "copyright notice 42" && r.cells[2].textContent === "1" ? "" : r ? r.textContent : "no row")(document.querySelector('[data-bind="policyrows"] tr'))`)
+	// Refused: the node no longer lists it among what it serves by id.
+	if _, errOut, code := cli(t, "get", sh.CID, "-o", filepath.Join(t.TempDir(), "x"), "--home", d.Home); code == 0 {
+		t.Errorf("get of a refused id succeeded: %s", errOut)
+	}
+	// Not a content id: said, and nothing left loaded.
+	b.do(t,
+		chromedp.SendKeys(chromedp.CSS(`#policy-cid`), "not-a-cid"),
+		chromedp.SendKeys(chromedp.CSS(`#policy-reason`), "typo"),
+		chromedp.Click(chromedp.CSS(`#policy-form button[type="submit"]`)),
+	)
+	until(t, b, 10*time.Second, "a bad id reported", `document.getElementById("toast").textContent.startsWith("Not a content id") ? "" : "toast: " + document.getElementById("toast").textContent`)
+	cliJSON(t, &pol, "policy", "--home", d.Home)
+	if len(pol.Lists) != 1 {
+		t.Fatalf("after a bad id: %+v", pol)
+	}
+	// Remove.
+	b.do(t, chromedp.Click(chromedp.CSS(`[data-bind="policyrows"] button[aria-label^="Remove denylist"]`)))
+	eventually(t, 10*time.Second, func() error {
+		cliJSON(t, &pol, "policy", "--home", d.Home)
+		if len(pol.Lists) != 0 {
+			return fmt.Errorf("policy %+v", pol)
+		}
+		return nil
+	})
+	until(t, b, 10*time.Second, "no row left", `document.querySelectorAll('[data-bind="policyrows"] tr').length === 0 ? "" : "rows left"`)
 	b.noConsoleErrors(t)
 }

@@ -1,5 +1,5 @@
-// Settings: identity, limits, ledger, log out.
-import { page, api, bind, limitText, plural, peerEl, el, toast, refresh } from "../core.js";
+// Settings: identity, limits, ledger, the content policy, log out.
+import { page, api, API, act, bind, button, limitText, plural, peerEl, el, table, timeEl, toast, refresh } from "../core.js";
 
 page({
   name: "settings", title: "Settings", order: 90, poll: 5000,
@@ -22,6 +22,22 @@ page({
     <button type="submit">Apply</button>
   </form>
   <p class="muted">Limits apply at once and are saved in the node's config.toml. Network settings (bootstrap peers, swarm key, allowed peers) live there too; restart the daemon after changing them.</p>
+  <h2>Content policy</h2>
+  <p class="muted" data-bind="policysum"></p>
+  ${table("policyrows", ["List", "Reason", "Rules", "Added", "[Actions]"])}
+  <form id="policy-form" class="row">
+    <label for="policy-cid">Content id to refuse</label>
+    <input id="policy-cid" name="cid" required autocomplete="off" placeholder="bafkr4i…">
+    <label for="policy-reason">Reason</label>
+    <input id="policy-reason" name="reason" required maxlength="200" autocomplete="off" placeholder="e.g. copyright notice of 2026-12-01">
+    <button type="submit">Refuse</button>
+  </form>
+  <form id="policy-url-form" class="row">
+    <label for="policy-url">Or load a denylist from a URL</label>
+    <input id="policy-url" name="url" type="url" required placeholder="https://badbits.dwebops.pub/badbits.deny">
+    <button type="submit">Load</button>
+  </form>
+  <p class="muted">This node refuses to store, serve, download or list content a loaded denylist names (the compact denylist format gateways use). Removing a list lifts its rules at once.</p>
   <button id="logout" type="button">Log out</button>`,
 
   init(root) {
@@ -37,6 +53,34 @@ page({
         refresh();
       } catch (e) { toast(e.message); }
     });
+    const pf = root.querySelector("#policy-form");
+    pf.addEventListener("submit", ev => {
+      ev.preventDefault();
+      act(async () => {
+        const cid = pf.cid.value.trim(), reason = pf.reason.value.trim().replace(/[\r\n"]+/g, " ");
+        if (!cid || !reason) throw new Error("Give the content id and a reason");
+        // One list per refusal, so each keeps its reason and can be removed alone.
+        const text = `version: 1\nname: "Refused ${cid.slice(0, 12)}…"\ndescription: "${reason}"\n---\n/ipfs/${cid}\n`;
+        const l = await upload("refused " + cid, text);
+        if (!l.deny) {
+          await api("DELETE", "/policy/lists/" + encodeURIComponent(l.id));
+          throw new Error("Not a content id: " + (l.warnings[0] || cid));
+        }
+        pf.cid.value = pf.reason.value = "";
+        toast("Refused " + cid.slice(0, 12) + "…: " + reason);
+        refresh();
+      });
+    });
+    const uf = root.querySelector("#policy-url-form");
+    uf.addEventListener("submit", ev => {
+      ev.preventDefault();
+      act(async () => {
+        const l = await api("POST", "/policy/url", { url: uf.url.value.trim() });
+        uf.url.value = "";
+        toast("Loaded " + (l.name || l.source) + ": " + plural(l.deny, "rule"));
+        refresh();
+      });
+    });
     root.querySelector("#logout").addEventListener("click", async () => {
       await fetch("/ui/logout", { method: "POST", credentials: "same-origin", headers: { "X-Peerpath-CSRF": "1" } });
       location.reload();
@@ -44,7 +88,24 @@ page({
   },
 
   async refresh(root) {
-    const [id, st] = await Promise.all([api("GET", "/id"), api("GET", "/status")]);
+    const [id, st, pol] = await Promise.all([api("GET", "/id"), api("GET", "/status"), api("GET", "/policy")]);
+    bind(root, "policysum", pol.lists.length ? plural(pol.lists.length, "denylist") + " loaded: " + plural(pol.deny, "content id") + " refused" +
+      (pol.allow ? ", " + pol.allow + " allowed again" : "") : "No denylist loaded: this node serves whatever is asked of it.");
+    bind(root, "policyrows", pol.lists.map(l => {
+      const name = l.name || l.source || l.id;
+      return el("tr", { "data-list": l.id },
+        el("td", { class: "name", title: l.source + " (" + l.id + ")", text: name }),
+        el("td", { text: l.description || "" }),
+        el("td", { class: "num", title: l.ignored ? plural(l.ignored, "line") + " ignored: " + l.warnings.join("; ") : null,
+          text: String(l.deny) + (l.allow ? " / !" + l.allow : "") }),
+        el("td", {}, timeEl(l.added)),
+        el("td", {}, button("Remove", "Remove denylist " + name, () => act(async () => {
+          if (!confirm("Remove the denylist " + name + "? Its content is served again.")) return;
+          await api("DELETE", "/policy/lists/" + encodeURIComponent(l.id));
+          toast("Removed " + name);
+          refresh();
+        }))));
+    }));
     bind(root, "sid", id.id);
     bind(root, "sversion", st.version);
     bind(root, "snet", st.private ? "Private network (swarm key)" : "Public peerpath network");
@@ -63,3 +124,13 @@ page({
     } catch (e) { bind(root, "sledger", e.message); }
   },
 });
+
+// upload loads a denylist's text (POST /policy/lists, text/plain body).
+async function upload(source, text) {
+  const resp = await fetch(API + "/policy/lists?source=" + encodeURIComponent(source), {
+    method: "POST", credentials: "same-origin", body: text,
+    headers: { "Content-Type": "text/plain", "X-Peerpath-CSRF": "1" } });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new Error(data.error ? data.error + (data.hint ? "; " + data.hint : "") : resp.statusText);
+  return data;
+}
