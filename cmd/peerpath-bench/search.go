@@ -27,6 +27,11 @@ func searchCmd() *cobra.Command {
 		rateF   float64
 		k       int
 		alpha   int
+		folder  string
+		bin     string
+		daemons int
+		samples int
+		par     int
 	)
 	c := &cobra.Command{
 		Use:   "search",
@@ -37,6 +42,17 @@ func searchCmd() *cobra.Command {
 				log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 			}
 			out := c.OutOrStdout()
+			if folder != "" {
+				tmp, err := os.MkdirTemp("", "pp-bin-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				if bin, err = buildPeerpath(bin, tmp); err != nil {
+					return err
+				}
+				return runSearchable(c.Context(), out, bin, folder, daemons, samples, par, timeout)
+			}
 			if realAnn {
 				return runRealAnnounce(c, out, log, sizes, searchsim.RealConfig{FilesPerPeer: perPeer, Files: files,
 					Queries: queries, Seed: seed, Timeout: timeout, AnnounceRate: rateF, BucketSize: k, Alpha: alpha})
@@ -73,6 +89,11 @@ func searchCmd() *cobra.Command {
 	c.Flags().Float64Var(&rateF, "announce-rate", 0, "with --real-announce: keyword announcements per second per peer (0: the daemon's default)")
 	c.Flags().IntVar(&k, "k", 0, "with --real-announce: DHT bucket size (0: kad-dht's default, as the daemon)")
 	c.Flags().IntVar(&alpha, "alpha", 0, "with --real-announce: DHT lookup concurrency (0: kad-dht's default, as the daemon)")
+	c.Flags().StringVar(&folder, "folder", "", "real daemons on loopback: share this folder on one and measure how soon its file names are found from another (for example /usr/share/doc); --timeout bounds it")
+	c.Flags().StringVar(&bin, "bin", "", "with --folder: peerpath binary (default: build ./cmd/peerpath)")
+	c.Flags().IntVar(&daemons, "daemons", 5, "with --folder: daemons in the network")
+	c.Flags().IntVar(&samples, "samples", 40, "with --folder: file names sampled")
+	c.Flags().IntVar(&par, "parallel", 3, "with --folder: searches at a time")
 	return c
 }
 
