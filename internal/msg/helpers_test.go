@@ -33,7 +33,7 @@ func (p *idsOnly) IsContact(id peer.ID) bool {
 // tnode is a service on a loopback host with its own database; it can be
 // stopped and started again with the same key and database.
 type tnode struct {
-	t      *testing.T
+	t      testing.TB
 	key    lcrypto.PrivKey
 	dir    string
 	peers  *idsOnly
@@ -45,7 +45,7 @@ type tnode struct {
 	mod    func(*Config)
 }
 
-func newTNode(t *testing.T, mod func(*Config)) *tnode {
+func newTNode(t testing.TB, mod func(*Config)) *tnode {
 	k, _, err := lcrypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

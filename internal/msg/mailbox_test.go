@@ -14,7 +14,7 @@ import (
 	"github.com/peerpath/peerpath/internal/msg/ratchet"
 )
 
-func randomPeer(t *testing.T) (peer.ID, lcrypto.PrivKey) {
+func randomPeer(t testing.TB) (peer.ID, lcrypto.PrivKey) {
 	k, _, err := lcrypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
