@@ -152,8 +152,8 @@ func sampleNames(folder string, k int) ([]string, int, error) {
 		case c > 5 || strings.TrimSpace(nm) == "":
 		case len(search.Keywords(nm)) == 0:
 			// Only stop words, extensions and single characters
-			// ("1.7.0.txt", "c.gif"): a search for it is refused as
-			// a bad query, announced or not.
+			// ("1.7.0.txt", "c.gif"): nothing is announced for it,
+			// so only a peer connected to the sharer finds it.
 			unsearchable++
 		default:
 			names = append(names, nm)
@@ -162,7 +162,7 @@ func sampleNames(folder string, k int) ([]string, int, error) {
 	if len(names) == 0 {
 		return nil, 0, fmt.Errorf("no file names under %s", folder)
 	}
-	fmt.Printf("    %d of %d distinct names have no searchable word (left out)\n", unsearchable, unsearchable+len(names))
+	fmt.Printf("    %d of %d distinct names have no keyword to look up in the DHT (left out: found only by peers connected to the sharer)\n", unsearchable, unsearchable+len(names))
 	sort.Strings(names)
 	r := rand.New(rand.NewPCG(16, 95))
 	r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })

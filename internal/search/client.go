@@ -125,7 +125,10 @@ func (s *Service) Search(ctx context.Context, queryStr string, opt Options, emit
 		}
 	}
 	network := !opt.LocalOnly && s.cfg.Routing != nil
-	if network && len(kws) == 0 {
+	// A query of no routable word ("1.7.0.txt", "c.gif") has nothing to
+	// look up in the DHT: it asks the connected peers only.
+	direct := s.directPeers()
+	if network && len(kws) == 0 && s.cfg.DirectPeers < 0 {
 		return fmt.Errorf("%w: no word of 2+ characters that is not a stop word", ErrBadQuery)
 	}
 	parent := ctx
@@ -157,10 +160,16 @@ func (s *Service) Search(ctx context.Context, queryStr string, opt Options, emit
 
 	// Connected peers are asked at once, beside the DHT lookups: a peer
 	// that has just shared a file is found before its records are out.
-	direct := s.directPeers()
 	var dwg sync.WaitGroup
 	for _, p := range direct {
 		dwg.Go(func() { s.askAndMerge(ctx, p, q, queryStr, min(opt.Limit, maxWireResults), agg, &st) })
+	}
+	if len(kws) == 0 {
+		dwg.Wait()
+		if parent.Err() != nil {
+			return fmt.Errorf("search: %w", parent.Err())
+		}
+		return nil
 	}
 	cands, err := s.candidates(ctx, kws, &st)
 	if err != nil {

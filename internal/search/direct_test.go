@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -94,5 +95,43 @@ func TestTypingNotThrottledFloodIs(t *testing.T) {
 	if answered > allowed || throttled == 0 {
 		t.Fatalf("a flood of 200 queries in %v: %d answered (at most %d allowed), %d throttled",
 			time.Since(start), answered, allowed, throttled)
+	}
+}
+
+// A name of no routable word ("1.7.0.txt": digits and an extension) is
+// found on a connected peer by direct asks; with them off, such a query is
+// refused as a bad query, as there is nothing to look up in the DHT.
+func TestUnroutableNameAskedDirectly(t *testing.T) {
+	for _, direct := range []int{0, -1} {
+		tn := newTestNet(t, 2, func(i int, c *Config) { c.DirectPeers = direct })
+		p := tn.peers[1]
+		if err := tn.peers[0].h.Connect(context.Background(), peer.AddrInfo{ID: p.h.ID(), Addrs: p.h.Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+		p.cat.add(testEntry(t, "1.7.0.txt", 5000))
+		p.cat.add(testEntry(t, "1.8.0.txt", 5000))
+		p.svc.Refresh()
+		testutil.Eventually(t, 10*time.Second, "the file indexed", func() bool {
+			got := 0
+			_ = p.svc.Search(context.Background(), "1.7.0.txt", Options{LocalOnly: true}, func(Result) { got++ })
+			return got > 0
+		})
+		got, err := collect(t, tn.peers[0].svc, "1.7.0.txt", Options{})
+		if direct < 0 {
+			if !errors.Is(err, ErrBadQuery) {
+				t.Fatalf("direct asks off: got %v, %v; want ErrBadQuery", got, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range got {
+			names = append(names, r.Name)
+		}
+		if len(names) != 1 || names[0] != "1.7.0.txt" {
+			t.Fatalf("got %v, want 1.7.0.txt alone", names)
+		}
 	}
 }

@@ -24,8 +24,10 @@ const (
 var ErrQueryTooLarge = errors.New("search: query too large")
 
 // ErrBadQuery is returned by Service.Search for a query that cannot be run:
-// no word to look for, a malformed filter, or (for a network search) no word
-// that is routable (every word a stop word or a single character).
+// no word to look for, a malformed filter, or (for a network search with
+// direct asks turned off) no word that is routable (every word a stop word
+// or a single character); with direct asks, such a query goes to the
+// connected peers only.
 var ErrBadQuery = errors.New("search: bad query")
 
 // File types a result can have; "folder" is for shared folders.
