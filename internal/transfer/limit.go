@@ -13,8 +13,11 @@ import (
 // priorityHold is how long after serving a piece to a peer of some class
 // the peers of lower classes keep waiting: long enough for that peer's next
 // request to arrive, so a steady higher-class stream is not interleaved
-// with lower-class pieces.
-const priorityHold = 20 * time.Millisecond
+// with lower-class pieces, even on a loaded machine (20 ms let a loaded
+// client's next request come too late, and the lower class shared the
+// upload). It costs the lower classes at most this much idle upload once
+// the higher class stops.
+const priorityHold = 100 * time.Millisecond
 
 // limiter is a byte-rate limit shared by all peers, fair between them: each
 // peer holds at most one pending reservation at a time (its turnstile), so
