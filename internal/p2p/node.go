@@ -20,14 +20,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/pnet"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	bhost "github.com/libp2p/go-libp2p/p2p/host/basic"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	circuit "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/prometheus/client_golang/prometheus"
@@ -219,35 +217,39 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	bw := metrics.NewBandwidthCounter()
 
-	hcfg, err := newHostConfig(cfg.Identity, extraTransports(psk)...)
-	if err != nil {
-		_ = rm.Close()
-		_ = cm.Close()
-		return nil, err
+	spec := &hostSpec{
+		key: cfg.Identity,
+		// QUIC except on a private network, whose protector wraps stream
+		// transports only.
+		quic:       psk == nil,
+		userAgent:  cfg.UserAgent,
+		dialRanker: tcpFirstRanker,
+		connMgr:    cm,
+		rm:         rm,
+		reporter:   bw,
+		psk:        psk,
+		registerer: cfg.LibP2PMetrics,
+		autoNATv2:  true,
+		autoNATv1:  true,
+		// Peers are equal: every node answers other nodes' AutoNAT v1
+		// dial-back requests (rate-limited by go-libp2p), so reachability
+		// can be learnt inside a peerpath network.
+		autoNATService: true,
+		holePunching:   true,
+		relayClient:    true, // use relays other peers offer
+		// NAT traversal. A node that AutoNAT finds publicly reachable
+		// offers a limited circuit relay (go-libp2p's default limits: 2
+		// minutes and 128 KiB per relayed connection, enough to coordinate
+		// a hole punch, not to carry downloads). A node that finds itself
+		// behind NAT reserves slots on such relays among its peers
+		// (AutoRelay), so others can reach it at a /p2p-circuit address,
+		// and hole punching (DCUtR) then upgrades the relayed connection
+		// to a direct one.
+		relayService: !cfg.NoRelayService,
+		autoRelay:    true,
 	}
-	hcfg.UserAgent = cfg.UserAgent
-	hcfg.DialRanker = tcpFirstRanker
-	hcfg.ConnManager = cm
-	hcfg.ResourceManager = rm
-	hcfg.Reporter = bw
-	hcfg.EnableAutoNATv2 = true
-	// Peers are equal: every node answers other nodes' AutoNAT v1
-	// dial-back requests (rate-limited by go-libp2p), so reachability can
-	// be learnt inside a peerpath network.
-	hcfg.AutoNATConfig.EnableService = true
-	hcfg.EnableHolePunching = true
-	hcfg.Relay = true // the relay client: use relays other peers offer
-	// NAT traversal. A node that AutoNAT finds publicly reachable offers
-	// a limited circuit relay (go-libp2p's default limits: 2 minutes and
-	// 128 KiB per relayed connection, enough to coordinate a hole punch,
-	// not to carry downloads). A node that finds itself behind NAT
-	// reserves slots on such relays among its peers (AutoRelay), so others
-	// can reach it at a /p2p-circuit address, and hole punching (DCUtR)
-	// then upgrades the relayed connection to a direct one.
-	hcfg.EnableRelayService = !cfg.NoRelayService
 	var relayHost atomic.Pointer[host.Host]
-	hcfg.EnableAutoRelay = true
-	hcfg.AutoRelayOpts = []autorelay.Option{
+	spec.autoRelayOpts = []autorelay.Option{
 		autorelay.WithPeerSource(func(ctx context.Context, num int) <-chan peer.AddrInfo {
 			return relayCandidates(ctx, relayHost.Load(), num)
 		}),
@@ -257,35 +259,29 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		autorelay.WithBackoff(relayRetry),
 	}
 	if cfg.relayBootDelay > 0 {
-		hcfg.AutoRelayOpts = append(hcfg.AutoRelayOpts, autorelay.WithBootDelay(cfg.relayBootDelay),
+		spec.autoRelayOpts = append(spec.autoRelayOpts, autorelay.WithBootDelay(cfg.relayBootDelay),
 			autorelay.WithMinCandidates(1), autorelay.WithMinInterval(cfg.relayBootDelay),
 			autorelay.WithBackoff(cfg.relayBootDelay))
 	}
 	if cfg.Reachability != network.ReachabilityUnknown {
 		r := cfg.Reachability
-		hcfg.AutoNATConfig.ForceReachability = &r
-		// go-libp2p's AutoNAT with a forced reachability never runs (nor
-		// closes) the dial-back service's own swarm, so it goes without.
-		hcfg.AutoNATConfig.EnableService = false
+		spec.forceReachability = &r
+		// go-libp2p's AutoNAT with a forced reachability never runs the
+		// dial-back service, so the node goes without.
+		spec.autoNATService = false
 	}
-	hcfg.PSK = psk
 	var gater *allowGater
 	if cfg.AllowPeers != nil {
 		gater = newAllowGater(cfg.AllowPeers)
-		hcfg.ConnectionGater = gater
+		spec.gater = gater
 	}
 	if !cfg.NoPortMap && !allLoopback(listen) {
-		hcfg.NATManager = bhost.NewNATManager
-	}
-	if cfg.LibP2PMetrics != nil {
-		hcfg.PrometheusRegisterer = cfg.LibP2PMetrics
-	} else {
-		hcfg.DisableMetrics = true
+		spec.natManager = bhost.NewNATManager
 	}
 
-	h, err := hcfg.NewNode()
+	h, err := buildHost(spec)
 	if err != nil {
-		// NewNode closes rm and cm when construction fails.
+		// buildHost closes rm and cm when construction fails.
 		return nil, fmt.Errorf("p2p: create host: %w", err)
 	}
 	relayHost.Store(&h)
@@ -483,15 +479,6 @@ func parsePeerAddr(s string) (*peer.AddrInfo, error) {
 		return nil, fmt.Errorf("address %q: must end in /p2p/<peer ID>: %w", s, err)
 	}
 	return info, nil
-}
-
-// extraTransports returns the transports besides TCP: QUIC, except on a
-// private network, whose protector wraps stream transports only.
-func extraTransports(psk pnet.PSK) []any {
-	if psk != nil {
-		return nil
-	}
-	return []any{quic.NewTransport}
 }
 
 func isUDP(a ma.Multiaddr) bool {
