@@ -26,7 +26,10 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 	defer f.Close()
 	abs, _ := filepath.Abs(bin)
 	var binKB, anonKB, otherKB int64
-	var path string
+	// The binary's pages by mapping: r-x is its text, r-- its read-only
+	// data and function tables (pclntab), rw- its data.
+	binBy := map[string]int64{}
+	var path, perms string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
@@ -35,7 +38,10 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 		}
 		if !strings.HasSuffix(fs[0], ":") || strings.Contains(fs[0], "-") {
 			// A mapping's header: range perms offset dev inode [path].
-			path = ""
+			path, perms = "", ""
+			if len(fs) >= 2 {
+				perms = fs[1]
+			}
 			if len(fs) >= 6 {
 				path = fs[5]
 			}
@@ -48,6 +54,7 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 		switch {
 		case path == abs:
 			binKB += kb
+			binBy[perms] += kb
 		case path == "" || strings.HasPrefix(path, "["):
 			anonKB += kb
 		default:
@@ -97,8 +104,9 @@ func idleDetail(p *proc, i int, bin, profDir string) error {
 	first, _, _ := strings.Cut(string(gr), "\n")
 	stack, _, _ := strings.Cut(ms["Stack"], " ")
 	ms["Stack"] = stack
-	fmt.Printf("    daemon %d: binary %.1f MB, anonymous %.1f MB, other files %.1f MB; Go: heap in use %s MB (live %s MB), stacks %s MB, GC metadata %s MB, other runtime %s MB, from the OS %s MB; goroutines %s\n",
-		i+1, float64(binKB)*1024/1e6, float64(anonKB)*1024/1e6, float64(otherKB)*1024/1e6,
+	fmt.Printf("    daemon %d: binary %.1f MB (text %.1f, read-only data and function tables %.1f, data %.1f), anonymous %.1f MB, other files %.1f MB; Go: heap in use %s MB (live %s MB), stacks %s MB, GC metadata %s MB, other runtime %s MB, from the OS %s MB; goroutines %s\n",
+		i+1, float64(binKB)*1024/1e6, float64(binBy["r-xp"])*1024/1e6, float64(binBy["r--p"])*1024/1e6, float64(binBy["rw-p"])*1024/1e6,
+		float64(anonKB)*1024/1e6, float64(otherKB)*1024/1e6,
 		mb("HeapInuse"), mb("HeapAlloc"), mb("Stack"), mb("GCSys"), mb("OtherSys"), mb("Sys"), strings.TrimPrefix(first, "goroutine profile: total "))
 	if profDir != "" {
 		b, err := get("/debug/pprof/heap")

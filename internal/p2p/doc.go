@@ -22,12 +22,15 @@
 // try TCP first and QUIC 250 ms later (go-libp2p's default ranker does the
 // opposite), so two nodes that both offer TCP end up on TCP. No WebSocket,
 // WebRTC or WebTransport: nothing in peerpath runs in a browser. The host
-// is built through go-libp2p's config package rather than libp2p.New,
-// because go-libp2p's root package links those three transports into any
-// binary that imports it (5.8 MB of the daemon, and resident memory with
-// them); host.go sets the same fields the root package's options did.
-// [NewLoopbackHost] gives in-process test and benchmark clusters a bare
-// host built the same way.
+// is assembled from go-libp2p's parts (swarm, upgrader, transports, basic
+// host, AutoNAT, AutoRelay; host.go) rather than through libp2p.New or
+// go-libp2p's config package: the root package links those three
+// transports into any binary that imports it, and the config package
+// links the WebRTC transport (pion) and go.uber.org/fx, whose code and
+// package initialisation cost an idle daemon resident memory (see
+// docs/performance.md). host.go builds what config.NewNode built for the
+// same settings, in the same order. [NewLoopbackHost] gives in-process
+// test and benchmark clusters a bare host built the same way.
 //
 // Our own network. The DHT uses the protocol prefix [DHTPrefix]
 // ("/peerpath"), so peerpath nodes form their own Kademlia network and never

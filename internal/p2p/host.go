@@ -151,8 +151,16 @@ func buildHost(s *hostSpec) (host.Host, error) {
 		ps  peerstore.Peerstore
 		an2 *autonatv2.AutoNAT
 	)
+	started := false
 	fail := func(err error) (host.Host, error) {
-		if h.BasicHost == nil {
+		owned := h.BasicHost == nil
+		if !owned && !started {
+			// A basic host closes its AutoNAT v2, which cannot be closed
+			// before it is started.
+			h.BasicHost.Start()
+		}
+		h.teardown()
+		if owned {
 			if an2 != nil {
 				an2.Close()
 			}
@@ -162,7 +170,6 @@ func buildHost(s *hostSpec) (host.Host, error) {
 			_ = s.rm.Close()
 			_ = s.connMgr.Close()
 		}
-		h.teardown()
 		return nil, err
 	}
 	if s.autoRelay && !s.relayClient {
@@ -281,6 +288,7 @@ func buildHost(s *hostSpec) (host.Host, error) {
 		h.ar = ar
 	}
 	bh.Start()
+	started = true
 
 	if err = addAutoNAT(h, s); err != nil {
 		return fail(err)

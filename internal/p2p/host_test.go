@@ -10,10 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	yamux "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // TestHostServices checks that a node's host, built without go-libp2p's
@@ -83,10 +87,11 @@ func TestLoopbackHost(t *testing.T) {
 }
 
 // TestDaemonLinksNoBrowserTransports checks that the daemon does not import
-// go-libp2p's root package or the WebSocket and WebTransport transports:
-// importing the root package links them (and pion's WebRTC stack), which
-// adds 5.8 MB to the binary and 2.1-2.4 MB to an idle daemon's resident
-// memory (docs/performance.md).
+// go-libp2p's root package, its config package, or the WebSocket,
+// WebTransport and WebRTC transports: importing the root package links
+// them, which adds 5.8 MB to the binary and 2.1-2.4 MB to an idle daemon's
+// resident memory, and the config package links WebRTC (pion) and fx
+// (docs/performance.md, "Idle memory").
 func TestDaemonLinksNoBrowserTransports(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -105,9 +110,61 @@ func TestDaemonLinksNoBrowserTransports(t *testing.T) {
 		"github.com/libp2p/go-libp2p/p2p/transport/webtransport",
 		"github.com/quic-go/webtransport-go",
 		"github.com/gorilla/websocket",
+		"github.com/libp2p/go-libp2p/config",
+		"github.com/libp2p/go-libp2p/p2p/transport/webrtc",
+		"github.com/pion/webrtc/v4",
+		"go.uber.org/fx",
+		"go.uber.org/dig",
 	} {
 		if slices.Contains(deps, banned) {
 			t.Errorf("the daemon imports %s", banned)
 		}
+	}
+}
+
+// closeRecorder wraps a resource or connection manager and records Close.
+type closeRecorder struct {
+	network.ResourceManager
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return c.ResourceManager.Close() }
+
+type connMgrRecorder struct {
+	connmgr.ConnManager
+	closed bool
+}
+
+func (c *connMgrRecorder) Close() error { c.closed = true; return c.ConnManager.Close() }
+
+// TestBuildHostFailureClosesManagers checks that a host whose construction
+// fails halfway (here: it is to listen on a WebSocket address, which no
+// transport of ours serves, after its AutoNAT dialers, basic host and
+// AutoRelay are made) closes what it was
+// given and what it made (goleak, in TestMain, checks the goroutines of
+// the swarm, peerstore, QUIC sockets and AutoNAT dialers).
+func TestBuildHostFailureClosesManagers(t *testing.T) {
+	ws := ma.StringCast("/ip4/127.0.0.1/tcp/0/ws")
+	inner, err := newResourceManager(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm := &closeRecorder{ResourceManager: inner}
+	cm := &connMgrRecorder{ConnManager: &connmgr.NullConnMgr{}}
+	h, err := buildHost(&hostSpec{
+		key: newKey(t), quic: true, listen: []ma.Multiaddr{ws},
+		connMgr: cm, rm: rm,
+		autoNATv1: true, autoNATService: true, autoNATv2: true,
+		relayClient: true, autoRelay: true,
+		autoRelayOpts: []autorelay.Option{autorelay.WithPeerSource(func(ctx context.Context, num int) <-chan peer.AddrInfo {
+			return relayCandidates(ctx, nil, num)
+		})},
+	})
+	if err == nil {
+		h.Close()
+		t.Fatalf("a host listening on %s was built", ws)
+	}
+	if !rm.closed || !cm.closed {
+		t.Errorf("after a failed build: resource manager closed %v, connection manager closed %v", rm.closed, cm.closed)
 	}
 }
