@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/testutil"
@@ -257,5 +260,54 @@ func TestGetSessionStalledHolder(t *testing.T) {
 	}
 	if down, _ := c.s.holderRank(m.h.ID()); !down {
 		t.Fatal("stalled holder not ranked last")
+	}
+}
+
+// A holder whose connection never completes (a listener that accepts and
+// says nothing) costs a get no longer than the get's own context, even
+// though the session's opening goes on for others; Close ends it.
+func TestGetSessionSlowDialCutByCaller(t *testing.T) {
+	t.Parallel()
+	ms := cluster(t, 1, 0)
+	c := ms[0]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	accepted := make(chan net.Conn, 4)
+	held.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- conn
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		held.Wait()
+		close(accepted)
+		for conn := range accepted {
+			conn.Close()
+		}
+	})
+	other := cluster(t, 1, 0)[0].h.ID() // a real id, at an address that never answers
+	port := ln.Addr().(*net.TCPAddr).Port
+	c.h.Peerstore().AddAddr(other, ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)), time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := c.s.getInto(ctx, other, ShareID{1}, make([]byte, 100)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("get from a holder that never answers: %v, want the context's end", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("get took %s with a 300 ms context", d)
+	}
+	start = time.Now()
+	c.s.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close took %s with a session opening", d)
 	}
 }

@@ -122,30 +122,47 @@ func (s *Service) session(ctx context.Context, p peer.ID) (*fetchConn, error) {
 	s.fetchConns[p] = c
 	s.mu.Unlock()
 
-	// The opening is not this get's alone: others wait for it, so it is
-	// bounded by its own deadline, not cut short by this get's end.
+	// The opening is not this get's alone: others wait for it, so it runs
+	// by its own deadline (and until Close), while this get waits for it
+	// only as long as its own context lasts.
+	s.mu.Lock()
+	life := s.life
+	s.mu.Unlock()
 	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), peerDeadline/2)
-	defer cancel()
-	st, err := s.open(octx, p, FetchProtocolID, ProtocolID)
-	if err == nil && st.Protocol() != FetchProtocolID {
-		_ = st.Reset()
-		s.noteOld(p)
-		err = errOldPeer
+	stop := context.AfterFunc(life, cancel)
+	s.opening.Add(1)
+	go func() {
+		defer s.opening.Done()
+		defer cancel()
+		defer stop()
+		st, err := s.open(octx, p, FetchProtocolID, ProtocolID)
+		if err == nil && st.Protocol() != FetchProtocolID {
+			_ = st.Reset()
+			s.noteOld(p)
+			err = errOldPeer
+		}
+		if err == nil {
+			_ = st.SetDeadline(time.Time{}) // each get sets its own
+		}
+		c.mu.Lock()
+		c.st, c.err = st, err
+		c.opened, c.lastRead = time.Now(), time.Now()
+		if c.retired { // Close came meanwhile
+			c.retireLocked()
+		}
+		c.mu.Unlock()
+		close(c.ready)
+		if err != nil {
+			s.dropConn(c)
+		}
+	}()
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	if err == nil {
-		_ = st.SetDeadline(time.Time{}) // each get sets its own
-	}
-	c.mu.Lock()
-	c.st, c.err = st, err
-	c.opened, c.lastRead = time.Now(), time.Now()
-	if c.retired { // Close came meanwhile
-		c.retireLocked()
-	}
-	c.mu.Unlock()
-	close(c.ready)
-	if err != nil {
-		s.dropConn(c)
-		return nil, err
+	if c.err != nil {
+		return nil, c.err
 	}
 	return c, nil
 }
@@ -288,8 +305,14 @@ func (c *fetchConn) done(mine chan struct{}) {
 	c.mu.Unlock()
 }
 
-// closeFetchConns retires every session (Close).
+// closeFetchConns ends the openings under way and retires every session
+// (Close).
 func (s *Service) closeFetchConns() {
+	s.mu.Lock()
+	s.endLife()
+	s.life, s.endLife = context.WithCancel(context.Background()) // for a Serve after Close
+	s.mu.Unlock()
+	s.opening.Wait()
 	s.mu.Lock()
 	cs := make([]*fetchConn, 0, len(s.fetchConns))
 	for _, c := range s.fetchConns {

@@ -100,6 +100,11 @@ type Service struct {
 	fetchConns map[peer.ID]*fetchConn
 	holders    map[peer.ID]*holderStat
 	fetchSwept time.Time
+	// life ends (endLife) when the service is closed: session openings
+	// under way (opening) stop.
+	life    context.Context
+	endLife context.CancelFunc
+	opening sync.WaitGroup
 	// sessions and sessionGets count the get sessions this node served
 	// and the gets on them.
 	sessions, sessionGets atomic.Int64
@@ -194,6 +199,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		offers:     map[peer.ID]cachedOffer{},
 		provide:    p2p.NewProvideQueue(1024),
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	var err error
 	if s.held, err = openHeld(ctx, cfg.DB, filepath.Join(cfg.Dir, "shares")); err != nil {
 		return nil, err
