@@ -59,9 +59,10 @@ func TestGetSessionsReused(t *testing.T) {
 		sessions += m.s.sessions.Load()
 		gets += m.s.sessionGets.Load()
 	}
-	// At least k gets per object; a holder's session is opened again only
-	// when one races another's opening or the first one is retired.
-	if gets < objects*3 || sessions > 2*int64(len(ms)-1) {
+	// At least k gets per object, on far fewer streams than gets: one per
+	// holder, opened again only when the first is retired (2 s idle, on a
+	// loaded machine), where one stream per share gave a stream per get.
+	if gets < objects*3 || sessions == 0 || 4*sessions > gets {
 		t.Fatalf("%d gets on %d sessions over %d holders", gets, sessions, len(ms)-1)
 	}
 	t.Logf("%d gets on %d sessions", gets, sessions)
