@@ -266,10 +266,26 @@ func TestBrowserSellAndBuy(t *testing.T) {
 	if status, err := waitFor(bb, `button[aria-label="Buy Celestial Atlas of Peerpath"]`, 30*time.Second); err != nil {
 		t.Fatalf("listing not shown in the browser: %v (status %q)", err, status)
 	}
-	bb.do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Buy Celestial Atlas of Peerpath"]`)))
+	// Buy, and search again at once: the results table is drawn again
+	// while the purchase runs (as when a slower search answers after the
+	// click), and must keep showing the purchase, not a fresh Buy button.
+	bb.do(t,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Buy Celestial Atlas of Peerpath"]`)),
+		chromedp.Click(chromedp.CSS(`#market-search-form button`)),
+	)
 	if _, err := waitFor(bb, `span.bought`, 60*time.Second); err != nil {
 		cell, _ := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`(document.querySelector('td[data-listing]')||{}).textContent || ""`))
 		t.Fatalf("purchase not shown: %v (cell %q)", err, cell)
+	}
+	eventually(t, 30*time.Second, func() error {
+		st, err := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`document.querySelector('[data-bind="marketstatus"]').textContent`))
+		if err != nil || strings.Contains(st, "Searching") {
+			return fmt.Errorf("second search still running: %q %v", st, err)
+		}
+		return nil
+	})
+	if cell, _ := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`(document.querySelector('td[data-listing]')||{}).textContent || ""`)); !strings.Contains(cell, "Bought") {
+		t.Fatalf("after the table was drawn again the purchase shows %q", cell)
 	}
 	got, err := os.ReadFile(filepath.Join(buyer.Home, "downloads", "Celestial Atlas of Peerpath"))
 	if err != nil || !bytes.Equal(got, want) {

@@ -157,21 +157,43 @@ function showResults(root, q) {
     el("td", {}, peerEl(r.seller), " ", el("button", { class: "plain", type: "button",
       "aria-label": "Seller page of " + r.title, onclick: () => showSeller(root, r.seller) }, "ratings")),
     el("td", { text: r.ratings ? r.rating.toFixed(1) + " ★ (" + r.ratings + ")" : "new seller" }),
-    el("td", { "data-listing": r.id }, el("button", { type: "button", "aria-label": "Buy " + r.title, onclick: async ev => {
-      const cell = ev.target.parentElement;
-      cell.replaceChildren("Buying…");
-      try {
-        const st = await api("GET", "/status");
-        const b = await api("POST", "/market/buy", { listing: r.id, output: st.downloads_dir + "/" + safeName(r.title) });
-        cell.replaceChildren(el("span", { class: "bought" }, b.already_bought ? "Already yours: " : "Bought: ",
-          el("a", { href: `${API}/market/orders/${encodeURIComponent(b.order)}/file`, target: "_blank", rel: "noopener" }, "Open"),
-          " · saved to " + b.path));
-        refresh();
-      } catch (e) { cell.replaceChildren("failed: " + e.message); }
-    } }, "Buy " + r.price)))));
+    el("td", { "data-listing": r.id }, buyCell(root, r)))));
   const what = q ? "" : " for sale";
   bind(root, "marketstatus", results.length ? plural(results.length, "listing") + what + (tagFilter ? ", " + shown.length + " tagged " + tagFilter : "") +
     (q ? "" : " · sponsored first, then the newest (the best-rated sellers' first within a day)") : (q ? "No listings found" : "No listings on the network yet: sell something below"));
+}
+
+// buying holds each purchase started from this page, by listing id, so a
+// results table drawn again while one runs (a search that answered later)
+// shows it rather than a fresh Buy button.
+const buying = new Map(); // id -> {state: "pending"|"done"|"failed", b, msg}
+
+// buyCell is the Buy column of listing r: a button, or the purchase.
+function buyCell(root, r) {
+  const s = buying.get(r.id);
+  const button = () => el("button", { type: "button", "aria-label": "Buy " + r.title, onclick: () => buy(root, r) }, "Buy " + r.price);
+  if (!s) return button();
+  if (s.state === "pending") return "Buying…";
+  if (s.state === "failed") return el("span", {}, "failed: " + s.msg + " ", button());
+  return el("span", { class: "bought" }, s.b.already_bought ? "Already yours: " : "Bought: ",
+    el("a", { href: `${API}/market/orders/${encodeURIComponent(s.b.order)}/file`, target: "_blank", rel: "noopener" }, "Open"),
+    " · saved to " + s.b.path);
+}
+
+async function buy(root, r) {
+  const draw = () => {
+    const cell = root.querySelector(`td[data-listing="${CSS.escape(r.id)}"]`);
+    if (cell) cell.replaceChildren(buyCell(root, r));
+  };
+  buying.set(r.id, { state: "pending" });
+  draw();
+  try {
+    const st = await api("GET", "/status");
+    const b = await api("POST", "/market/buy", { listing: r.id, output: st.downloads_dir + "/" + safeName(r.title) });
+    buying.set(r.id, { state: "done", b });
+    refresh();
+  } catch (e) { buying.set(r.id, { state: "failed", msg: e.message }); }
+  draw();
 }
 
 // showSeller shows a seller's page: mean rating and every rating, newest
