@@ -411,7 +411,8 @@ func (ss *session) planTree(ctx context.Context, root *content.DirManifest) (*pl
 }
 
 // planTree plans the tree of the folder manifest root (whose id is id),
-// fetching folder manifests with fetch; see [session.planTree].
+// fetching folder manifests with fetch, which is called from several
+// goroutines at once (see prefetcher); see [session.planTree].
 func planTree(ctx context.Context, root *content.DirManifest, id cid.Cid, maxEntries int, maxSize int64,
 	fetch func(context.Context, cid.Cid) (any, error), refuses func(cid.Cid) bool) (*planDir, Plan, error) {
 	pf := newPrefetcher(ctx, fetch)

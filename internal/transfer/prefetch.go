@@ -79,9 +79,8 @@ func (p *prefetcher) want(id cid.Cid) {
 }
 
 // get returns manifest id: a worker's result, or fetched here if no
-// worker has started it. The result is forgotten once taken: the planner
-// asks for each folder manifest once (a folder named again is reused
-// without a fetch).
+// worker has started it. Results are kept until close (the planner holds
+// every manifest it planned anyway), so asking again costs no fetch.
 func (p *prefetcher) get(ctx context.Context, id cid.Cid) (any, error) {
 	p.mu.Lock()
 	r := p.byID[id.KeyString()]
@@ -102,11 +101,7 @@ func (p *prefetcher) get(ctx context.Context, id cid.Cid) (any, error) {
 			return nil, context.Cause(ctx)
 		}
 	}
-	v, err := r.v, r.err
-	p.mu.Lock()
-	r.v = nil // the walk holds it now; keep only the id, so want skips it
-	p.mu.Unlock()
-	return v, err
+	return r.v, r.err
 }
 
 func (p *prefetcher) work() {
