@@ -104,15 +104,7 @@ func (s *Service) session(ctx context.Context, p peer.ID) (*fetchConn, error) {
 	s.mu.Lock()
 	if o := s.fetchConns[p]; o != nil { // another get is opening one
 		s.mu.Unlock()
-		select {
-		case <-o.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if o.err != nil {
-			return nil, o.err
-		}
-		return o, nil
+		return o.await(ctx)
 	}
 	if len(s.fetchConns) >= 4096 {
 		s.mu.Unlock()
@@ -156,6 +148,12 @@ func (s *Service) session(ctx context.Context, p peer.ID) (*fetchConn, error) {
 			s.dropConn(c)
 		}
 	}()
+	return c.await(ctx)
+}
+
+// await waits, while ctx lasts, for c's opening to end, and returns c or
+// the opening's error.
+func (c *fetchConn) await(ctx context.Context) (*fetchConn, error) {
 	select {
 	case <-c.ready:
 	case <-ctx.Done():
