@@ -192,8 +192,12 @@ func getCmd(g *globals) *cobra.Command {
 			if secs > 0 {
 				rate = float64(res.Fetched) / secs
 			}
+			from := plural(res.Peers, "peer", "peers")
+			if res.Peers == 0 && res.Fetched == 0 && res.Resumed < res.Size {
+				from = "this node's own shares" // a local copy (no peer needed)
+			}
 			fmt.Fprintf(c.OutOrStdout(), "%s (%s, %s) from %s in %.1fs, %s/s",
-				res.Path, what, humanBytes(float64(res.Size)), plural(res.Peers, "peer", "peers"), secs, humanBytes(rate))
+				res.Path, what, humanBytes(float64(res.Size)), from, secs, humanBytes(rate))
 			if res.Resumed > 0 {
 				fmt.Fprintf(c.OutOrStdout(), ", resumed with %s already here", humanBytes(float64(res.Resumed)))
 			}

@@ -70,7 +70,11 @@ func (ss *session) batchRun(ctx context.Context, files []*batchFile) error {
 	var err error
 	if len(fast) > 0 {
 		var more []*batchFile
-		more, err = ss.batchFetch(ctx, fast)
+		if ss.local {
+			more, err = ss.batchLocal(ctx, fast)
+		} else {
+			more, err = ss.batchFetch(ctx, fast)
+		}
 		rest = append(rest, more...)
 	}
 	if err != nil {

@@ -141,6 +141,8 @@ type session struct {
 	// below out, for the Seeder (one small manifest per small file, so
 	// it grows as the plan, which is bounded).
 	written map[string]*content.FileManifest
+	// local: copy from the node's own Source first (see local.go).
+	local bool
 }
 
 // Get downloads id (a file or folder manifest id) to opt.Output. It returns
@@ -172,6 +174,7 @@ func (s *Service) Get(ctx context.Context, id cid.Cid, opt GetOptions) (Result, 
 		s.outMu.Unlock()
 	}()
 
+	ss.local = ss.canCopyLocally(ctx, id) // see local.go
 	raw, m, err := ss.fetchManifest(ctx, id, nil)
 	if err == nil {
 		switch m := m.(type) {
@@ -669,6 +672,16 @@ func (ss *session) getFile(ctx context.Context, id cid.Cid, m *content.FileManif
 		return errorf("size %s: %w", part, err)
 	}
 
+	if j.remaining > 0 && ss.local {
+		if err := j.runLocal(ctx); err != nil {
+			return err
+		}
+		if j.remaining == 0 {
+			ss.mu.Lock()
+			ss.res.Chunks += j.fetched
+			ss.mu.Unlock()
+		}
+	}
 	if j.remaining > 0 {
 		err := j.run(ctx)
 		ss.mu.Lock()
@@ -758,6 +771,11 @@ func verifyFile(path string, lay layout, s *Service) error {
 // (or of the extra lookup ids), retrying with backoff until the session's
 // timeout passes without success.
 func (ss *session) fetchManifest(ctx context.Context, id cid.Cid, extra []cid.Cid) ([]byte, any, error) {
+	if ss.local {
+		if raw, v, err := ss.localManifest(ctx, id); err == nil {
+			return raw, v, nil
+		}
+	}
 	lookup := append([]cid.Cid{id}, extra...)
 	deadline := time.Now().Add(ss.timeout)
 	backoff := 250 * time.Millisecond
@@ -972,7 +990,9 @@ func (ss *session) addResumed(n int64) {
 func (ss *session) addDone(n int64, p peer.ID) {
 	ss.mu.Lock()
 	ss.prog.Done += n
-	ss.peers[p] = true
+	if p != ss.s.cfg.Host.ID() { // not the local copy's
+		ss.peers[p] = true
+	}
 	ss.mu.Unlock()
 	ss.report(false)
 }

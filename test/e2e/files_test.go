@@ -204,6 +204,16 @@ func TestGetNoProviderTimesOut(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Fatalf("took %s for a 3s timeout", d)
 	}
+	// The node that shares it copies it from its own share at once, with
+	// no provider (it used to wait for one until the timeout).
+	own := filepath.Join(t.TempDir(), "own")
+	out, errOut, code := cli(t, "get", sh.CID, "-o", own, "--home", a.Home, "--timeout", "20s")
+	if code != 0 || !strings.Contains(out, "from this node's own shares") {
+		t.Fatalf("own content: code %d, %q %q", code, out, errOut)
+	}
+	if x, y := readFile(t, src), readFile(t, own); !bytes.Equal(x, y) {
+		t.Fatal("local copy differs")
+	}
 	// A bad id is refused up front.
 	_, errOut, code = cli(t, "get", "not-a-cid", "--home", b.Home)
 	if code == 0 || !strings.Contains(errOut, "bad content id") {
@@ -257,4 +267,13 @@ func TestGetOntoFullDisk(t *testing.T) {
 	if res.Resumed == 0 {
 		t.Fatalf("nothing kept from the first try: %+v", res)
 	}
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
