@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/peerpath/peerpath/internal/p2p"
 	"github.com/peerpath/peerpath/internal/store"
+	"github.com/peerpath/peerpath/internal/testutil"
 )
 
 func TestParseQuery(t *testing.T) {
@@ -431,5 +433,42 @@ func TestSearchTimeoutInLocalMatch(t *testing.T) {
 	cancel()
 	if err := tn.peers[0].svc.Search(ctx, "slow machine", Options{}, func(Result) {}); err == nil {
 		t.Fatal("a search whose caller had cancelled returned no error")
+	}
+}
+
+// TestExactNameFirst: a query that is a file's whole name finds that file
+// first, among many names sharing its words (a thousand
+// changelog.Debian.gz beside one ChangeLog.gz, as in /usr/share/doc).
+func TestExactNameFirst(t *testing.T) {
+	tn := newTestNet(t, 1, nil)
+	p := tn.peers[0]
+	for i := range 300 {
+		e := testEntry(t, "changelog.Debian.gz", int64(1000+i))
+		e.RelPath = fmt.Sprintf("pkg%03d/changelog.Debian.gz", i)
+		p.cat.add(e)
+	}
+	want := testEntry(t, "ChangeLog.gz", 777)
+	want.RelPath = "zlib/ChangeLog.gz"
+	p.cat.add(want)
+	p.svc.Refresh()
+	testutil.Eventually(t, 10*time.Second, "all 301 indexed", func() bool {
+		q, _ := parseQuery("changelog")
+		hits, _ := p.svc.match(context.Background(), q, 1000)
+		return len(hits) == 301
+	})
+	q, err := parseQuery("ChangeLog.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, err := p.svc.match(context.Background(), q, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) == 0 || hits[0].Name != "ChangeLog.gz" {
+		var names []string
+		for _, h := range hits {
+			names = append(names, h.Name)
+		}
+		t.Fatalf("first hits %v, want ChangeLog.gz first", names)
 	}
 }
