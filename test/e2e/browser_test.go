@@ -269,10 +269,11 @@ func TestBrowserSellAndBuy(t *testing.T) {
 	// Buy, and search again at once: the results table is drawn again
 	// while the purchase runs (as when a slower search answers after the
 	// click), and must keep showing the purchase, not a fresh Buy button.
-	bb.do(t,
-		chromedp.Click(chromedp.CSS(`button[aria-label="Buy Celestial Atlas of Peerpath"]`)),
-		chromedp.Click(chromedp.CSS(`#market-search-form button`)),
-	)
+	// Clicked from the page's own script: a search that answers late
+	// redraws the table, and a node chromedp had found could be gone by
+	// the time it clicks ("Could not find node with given id").
+	bb.do(t, chromedp.Evaluate[chromedp.Void](`document.querySelector('button[aria-label="Buy Celestial Atlas of Peerpath"]').click();
+		document.querySelector('#market-search-form button').click()`))
 	if _, err := waitFor(bb, `span.bought`, 60*time.Second); err != nil {
 		cell, _ := chromedp.Run(bb.ctx, chromedp.Evaluate[string](`(document.querySelector('td[data-listing]')||{}).textContent || ""`))
 		t.Fatalf("purchase not shown: %v (cell %q)", err, cell)
